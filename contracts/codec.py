@@ -1,0 +1,173 @@
+"""Turn MQTT (topic, payload) into validated contract models and back.
+
+Consumers call :func:`decode` and get either a model or a :class:`ContractError`
+whose ``reason`` is a short code (a metrics label, a dead-letter column) and
+whose ``detail`` tells a person what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from contracts import topics
+from contracts.devices import ConfigPush, DeviceStatus, EdgeHealth, NodeStatus, SensorReading
+from contracts.envelope import SUPPORTED_SCHEMA_VERSIONS, Envelope
+from contracts.hazards import EvidenceSnapshot, HazardEvent
+from contracts.tasks import CaseNotice, LocationFix, TaskOffer, TaskUpdate
+from contracts.topics import Channel, Role
+
+# Evidence JPEGs are ≤ 200 kB, ≈ 270 kB in base64; anything much bigger is not ours.
+MAX_PAYLOAD_BYTES = 300_000
+
+Message = (
+    HazardEvent
+    | EvidenceSnapshot
+    | SensorReading
+    | DeviceStatus
+    | NodeStatus
+    | EdgeHealth
+    | ConfigPush
+    | TaskOffer
+    | TaskUpdate
+    | LocationFix
+    | CaseNotice
+)
+
+ALL_MESSAGES: tuple[type[Envelope], ...] = (
+    HazardEvent,
+    EvidenceSnapshot,
+    SensorReading,
+    DeviceStatus,
+    NodeStatus,
+    EdgeHealth,
+    ConfigPush,
+    TaskOffer,
+    TaskUpdate,
+    LocationFix,
+    CaseNotice,
+)
+
+# (role, channel) -> the message kinds that may appear there.
+CHANNEL_MESSAGES: dict[tuple[Role, Channel], tuple[type[Envelope], ...]] = {
+    (Role.NODE, Channel.STATUS): (NodeStatus,),
+    (Role.NODE, Channel.HEALTH): (EdgeHealth,),
+    (Role.NODE, Channel.EVENT): (HazardEvent,),
+    (Role.NODE, Channel.EVIDENCE): (EvidenceSnapshot,),
+    (Role.NODE, Channel.READING): (SensorReading,),
+    (Role.NODE, Channel.DEVICE): (DeviceStatus,),
+    (Role.NODE, Channel.CONFIG): (ConfigPush,),
+    (Role.DEVICE, Channel.STATUS): (DeviceStatus,),
+    (Role.DEVICE, Channel.EVENT): (HazardEvent,),
+    (Role.DEVICE, Channel.EVIDENCE): (EvidenceSnapshot,),
+    (Role.DEVICE, Channel.READING): (SensorReading,),
+    (Role.WORKER, Channel.TASK): (TaskOffer, TaskUpdate),
+    (Role.WORKER, Channel.TASK_UPDATE): (TaskUpdate,),
+    (Role.WORKER, Channel.LOCATION): (LocationFix,),
+    (Role.CENTRE, Channel.NOTICE): (CaseNotice,),
+}
+_KIND_FIELD = "kind"
+
+
+class ContractError(ValueError):
+    """A payload that does not meet the contract."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def kind_of(model: type[Envelope]) -> str:
+    return model.model_fields[_KIND_FIELD].default
+
+
+def describe_validation_error(exc: ValidationError, limit: int = 6) -> str:
+    """'severity: Input should be ...; location.lat: ...' — short and readable."""
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(message)"
+        msg = err["msg"].removeprefix("Value error, ")
+        given = err.get("input")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif isinstance(given, str | int | float | bool) and len(repr(given)) <= 40:
+            msg = f"{msg} (got {given!r})"
+        parts.append(f"{loc}: {msg}")
+    more = exc.error_count() - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def decode(topic: str, payload: bytes | str) -> Message:
+    """Validate one MQTT message against the topic scheme and the contracts."""
+    raw = payload.encode() if isinstance(payload, str) else payload
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ContractError("too_large", f"{len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    try:
+        address = topics.parse(topic)
+    except topics.TopicError as exc:
+        raise ContractError("bad_topic", str(exc)) from None
+    try:
+        data: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError("bad_json", f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ContractError("bad_json", f"expected a JSON object, got {type(data).__name__}")
+
+    version = data.get("schema_version")
+    if version is not None and version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise ContractError(
+            "unsupported_version",
+            f"schema_version {version!r}; this build reads {sorted(SUPPORTED_SCHEMA_VERSIONS)}",
+        )
+
+    allowed = CHANNEL_MESSAGES.get((address.role, address.channel), ())
+    by_kind = {kind_of(m): m for m in allowed}
+    kind = data.get(_KIND_FIELD)
+    model = by_kind.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise ContractError(
+            "wrong_kind",
+            f"kind {kind!r} cannot be sent on {address.role.value}/{address.channel.value}; "
+            f"expected {' or '.join(repr(k) for k in by_kind)}",
+        )
+    try:
+        message = model.model_validate(data)
+    except ValidationError as exc:
+        raise ContractError("invalid", f"{kind}: {describe_validation_error(exc)}") from None
+    _check_ownership(address, message)
+    return message  # type: ignore[return-value]
+
+
+def _check_ownership(address: topics.Topic, message: Envelope) -> None:
+    """The id in the topic is what the ACL checked; the payload must agree with it."""
+    downlink = address.channel in (Channel.CONFIG, Channel.TASK, Channel.NOTICE)
+    if not downlink and message.source != address.owner:
+        raise ContractError(
+            "source_mismatch",
+            f"envelope source {message.source!r} differs from the topic's id {address.owner!r}",
+        )
+    worker_id = getattr(message, "worker_id", None)
+    if address.role is Role.WORKER and worker_id != address.owner:
+        raise ContractError(
+            "source_mismatch", f"worker_id {worker_id!r} differs from the topic's {address.owner!r}"
+        )
+    if address.channel is Channel.DEVICE and getattr(message, "device_id", None) != address.device:
+        raise ContractError(
+            "source_mismatch",
+            f"device_id {getattr(message, 'device_id', None)!r} differs from the topic's {address.device!r}",
+        )
+    if address.role is Role.DEVICE and getattr(message, "device_id", address.owner) != address.owner:
+        raise ContractError(
+            "source_mismatch",
+            f"device_id {message.device_id!r} differs from the topic's {address.owner!r}",  # type: ignore[attr-defined]
+        )
+
+
+def encode(message: BaseModel) -> bytes:
+    """Compact JSON bytes for the wire."""
+    return message.model_dump_json(exclude_none=True).encode()

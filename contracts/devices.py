@@ -1,0 +1,114 @@
+"""Device-side messages: sensor readings, statuses, edge health, config push."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field
+
+from contracts.envelope import Envelope, Identifier, Model, UtcDatetime
+from contracts.hazards import Measurement
+
+
+class DeviceFlag(StrEnum):
+    ALARM = "alarm"  # the device itself says alarm
+    TEST = "test"  # self-test in progress: never an emergency
+    TAMPER = "tamper"
+    BATTERY_LOW = "battery_low"
+    FAULT = "fault"
+    WARMUP = "warmup"
+
+
+class SensorReading(Envelope):
+    """Telemetry from one sensor at one moment."""
+
+    kind: Literal["sensor_reading"] = "sensor_reading"
+    device_id: Identifier
+    measurements: list[Measurement] = Field(default_factory=list, max_length=50)
+    flags: list[DeviceFlag] = Field(default_factory=list, max_length=10)
+
+
+class Availability(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    DEGRADED = "degraded"
+
+
+class DeviceStatus(Envelope):
+    """Retained availability of one camera or sensor."""
+
+    kind: Literal["device_status"] = "device_status"
+    device_id: Identifier
+    state: Availability
+    reason: str = Field(default="", max_length=200)
+    battery: float | None = Field(default=None, ge=0, le=100, description="Percent.")
+
+
+class NodeStatus(Envelope):
+    """Retained availability of an edge node; the broker publishes the last will
+    (state offline) when the node drops without saying goodbye."""
+
+    kind: Literal["node_status"] = "node_status"
+    state: Literal["online", "offline"]
+    reason: str = Field(default="", max_length=200)
+    version: str = Field(default="", max_length=40)
+    started_at: UtcDatetime | None = None
+
+
+class CameraHealth(Model):
+    camera_id: Identifier
+    state: Literal["starting", "streaming", "reconnecting", "offline", "blocked", "error"]
+    frames_in: int = Field(ge=0)
+    frames_analysed: int = Field(ge=0)
+    frames_dropped: int = Field(ge=0)
+    decode_ms: float = Field(ge=0)
+    inference_ms: float = Field(ge=0)
+    queue_depth: int = Field(ge=0)
+    error: str = Field(default="", max_length=300)
+
+
+class SensorHealth(Model):
+    device_id: Identifier
+    state: Literal["ok", "alarm", "silent", "offline", "fault", "warmup", "test"]
+    last_seen: UtcDatetime | None = None
+    error: str = Field(default="", max_length=300)
+
+
+class OutboxHealth(Model):
+    depth: int = Field(ge=0, description="Messages waiting for the broker's acknowledgement.")
+    capacity: int = Field(ge=0)
+    oldest_unsent_age_s: float = Field(ge=0)
+    evicted_total: int = Field(ge=0, description="Telemetry dropped to make room.")
+
+
+class DetectorHealth(Model):
+    model: str = Field(default="", max_length=64)
+    loaded: bool
+    reason: str = Field(default="", max_length=300, description="Why not loaded, if not.")
+
+
+class EdgeHealth(Envelope):
+    """Periodic health of an edge node."""
+
+    kind: Literal["edge_health"] = "edge_health"
+    uptime_s: float = Field(ge=0)
+    cameras: list[CameraHealth] = Field(default_factory=list, max_length=256)
+    sensors: list[SensorHealth] = Field(default_factory=list, max_length=1024)
+    outbox: OutboxHealth | None = None
+    detector: DetectorHealth | None = None
+    warnings: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ConfigPush(Envelope):
+    """New configuration for one edge node (sent by the centre, retained).
+
+    ``node_config`` follows :class:`contracts.site.models.EdgeNodeConfig`; it is
+    carried as a mapping so that a node validates it with its own loader and can
+    report every problem instead of the broker dropping the message.
+    """
+
+    kind: Literal["config_push"] = "config_push"
+    node_id: Identifier
+    config_version: str = Field(max_length=64, description="Opaque version, e.g. a hash.")
+    node_config: dict[str, Any]

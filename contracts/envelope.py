@@ -1,0 +1,102 @@
+"""The envelope every GridWatch MQTT message carries.
+
+- ``id``: made at the source (UUIDv7); the idempotency key end to end.
+- ``source``: the publishing node, device or worker; must equal the id in the topic.
+- ``seq``: per-source sequence number, so the gateway can see gaps.
+- ``ts``: when the source made the message, RFC 3339 in UTC.
+- ``schema_version``: bumped on any incompatible change; consumers refuse unknown versions.
+- ``kind``: which message this is (each message class fixes it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
+
+from contracts.ids import new_id
+
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+
+# Ids appear inside MQTT topics and broker ACLs, so they must not contain '/', '+',
+# '#' or '$', and are lower-case so that an ACL cannot be dodged by changing case.
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=ID_PATTERN),
+    Field(description="Lower-case id: letters, digits, '-' and '_', at most 64 characters."),
+]
+
+
+def _to_utc(value: datetime) -> datetime:
+    # Millisecond precision is what the wire carries; truncating here keeps
+    # decode(encode(m)) == m.
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+UtcDatetime = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    Field(description="RFC 3339 timestamp with an offset; stored and sent as UTC ('Z')."),
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Model(BaseModel):
+    """Base for every contract model: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Envelope(Model):
+    """Fields common to every message. Subclasses fix ``kind``."""
+
+    KIND: ClassVar[str] = ""
+
+    id: str = Field(
+        default_factory=new_id,
+        description="Unique message id made at the source (UUIDv7); the idempotency key.",
+    )
+    source: Identifier = Field(description="Id of the node, device or worker that published.")
+    seq: int = Field(ge=0, description="Per-source sequence number; gaps mean lost messages.")
+    ts: UtcDatetime = Field(default_factory=utcnow, description="When the source made it.")
+    schema_version: int = Field(
+        default=SCHEMA_VERSION, description="Contract version; consumers refuse unknown ones."
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_uuid(cls, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError("must be a UUID string (UUIDv7 recommended)") from None
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value not in SUPPORTED_SCHEMA_VERSIONS:
+            supported = ", ".join(str(v) for v in sorted(SUPPORTED_SCHEMA_VERSIONS))
+            raise ValueError(f"unsupported schema_version {value}; this build reads {supported}")
+        return value

@@ -1,0 +1,347 @@
+"""Schema of a site's configuration files, one model per file.
+
+Every model rejects unknown keys and documents each field, so that
+``gridwatch config check`` can tell an installer exactly what is wrong.
+Cross-file rules (a sensor inside some grid, a worker's home grid exists ...)
+live in :mod:`contracts.site.checks`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from contracts.envelope import Identifier
+from contracts.geo import GeoPoint
+from contracts.hazards import HazardType, Unit
+from contracts.site.schedule import Schedule
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _parse_schedule(value: object) -> Schedule:
+    if isinstance(value, Schedule):
+        return value
+    return Schedule.parse(value)  # type: ignore[arg-type]
+
+
+ScheduleSpec = Annotated[
+    Schedule,
+    BeforeValidator(_parse_schedule),
+    PlainSerializer(str, return_type=str),
+    Field(description="e.g. 'Mon-Fri 21:00-06:00', 'daily 08:30-17:30' or 'always'."),
+]
+PixelPoint = tuple[float, float]
+
+
+# ---------------------------------------------------------------- site.yaml
+class SiteInfo(ConfigModel):
+    id: Identifier = Field(description="Short id of the site, e.g. 'qingshan'.")
+    name: str = Field(min_length=1, max_length=200, description="Name shown to people.")
+    timezone: str = Field(default="Asia/Shanghai", description="IANA zone for all schedules.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'Asia/Shanghai'") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class CorrelationSettings(ConfigModel):
+    radius_m: float = Field(
+        default=250, gt=0, le=5000, description="Same-type events this close join one open case."
+    )
+    window_s: float = Field(
+        default=3600, gt=0, description="An open case with no event for this long stops absorbing new ones."
+    )
+
+
+class DispatchSettings(ConfigModel):
+    stale_fix_s: float = Field(
+        default=300,
+        gt=0,
+        description="A worker's GPS fix older than this is ignored; the home-grid centroid stands in.",
+    )
+    check_in_radius_m: float = Field(
+        default=50, gt=0, le=1000, description="A fix this close to the site counts as on site."
+    )
+
+
+class SiteFile(ConfigModel):
+    """``site.yaml``: who the site is and how its gateway behaves."""
+
+    site: SiteInfo
+    correlation: CorrelationSettings = CorrelationSettings()
+    dispatch: DispatchSettings = DispatchSettings()
+
+
+# ---------------------------------------------------------------- grids.geojson
+class GridLevel(StrEnum):
+    DISTRICT = "district"  # 区
+    STREET = "street"  # 街道 / 镇
+    COMMUNITY = "community"  # 社区 / 村
+    GRID = "grid"  # 网格, one full-time worker
+    MICRO_GRID = "micro_grid"  # 微网格, 50-100 households
+
+    @property
+    def parent_level(self) -> GridLevel | None:
+        order = list(GridLevel)
+        i = order.index(self)
+        return order[i - 1] if i else None
+
+
+class GridProperties(ConfigModel):
+    id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    level: GridLevel
+    parent: Identifier | None = Field(default=None, description="Id of the enclosing area.")
+    leader: Identifier | None = Field(default=None, description="Worker id of the grid leader (网格长).")
+    households: int | None = Field(default=None, ge=0)
+
+
+# ---------------------------------------------------------------- workers.yaml
+class WorkerRole(StrEnum):
+    FULL_TIME = "full_time"  # 专职网格员
+    PART_TIME = "part_time"  # 兼职网格员
+    GRID_LEADER = "grid_leader"  # 网格长
+
+
+class Worker(ConfigModel):
+    id: Identifier
+    name: str = Field(min_length=1, max_length=100)
+    role: WorkerRole
+    home_grid: Identifier = Field(description="Grid (level 'grid') the worker is responsible for.")
+    phone: str = Field(default="", max_length=32)
+    duty: list[ScheduleSpec] = Field(min_length=1, description="When the worker is on duty.")
+
+
+class WorkersFile(ConfigModel):
+    workers: list[Worker] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------- nodes/*.yaml
+class ZoneType(StrEnum):
+    FACTORY_FLOOR = "factory_floor"  # no one may live here
+    NO_PRODUCTION_SITE = "no_production_site"  # sealed / unlicensed: no work may happen
+    STORAGE = "storage"
+    DORMITORY = "dormitory"  # legal living quarters: never an occupied-dorm hazard
+    PUBLIC_AREA = "public_area"
+
+
+class Zone(ConfigModel):
+    id: Identifier
+    name: str = Field(default="", max_length=200)
+    type: ZoneType
+    polygon: list[PixelPoint] = Field(min_length=3, description="Pixel vertices in the camera frame.")
+    schedules: list[ScheduleSpec] = Field(
+        default_factory=list,
+        description="When the zone's rules are armed (e.g. night hours); empty = always.",
+    )
+    rules: list[HazardType] = Field(
+        default_factory=list,
+        description="Hazard rules armed in this zone; empty = the defaults for the zone type.",
+    )
+
+
+class Camera(ConfigModel):
+    id: Identifier
+    name: str = Field(default="", max_length=200)
+    source: str = Field(min_length=1, description="rtsp://..., http://..., a video file path, or usb:N.")
+    resolution: tuple[int, int] = Field(description="Frame width and height in pixels.")
+    fps: float = Field(default=5, gt=0, le=60, description="Frames per second to analyse.")
+    location: GeoPoint
+    zones: list[Zone] = Field(default_factory=list)
+    ignore_masks: list[list[PixelPoint]] = Field(
+        default_factory=list, description="Polygons never analysed (a road, a TV screen)."
+    )
+    enabled: bool = True
+
+    @field_validator("resolution")
+    @classmethod
+    def _positive(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] <= 0 or value[1] <= 0:
+            raise ValueError("width and height must be positive")
+        return value
+
+
+class SensorKind(StrEnum):
+    SMOKE = "smoke"
+    COMBUSTIBLE_GAS = "combustible_gas"  # natural gas / LPG, %LEL
+    TOXIC_GAS = "toxic_gas"  # CO, H2S ... ppm; chemical fumes
+    TEMPERATURE = "temperature"
+
+
+class Zigbee2MqttSource(ConfigModel):
+    protocol: Literal["zigbee2mqtt"]
+    friendly_name: str = Field(min_length=1, description="zigbee2mqtt friendly name (topic suffix).")
+    base_topic: str = Field(default="zigbee2mqtt")
+
+
+class ModbusRegister(ConfigModel):
+    table: Literal["holding", "input"] = "holding"
+    address: int = Field(ge=0, le=65535)
+    type: Literal["uint16", "int16", "uint32", "int32", "float32"] = "uint16"
+    scale: float = Field(default=1.0, description="Engineering value = raw * scale + offset.")
+    offset: float = 0.0
+    unit: Unit = Unit.PERCENT_LEL
+    word_order: Literal["big", "little"] = "big"
+
+
+class ModbusStatusBits(ConfigModel):
+    table: Literal["holding", "input"] = "holding"
+    address: int = Field(ge=0, le=65535)
+    alarm_bit: int | None = Field(default=None, ge=0, le=15)
+    fault_bit: int | None = Field(default=None, ge=0, le=15)
+    warmup_bit: int | None = Field(default=None, ge=0, le=15)
+
+
+class ModbusSource(ConfigModel):
+    protocol: Literal["modbus_tcp", "modbus_rtu"]
+    host: str | None = Field(default=None, description="TCP: address of the device or gateway.")
+    port: int | None = Field(default=None, ge=1, le=65535)
+    serial_port: str | None = Field(default=None, description="RTU: e.g. /dev/ttyUSB0.")
+    baudrate: int = Field(default=9600, gt=0)
+    unit_id: int = Field(default=1, ge=0, le=247)
+    value: ModbusRegister
+    status: ModbusStatusBits | None = None
+    poll_interval_s: float = Field(default=2.0, gt=0)
+    timeout_s: float = Field(default=1.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _transport(self) -> ModbusSource:
+        if self.protocol == "modbus_tcp" and not self.host:
+            raise ValueError("modbus_tcp needs 'host' (and optionally 'port', default 502)")
+        if self.protocol == "modbus_rtu" and not self.serial_port:
+            raise ValueError("modbus_rtu needs 'serial_port', e.g. /dev/ttyUSB0")
+        return self
+
+
+class GridWatchSource(ConfigModel):
+    protocol: Literal["gridwatch"] = Field(description="Publishes GridWatch sensor readings itself.")
+
+
+class Thresholds(ConfigModel):
+    major: float | None = Field(default=None, description="Reading at or above which: major.")
+    critical: float | None = Field(default=None, description="Reading at or above which: critical.")
+    clear_below: float | None = Field(
+        default=None, description="Alarm clears only below this (hysteresis); default 80% of major."
+    )
+    hold_s: float = Field(default=0, ge=0, description="Must stay above a threshold this long.")
+
+    @model_validator(mode="after")
+    def _order(self) -> Thresholds:
+        if self.major is not None and self.critical is not None and self.critical < self.major:
+            raise ValueError("critical must be at or above major")
+        if self.clear_below is not None and self.major is not None and self.clear_below > self.major:
+            raise ValueError("clear_below must be at or below major, or alarms would flap")
+        return self
+
+
+class Sensor(ConfigModel):
+    id: Identifier
+    name: str = Field(default="", max_length=200)
+    kind: SensorKind
+    location: GeoPoint
+    source: Annotated[Zigbee2MqttSource | ModbusSource | GridWatchSource, Field(discriminator="protocol")]
+    near_cameras: list[Identifier] = Field(
+        default_factory=list, description="Cameras on this node that see the sensor's room."
+    )
+    report_interval_s: float = Field(
+        default=600,
+        gt=0,
+        description="Silence longer than this (x2) makes the sensor 'offline' (maintenance).",
+    )
+    thresholds: Thresholds | None = Field(default=None, description="Overrides the defaults.")
+
+
+class EdgeNodeInfo(ConfigModel):
+    id: Identifier
+    name: str = Field(default="", max_length=200)
+    location: GeoPoint
+
+
+class EdgeNodeConfig(ConfigModel):
+    """``nodes/<node id>.yaml``: one edge node with its cameras and sensors."""
+
+    node: EdgeNodeInfo
+    cameras: list[Camera] = Field(default_factory=list)
+    sensors: list[Sensor] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- escalation.yaml
+class Tier(StrEnum):
+    GRID_LEADER = "grid_leader"  # 网格长
+    COMMUNITY = "community"  # 社区
+    STREET_CENTRE = "street_centre"  # 街道指挥中心
+    DEPARTMENT = "department"  # 职能部门: 部门报到
+
+
+class SlaLimits(ConfigModel):
+    """Seconds allowed per phase; ``None`` = no limit for that phase."""
+
+    centre_accept: float | None = Field(default=300, gt=0, description="Centre accepts/forwards (5 min).")
+    worker_accept: float | None = Field(default=120, gt=0, description="Worker accepts the offer.")
+    on_site: float | None = Field(default=1800, gt=0, description="Worker checks in on site.")
+    resolve: float | None = Field(default=7200, gt=0, description="Worker resolves after arriving.")
+    verify: float | None = Field(default=86400, gt=0, description="Centre verifies the result.")
+
+
+class HazardPolicy(ConfigModel):
+    urgent: bool = Field(description="Urgent: sent at once, on site within its SLA; else patrol.")
+    department: Identifier | None = Field(default=None, description="Department at the last tier.")
+    sla: SlaLimits = SlaLimits()
+    max_redispatches: int = Field(default=3, ge=0, description="More re-dispatches escalate.")
+
+
+class WebhookFormat(StrEnum):
+    JSON = "json"
+    WECOM = "wecom"  # 企业微信群机器人
+    DINGTALK = "dingtalk"  # 钉钉群机器人
+
+
+class Webhook(ConfigModel):
+    url: str = Field(pattern=r"^https?://", description="http(s) URL of the receiver.")
+    format: WebhookFormat = WebhookFormat.JSON
+
+
+class Contact(ConfigModel):
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(default="", max_length=32)
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+
+class EscalationFile(ConfigModel):
+    """``escalation.yaml``: SLAs per hazard and who is told when they slip."""
+
+    tiers: list[Tier] = Field(min_length=1, description="Order in which an escalation climbs.")
+    default: HazardPolicy
+    hazards: dict[HazardType, HazardPolicy] = Field(default_factory=dict)
+    departments: dict[Identifier, Contact] = Field(default_factory=dict)
+    communities: dict[Identifier, Contact] = Field(
+        default_factory=dict, description="Keyed by community area id."
+    )
+    street_centre: Contact | None = None
+
+    def policy(self, hazard: HazardType) -> HazardPolicy:
+        return self.hazards.get(hazard, self.default)

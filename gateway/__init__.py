@@ -1,0 +1,1 @@
+"""GridWatch gateway: MQTT ingest, cases, dispatch, SLA, notification."""

@@ -1,0 +1,221 @@
+"""Turn hazard events into cases: place, grid, correlation, transitions."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from contracts import EventState, GeoPoint, HazardEvent, Severity, category_of
+from contracts.geo import haversine_m, metres_per_degree
+from contracts.site.models import Camera
+from gateway.cases.labels import hazard_label
+from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus, check_transition
+from gateway.cases.models import Case, CaseTransition
+from gateway.context import GatewayContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an event happened, as far as the site configuration knows."""
+
+    key: str  # correlation key: "<device>/<zone>" or "<device>"
+    node_id: str | None
+    device_id: str
+    zone_id: str | None
+    label: str
+    location: GeoPoint | None
+    grid_id: str | None
+    warnings: tuple[str, ...] = field(default=())
+
+
+def resolve_place(ctx: GatewayContext, event: HazardEvent, node_id: str | None) -> Place:
+    warnings: list[str] = []
+    known = ctx.site.device(event.device_id)
+    device = known[1] if known else None
+    if known is None:
+        warnings.append(f"device {event.device_id!r} is not in the site configuration")
+    elif node_id and known[0] != node_id:
+        warnings.append(
+            f"device {event.device_id!r} belongs to node {known[0]!r}, but node {node_id!r} reported it"
+        )
+    location = event.location or (device.location if device else None)
+    label = (device.name or device.id) if device else event.device_id
+    if event.zone_id and isinstance(device, Camera):
+        zone = next((z for z in device.zones if z.id == event.zone_id), None)
+        label = f"{label} / {(zone.name or zone.id) if zone else event.zone_id}"
+    grid_id = None
+    if location is None:
+        warnings.append("no location: the event has none and the device has no position")
+    else:
+        grid = ctx.grids.locate(location)
+        if grid is None:
+            nearest = ctx.grids.nearest(location)
+            if nearest is not None:
+                grid, distance = nearest
+                warnings.append(
+                    f"location is outside every grid; assigned to the nearest grid "
+                    f"{grid.id!r} ({distance:.0f} m away)"
+                )
+        grid_id = grid.id if grid else None
+    key = f"{event.device_id}/{event.zone_id}" if event.zone_id else event.device_id
+    return Place(key, node_id, event.device_id, event.zone_id, label, location, grid_id, tuple(warnings))
+
+
+def transition(
+    session: Session,
+    case: Case,
+    target: CaseStatus,
+    actor: str,
+    reason: str,
+    now: datetime,
+    event_id: str | None = None,
+) -> CaseTransition:
+    """Move a case along the transition table and record it (append-only)."""
+    current = CaseStatus(case.status)
+    check_transition(case.id, current, target)
+    case.status = target.value
+    case.updated_at = now
+    record = CaseTransition(
+        case_id=case.id,
+        at=now,
+        from_status=current.value,
+        to_status=target.value,
+        actor=actor,
+        reason=reason,
+        event_id=event_id,
+    )
+    session.add(record)
+    log.info(
+        "case %s: %s -> %s by %s (%s)",
+        case.id,
+        current.value,
+        target.value,
+        actor,
+        reason,
+        extra={"case_id": case.id, "actor": actor},
+    )
+    return record
+
+
+def _open_cases(session: Session, hazard: str) -> select:  # type: ignore[type-arg]
+    return select(Case).where(Case.hazard_type == hazard, Case.status.in_([s.value for s in OPEN_STATUSES]))
+
+
+def _nearby_open_case(
+    session: Session, ctx: GatewayContext, event: HazardEvent, place: Place, now: datetime
+) -> Case | None:
+    same_place = session.scalars(
+        _open_cases(session, event.hazard_type.value).where(Case.place_key == place.key)
+    ).first()
+    if same_place is not None or place.location is None:
+        return same_place
+    radius = ctx.site.settings.correlation.radius_m
+    window = timedelta(seconds=ctx.site.settings.correlation.window_s)
+    mx, my = metres_per_degree(place.location.lat)
+    dlon, dlat = radius / mx, radius / my
+    query = _open_cases(session, event.hazard_type.value).where(
+        Case.lon.between(place.location.lon - dlon, place.location.lon + dlon),
+        Case.lat.between(place.location.lat - dlat, place.location.lat + dlat),
+        Case.last_seen_at >= now - window,
+    )
+    best, best_d = None, math.inf
+    for case in session.scalars(query):
+        d = haversine_m(place.location.lon, place.location.lat, case.lon, case.lat)  # type: ignore[arg-type]
+        if d <= radius and d < best_d:
+            best, best_d = case, d
+    return best
+
+
+def _absorb(case: Case, event: HazardEvent, now: datetime) -> None:
+    case.event_count += 1
+    case.last_seen_at = max(case.last_seen_at, event.ts)
+    case.updated_at = now
+    case.severity = Severity.highest(Severity(case.severity), event.severity).value
+    if event.evidence and event.evidence.evidence_id not in case.evidence_ids:
+        case.evidence_ids = [*case.evidence_ids, event.evidence.evidence_id]
+    if event.state is EventState.CLEAR:
+        case.source_cleared_at = event.ts
+    elif case.source_cleared_at is not None and event.ts > case.source_cleared_at:
+        case.source_cleared_at = None  # it came back
+
+
+def record_hazard(
+    session: Session, ctx: GatewayContext, event: HazardEvent, node_id: str | None, now: datetime
+) -> tuple[Case | None, bool]:
+    """Fold an event into its open case or open a new one. Returns (case, created).
+
+    A ``clear`` with no open case is only noted in the ledger (returns None).
+    """
+    place = resolve_place(ctx, event, node_id)
+    case = _nearby_open_case(session, ctx, event, place, now)
+    if case is not None:
+        _absorb(case, event, now)
+        return case, False
+    if event.state is EventState.CLEAR:
+        return None, False
+    policy = ctx.site.escalation.policy(event.hazard_type)
+    case = Case(
+        id=event.id,
+        hazard_type=event.hazard_type.value,
+        category=category_of(event.hazard_type).value,
+        severity=event.severity.value,
+        status=CaseStatus.NEW.value,
+        urgent=policy.urgent,
+        place_key=place.key,
+        node_id=node_id,
+        device_id=place.device_id,
+        zone_id=place.zone_id,
+        grid_id=place.grid_id,
+        lon=place.location.lon if place.location else None,
+        lat=place.location.lat if place.location else None,
+        title=f"{hazard_label(event.hazard_type)} · {place.label}",
+        warnings=list(place.warnings),
+        evidence_ids=[event.evidence.evidence_id] if event.evidence else [],
+        event_count=1,
+        first_seen_at=event.ts,
+        last_seen_at=event.ts,
+        opened_at=now,
+        updated_at=now,
+    )
+    try:
+        # A savepoint: if another gateway opened the same place's case a moment ago,
+        # the partial unique index refuses ours and we fold into theirs instead.
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        existing = session.scalars(
+            _open_cases(session, event.hazard_type.value).where(Case.place_key == place.key)
+        ).first()
+        if existing is None:
+            raise
+        _absorb(existing, event, now)
+        return existing, False
+    session.add(
+        CaseTransition(
+            case_id=case.id,
+            at=now,
+            from_status=None,
+            to_status=CaseStatus.NEW.value,
+            actor=ctx.gateway_id,
+            reason=f"opened by {event.rule or event.hazard_type.value} on {event.device_id}",
+            event_id=event.id,
+        )
+    )
+    log.info(
+        "case %s opened: %s at %s (grid %s)",
+        case.id,
+        event.hazard_type.value,
+        place.key,
+        place.grid_id,
+        extra={"case_id": case.id, "device_id": event.device_id, "event_id": event.id},
+    )
+    return case, True

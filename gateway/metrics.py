@@ -1,0 +1,41 @@
+"""Prometheus metrics an operator would graph for the gateway."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES = Counter(
+    "gridwatch_gateway_messages_total",
+    "MQTT messages consumed, by message kind and outcome",
+    ["kind", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "gridwatch_gateway_dead_letters_total", "Payloads refused by the contracts, by reason", ["reason"]
+)
+CASES_OPENED = Counter(
+    "gridwatch_gateway_cases_opened_total", "Cases opened, by hazard type", ["hazard_type"]
+)
+DISPATCHES = Counter(
+    "gridwatch_gateway_dispatch_decisions_total", "Dispatch decisions, by reason code", ["reason_code"]
+)
+BATCH_SECONDS = Histogram(
+    "gridwatch_gateway_batch_seconds",
+    "Time to validate, apply and commit one batch",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+BATCH_SIZE = Histogram(
+    "gridwatch_gateway_batch_size",
+    "Messages per committed batch",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+INGEST_LAG = Histogram(
+    "gridwatch_gateway_ingest_lag_seconds",
+    "From the source's timestamp to our commit",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300),
+)
+OPEN_CASES = Gauge("gridwatch_gateway_open_cases", "Open cases, by hazard type", ["hazard_type"])
+OUTBOUND_PENDING = Gauge(
+    "gridwatch_gateway_outbound_pending",
+    "Messages committed for publication but not yet acknowledged by the broker",
+)
+MQTT_CONNECTED = Gauge("gridwatch_gateway_mqtt_connected", "1 while connected to the broker")

@@ -1,0 +1,50 @@
+"""Gateway settings from the environment (``GRIDWATCH_*``) or arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MqttSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDWATCH_MQTT_", extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Broker address.")
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = Field(default=30, ge=5)
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDWATCH_", extra="ignore")
+
+    gateway_id: str = Field(
+        default="gateway-1",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="This gateway's id: MQTT client id and message source.",
+    )
+    site_dir: Path = Field(
+        default=Path("device_configs/demo_site"), description="Site configuration directory."
+    )
+    database_url: str = Field(
+        default="sqlite:///gridwatch.db",
+        description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user@host/db.",
+    )
+    share_group: str | None = Field(
+        default="gateways",
+        description="MQTT 5 shared-subscription group; gateways in one group split the stream.",
+    )
+    batch_max: int = Field(
+        default=200, ge=1, le=10_000, description="Most messages committed in one transaction."
+    )
+    batch_wait_s: float = Field(
+        default=0.02, ge=0, le=1, description="How long a batch waits to fill before it commits."
+    )
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=0, description="Broker keeps our queued messages this long offline."
+    )
+    metrics_port: int | None = Field(default=None, description="Prometheus /metrics port.")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)

@@ -1,0 +1,32 @@
+"""Where sensor readings and edge health go (InfluxDB in production).
+
+The pipeline hands every reading to a :class:`TelemetrySink` and never waits
+for it: a slow or dead telemetry store must not delay case handling.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from contracts import EdgeHealth, SensorReading
+
+
+class TelemetrySink(Protocol):
+    def write(self, message: SensorReading | EdgeHealth) -> None:
+        """Queue the message for writing; must not block."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class NullTelemetry:
+    """Used when no telemetry store is configured: readings are counted, not kept."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    def write(self, message: SensorReading | EdgeHealth) -> None:
+        self.received += 1
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,23 @@
+"""Live worker state that changes by the minute (who and when is in the site config)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.store.base import Base, UtcDateTime
+
+
+class WorkerPosition(Base):
+    """Latest location fix per worker (older fixes are not kept here)."""
+
+    __tablename__ = "worker_positions"
+
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float] = mapped_column(Float)
+    fixed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    on_patrol: Mapped[bool] = mapped_column(Boolean, default=False)
