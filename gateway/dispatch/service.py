@@ -13,7 +13,7 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contracts import GeoPoint, HazardType, Severity, TaskOffer, topics
@@ -24,8 +24,9 @@ from gateway.cases.lifecycle import CaseStatus
 from gateway.cases.models import Case
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
-from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task, TaskStatus
+from gateway.dispatch.models import Task, TaskStatus
 from gateway.outbound import service as outbound
+from gateway.workers import queries as worker_queries
 from gateway.workers.models import WorkerPosition
 
 log = logging.getLogger(__name__)
@@ -119,19 +120,6 @@ def choose_worker(
     return Decision(best.worker_id, code, why, shortlist)
 
 
-def _positions(session: Session) -> dict[str, WorkerPosition]:
-    return {p.worker_id: p for p in session.scalars(select(WorkerPosition))}
-
-
-def _workloads(session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(Task.worker_id, func.count())
-        .where(Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]))
-        .group_by(Task.worker_id)
-    )
-    return {w: int(n) for w, n in rows}
-
-
 def _declined(session: Session, case_id: str) -> frozenset[str]:
     rows = session.scalars(
         select(Task.worker_id).where(
@@ -151,8 +139,8 @@ def dispatch_case(session: Session, ctx: GatewayContext, case: Case, now: dateti
         location,
         case.grid_id,
         now,
-        _positions(session),
-        _workloads(session),
+        worker_queries.positions(session),
+        worker_queries.active_task_counts(session),
         _declined(session, case.id),
     )
     if decision.worker_id is None:

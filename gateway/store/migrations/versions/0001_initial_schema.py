@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 07:51:20.129086
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -105,6 +105,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_events_case_id"), ["case_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_device_id"), ["device_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_source"), ["source"], unique=False)
+
+    op.create_table(
+        "evidence",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=True),
+        sa.Column("device_id", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("taken_at", gateway.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", gateway.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("jpeg", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence")),
+    )
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_evidence_device_id"), ["device_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_evidence_event_id"), ["event_id"], unique=False)
 
     op.create_table(
         "outbound_messages",
@@ -213,6 +231,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_outbound_messages_created_at"))
 
     op.drop_table("outbound_messages")
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_evidence_event_id"))
+        batch_op.drop_index(batch_op.f("ix_evidence_device_id"))
+
+    op.drop_table("evidence")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_source"))
         batch_op.drop_index(batch_op.f("ix_events_device_id"))

@@ -1,0 +1,44 @@
+"""The HTTP API (and, later, the web pages) for operators, installers and workers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from cloud_api.routes import cases, operations, workers
+from cloud_api.settings import ApiSettings
+from contracts.site import load_site
+from gateway.store.db import make_engine, session_factory
+from gateway.store.migrate import upgrade
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    site = load_site(settings.site_dir)
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upgrade(engine)  # the API may start before the gateway
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="GridWatch API",
+        version="1",
+        description="Cases raised by cameras and sensors, and the grid workers who verify them.",
+        lifespan=lifespan,
+    )
+    app.state.site = site
+    app.state.sessions = session_factory(engine)
+    for module in (cases, workers, operations):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

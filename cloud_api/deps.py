@@ -1,0 +1,24 @@
+"""Request-scoped dependencies: a database session and the site."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from contracts.site import Site
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def get_site(request: Request) -> Site:
+    return request.app.state.site
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SiteDep = Annotated[Site, Depends(get_site)]

@@ -1,0 +1,59 @@
+"""Operator tools: dead letters, evidence, the grid map, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from shapely.geometry import mapping
+from sqlalchemy import text
+
+from cloud_api.deps import SessionDep, SiteDep
+from gateway.events import queries as dead_letters
+from gateway.events.schemas import DeadLetterView
+from gateway.evidence.models import Evidence
+
+router = APIRouter(prefix="/api/v1", tags=["operations"])
+
+
+@router.get("/health", summary="Is the API up and can it read the store?")
+def health(session: SessionDep, site: SiteDep) -> dict[str, Any]:
+    session.execute(text("SELECT 1"))
+    return {"status": "ok", "site": site.settings.site.id, "store": "ok"}
+
+
+@router.get("/dead-letters", response_model=list[DeadLetterView], summary="Refused payloads, newest first")
+def list_dead_letters(
+    session: SessionDep,
+    reason: str | None = None,
+    source: str | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> list[DeadLetterView]:
+    return dead_letters.list_dead_letters(session, reason, source, limit, offset)
+
+
+@router.get("/dead-letters/summary", summary="Dead letters counted by reason")
+def dead_letter_summary(session: SessionDep) -> dict[str, int]:
+    return dead_letters.dead_letter_counts(session)
+
+
+@router.get("/evidence/{evidence_id}.jpg", summary="An evidence snapshot", response_class=Response)
+def evidence(evidence_id: str, session: SessionDep) -> Response:
+    row = session.get(Evidence, evidence_id)
+    if row is None:
+        raise HTTPException(404, f"no evidence {evidence_id!r}")
+    return Response(row.jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
+
+
+@router.get("/grids", summary="The grid map as GeoJSON")
+def grids(site: SiteDep) -> dict[str, Any]:
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"id": a.id, "name": a.name, "level": a.level.value, "parent": a.parent},
+            "geometry": mapping(a.geometry),
+        }
+        for a in site.areas.values()
+    ]
+    return {"type": "FeatureCollection", "features": features}

@@ -1,0 +1,41 @@
+"""Read-side queries over the dead-letter store."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.events.models import DeadLetter
+from gateway.events.schemas import DeadLetterView
+
+PREVIEW_BYTES = 2000
+
+
+def list_dead_letters(
+    session: Session, reason: str | None = None, source: str | None = None, limit: int = 100, offset: int = 0
+) -> list[DeadLetterView]:
+    query = select(DeadLetter).order_by(DeadLetter.id.desc())
+    if reason:
+        query = query.where(DeadLetter.reason == reason)
+    if source:
+        query = query.where(DeadLetter.source == source)
+    return [
+        DeadLetterView(
+            id=d.id,
+            received_at=d.received_at,
+            topic=d.topic,
+            source=d.source,
+            reason=d.reason,
+            detail=d.detail,
+            payload_size=d.payload_size,
+            payload_preview=d.payload[:PREVIEW_BYTES].decode("utf-8", errors="replace"),
+            replayed_at=d.replayed_at,
+            replay_result=d.replay_result,
+        )
+        for d in session.scalars(query.limit(limit).offset(offset))
+    ]
+
+
+def dead_letter_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason))
+    return {reason: int(n) for reason, n in rows}

@@ -1,0 +1,57 @@
+"""Drain the outbound table to the broker; mark rows sent once the broker acknowledged."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import paho.mqtt.client as mqtt
+from sqlalchemy.orm import Session, sessionmaker
+
+from contracts.clock import Clock
+from gateway import metrics
+from gateway.outbound import service as outbound
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
+    ) -> mqtt.MQTTMessageInfo: ...
+
+
+class OutboundDrain:
+    """At-least-once delivery of what the gateway committed to say.
+
+    A crash after the broker's PUBACK but before we mark the row sends it again
+    at start-up; receivers deduplicate by the envelope id.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self._inflight: dict[int, mqtt.MQTTMessageInfo] = {}
+
+    def reset(self) -> None:
+        """Forget in-flight publishes (after a reconnect they are re-sent from the table)."""
+        self._inflight.clear()
+
+    def pump(self, link: Publisher, connected: bool) -> int:
+        """Publish what is pending, record what the broker acknowledged; returns rows marked."""
+        done = [row_id for row_id, info in self._inflight.items() if info.is_published()]
+        for row_id in done:
+            del self._inflight[row_id]
+        with self.sessions.begin() as session:
+            outbound.mark_sent(session, done, self.clock.now())
+            rows = outbound.pending(session) if connected else []
+            for row in rows:
+                if row.id in self._inflight:
+                    continue
+                info = link.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    log.warning("publish to %s failed (rc %s); will retry", row.topic, info.rc)
+                    break
+                self._inflight[row.id] = info
+        metrics.OUTBOUND_PENDING.set(len(self._inflight))
+        return len(done)

@@ -1,0 +1,100 @@
+"""The gateway process: store + site + MQTT link + pipeline, in one loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from prometheus_client import start_http_server
+from sqlalchemy import func, select
+
+from contracts.clock import Clock, SystemClock
+from contracts.site import load_site
+from gateway import metrics
+from gateway.cases.lifecycle import OPEN_STATUSES
+from gateway.cases.models import Case
+from gateway.context import GatewayContext
+from gateway.ingest.consumer import MqttLink
+from gateway.ingest.pipeline import Incoming, Pipeline, StoreUnavailable
+from gateway.outbound.publisher import OutboundDrain
+from gateway.settings import GatewaySettings
+from gateway.store.db import make_engine, session_factory
+from gateway.store.migrate import upgrade
+from gateway.telemetry import NullTelemetry, TelemetrySink
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        clock: Clock | None = None,
+        telemetry: TelemetrySink | None = None,
+    ) -> None:
+        self.settings = settings
+        site = load_site(settings.site_dir)
+        self.engine = make_engine(settings.database_url)
+        upgrade(self.engine)
+        self.sessions = session_factory(self.engine)
+        self.ctx = GatewayContext(site, settings.gateway_id, clock or SystemClock())
+        self.telemetry = telemetry or NullTelemetry()
+        self.pipeline = Pipeline(self.sessions, self.ctx, self.telemetry)
+        self.link = MqttLink(settings)
+        self.drain = OutboundDrain(self.sessions, self.ctx.clock)
+        self.link.on_connected = self.drain.reset
+        self.stop_event = threading.Event()
+        self._gauges_at = 0.0
+        self._retry: list[Incoming] = []
+
+    def run(self) -> None:
+        if self.settings.metrics_port:
+            start_http_server(self.settings.metrics_port)
+        self.link.start()
+        log.info(
+            "gateway %s serving site %s (%d grids, %d workers) on %s",
+            self.settings.gateway_id,
+            self.ctx.site.settings.site.id,
+            len(self.ctx.grids),
+            len(self.ctx.site.workers),
+            self.engine.url.render_as_string(hide_password=True),
+        )
+        try:
+            while not self.stop_event.is_set():
+                self.step()
+        finally:
+            self.link.stop()
+            self.telemetry.close()
+            self.engine.dispose()
+
+    def step(self) -> None:
+        batch = self._retry or self.link.next_batch(self.settings.batch_max, self.settings.batch_wait_s)
+        self._retry = []
+        if batch:
+            try:
+                self.pipeline.process(batch)
+            except StoreUnavailable as exc:
+                # Not acknowledged: the broker redelivers once we come back.
+                log.error("store unavailable, %d messages left unacknowledged: %s", len(batch), exc)
+                self._retry = batch  # same batch first, in order, when the store is back
+                time.sleep(1)
+                return
+            self.link.ack(batch)
+        self.drain.pump(self.link, self.link.connected.is_set())
+        if time.monotonic() - self._gauges_at > 10:
+            self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        self._gauges_at = time.monotonic()
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Case.hazard_type, func.count())
+                .where(Case.status.in_([s.value for s in OPEN_STATUSES]))
+                .group_by(Case.hazard_type)
+            )
+            for hazard, n in rows:
+                metrics.OPEN_CASES.labels(hazard).set(n)
+
+    def stop(self) -> None:
+        self.stop_event.set()

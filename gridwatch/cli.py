@@ -1,0 +1,204 @@
+"""``gridwatch``: one command line for every part of the system."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gridwatch.logs import setup_logging
+
+app = typer.Typer(
+    help="GridWatch: cameras and sensors raise suspicions; grid workers verify on site.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+config_app = typer.Typer(help="Site configuration.", no_args_is_help=True)
+edge_app = typer.Typer(help="Edge node and device simulators.", no_args_is_help=True)
+contracts_app = typer.Typer(help="Wire contracts: AsyncAPI and JSON Schema.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(edge_app, name="edge")
+app.add_typer(contracts_app, name="contracts")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+SiteOpt = Annotated[
+    Path, typer.Option("--site", envvar="GRIDWATCH_SITE_DIR", help="Site configuration directory.")
+]
+DbOpt = Annotated[
+    str, typer.Option("--db", envvar="GRIDWATCH_DATABASE_URL", help="SQLAlchemy URL of the store.")
+]
+HostOpt = Annotated[str, typer.Option("--mqtt-host", envvar="GRIDWATCH_MQTT_HOST", help="MQTT broker host.")]
+PortOpt = Annotated[int, typer.Option("--mqtt-port", envvar="GRIDWATCH_MQTT_PORT", help="MQTT broker port.")]
+LogOpt = Annotated[str, typer.Option("--log-level", envvar="GRIDWATCH_LOG_LEVEL")]
+DEFAULT_SITE = Path("device_configs/demo_site")
+
+
+@config_app.command("check")
+def config_check(
+    directory: Annotated[Path, typer.Argument(help="Site directory, e.g. device_configs/demo_site.")],
+) -> None:
+    """Check a site directory and report every problem with file, key and hint."""
+    from contracts.site import check_site
+
+    site, problems = check_site(directory)
+    if problems:
+        err.print(f"[bold red]{len(problems)} problem(s)[/] in {directory}:")
+        for p in problems:
+            err.print(f"  [bold]{p.file}[/] · {p.where}: {p.message}", highlight=False)
+            if p.hint:
+                err.print(f"      [dim]hint: {p.hint}[/]", highlight=False)
+        raise typer.Exit(1)
+    assert site is not None
+    cameras = sum(len(n.cameras) for n in site.nodes.values())
+    sensors = sum(len(n.sensors) for n in site.nodes.values())
+    out.print(
+        f"[green]OK[/] site {site.settings.site.id!r}: {len(site.areas)} areas "
+        f"({len(site.grids)} grids), {len(site.workers)} workers, {len(site.nodes)} edge nodes, "
+        f"{cameras} cameras, {sensors} sensors"
+    )
+
+
+@app.command()
+def gateway(
+    site: SiteOpt = DEFAULT_SITE,
+    db: DbOpt = "sqlite:///gridwatch.db",
+    mqtt_host: HostOpt = "127.0.0.1",
+    mqtt_port: PortOpt = 1883,
+    gateway_id: Annotated[str, typer.Option(envvar="GRIDWATCH_GATEWAY_ID")] = "gateway-1",
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics here.")] = None,
+    log_level: LogOpt = "INFO",
+) -> None:
+    """Run a gateway: MQTT ingest → cases → dispatch → notifications."""
+    from gateway.service import Gateway
+    from gateway.settings import GatewaySettings, MqttSettings
+
+    setup_logging(log_level)
+    settings = GatewaySettings(
+        gateway_id=gateway_id,
+        site_dir=site,
+        database_url=db,
+        metrics_port=metrics_port,
+        mqtt=MqttSettings(host=mqtt_host, port=mqtt_port),
+    )
+    gw = Gateway(settings)
+    _stop_on_signals(gw.stop)
+    gw.run()
+
+
+@app.command()
+def api(
+    site: SiteOpt = DEFAULT_SITE,
+    db: DbOpt = "sqlite:///gridwatch.db",
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    log_level: LogOpt = "INFO",
+) -> None:
+    """Serve the HTTP API and web pages."""
+    import uvicorn
+
+    from cloud_api.app import create_app
+    from cloud_api.settings import ApiSettings
+
+    setup_logging(log_level)
+    uvicorn.run(
+        create_app(ApiSettings(site_dir=site, database_url=db)), host=host, port=port, log_config=None
+    )
+
+
+@edge_app.command("simulate-alarm")
+def simulate_alarm(
+    device: Annotated[str, typer.Argument(help="Sensor id from the site, e.g. smk-factory-a1.")],
+    site: SiteOpt = DEFAULT_SITE,
+    mqtt_host: HostOpt = "127.0.0.1",
+    mqtt_port: PortOpt = 1883,
+    clear: Annotated[bool, typer.Option(help="Send the all-clear instead.")] = False,
+    state_dir: Annotated[Path, typer.Option(help="Where sequence numbers are kept.")] = Path("var/sim"),
+) -> None:
+    """Publish a smoke or gas alarm as the sensor's edge node would."""
+    from contracts import EventState
+    from contracts.site import load_site
+    from edge.simulator import Broker, SimulationError, sensor_alarm
+
+    try:
+        event = sensor_alarm(
+            load_site(site),
+            device,
+            Broker(mqtt_host, mqtt_port),
+            state_dir,
+            EventState.CLEAR if clear else EventState.NEW,
+        )
+    except SimulationError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    out.print(f"published {event.hazard_type.value} ({event.state.value}) from {device}: event {event.id}")
+
+
+@edge_app.command("simulate-fix")
+def simulate_fix(
+    worker: Annotated[str, typer.Argument(help="Worker id, e.g. w-ma-li.")],
+    lon: float,
+    lat: float,
+    mqtt_host: HostOpt = "127.0.0.1",
+    mqtt_port: PortOpt = 1883,
+    state_dir: Annotated[Path, typer.Option(help="Where sequence numbers are kept.")] = Path("var/sim"),
+) -> None:
+    """Publish a worker's location fix as their phone would."""
+    from contracts import GeoPoint
+    from edge.simulator import Broker, worker_fix
+
+    fix = worker_fix(worker, GeoPoint(lon=lon, lat=lat), Broker(mqtt_host, mqtt_port), state_dir)
+    out.print(f"published location of {worker}: {fix.location.lon}, {fix.location.lat}")
+
+
+@contracts_app.command("export")
+def contracts_export(
+    directory: Annotated[Path, typer.Argument(help="Where to write asyncapi.yaml and schemas/.")] = Path(
+        "docs"
+    ),
+) -> None:
+    """Write docs/asyncapi.yaml (AsyncAPI 3) and docs/schemas/*.json from the models."""
+    from contracts.asyncapi import write_docs
+
+    for path in write_docs(directory):
+        out.print(f"wrote {path}")
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its broker, database and logs.")] = Path(
+        "var/demo"
+    ),
+    api_port: Annotated[int, typer.Option(help="HTTP port (0 = any free port).")] = 8080,
+    exit_after: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (for scripted runs).")
+    ] = None,
+    log_level: LogOpt = "WARNING",
+) -> None:
+    """Run the whole pipeline on the embedded defaults: broker, gateway, API, simulated site."""
+    from gridwatch.demo import run_demo
+
+    setup_logging(log_level)
+    stop = threading.Event()
+    _stop_on_signals(stop.set)
+    raise typer.Exit(run_demo(workdir, api_port, stop, exit_after, out))
+
+
+def _stop_on_signals(stop: object) -> None:
+    def handler(_sig: int, _frame: object) -> None:
+        stop()  # type: ignore[operator]
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+if __name__ == "__main__":
+    app()
