@@ -21,7 +21,7 @@ import uvicorn
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 
-from contracts import GeoPoint, TaskOffer, decode, topics
+from contracts import GeoPoint, TaskOffer, decode, topics, utcnow
 from contracts.site import Site, load_site
 from contracts.site.schedule import any_active
 from edge.simulator import Broker, sensor_alarm, worker_fix
@@ -78,10 +78,7 @@ def _phone_listener(broker: Broker, console: Console) -> mqtt.Client:
 def _place_workers(site: Site, broker: Broker, state_dir: Path) -> int:
     """On-duty workers report a position near their home grid, as phones do."""
     rng = random.Random(7)
-    now = time.time()
     placed = 0
-    from contracts import utcnow
-
     for worker in site.workers.values():
         if not any_active(worker.duty, utcnow(), site.settings.site.tz):
             continue
@@ -89,7 +86,6 @@ def _place_workers(site: Site, broker: Broker, state_dir: Path) -> int:
         spot = GeoPoint(lon=home.lon + rng.uniform(-0.002, 0.002), lat=home.lat + rng.uniform(-0.002, 0.002))
         worker_fix(worker.id, spot, broker, state_dir)
         placed += 1
-    del now
     return placed
 
 
@@ -98,9 +94,8 @@ def _wait_for_dispatch(api: str, device: str, timeout: float) -> dict | None:
     while time.monotonic() < deadline:
         cases = _get_json(f"{api}/api/v1/cases")["items"]  # type: ignore[index]
         for case in cases:
-            if case["device_id"] == device and case["status"] in ("dispatched", "new"):
-                if case["status"] == "dispatched" or case["warnings"]:
-                    return case
+            if case["device_id"] == device and case["status"] == "dispatched":
+                return case
         time.sleep(0.3)
     return None
 

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -42,6 +43,7 @@ ScheduleSpec = Annotated[
     Schedule,
     BeforeValidator(_parse_schedule),
     PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["Mon-Fri 21:00-06:00", "daily 08:30-17:30", "always"]}),
     Field(description="e.g. 'Mon-Fri 21:00-06:00', 'daily 08:30-17:30' or 'always'."),
 ]
 PixelPoint = tuple[float, float]

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian/Ubuntu machine: Python venv + packages, and the system
+# servers GridWatch uses for real (Mosquitto). Idempotent and quiet when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${GRIDWATCH_VENV:-.venv}
+PY=${PYTHON:-python3}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+apt_install() {
+  # Install Debian packages when apt is usable (root, or password-less sudo).
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if have sudo && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      echo "setup: please install: $*  (apt needs root)" >&2; return 1; fi
+  fi
+  have apt-get || { echo "setup: no apt-get here; please install: $*" >&2; return 1; }
+  echo "setup: installing $* with apt" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null 2>&1 || {
+    $sudo apt-get update -q >/dev/null 2>&1 && \
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
+}
+
+need() {  # need BINARY DEBIAN-PACKAGE: install the package when the binary is missing
+  have "$1" || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ] || apt_install "$2" || true
+}
+
+# --- system packages (servers the demo and the tests run for real) ----------
+need mosquitto mosquitto
+
+# --- Python ------------------------------------------------------------------
+"$PY" - <<'PYCHECK'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"setup: Python >= 3.11 is needed, found {sys.version.split()[0]}")
+PYCHECK
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV" >&2
+  "$PY" -m venv "$VENV"
+fi
+stamp="$VENV/.gridwatch-installed"
+want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing Python packages into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  "$VENV/bin/python" -m pip install -q -e ".[dev]" 2>&1 | grep -v -E "^(WARNING|  )" >&2 || true
+  "$VENV/bin/python" -c "import gridwatch, contracts, gateway, edge, cloud_api" \
+    || { echo "setup: the Python install failed" >&2; exit 1; }
+  echo "$want" > "$stamp"
+fi

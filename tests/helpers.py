@@ -1,0 +1,107 @@
+"""Helpers for tests that drive the system through a real broker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from contracts.clock import Clock
+from gateway.service import Gateway
+from gateway.settings import GatewaySettings, MqttSettings
+from gridwatch.broker import Mosquitto
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = ""
+) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+@contextmanager
+def running_gateway(
+    broker: Mosquitto,
+    db_url: str,
+    site_dir: Path,
+    gateway_id: str = "gateway-1",
+    clock: Clock | None = None,
+    **settings: object,
+) -> Iterator[Gateway]:
+    gw = Gateway(
+        GatewaySettings(
+            gateway_id=gateway_id,
+            site_dir=site_dir,
+            database_url=db_url,
+            mqtt=MqttSettings(host=broker.host, port=broker.port),
+            **settings,  # type: ignore[arg-type]
+        ),
+        clock=clock,
+    )
+    thread = threading.Thread(target=gw.run, name=f"gw-{gateway_id}", daemon=True)
+    thread.start()
+    try:
+        assert gw.link.connected.wait(10), "gateway did not connect to the broker"
+        yield gw
+    finally:
+        gw.stop()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "gateway thread did not stop"
+
+
+class Collector:
+    """An MQTT client that records everything on a filter (a worker's phone, an operator screen)."""
+
+    def __init__(self, broker: Mosquitto, topic_filter: str, client_id: str = "") -> None:
+        self.messages: list[mqtt.MQTTMessage] = []
+        self._lock = threading.Lock()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
+
+        def on_connect(c: mqtt.Client, *_: object) -> None:
+            c.subscribe(topic_filter, qos=1)
+
+        def on_subscribe(*_: object) -> None:
+            subscribed.set()
+
+        def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+            with self._lock:
+                self.messages.append(msg)
+
+        self.client.on_connect = on_connect
+        self.client.on_subscribe = on_subscribe
+        self.client.on_message = on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        assert subscribed.wait(10), f"could not subscribe to {topic_filter}"
+
+    def payloads(self) -> list[bytes]:
+        with self._lock:
+            return [m.payload for m in self.messages]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def publisher(broker: Mosquitto, client_id: str = "") -> mqtt.Client:
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    return client
