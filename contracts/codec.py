@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import topics
 from contracts.devices import ConfigPush, DeviceStatus, EdgeHealth, NodeStatus, SensorReading
-from contracts.envelope import SUPPORTED_SCHEMA_VERSIONS, Envelope
+from contracts.envelope import SUPPORTED_SCHEMA_VERSIONS, WIRE_REQUIRED, Envelope
 from contracts.hazards import EvidenceSnapshot, HazardEvent
 from contracts.tasks import CaseNotice, LocationFix, TaskOffer, TaskUpdate
 from contracts.topics import Channel, Role
@@ -118,6 +118,12 @@ def decode(topic: str, payload: bytes | str) -> Message:
     if not isinstance(data, dict):
         raise ContractError("bad_json", f"expected a JSON object, got {type(data).__name__}")
 
+    missing = [k for k in WIRE_REQUIRED if k not in data]
+    if missing:
+        raise ContractError(
+            "invalid",
+            "; ".join(f"{k}: Field required (every message carries the envelope)" for k in missing),
+        )
     version = data.get("schema_version")
     if version is not None and version not in SUPPORTED_SCHEMA_VERSIONS:
         raise ContractError(

@@ -18,6 +18,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -28,6 +29,8 @@ from pydantic import (
 from contracts.ids import new_id
 
 SCHEMA_VERSION = 1
+# On the wire these must be present: defaults exist only for building messages in code.
+WIRE_REQUIRED = ("id", "source", "seq", "ts", "schema_version", "kind")
 SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 
 # Ids appear inside MQTT topics and broker ACLs, so they must not contain '/', '+',
@@ -51,8 +54,16 @@ def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _not_a_number(value: object) -> object:
+    # pydantic would read 1732200000 as a Unix time; the wire carries RFC 3339 only.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("timestamps are RFC 3339 strings such as '2026-11-21T15:12:30.000Z', not numbers")
+    return value
+
+
 UtcDatetime = Annotated[
     AwareDatetime,
+    BeforeValidator(_not_a_number),
     AfterValidator(_to_utc),
     PlainSerializer(_rfc3339, return_type=str, when_used="json"),
     Field(description="RFC 3339 timestamp with an offset; stored and sent as UTC ('Z')."),

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gridwatch.logs import setup_logging
 
@@ -51,9 +52,9 @@ def config_check(
     if problems:
         err.print(f"[bold red]{len(problems)} problem(s)[/] in {directory}:")
         for p in problems:
-            err.print(f"  [bold]{p.file}[/] · {p.where}: {p.message}", highlight=False)
+            err.print(f"  [bold]{escape(p.file)}[/] · {escape(p.where)}: {escape(p.message)}", highlight=False)
             if p.hint:
-                err.print(f"      [dim]hint: {p.hint}[/]", highlight=False)
+                err.print(f"      [dim]hint: {escape(p.hint)}[/]", highlight=False)
         raise typer.Exit(1)
     assert site is not None
     cameras = sum(len(n.cameras) for n in site.nodes.values())

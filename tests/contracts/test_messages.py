@@ -142,3 +142,21 @@ def test_default_envelope_fields() -> None:
     assert event.schema_version == 1
     assert event.ts.tzinfo is UTC
     assert uuid7().version == 7
+
+
+@pytest.mark.parametrize("key", ["id", "ts", "schema_version", "kind"])
+def test_envelope_fields_have_no_defaults_on_the_wire(key: str) -> None:
+    """A message without its source-made id would get a fresh one on every redelivery."""
+    data = json.loads(encode(EXAMPLES["hazard_event"]))
+    del data[key]
+    with pytest.raises(ContractError) as err:
+        decode(topics.node_event("node-gongye-1"), json.dumps(data))
+    assert f"{key}: Field required" in err.value.detail
+
+
+def test_numeric_timestamps_are_refused() -> None:
+    data = json.loads(encode(EXAMPLES["hazard_event"]))
+    data["ts"] = 1763737950
+    with pytest.raises(ContractError) as err:
+        decode(topics.node_event("node-gongye-1"), json.dumps(data))
+    assert "RFC 3339" in err.value.detail
