@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from cloud_api.routes import cases, operations, workers
 from cloud_api.settings import ApiSettings
 from contracts.site import load_site
 from gateway.store.db import make_engine, session_factory
 from gateway.store.migrate import upgrade
+
+STATIC = Path(__file__).with_name("static")
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -37,8 +41,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     for module in (cases, workers, operations):
         app.include_router(module.router)
 
+    app.mount("/ui", StaticFiles(directory=STATIC), name="ui")
+
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/ui/wall.html")
 
     return app

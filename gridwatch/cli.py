@@ -52,7 +52,9 @@ def config_check(
     if problems:
         err.print(f"[bold red]{len(problems)} problem(s)[/] in {directory}:")
         for p in problems:
-            err.print(f"  [bold]{escape(p.file)}[/] · {escape(p.where)}: {escape(p.message)}", highlight=False)
+            err.print(
+                f"  [bold]{escape(p.file)}[/] · {escape(p.where)}: {escape(p.message)}", highlight=False
+            )
             if p.hint:
                 err.print(f"      [dim]hint: {escape(p.hint)}[/]", highlight=False)
         raise typer.Exit(1)

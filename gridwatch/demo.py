@@ -177,6 +177,7 @@ def run_demo(
         console.print(f"🔥 simulated gas alarm from [bold]{SECOND_ALARM}[/] (restaurant kitchen)")
         console.print(
             "\n[bold]Look at it:[/]\n"
+            f"  alert wall         {api}/   (open it in a browser: cases, map, audit trail)\n"
             f"  API docs           {api}/docs\n"
             f"  cases              curl -s {api}/api/v1/cases\n"
             f"  one case + audit   curl -s {api}/api/v1/cases/{case['id']}\n"

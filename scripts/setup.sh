@@ -29,6 +29,7 @@ need() {  # need BINARY DEBIAN-PACKAGE: install the package when the binary is m
 
 # --- system packages (servers the demo and the tests run for real) ----------
 need mosquitto mosquitto
+need chromium chromium       # browser tests drive Debian's Chromium with Playwright
 
 # --- Python ------------------------------------------------------------------
 "$PY" - <<'PYCHECK'

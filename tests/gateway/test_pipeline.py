@@ -23,7 +23,7 @@ def tasks(h: Harness) -> list[Task]:
 
 
 def test_smoke_alarm_becomes_a_dispatched_case_with_an_offer(harness: Harness) -> None:
-    event, outcome = harness.raise_event("smk-factory-a1")
+    _, outcome = harness.raise_event("smk-factory-a1")
     assert outcome is Outcome.APPLIED
     [case] = cases(harness)
     assert case.status == "dispatched"
@@ -96,7 +96,9 @@ def test_worker_walks_the_task_through_accept_check_in_resolve(harness: Harness)
     site = GeoPoint(lon=case.lon, lat=case.lat)  # type: ignore[arg-type]
 
     def step(action: str, **kw: object) -> Outcome:
-        update = TaskUpdate(source="w-ma-li", seq=1, task_id=task.id, worker_id="w-ma-li", action=action, **kw)
+        update = TaskUpdate(
+            source="w-ma-li", seq=1, task_id=task.id, worker_id="w-ma-li", action=action, **kw
+        )
         return harness.send(topics.worker_task_update("w-ma-li"), update)
 
     assert step("accept") is Outcome.APPLIED
@@ -114,8 +116,14 @@ def test_worker_walks_the_task_through_accept_check_in_resolve(harness: Harness)
 def test_decline_goes_to_the_next_candidate(harness: Harness) -> None:
     harness.raise_event("smk-factory-a1")
     [first] = tasks(harness)
-    decline = TaskUpdate(source=first.worker_id, seq=1, task_id=first.id, worker_id=first.worker_id,
-                         action="decline", note="at another incident")
+    decline = TaskUpdate(
+        source=first.worker_id,
+        seq=1,
+        task_id=first.id,
+        worker_id=first.worker_id,
+        action="decline",
+        note="at another incident",
+    )
     assert harness.send(topics.worker_task_update(first.worker_id), decline) is Outcome.APPLIED
     first_done, second = tasks(harness)
     assert first_done.status == "declined"
@@ -146,10 +154,20 @@ def test_worker_position_only_moves_forward(harness: Harness) -> None:
     from contracts import LocationFix
     from gateway.workers.models import WorkerPosition
 
-    new = LocationFix(source="w-ma-li", seq=2, ts=harness.clock.now(), worker_id="w-ma-li",
-                      location=GeoPoint(lon=120.312, lat=31.496))
-    old = LocationFix(source="w-ma-li", seq=1, ts=harness.clock.advance(-60), worker_id="w-ma-li",
-                      location=GeoPoint(lon=120.0, lat=31.0))
+    new = LocationFix(
+        source="w-ma-li",
+        seq=2,
+        ts=harness.clock.now(),
+        worker_id="w-ma-li",
+        location=GeoPoint(lon=120.312, lat=31.496),
+    )
+    old = LocationFix(
+        source="w-ma-li",
+        seq=1,
+        ts=harness.clock.advance(-60),
+        worker_id="w-ma-li",
+        location=GeoPoint(lon=120.0, lat=31.0),
+    )
     assert harness.send(topics.worker_location("w-ma-li"), new) is Outcome.APPLIED
     assert harness.send(topics.worker_location("w-ma-li"), old) is Outcome.STALE
     with harness.sessions() as s:

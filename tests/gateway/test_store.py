@@ -31,9 +31,21 @@ def test_migrations_match_the_models(db_url: str) -> None:
 
 def _case(case_id: str, status: str = "new") -> Case:
     return Case(
-        id=case_id, hazard_type="smoke_alarm", category="emergency", severity="major", status=status,
-        urgent=True, place_key="smk-1", title="t", warnings=[], evidence_ids=[], event_count=1,
-        first_seen_at=NOW, last_seen_at=NOW, opened_at=NOW, updated_at=NOW,
+        id=case_id,
+        hazard_type="smoke_alarm",
+        category="emergency",
+        severity="major",
+        status=status,
+        urgent=True,
+        place_key="smk-1",
+        title="t",
+        warnings=[],
+        evidence_ids=[],
+        event_count=1,
+        first_seen_at=NOW,
+        last_seen_at=NOW,
+        opened_at=NOW,
+        updated_at=NOW,
     )
 
 

@@ -117,8 +117,12 @@ def test_every_problem_is_reported_not_only_the_first(site_copy: Path) -> None:
     )
     problems = problems_of(site_copy)
     messages = " | ".join(p.message for p in problems)
-    for words in ("unknown key 'resoluton'", "unknown grid 'g-nowhere'", "unknown department 'police'",
-                  "unknown camera 'cam-ghost'"):
+    for words in (
+        "unknown key 'resoluton'",
+        "unknown grid 'g-nowhere'",
+        "unknown department 'police'",
+        "unknown camera 'cam-ghost'",
+    ):
         assert words in messages
     with pytest.raises(SiteConfigError) as err:
         load_site(site_copy)

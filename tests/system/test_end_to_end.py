@@ -61,7 +61,9 @@ def _malformed(rng: random.Random, good: bytes) -> tuple[str, bytes]:
     if kind == 1:  # binary garbage
         return topic, rng.randbytes(rng.randrange(1, 200))
     if kind == 2:  # wrong type
-        data[rng.choice(["seq", "confidence", "severity", "ts", "device_id"])] = rng.choice([[], {}, None, -1])
+        data[rng.choice(["seq", "confidence", "severity", "ts", "device_id"])] = rng.choice(
+            [[], {}, None, -1]
+        )
         return topic, json.dumps(data).encode()
     if kind == 3:  # huge string
         data["summary"] = "火" * rng.randrange(600, 5000)
@@ -81,8 +83,8 @@ def _malformed(rng: random.Random, good: bytes) -> tuple[str, bytes]:
 def test_a_thousand_malformed_payloads_are_dead_lettered_and_the_gateway_keeps_serving(
     mosquitto: Mosquitto, sqlite_url: str, demo_site: Site, tmp_path: Path
 ) -> None:
-    from tests.gateway.conftest import Harness  # noqa: F401  (documents the message shape used)
     from contracts.examples import examples
+    from tests.gateway.conftest import Harness  # noqa: F401  (documents the message shape used)
 
     good = examples()["hazard_event"].model_dump_json().encode()
     rng = random.Random(20261122)
@@ -104,7 +106,9 @@ def test_a_thousand_malformed_payloads_are_dead_lettered_and_the_gateway_keeps_s
         wait_until(phones.payloads, timeout=15, what="a task after the flood")
         assert dead_letters() == 1000
         with gw.sessions() as s:
-            reasons = dict(s.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
+            reasons = dict(
+                s.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all()
+            )
         assert set(reasons) >= {"bad_json", "invalid", "unsupported_version", "bad_topic", "source_mismatch"}
         client.disconnect()
     phones.close()
