@@ -22,7 +22,9 @@ app = typer.Typer(
 config_app = typer.Typer(help="Site configuration.", no_args_is_help=True)
 edge_app = typer.Typer(help="Edge node and device simulators.", no_args_is_help=True)
 contracts_app = typer.Typer(help="Wire contracts: AsyncAPI and JSON Schema.", no_args_is_help=True)
+models_app = typer.Typer(help="Detector models: list, verify, download.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(models_app, name="models")
 app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 
@@ -171,6 +173,99 @@ def contracts_export(
 
     for path in write_docs(directory):
         out.print(f"wrote {path}")
+
+
+ModelPathOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model-path",
+        envvar="GRIDWATCH_MODEL_PATH",
+        help="Directories searched for weights, ':'-separated (default: models/ in the repository).",
+    ),
+]
+RegistryOpt = Annotated[
+    Path | None,
+    typer.Option("--registry", envvar="GRIDWATCH_MODEL_REGISTRY", help="Model registry file."),
+]
+
+
+def _model_dirs(model_path: str | None) -> list[Path]:
+    from edge.video.detector.registry import search_path
+
+    return search_path([Path(p) for p in model_path.split(os.pathsep) if p] if model_path else None)
+
+
+@models_app.command("list")
+def models_list(model_path: ModelPathOpt = None, registry: RegistryOpt = None) -> None:
+    """Show the models in the registry and whether each is installed."""
+    from edge.video.detector.registry import ModelError, check, load_registry
+
+    try:
+        reg = load_registry(registry)
+    except ModelError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    dirs = _model_dirs(model_path)
+    for spec in reg.models.values():
+        found = check(spec, dirs)
+        out.print(
+            f"[bold]{spec.name}[/] {spec.family.value} {spec.input[0]}x{spec.input[1]} "
+            f"{spec.licence}: {found.status.value}" + (f" ({found.path})" if found.path else ""),
+            highlight=False,
+        )
+
+
+@models_app.command("verify")
+def models_verify(
+    name: Annotated[str | None, typer.Argument(help="Only this model (it must be installed).")] = None,
+    model_path: ModelPathOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Check installed weights against the registry's sha256; exit 1 on any mismatch."""
+    from edge.video.detector.registry import ModelError, Status, check, load_registry
+
+    try:
+        reg = load_registry(registry)
+        specs = [reg.get(name)] if name else list(reg.models.values())
+    except ModelError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    dirs = _model_dirs(model_path)
+    bad = 0
+    for spec in specs:
+        found = check(spec, dirs)
+        if found.status is Status.OK:
+            out.print(f"[green]OK[/] {spec.name}: {found.path}", highlight=False)
+        elif found.status is Status.MISSING and not name:
+            out.print(f"[dim]-- {spec.name}: not installed[/]", highlight=False)
+        else:
+            bad += 1
+            err.print(f"[red]FAIL[/] {spec.name}: {found.detail}", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str, typer.Argument(help="Registry name, e.g. yolox_nano.")],
+    dest: Annotated[
+        Path | None, typer.Option(help="Directory to install into (default: the first search directory).")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Download from here instead of the registry's url.")] = None,
+    model_path: ModelPathOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Download a model and check its sha256; a bad download never replaces a good file."""
+    from edge.video.detector.registry import ModelError, load_registry, pull
+
+    try:
+        spec = load_registry(registry).get(name)
+        target_dir = dest or _model_dirs(model_path)[0]
+        path = pull(spec, target_dir, url=url)
+    except ModelError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {spec.sha256[:12]}…)", highlight=False)
 
 
 @app.command()

@@ -1,0 +1,209 @@
+"""Flames and smoke by colour + flicker + motion (no small, permissively
+licensed fire model exists; see docs/video-fire-smoke.md for the method and
+its limits).
+
+Flames: pixels in flame colours (red dominant, R >= G > B, bright and
+saturated, or a yellow-white core next to them) that stay in place over the
+recent frames while flickering: the colour test toggles or the brightness
+jumps from frame to frame. A red wall is fire-coloured but still; a person in
+a red coat moves on, so no pixel of them stays fire-coloured long enough.
+
+Smoke: grey (low saturation) pixels, brighter than the learnt background, in
+which the background's fine detail is washed out, drifting slowly, in one
+region that persists. Much weaker evidence than flames; documented as such.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.video.settings import FireRuleSettings
+
+WIDTH = 256  # analysis width; flames are large, fine detail does not help
+SMOKE_BLOCK = 8
+SMOKE_WINDOW = 25  # analysed frames (5 s at 5 fps): smoke lingers, people walk on
+SMOKE_SAMPLE_EVERY = 5
+SMOKE_HISTORY = 20  # background samples: 100 analysed frames
+
+
+@dataclass(frozen=True, slots=True)
+class FireRegion:
+    label: str  # "flame" or "smoke"
+    box: tuple[int, int, int, int]  # frame pixels
+    area: float  # share of the frame
+    flicker: float  # share of the region that flickers (flames) or drifts (smoke)
+    score: float  # 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class FireFrame:
+    regions: list[FireRegion]
+
+    @property
+    def positive(self) -> bool:
+        return bool(self.regions)
+
+    @property
+    def score(self) -> float:
+        return max((r.score for r in self.regions), default=0.0)
+
+
+def flame_colour(bgr: np.ndarray) -> np.ndarray:
+    """uint8 0/1 mask of flame-coloured pixels."""
+    b, g, r = (bgr[..., i].astype(np.int16) for i in range(3))
+    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+    s, v = hsv[..., 1].astype(np.int16), hsv[..., 2].astype(np.int16)
+    red_orange = (r > 150) & (r >= g) & (g > b) & (s > 90) & (v > 150) & ((r - b) > 80)
+    core = (r > 230) & (g > 180) & (b < 200) & (r >= g) & (g >= b)  # yellow-white hot core
+    return (red_orange | core).astype(np.uint8)
+
+
+class FireAnalyzer:
+    def __init__(self, settings: FireRuleSettings, frame: tuple[int, int], ignore: np.ndarray | None) -> None:
+        """``ignore``: uint8 mask at frame size, 255 where nothing is analysed (or None)."""
+        self.settings = settings
+        fw, fh = frame
+        self.frame = frame
+        self.size = (min(WIDTH, fw), max(1, round(fh * min(WIDTH, fw) / fw)))
+        self.scale = fw / self.size[0]
+        self.keep = None
+        if ignore is not None:
+            small = cv2.resize(ignore, self.size, interpolation=cv2.INTER_NEAREST)
+            self.keep = (small == 0).astype(np.uint8)
+        self._colour: deque[np.ndarray] = deque(maxlen=settings.window)
+        self._grey: deque[np.ndarray] = deque(maxlen=settings.window)
+        self._background: np.ndarray | None = None
+        self._bg_edges: np.ndarray | None = None
+        self._smoke: deque[np.ndarray] = deque(maxlen=SMOKE_WINDOW)
+        self._history: deque[np.ndarray] = deque(maxlen=SMOKE_HISTORY)
+        self._frames_seen = 0
+        self._hazy_frames = 0
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+    def reset(self) -> None:
+        self._colour.clear()
+        self._grey.clear()
+        self._smoke.clear()
+        self._history.clear()
+        self._frames_seen = 0
+        self._hazy_frames = 0
+        self._background = None
+        self._bg_edges = None
+
+    def update(self, image: np.ndarray) -> FireFrame:
+        small = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        colour = flame_colour(small)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        if self.keep is not None:
+            colour &= self.keep
+        self._colour.append(colour)
+        self._grey.append(grey.astype(np.int16))
+        regions = self._flames()
+        if self.settings.smoke:
+            regions += self._smoke_regions(small, grey)
+        return FireFrame(regions)
+
+    # ------------------------------------------------------------------ flames
+    def _flames(self) -> list[FireRegion]:
+        n = len(self._colour)
+        if n < 4:
+            return []
+        stack = np.stack(self._colour)  # n x h x w, 0/1
+        persistent = stack.sum(axis=0) >= max(2, int(0.3 * n))  # fire-coloured in place, not passing by
+        # Flicker: the brightness jumps by more than compression noise or a slow
+        # exposure change could, again and again. (Colour-threshold toggles alone
+        # are mostly noise at the threshold's edge.)
+        jumps = (np.abs(np.diff(np.stack(self._grey), axis=0)) > 18).sum(axis=0)
+        flicker = jumps >= 2
+        candidate = cv2.morphologyEx(persistent.astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
+        total = float(self.size[0] * self.size[1])
+        out = []
+        for i in range(1, count):
+            x, y, w, h, area = stats[i]
+            share = area / total
+            if share < self.settings.min_area:
+                continue
+            region = labels == i
+            flick = float(flicker[region].mean())
+            if flick < self.settings.flicker_min:
+                continue
+            score = min(1.0, 0.5 + flick + min(share * 5, 0.25))
+            out.append(FireRegion("flame", self._to_frame(x, y, w, h), share, flick, score))
+        return out
+
+    # ------------------------------------------------------------------ smoke
+    def _smoke_regions(self, small: np.ndarray, grey: np.ndarray) -> list[FireRegion]:
+        """Blocks where the background still shows through, washed out by something grey.
+
+        Per 8x8 block: the background's fine detail (edge energy) is weakened but not
+        gone, what remains still correlates with the background (semi-transparent, not
+        an object in front), the block is low in saturation and not darker. Such a
+        block must persist over most of a longer window while changing slowly.
+        """
+        g = grey.astype(np.float32)
+        edges = np.abs(cv2.Laplacian(g, cv2.CV_32F, ksize=3))
+        # Background = median of frames sampled over the last ~20 s: people passing by
+        # vanish from it, and no ghost of the first frame lingers.
+        self._frames_seen += 1
+        hazy = bool(self._smoke) and int(self._smoke[-1].sum()) >= 4
+        self._hazy_frames = self._hazy_frames + 1 if hazy else 0
+        # While something looks like smoke the background does not learn it (for a
+        # minute at most, so a lasting change of the scene is learnt in the end).
+        learn = not hazy or self._hazy_frames > 3 * SMOKE_HISTORY * SMOKE_SAMPLE_EVERY
+        if self._frames_seen % SMOKE_SAMPLE_EVERY == 1 and learn:
+            self._history.append(g)
+            if len(self._history) == self._history.maxlen:
+                self._background = np.median(np.stack(self._history), axis=0).astype(np.float32)
+                self._bg_edges = np.abs(cv2.Laplacian(self._background, cv2.CV_32F, ksize=3))
+        if self._background is None or self._bg_edges is None:
+            return []
+        bs = SMOKE_BLOCK
+        h, w = (g.shape[0] // bs) * bs, (g.shape[1] // bs) * bs
+
+        def blocks(a: np.ndarray) -> np.ndarray:
+            return a[:h, :w].reshape(h // bs, bs, w // bs, bs).swapaxes(1, 2).reshape(h // bs, w // bs, -1)
+
+        cur, bg = blocks(g), blocks(self._background)
+        e_cur, e_bg = blocks(edges).mean(axis=2), blocks(self._bg_edges).mean(axis=2)
+        sat = blocks(cv2.cvtColor(small, cv2.COLOR_BGR2HSV)[..., 1].astype(np.float32)).mean(axis=2)
+        cz, bz = cur - cur.mean(axis=2, keepdims=True), bg - bg.mean(axis=2, keepdims=True)
+        corr = (cz * bz).sum(axis=2) / np.sqrt((cz * cz).sum(axis=2) * (bz * bz).sum(axis=2) + 1e-6)
+        ratio = e_cur / np.maximum(e_bg, 1e-3)
+        smoke = (
+            (e_bg > 6)
+            & (ratio > 0.15)
+            & (ratio < 0.7)
+            & (corr > 0.4)
+            & (sat < 45)
+            & (cur.mean(axis=2) >= bg.mean(axis=2) - 2)
+        )
+        if self.keep is not None:
+            smoke &= blocks(self.keep.astype(np.float32)).mean(axis=2) > 0.5
+        self._smoke.append(smoke)
+        n = len(self._smoke)
+        if n < self._smoke.maxlen:
+            return []
+        persistent = (np.stack(self._smoke).sum(axis=0) >= int(0.7 * n)).astype(np.uint8)
+        count, _labels, stats, _ = cv2.connectedComponentsWithStats(persistent, connectivity=4)
+        total_blocks = float(persistent.size)
+        out = []
+        for i in range(1, count):
+            x, y, bw, bh, area = stats[i]
+            share = area / total_blocks
+            if area < 4 or share < 4 * self.settings.min_area:
+                continue
+            score = min(0.9, 0.5 + share)
+            out.append(
+                FireRegion("smoke", self._to_frame(x * bs, y * bs, bw * bs, bh * bs), share, 0.0, score)
+            )
+        return out
+
+    def _to_frame(self, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
+        s = self.scale
+        fw, fh = self.frame
+        return int(x * s), int(y * s), min(fw, int((x + w) * s)), min(fh, int((y + h) * s))

@@ -1,0 +1,224 @@
+"""VideoService: every camera of one edge node, from source to emitted events.
+
+The node runtime creates it with the node's configuration, its emitter (the
+outbox), the fusion hub, a clock and :class:`VideoSettings`, then calls
+:meth:`start`, reads :meth:`health` / :meth:`detector_health` for its edge
+health messages, and calls :meth:`stop`. A camera that fails (bad URL,
+corrupt file, bad zone) is reported in its health and never stops the others;
+without a usable model the node still runs motion, fire and camera checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, start_http_server
+
+from contracts import CameraHealth, DetectorHealth, topics
+from contracts.clock import Clock, SystemClock
+from contracts.site.models import Camera, EdgeNodeConfig
+from edge.emit import Emitter, Priority
+from edge.fusion import FusionHub, SensorSignal
+from edge.video.detector.engine import DetectorService
+from edge.video.metrics import VideoCollector
+from edge.video.pipeline import CameraPipeline, Outgoing
+from edge.video.settings import VideoSettings
+from edge.video.sources import CameraReader, ReaderState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CameraRunner:
+    camera: Camera
+    reader: CameraReader
+    pipeline: CameraPipeline
+    thread: threading.Thread | None = None
+    error: str = ""  # last analysis failure, if the last frame failed
+    failures: int = 0
+    frames_dropped: int = 0
+
+
+class VideoService:
+    def __init__(
+        self,
+        node: EdgeNodeConfig,
+        emitter: Emitter,
+        fusion: FusionHub | None = None,
+        clock: Clock | None = None,
+        settings: VideoSettings | None = None,
+        detector: DetectorService | None = None,
+    ) -> None:
+        self.node = node
+        self.emitter = emitter
+        self.fusion = fusion
+        self.clock = clock or SystemClock()
+        self.settings = settings or VideoSettings()
+        d = self.settings.detector
+        self.detector = detector or DetectorService.from_settings(
+            d.model, d.model_path or None, d.threads, d.registry
+        )
+        self._stop = threading.Event()
+        self._started = False
+        self._collector: VideoCollector | None = None
+        self._http: object | None = None
+        self.runners: dict[str, CameraRunner] = {}
+        for cam in node.cameras:
+            if not cam.enabled:
+                continue
+            reader = CameraReader(cam.id, cam.source, self.settings.sources, self.clock)
+            pipeline = CameraPipeline(cam, emitter.node_id, self.detector, self.settings, fusion)
+            self.runners[cam.id] = CameraRunner(cam, reader, pipeline)
+        if fusion is not None:
+            fusion.subscribe(self._on_signal)
+
+    # ------------------------------------------------------------------ life
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._stop.clear()
+        self.detector.start()
+        for runner in self.runners.values():
+            runner.reader.start()
+            runner.thread = threading.Thread(
+                target=self._run_camera, args=(runner,), name=f"video-{runner.camera.id}", daemon=True
+            )
+            runner.thread.start()
+        self._collector = VideoCollector(self)
+        REGISTRY.register(self._collector)
+        if self.settings.metrics_port is not None:
+            self._http = start_http_server(self.settings.metrics_port)
+        log.info(
+            "video analytics started: %d camera(s), detector %s",
+            len(self.runners),
+            self.detector.model_name or f"unavailable ({self.detector.reason})",
+            extra={"node_id": self.emitter.node_id},
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self._started:
+            return
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for runner in self.runners.values():
+            runner.reader.stop(max(0.1, deadline - time.monotonic()))
+        for runner in self.runners.values():
+            if runner.thread is not None:
+                runner.thread.join(max(0.1, deadline - time.monotonic()))
+        self.detector.stop()
+        if self._collector is not None:
+            REGISTRY.unregister(self._collector)
+            self._collector = None
+        if self._http is not None:
+            server, _thread = self._http  # type: ignore[misc]
+            server.shutdown()
+            server.server_close()
+            self._http = None
+        self._started = False
+
+    # ------------------------------------------------------------------ health
+    def camera(self, camera_id: str) -> CameraRunner | None:
+        return self.runners.get(camera_id)
+
+    def health(self) -> list[CameraHealth]:
+        return [self._camera_health(r) for r in self.runners.values()]
+
+    def detector_health(self) -> DetectorHealth:
+        return self.detector.health()
+
+    def warnings(self) -> list[str]:
+        """Configuration problems worth an operator's attention, one line each."""
+        out = []
+        if not self.detector.available:
+            out.append(f"video detector not loaded: {self.detector.reason}")
+        for r in self.runners.values():
+            out += [f"camera {r.camera.id}: {p}" for p in r.pipeline.problems]
+        return out[:50]
+
+    def _camera_health(self, r: CameraRunner) -> CameraHealth:
+        reader, pipe = r.reader, r.pipeline
+        if reader.spec is None:
+            state = "error"
+        elif pipe.offline:
+            state = "offline"
+        elif reader.state is ReaderState.RECONNECTING:
+            state = "reconnecting"
+        elif reader.state is ReaderState.STARTING:
+            state = "starting"
+        elif r.error:
+            state = "error"
+        elif pipe.blocked:
+            state = "blocked"
+        else:
+            state = "streaming"
+        errors = [e for e in (reader.error, r.error, *pipe.problems) if e]
+        return CameraHealth(
+            camera_id=r.camera.id,
+            state=state,  # type: ignore[arg-type]
+            frames_in=reader.frames_in,
+            frames_analysed=pipe.stats.frames_analysed,
+            frames_dropped=r.frames_dropped,
+            decode_ms=round(reader.decode_ms, 2),
+            inference_ms=round(pipe.stats.inference_ms, 2),
+            queue_depth=self.detector.queue_depth(),
+            error="; ".join(errors)[:300],
+        )
+
+    # ------------------------------------------------------------------ work
+    def _on_signal(self, signal: SensorSignal) -> None:
+        """A sensor near a camera is in alarm: look at the whole view now and keep a picture."""
+        if signal.alarm is None or self._stop.is_set():
+            return
+        for camera_id in signal.cameras:
+            runner = self.runners.get(camera_id)
+            if runner is not None:
+                runner.pipeline.request_scan(f"{signal.kind} alarm from {signal.device_id}")
+
+    def _run_camera(self, r: CameraRunner) -> None:
+        fps = min(r.camera.fps, self.settings.max_fps)
+        period = 1.0 / fps
+        extra = {"device_id": r.camera.id}
+        last_seq = 0
+        next_due = time.monotonic()
+        while not self._stop.is_set():
+            delay = next_due - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            frame = r.reader.latest(last_seq, timeout=max(period, 0.5))
+            if self._stop.is_set():
+                break
+            now = self.clock.now()
+            try:
+                if frame is None:
+                    self._send(r, r.pipeline.idle(now, r.reader.error))
+                    next_due = time.monotonic()
+                    continue
+                last_seq = frame.seq
+                self._send(r, r.pipeline.process(frame, now))
+                r.error, r.failures = "", 0
+            except Exception as exc:  # one bad frame or bug must not end this camera, nor the others
+                r.failures += 1
+                r.error = f"analysis failed: {type(exc).__name__}: {exc}"[:300]
+                if r.failures in (1, 10, 100) or r.failures % 1000 == 0:
+                    log.exception("analysis failed (%d in a row)", r.failures, extra=extra)
+            next_due += period
+            behind = time.monotonic() - next_due
+            if behind > period:
+                r.frames_dropped += int(behind // period)
+                next_due = time.monotonic()
+
+    def _send(self, r: CameraRunner, outgoing: list[Outgoing]) -> None:
+        node = self.emitter.node_id
+        for o in outgoing:
+            try:
+                if o.event is not None:
+                    self.emitter.emit(topics.node_event(node), o.event, Priority.EVENT)
+                if o.evidence is not None:
+                    self.emitter.emit(topics.node_evidence(node), o.evidence, Priority.EVIDENCE)
+            except Exception:
+                # The outbox refused (disk full?): say so loudly, keep analysing.
+                log.exception("could not queue a video event", extra={"device_id": r.camera.id})

@@ -1,0 +1,139 @@
+"""Associates detections across frames: dwell times, and objects that keep still.
+
+Greedy IoU matching per label (the detector runs at a few frames per second on
+crops, so a motion model buys little). A track counts once it has ``min_hits``
+detections and the median of its last ten scores passes a threshold (one
+confident false positive does not make a person). A track that was looked for
+and not found ``max_misses`` times ends, but one that has kept still is kept
+much longer: a sleeping person is exactly what we must not forget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from edge.video.detector.adapters import RawDetection
+from edge.video.settings import TrackerSettings
+
+PixelBox = tuple[int, int, int, int]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    id: int
+    label: str
+    box: np.ndarray  # x1, y1, x2, y2 frame pixels
+    first_seen: datetime
+    last_seen: datetime
+    hits: int = 1
+    misses: int = 0
+    scores: deque[float] = field(default_factory=lambda: deque(maxlen=10))
+    stationary: bool = False
+    anchor: np.ndarray | None = None
+    anchor_since: datetime | None = None
+    updated: bool = True  # seen in the latest detection pass
+
+    @property
+    def score(self) -> float:
+        return statistics.median(self.scores) if self.scores else 0.0
+
+    @property
+    def bottom_centre(self) -> tuple[float, float]:
+        return float((self.box[0] + self.box[2]) / 2), float(self.box[3])
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return float((self.box[0] + self.box[2]) / 2), float((self.box[1] + self.box[3]) / 2)
+
+    def dwell_s(self) -> float:
+        return (self.last_seen - self.first_seen).total_seconds()
+
+    def pixel_box(self) -> PixelBox:
+        return int(self.box[0]), int(self.box[1]), int(self.box[2]), int(self.box[3])
+
+
+def _covered(track: Track, regions: list[PixelBox] | None) -> bool:
+    """Did a detection pass look where this track is? (None = the whole frame.)"""
+    if regions is None:
+        return True
+    cx, cy = track.centre
+    return any(r[0] <= cx <= r[2] and r[1] <= cy <= r[3] for r in regions)
+
+
+class Tracker:
+    def __init__(self, settings: TrackerSettings) -> None:
+        self.settings = settings
+        self.tracks: list[Track] = []
+        self._ids = itertools.count(1)
+
+    def confirmed(self, track: Track) -> bool:
+        return track.hits >= self.settings.min_hits and track.score >= self.settings.min_median_score
+
+    def update(self, detections: list[RawDetection], regions: list[PixelBox] | None, now: datetime) -> None:
+        """One detection pass over ``regions`` (None: full frame) at time ``now``."""
+        for t in self.tracks:
+            t.updated = False
+        dets = [np.array([d.x1, d.y1, d.x2, d.y2], dtype=np.float32) for d in detections]
+        pairs = []
+        for ti, t in enumerate(self.tracks):
+            for di, d in enumerate(detections):
+                if d.label == t.label:
+                    overlap = iou(t.box, dets[di])
+                    if overlap >= self.settings.iou_match:
+                        pairs.append((overlap, ti, di))
+        pairs.sort(reverse=True)
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        for _, ti, di in pairs:
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            self._hit(self.tracks[ti], dets[di], detections[di].score, now)
+        for di, d in enumerate(detections):
+            if di not in used_d:
+                track = Track(next(self._ids), d.label, dets[di], now, now, anchor=dets[di], anchor_since=now)
+                track.scores.append(d.score)
+                self.tracks.append(track)
+        for ti, t in enumerate(self.tracks):
+            if ti not in used_t and not t.updated and _covered(t, regions):
+                t.misses += 1
+        self.prune(now)
+
+    def _hit(self, t: Track, box: np.ndarray, score: float, now: datetime) -> None:
+        t.box = box
+        t.last_seen = now
+        t.hits += 1
+        t.misses = 0
+        t.updated = True
+        t.scores.append(score)
+        anchor = t.anchor if t.anchor is not None else box
+        size = max(float(anchor[2] - anchor[0]), float(anchor[3] - anchor[1]), 1.0)
+        moved = float(np.abs(box - anchor).max()) / size
+        if moved > 0.15 or t.anchor_since is None:
+            t.anchor, t.anchor_since, t.stationary = box, now, False
+        elif (now - t.anchor_since).total_seconds() >= self.settings.stationary_after_s:
+            t.stationary = True
+
+    def prune(self, now: datetime) -> None:
+        s = self.settings
+        self.tracks = [
+            t
+            for t in self.tracks
+            if (now - t.last_seen).total_seconds() <= s.max_age_s
+            and t.misses < (s.stationary_max_misses if t.stationary else s.max_misses)
+        ]

@@ -1,0 +1,90 @@
+"""Drive a camera pipeline with real frames and a controllable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from contracts import EvidenceSnapshot, HazardEvent, HazardType
+from contracts.clock import ManualClock
+from contracts.site.models import Camera
+from edge.video.pipeline import CameraPipeline, Outgoing
+from edge.video.sources import Frame
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(hour: int, minute: int = 0) -> ManualClock:
+    """A clock on a Wednesday in the site's time zone."""
+    return ManualClock(datetime(2025, 3, 5, hour, minute, tzinfo=SHANGHAI))
+
+
+def camera(
+    width: int,
+    height: int,
+    zones: list[dict] | None = None,
+    ignore_masks: list[list[tuple[float, float]]] | None = None,
+    camera_id: str = "cam-test",
+) -> Camera:
+    return Camera.model_validate(
+        {
+            "id": camera_id,
+            "source": "unused",
+            "resolution": [width, height],
+            "location": {"lon": 120.3121, "lat": 31.4955},
+            "zones": zones if zones is not None else [],
+            "ignore_masks": ignore_masks or [],
+        }
+    )
+
+
+def full_zone(
+    width: int, height: int, zone_type: str = "factory_floor", schedule: str = "daily 21:00-06:00"
+) -> dict:
+    return {
+        "id": "floor",
+        "name": "workshop floor",
+        "type": zone_type,
+        "polygon": [[0, 0], [width, 0], [width, height], [0, height]],
+        "schedules": [schedule],
+    }
+
+
+@dataclass
+class Run:
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[HazardEvent]:
+        return [o.event for o in self.outgoing if o.event is not None]
+
+    @property
+    def evidence(self) -> list[EvidenceSnapshot]:
+        return [o.evidence for o in self.outgoing if o.evidence is not None]
+
+    def of(self, hazard: HazardType) -> list[HazardEvent]:
+        return [e for e in self.events if e.hazard_type is hazard]
+
+    def evidence_for(self, event: HazardEvent) -> EvidenceSnapshot:
+        assert event.evidence is not None, f"{event.state} event carries no evidence"
+        matches = [s for s in self.evidence if s.evidence_id == event.evidence.evidence_id]
+        assert len(matches) == 1, "the event's evidence was not produced with it"
+        return matches[0]
+
+
+def play(
+    pipeline: CameraPipeline,
+    images: Iterable[np.ndarray],
+    clock: ManualClock,
+    step_s: float,
+    run: Run | None = None,
+) -> Run:
+    run = run or Run()
+    for seq, image in enumerate(images, start=1):
+        clock.advance(step_s)
+        run.outgoing += pipeline.process(Frame(image, seq, clock.now(), 0.0), clock.now())
+    return run

@@ -1,0 +1,90 @@
+"""The detectors on the counted photos (../shared/media/MEDIA.md), and one
+detector serving several cameras at once."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.video.detector.engine import DetectorService
+from tests.edge.video.media import BEDS, PEOPLE, PERSON_FREE, photo
+
+
+def people_found(detector: DetectorService, threshold: float) -> tuple[int, int]:
+    """Counted people found, capping each photo at its count (extra boxes find no one)."""
+    found = total = 0
+    for name, counted in PEOPLE.items():
+        (dets,) = detector.detect("cam-test", [np.ascontiguousarray(photo(name))], threshold)
+        found += min(counted, sum(d.label == "person" for d in dets))
+        total += counted
+    return found, total
+
+
+def test_yolox_finds_the_counted_people_and_the_bed(yolox: DetectorService) -> None:
+    found, total = people_found(yolox, 0.3)
+    assert found >= 0.9 * total, f"YOLOX found {found} of {total} people"
+    for name in PEOPLE:
+        (dets,) = yolox.detect("cam-test", [np.ascontiguousarray(photo(name))], 0.3)
+        beds = sum(d.label == "bed" for d in dets)
+        assert beds == BEDS.get(name, 0), f"{name}: {beds} bed(s)"  # the lounge's couch is no bed
+
+
+def test_fastestdet_finds_most_people(fastestdet: DetectorService) -> None:
+    found, total = people_found(fastestdet, 0.4)
+    assert found >= 0.8 * total, f"FastestDet found {found} of {total} people"
+
+
+@pytest.mark.parametrize("model,threshold", [("yolox", 0.3), ("fastestdet", 0.4)])
+def test_no_person_on_the_person_free_photos(
+    model: str, threshold: float, request: pytest.FixtureRequest
+) -> None:
+    detector: DetectorService = request.getfixturevalue(model)
+    for name in PERSON_FREE:
+        (dets,) = detector.detect("cam-test", [np.ascontiguousarray(photo(name))], threshold)
+        assert not [d for d in dets if d.label == "person"], name
+
+
+def test_boxes_come_back_in_the_pixels_of_the_image(yolox: DetectorService) -> None:
+    """The letterbox is undone: the astronaut's box spans the portrait, also on a wide canvas."""
+    portrait = np.ascontiguousarray(photo("astronaut.png"))  # 512x512, one person filling it
+    canvas = np.full((600, 1400, 3), 90, np.uint8)
+    canvas[40:552, 800:1312] = portrait
+    for image, (ox, oy) in ((portrait, (0, 0)), (canvas, (800, 40))):
+        (dets,) = yolox.detect("cam-test", [image], 0.3)
+        person = next(d for d in dets if d.label == "person")
+        assert abs(person.x1 - ox) < 40 and abs(person.x2 - (ox + 370)) < 40
+        assert abs(person.y2 - (oy + 510)) < 30
+
+
+def test_one_detector_serves_several_cameras_at_once(shared_models: Path) -> None:
+    service = DetectorService.from_settings("yolox_nano", [shared_models], threads=2)
+    service.start()
+    names = ["coco_fastestdet_0.jpg", "coco_fastestdet_4.jpg", "000000000632.jpg", "messi5.jpg"]
+    alone = {n: service.detect("cam-0", [np.ascontiguousarray(photo(n))], 0.3)[0] for n in names}
+    got: dict[str, list] = {}
+    errors: list[BaseException] = []
+
+    def camera(i: int, name: str) -> None:
+        try:
+            for _ in range(3):
+                got[name] = service.detect(f"cam-{i}", [np.ascontiguousarray(photo(name))], 0.3)[0]
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=camera, args=(i, n)) for i, n in enumerate(names)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        service.stop()
+    assert not errors
+    for name in names:  # every camera got the answer for its own picture
+        assert [(d.label, round(d.score, 3)) for d in got[name]] == [
+            (d.label, round(d.score, 3)) for d in alone[name]
+        ]
+    assert service.queue_depth() == 0 and service.inferences == 4 + 12
