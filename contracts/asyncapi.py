@@ -34,7 +34,7 @@ CHANNEL_TEXT = {
     Channel.READING: "Sensor telemetry; stored in InfluxDB by the gateway.",
     Channel.DEVICE: "Retained availability of one device hosted by the node.",
     Channel.CONFIG: "Configuration pushed to the node by the centre, retained.",
-    Channel.TASK: "Inspection tasks offered to the worker, and updates from the centre.",
+    Channel.TASK: "Inspection tasks offered to the worker, updates from the centre, escalation notices.",
     Channel.TASK_UPDATE: "The worker's steps on a task: accept, decline, check in, resolve.",
     Channel.LOCATION: "The worker's phone position.",
     Channel.NOTICE: "Case notices for the command centre's alert wall and escalations.",
@@ -43,6 +43,7 @@ SITE_SCHEMAS: dict[str, type[BaseModel]] = {
     "site": site_models.SiteFile,
     "workers": site_models.WorkersFile,
     "escalation": site_models.EscalationFile,
+    "patrols": site_models.PatrolsFile,
     "node": site_models.EdgeNodeConfig,
     "grid-properties": site_models.GridProperties,
 }

@@ -63,7 +63,7 @@ CHANNEL_MESSAGES: dict[tuple[Role, Channel], tuple[type[Envelope], ...]] = {
     (Role.DEVICE, Channel.EVENT): (HazardEvent,),
     (Role.DEVICE, Channel.EVIDENCE): (EvidenceSnapshot,),
     (Role.DEVICE, Channel.READING): (SensorReading,),
-    (Role.WORKER, Channel.TASK): (TaskOffer, TaskUpdate),
+    (Role.WORKER, Channel.TASK): (TaskOffer, TaskUpdate, CaseNotice),  # notice: escalated to a leader
     (Role.WORKER, Channel.TASK_UPDATE): (TaskUpdate,),
     (Role.WORKER, Channel.LOCATION): (LocationFix,),
     (Role.CENTRE, Channel.NOTICE): (CaseNotice,),

@@ -189,12 +189,15 @@ def examples() -> dict[str, Envelope]:
             source="gateway-1",
             ts=TS,
             case_id="01a2023a-5c00-7000-8000-000000000001",
-            event="dispatched",
+            event="escalated",
             hazard_type=HazardType.SMOKE_ALARM,
             severity=Severity.CRITICAL,
-            status="dispatched",
+            status="escalated",
             grid_id="g-gongye-01",
             location=SITE,
-            text="offered to w-ma-li",
+            tier="grid_leader",
+            worker_id="w-zhao-lei",
+            text="escalated to grid_leader: 赵磊 (leader of 工业园一网格) — SLA breach: 300 s passed waiting "
+            "for the worker to be on site (w-ma-li)",
         ),
     }

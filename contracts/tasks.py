@@ -78,7 +78,7 @@ class LocationFix(Envelope):
 
 
 class CaseNotice(Envelope):
-    """Operator alert wall / escalation notification (gateway → centre, departments)."""
+    """Operator alert wall / escalation notification (gateway → centre, a grid leader's phone)."""
 
     kind: Literal["case_notice"] = "case_notice"
     case_id: str = Field(max_length=64)
@@ -100,4 +100,9 @@ class CaseNotice(Envelope):
     grid_id: Identifier | None = None
     location: GeoPoint | None = None
     tier: str = Field(default="", max_length=64, description="Escalation tier, when escalated.")
+    worker_id: Identifier | None = Field(
+        default=None,
+        description="Set when the notice goes to a worker's phone (the grid leader an escalation reached); "
+        "it must match the worker id in the topic.",
+    )
     text: str = Field(default="", max_length=1000)

@@ -12,6 +12,7 @@ from contracts.clock import Clock, SystemClock
 from contracts.site import Site
 from gateway.grids.index import GridIndex
 from gateway.outbound import service as outbound
+from gateway.workers.roster import WorkerRoster
 
 
 @dataclass
@@ -20,9 +21,11 @@ class GatewayContext:
     gateway_id: str = "gateway-1"
     clock: Clock = field(default_factory=SystemClock)
     grids: GridIndex = field(init=False)
+    roster: WorkerRoster = field(init=False)
 
     def __post_init__(self) -> None:
         self.grids = GridIndex(self.site.grids)
+        self.roster = WorkerRoster(self.site.workers.values(), self.grids)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -15,6 +15,7 @@ from gateway import metrics
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
+from gateway.dispatch.duties import DispatchDuties
 from gateway.ingest.consumer import MqttLink
 from gateway.ingest.pipeline import Incoming, Pipeline, StoreUnavailable
 from gateway.outbound.publisher import OutboundDrain
@@ -44,6 +45,7 @@ class Gateway:
         self.link = MqttLink(settings)
         self.drain = OutboundDrain(self.sessions, self.ctx.clock)
         self.link.on_connected = self.drain.reset
+        self.duties = DispatchDuties(self.sessions, self.ctx, settings.timer_interval_s)
         self.stop_event = threading.Event()
         self._gauges_at = 0.0
         self._retry: list[Incoming] = []
@@ -52,6 +54,7 @@ class Gateway:
         if self.settings.metrics_port:
             start_http_server(self.settings.metrics_port)
         self.link.start()
+        self.duties.start()
         log.info(
             "gateway %s serving site %s (%d grids, %d workers) on %s",
             self.settings.gateway_id,
@@ -64,6 +67,7 @@ class Gateway:
             while not self.stop_event.is_set():
                 self.step()
         finally:
+            self.duties.stop()
             self.link.stop()
             self.telemetry.close()
             self.engine.dispose()
@@ -81,6 +85,7 @@ class Gateway:
                 time.sleep(1)
                 return
             self.link.ack(batch)
+        self.duties.tick()  # SLA warnings, breaches, accept deadlines (state in the database)
         self.drain.pump(self.link, self.link.connected.is_set())
         if time.monotonic() - self._gauges_at > 10:
             self._update_gauges()

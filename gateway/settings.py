@@ -47,4 +47,7 @@ class GatewaySettings(BaseSettings):
         default=7 * 24 * 3600, ge=0, description="Broker keeps our queued messages this long offline."
     )
     metrics_port: int | None = Field(default=None, description="Prometheus /metrics port.")
+    timer_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often due SLA timers and accept deadlines are checked."
+    )
     mqtt: MqttSettings = Field(default_factory=MqttSettings)

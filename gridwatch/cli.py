@@ -66,7 +66,7 @@ def config_check(
     out.print(
         f"[green]OK[/] site {site.settings.site.id!r}: {len(site.areas)} areas "
         f"({len(site.grids)} grids), {len(site.workers)} workers, {len(site.nodes)} edge nodes, "
-        f"{cameras} cameras, {sensors} sensors"
+        f"{cameras} cameras, {sensors} sensors, {len(site.patrols.routes)} patrol routes"
     )
 
 

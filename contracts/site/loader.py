@@ -6,6 +6,7 @@ A site directory holds::
     grids.geojson      GridProperties  district > street > community > grid > micro_grid
     workers.yaml       WorkersFile     grid workers and their duty hours
     escalation.yaml    EscalationFile  SLAs per hazard, tiers, departments
+    patrols.yaml       PatrolsFile     (optional) checkpoints and daily patrol routes
     nodes/<id>.yaml    EdgeNodeConfig  one per edge node: cameras, zones, sensors
 
 :func:`check_site` collects *every* problem (it never stops at the first);
@@ -14,6 +15,8 @@ A site directory holds::
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,10 +34,13 @@ from shapely.validation import explain_validity
 from contracts.geo import GeoPoint, metres_per_degree
 from contracts.site.models import (
     Camera,
+    Checkpoint,
     EdgeNodeConfig,
     EscalationFile,
     GridLevel,
     GridProperties,
+    PatrolRoute,
+    PatrolsFile,
     Sensor,
     SiteFile,
     Worker,
@@ -46,6 +52,7 @@ SITE_FILE = "site.yaml"
 GRIDS_FILE = "grids.geojson"
 WORKERS_FILE = "workers.yaml"
 ESCALATION_FILE = "escalation.yaml"
+PATROLS_FILE = "patrols.yaml"
 NODES_DIR = "nodes"
 
 # Shared borders drawn by hand never line up exactly; below these, it's not an overlap.
@@ -82,6 +89,7 @@ class Site:
     escalation: EscalationFile
     nodes: dict[str, EdgeNodeConfig]
     _devices: dict[str, tuple[str, Camera | Sensor]] = field(default_factory=dict, repr=False)
+    patrols: PatrolsFile = field(default_factory=PatrolsFile)
 
     @property
     def grids(self) -> list[GridArea]:
@@ -336,6 +344,93 @@ def _check_node(file: str, cfg: EdgeNodeConfig, site_grids: list[GridArea], prob
                 )
 
 
+def _salvage_patrols(raw: Any) -> tuple[PatrolsFile, set[str]]:
+    """The entries of a patrols file that are valid on their own, and every checkpoint id declared."""
+    if not isinstance(raw, dict):
+        return PatrolsFile(), set()
+    checkpoints, routes, declared = [], [], set()
+    for item in raw.get("checkpoints") or []:
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            declared.add(item["id"])
+        with contextlib.suppress(ValidationError):
+            checkpoints.append(Checkpoint.model_validate(item))
+    for item in raw.get("routes") or []:
+        with contextlib.suppress(ValidationError):
+            routes.append(PatrolRoute.model_validate(item))
+    return PatrolsFile(checkpoints=checkpoints, routes=routes), declared
+
+
+def _check_patrols(
+    patrols: PatrolsFile,
+    workers: dict[str, Worker] | None,
+    grids: list[GridArea],
+    problems: list[Problem],
+    declared: set[str] | None = None,
+) -> None:
+    known: set[str] = set()
+    for cp in patrols.checkpoints:
+        where = f"checkpoints[{cp.id}]"
+        if cp.id in known:
+            problems.append(Problem(PATROLS_FILE, where, f"duplicate checkpoint id {cp.id!r}"))
+        known.add(cp.id)
+        p = Point(cp.location.lon, cp.location.lat)
+        if grids and not any(g.geometry.covers(p) for g in grids):
+            problems.append(
+                Problem(
+                    PATROLS_FILE,
+                    f"{where}.location",
+                    f"checkpoint at ({cp.location.lon:.6f}, {cp.location.lat:.6f}) is outside every grid",
+                    "check the coordinates (lon first) or draw the grid",
+                )
+            )
+    known |= declared or set()
+    walkers: set[str] = set()
+    for i, route in enumerate(patrols.routes):
+        where = f"routes[{i}]"
+        if workers is not None and route.worker not in workers:
+            close = difflib.get_close_matches(route.worker, list(workers), n=1)
+            problems.append(
+                Problem(
+                    PATROLS_FILE,
+                    f"{where}.worker",
+                    f"unknown worker {route.worker!r}",
+                    f"did you mean {close[0]!r}?" if close else f"use a worker id from {WORKERS_FILE}",
+                )
+            )
+        if route.worker in walkers:
+            problems.append(
+                Problem(
+                    PATROLS_FILE,
+                    f"{where}.worker",
+                    f"worker {route.worker!r} already has a route",
+                    "merge the two routes: one daily route per worker",
+                )
+            )
+        walkers.add(route.worker)
+        seen: set[str] = set()
+        for j, cp_id in enumerate(route.checkpoints):
+            if cp_id not in known:
+                close = difflib.get_close_matches(cp_id, sorted(known), n=1)
+                problems.append(
+                    Problem(
+                        PATROLS_FILE,
+                        f"{where}.checkpoints[{j}]",
+                        f"unknown checkpoint {cp_id!r}",
+                        f"did you mean {close[0]!r}?" if close else "declare it under 'checkpoints'",
+                    )
+                )
+            elif cp_id in seen:
+                problems.append(
+                    Problem(
+                        PATROLS_FILE,
+                        f"{where}.checkpoints[{j}]",
+                        f"checkpoint {cp_id!r} is listed twice",
+                        "a daily route visits each checkpoint once",
+                    )
+                )
+            seen.add(cp_id)
+
+
 def check_site(root: str | Path) -> tuple[Site | None, list[Problem]]:
     """Read and check a site directory; return the site (if usable) and every problem."""
     root = Path(root)
@@ -448,9 +543,17 @@ def check_site(root: str | Path) -> tuple[Site | None, list[Problem]]:
         if len(set(escalation.tiers)) != len(escalation.tiers):
             problems.append(Problem(ESCALATION_FILE, "tiers", "a tier is listed twice"))
 
-    if problems or settings is None or escalation is None:
+    patrols: PatrolsFile | None = PatrolsFile()
+    if (root / PATROLS_FILE).is_file():
+        raw = _read_yaml(root, PATROLS_FILE, problems)
+        patrols = _validate(PATROLS_FILE, PatrolsFile, raw, problems)
+        # Cross-check what did validate too, so that one bad entry does not hide the others' problems.
+        checkable, declared = (patrols, None) if patrols is not None else _salvage_patrols(raw)
+        _check_patrols(checkable, workers if workers_file else None, grids, problems, declared)
+
+    if problems or settings is None or escalation is None or patrols is None:
         return None, problems
-    site = Site(root, settings, areas, workers, escalation, nodes, devices)
+    site = Site(root, settings, areas, workers, escalation, nodes, devices, patrols)
     return site, problems
 
 

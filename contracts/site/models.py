@@ -87,6 +87,63 @@ class DispatchSettings(ConfigModel):
     check_in_radius_m: float = Field(
         default=50, gt=0, le=1000, description="A fix this close to the site counts as on site."
     )
+    max_rings: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="How many rings of neighbouring grids the search cascades outward (0 = own grid only).",
+    )
+    max_open_tasks: int = Field(
+        default=3, ge=1, le=50, description="A worker with this many active tasks is busy and skipped."
+    )
+    decline_cooldown_s: float = Field(
+        default=600,
+        ge=0,
+        description="A worker who declined an offer or let it expire is skipped for other cases this long.",
+    )
+    eta_rerank_top: int = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description=(
+            "Re-rank this many of the best candidates (same ring and role as the best) by estimated "
+            "arrival time; 0 = rank by straight-line distance only."
+        ),
+    )
+    travel_speed_m_s: float = Field(
+        default=4.0, gt=0, le=40, description="Travel speed assumed by the ETA estimate (4 m/s: e-bike)."
+    )
+    detour_factor: float = Field(
+        default=1.3, ge=1, le=5, description="Road distance over straight-line distance, for the ETA."
+    )
+    unknown_position_penalty_s: float = Field(
+        default=120,
+        ge=0,
+        description="Added to the ETA of a worker placed at the home-grid centroid (no fresh fix).",
+    )
+
+
+class NotifySettings(ConfigModel):
+    webhook_timeout_s: float = Field(default=5, gt=0, le=60, description="Give up one HTTP post after this.")
+    max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Attempts per webhook delivery before it is marked failed."
+    )
+    backoff_s: float = Field(default=5, gt=0, description="Wait before the first retry; doubles each time.")
+    backoff_max_s: float = Field(default=900, gt=0, description="Longest wait between two attempts.")
+
+
+class PatrolSettings(ConfigModel):
+    max_gap_s: float = Field(
+        default=300,
+        gt=0,
+        description="Fixes further apart than this are separate walks: no distance or time between them.",
+    )
+    max_speed_m_s: float = Field(
+        default=25, gt=0, description="A jump faster than this between fixes is a GPS glitch, not distance."
+    )
+    min_move_m: float = Field(
+        default=5, ge=0, description="Moves shorter than this are GPS jitter and not added to the distance."
+    )
 
 
 class SiteFile(ConfigModel):
@@ -95,6 +152,8 @@ class SiteFile(ConfigModel):
     site: SiteInfo
     correlation: CorrelationSettings = CorrelationSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    notify: NotifySettings = NotifySettings()
+    patrol: PatrolSettings = PatrolSettings()
 
 
 # ---------------------------------------------------------------- grids.geojson
@@ -325,6 +384,11 @@ class WebhookFormat(StrEnum):
 class Webhook(ConfigModel):
     url: str = Field(pattern=r"^https?://", description="http(s) URL of the receiver.")
     format: WebhookFormat = WebhookFormat.JSON
+    secret: str | None = Field(
+        default=None,
+        min_length=1,
+        description="DingTalk 加签 secret (starts with 'SEC'): requests are signed with timestamp + sign.",
+    )
 
 
 class Contact(ConfigModel):
@@ -344,6 +408,56 @@ class EscalationFile(ConfigModel):
         default_factory=dict, description="Keyed by community area id."
     )
     street_centre: Contact | None = None
+    warning_ratio: float = Field(
+        default=0.8, gt=0, lt=1, description="Share of an SLA limit used up when a warning is recorded."
+    )
+    climb_after_s: float | None = Field(
+        default=600,
+        gt=0,
+        description=(
+            "While what triggered an escalation is still unresolved, climb to the next tier after this "
+            "long; null = climb only on a new trigger."
+        ),
+    )
 
     def policy(self, hazard: HazardType) -> HazardPolicy:
         return self.hazards.get(hazard, self.default)
+
+
+# ---------------------------------------------------------------- patrols.yaml
+class CheckpointKind(StrEnum):
+    RENTAL_HOUSE = "rental_house"  # 出租屋
+    FACTORY = "factory"  # 厂房
+    WORKSHOP = "workshop"  # 作坊
+    WAREHOUSE = "warehouse"
+    SHOP = "shop"
+    SCHOOL = "school"
+    OTHER = "other"
+
+
+class Checkpoint(ConfigModel):
+    id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    kind: CheckpointKind
+    location: GeoPoint
+
+
+class PatrolRoute(ConfigModel):
+    worker: Identifier = Field(description="Worker id from workers.yaml who walks this route daily.")
+    checkpoints: list[Identifier] = Field(min_length=1, description="Checkpoint ids in walking order.")
+    start: GeoPoint | None = Field(
+        default=None, description="Where the walk starts; default: the centroid of the worker's home grid."
+    )
+
+
+class PatrolsFile(ConfigModel):
+    """``patrols.yaml`` (optional): checkpoints and each worker's daily patrol route."""
+
+    checkpoints: list[Checkpoint] = Field(default_factory=list)
+    routes: list[PatrolRoute] = Field(default_factory=list)
+
+    def route_of(self, worker_id: str) -> PatrolRoute | None:
+        return next((r for r in self.routes if r.worker == worker_id), None)
+
+    def checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        return next((c for c in self.checkpoints if c.id == checkpoint_id), None)

@@ -43,6 +43,12 @@ class Task(Base):
     shortlist: Mapped[list[dict]] = mapped_column(JSON, default=list)
     result: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
+    # When each step happened (performance records: accept, arrival and resolve times).
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    on_site_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, doc="declined, expired or cancelled")
 
     __table_args__ = (
         # At most one live task per case: a re-dispatch must end the old one first.

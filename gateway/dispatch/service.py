@@ -1,123 +1,42 @@
-"""Choose the grid worker for a case and offer them the task.
+"""Offer a case to the chosen worker, in the caller's transaction.
 
-Ranking: the case's own grid first, then grids further out ring by ring; within
-a ring full-time workers before grid leaders before part-timers; then
-straight-line distance from the worker's fresh GPS fix (or their home-grid
-centroid when the fix is stale or missing); workload breaks ties.
-Every decision keeps its reason and the ranked shortlist.
+:func:`start_case` runs once for every new emergency case (centre-accept timer,
+first offer, immediate escalation when nobody can go); :func:`redispatch` runs
+after a decline or an expired offer. An urgent task is sent at once; a
+non-urgent one is also folded into the worker's patrol for the day.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contracts import GeoPoint, HazardType, Severity, TaskOffer, topics
 from contracts.ids import new_id
-from contracts.site.models import WorkerRole
-from contracts.site.schedule import any_active
 from gateway.cases.lifecycle import CaseStatus
 from gateway.cases.models import Case
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
+from gateway.dispatch import metrics
+from gateway.dispatch.choice import Candidate, Decision, WorkerState, choose_worker
+from gateway.dispatch.eta import StraightLineEta
 from gateway.dispatch.models import Task, TaskStatus
+from gateway.escalation import service as escalation
+from gateway.notify import service as notify
 from gateway.outbound import service as outbound
+from gateway.patrol import plans
+from gateway.sla import service as timers
+from gateway.sla.models import Phase
 from gateway.workers import queries as worker_queries
-from gateway.workers.models import WorkerPosition
 
 log = logging.getLogger(__name__)
 
-ROLE_RANK = {WorkerRole.FULL_TIME: 0, WorkerRole.GRID_LEADER: 1, WorkerRole.PART_TIME: 2}
-SHORTLIST_SIZE = 5
-
-
-@dataclass(frozen=True)
-class Candidate:
-    worker_id: str
-    grid_id: str
-    ring: int  # 0 = the case's own grid
-    role: str
-    distance_m: float
-    position: str  # "fix" or "home_centroid"
-    fix_age_s: float | None
-    workload: int
-
-
-@dataclass(frozen=True)
-class Decision:
-    worker_id: str | None
-    reason_code: str
-    reason: str
-    shortlist: tuple[Candidate, ...]
-
-
-def choose_worker(
-    ctx: GatewayContext,
-    location: GeoPoint,
-    grid_id: str,
-    now: datetime,
-    positions: dict[str, WorkerPosition],
-    workloads: dict[str, int],
-    exclude: frozenset[str] = frozenset(),
-) -> Decision:
-    site = ctx.site
-    tz = site.settings.site.tz
-    stale_after = site.settings.dispatch.stale_fix_s
-    ring_of = {g: i for i, ring in enumerate(ctx.grids.rings(grid_id)) for g in ring}
-    candidates = []
-    off_duty = 0
-    for worker in site.workers.values():
-        ring = ring_of.get(worker.home_grid)
-        if ring is None or worker.id in exclude:
-            continue
-        if not any_active(worker.duty, now, tz):
-            off_duty += 1
-            continue
-        fix = positions.get(worker.id)
-        age = (now - fix.fixed_at).total_seconds() if fix else None
-        if fix is not None and age is not None and age <= stale_after:
-            here, source = GeoPoint(lon=fix.lon, lat=fix.lat), "fix"
-        else:
-            home = ctx.grids.get(worker.home_grid)
-            if home is None:
-                continue
-            here, source = home.centroid, "home_centroid"
-        candidates.append(
-            Candidate(
-                worker.id,
-                worker.home_grid,
-                ring,
-                worker.role.value,
-                round(here.distance_m(location), 1),
-                source,
-                round(age, 1) if age is not None else None,
-                workloads.get(worker.id, 0),
-            )
-        )
-    candidates.sort(
-        key=lambda c: (c.ring, ROLE_RANK[WorkerRole(c.role)], c.distance_m, c.workload, c.worker_id)
-    )
-    shortlist = tuple(candidates[:SHORTLIST_SIZE])
-    if not shortlist:
-        code = "shortfall_all_off_duty" if off_duty else "shortfall_no_worker"
-        why = (
-            f"no on-duty worker in grid {grid_id} or its neighbours "
-            f"({off_duty} off duty, {len(exclude)} excluded)"
-        )
-        return Decision(None, code, why, shortlist)
-    best = shortlist[0]
-    code = "own_grid" if best.ring == 0 else "neighbour_grid"
-    where = "own grid" if best.ring == 0 else f"grid {best.grid_id} (ring {best.ring})"
-    pos = "live fix" if best.position == "fix" else "home-grid centroid (fix stale or missing)"
-    why = (
-        f"nearest on-duty {best.role.replace('_', '-')} worker in {where}: "
-        f"{best.distance_m:.0f} m from {pos}, {best.workload} open task(s)"
-    )
-    return Decision(best.worker_id, code, why, shortlist)
+__all__ = ["Candidate", "Decision", "choose_worker", "dispatch_case", "redispatch", "start_case"]
 
 
 def _declined(session: Session, case_id: str) -> frozenset[str]:
@@ -129,24 +48,62 @@ def _declined(session: Session, case_id: str) -> frozenset[str]:
     return frozenset(rows)
 
 
-def dispatch_case(session: Session, ctx: GatewayContext, case: Case, now: datetime) -> Decision:
-    """Pick a worker and offer the task (in the caller's transaction)."""
+def load_state(session: Session, ctx: GatewayContext, grid_id: str, now: datetime) -> WorkerState:
+    """Live state of only the workers a decision for ``grid_id`` can consider."""
+    settings = ctx.site.settings.dispatch
+    ids = [n.worker.id for n in ctx.roster.near(grid_id, settings.max_rings)]
+    if not ids:
+        return WorkerState()
+    cooling = frozenset()
+    if settings.decline_cooldown_s:
+        since = now - timedelta(seconds=settings.decline_cooldown_s)
+        cooling = worker_queries.declined_since(session, since, ids)
+    return WorkerState(
+        positions=worker_queries.positions(session, ids),
+        workloads=worker_queries.active_task_counts(session, ids),
+        unavailable=worker_queries.unavailable(session, now, ids),
+        cooling_down=cooling,
+    )
+
+
+def decide(session: Session, ctx: GatewayContext, case: Case, now: datetime) -> Decision:
     if case.grid_id is None or case.lon is None or case.lat is None:
         return Decision(None, "shortfall_no_location", "case has no location or grid", ())
-    location = GeoPoint(lon=case.lon, lat=case.lat)
-    decision = choose_worker(
-        ctx,
-        location,
-        case.grid_id,
-        now,
-        worker_queries.positions(session),
-        worker_queries.active_task_counts(session),
-        _declined(session, case.id),
+    started = time.perf_counter()
+    state = load_state(session, ctx, case.grid_id, now)
+    eta = (
+        StraightLineEta(ctx.site.settings.dispatch) if ctx.site.settings.dispatch.eta_rerank_top > 1 else None
     )
+    decision = choose_worker(
+        ctx, GeoPoint(lon=case.lon, lat=case.lat), case.grid_id, now, state, _declined(session, case.id), eta
+    )
+    metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
+    return decision
+
+
+def dispatch_case(
+    session: Session,
+    ctx: GatewayContext,
+    case: Case,
+    now: datetime,
+    context: str = "",
+    assign_to: tuple[str, str] | None = None,
+) -> Decision:
+    """Pick a worker and offer the task; on a shortfall nothing is offered (the caller escalates).
+
+    ``assign_to`` = (worker id, who decided) skips the choice: the centre named the worker.
+    """
+    if assign_to is not None:
+        worker_id, by = assign_to
+        decision = Decision(worker_id, "centre_assigned", f"assigned by {by}", ())
+    else:
+        decision = decide(session, ctx, case, now)
     if decision.worker_id is None:
         log.warning("case %s: %s", case.id, decision.reason, extra={"case_id": case.id})
         return decision
+    assert case.lon is not None and case.lat is not None and case.grid_id is not None
     policy = ctx.site.escalation.policy(HazardType(case.hazard_type))
+    ratio = ctx.site.escalation.warning_ratio
     accept_by = now + timedelta(seconds=policy.sla.worker_accept) if policy.sla.worker_accept else None
     on_site_by = now + timedelta(seconds=policy.sla.on_site) if policy.sla.on_site else None
     task = Task(
@@ -162,17 +119,21 @@ def dispatch_case(session: Session, ctx: GatewayContext, case: Case, now: dateti
         reason_code=decision.reason_code,
         reason=decision.reason,
         shortlist=[asdict(c) for c in decision.shortlist],
+        note="",
     )
     session.add(task)
+    session.flush()
+    detail = ""
+    if not case.urgent:
+        detail = plans.insert_task(session, ctx, task, case, now).describe()
     case.assigned_worker_id = decision.worker_id
-    transition(
-        session,
-        case,
-        CaseStatus.DISPATCHED,
-        ctx.gateway_id,
-        f"offered to {decision.worker_id}: {decision.reason}",
-        now,
-    )
+    why = f"offered to {decision.worker_id}: {decision.reason}"
+    transition(session, case, CaseStatus.DISPATCHED, ctx.gateway_id, f"{context}{why}", now)
+    for phase, limit in (
+        (Phase.WORKER_ACCEPT, policy.sla.worker_accept),
+        (Phase.ON_SITE, policy.sla.on_site),
+    ):
+        timers.start(session, case.id, phase, now, limit, ratio, task_id=task.id, worker_id=task.worker_id)
     offer = TaskOffer(
         **ctx.envelope(session),
         task_id=task.id,
@@ -181,20 +142,73 @@ def dispatch_case(session: Session, ctx: GatewayContext, case: Case, now: dateti
         hazard_type=HazardType(case.hazard_type),
         severity=Severity(case.severity),
         urgent=case.urgent,
-        location=location,
+        location=GeoPoint(lon=case.lon, lat=case.lat),
         grid_id=case.grid_id,
-        title=case.title,
+        title=case.title[:200],
+        detail=detail,
         accept_by=accept_by,
         on_site_by=on_site_by,
         reason=decision.reason[:200],
     )
     outbound.enqueue(session, topics.worker_task(decision.worker_id), offer, now)
     log.info(
-        "case %s: task %s offered to %s (%s)",
+        "case %s: task %s offered to %s (%s)%s",
         case.id,
         task.id,
         decision.worker_id,
         decision.reason_code,
+        f"; {detail}" if detail else "",
         extra={"case_id": case.id, "task_id": task.id, "worker_id": decision.worker_id},
     )
     return decision
+
+
+def start_case(session: Session, ctx: GatewayContext, case: Case, now: datetime) -> Decision:
+    """A new emergency case: start the centre's clock, offer it, escalate at once if nobody can go."""
+    policy = ctx.site.escalation.policy(HazardType(case.hazard_type))
+    timers.start(
+        session,
+        case.id,
+        Phase.CENTRE_ACCEPT,
+        case.opened_at,
+        policy.sla.centre_accept,
+        ctx.site.escalation.warning_ratio,
+    )
+    decision = dispatch_case(session, ctx, case, now)
+    if decision.shortfall:
+        _shortfall(session, ctx, case, decision, now)
+    return decision
+
+
+def redispatch(session: Session, ctx: GatewayContext, case: Case, now: datetime, cause: str) -> Decision:
+    """Offer the case to the next candidate after a decline or an expired offer."""
+    metrics.REDISPATCHES.labels(cause.split(":")[0]).inc()
+    decision = dispatch_case(session, ctx, case, now, context=f"re-dispatch after {cause}; ")
+    if decision.shortfall:
+        _shortfall(session, ctx, case, decision, now)
+        return decision
+    policy = ctx.site.escalation.policy(HazardType(case.hazard_type))
+    count = redispatch_count(session, case.id)
+    if count > policy.max_redispatches:
+        escalation.escalate(
+            session,
+            ctx,
+            case,
+            "redispatches",
+            f"offered {count + 1} times ({count} re-dispatches, policy allows {policy.max_redispatches})",
+            now,
+            escalation.CLEARED_BY_ACCEPT,
+        )
+    return decision
+
+
+def redispatch_count(session: Session, case_id: str) -> int:
+    offers = session.scalar(select(func.count()).select_from(Task).where(Task.case_id == case_id)) or 0
+    return max(0, int(offers) - 1)
+
+
+def _shortfall(session: Session, ctx: GatewayContext, case: Case, decision: Decision, now: datetime) -> None:
+    notify.tell_centre(session, ctx, case, "shortfall", f"{decision.reason_code}: {decision.reason}", now)
+    escalation.escalate(
+        session, ctx, case, decision.reason_code, decision.reason, now, escalation.CLEARED_BY_ACCEPT
+    )

@@ -35,12 +35,12 @@ from gateway import metrics
 from gateway.cases.notices import notify_centre
 from gateway.cases.service import record_hazard
 from gateway.context import GatewayContext
-from gateway.dispatch.service import dispatch_case
+from gateway.dispatch.service import start_case
 from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
 from gateway.events import service as ledger
 from gateway.evidence.service import EvidenceRejected, store_evidence
 from gateway.telemetry import NullTelemetry, TelemetrySink
-from gateway.workers.service import record_fix
+from gateway.workers.fixes import apply_fix
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,8 @@ class Pipeline:
             self.telemetry.write(message)
             return kind, Outcome.TELEMETRY, message
         if isinstance(message, LocationFix):
-            return kind, (Outcome.APPLIED if record_fix(session, message) else Outcome.STALE), message
+            applied = apply_fix(session, self.ctx, message, now)
+            return kind, (Outcome.APPLIED if applied else Outcome.STALE), message
         if isinstance(message, EvidenceSnapshot):
             try:
                 stored = store_evidence(session, message, now)
@@ -190,10 +191,9 @@ class Pipeline:
         notify_centre(session, self.ctx, case, "opened", case.title, now)
         if event.category is not HazardCategory.EMERGENCY:
             return  # maintenance goes to installers via the centre, not to grid workers
-        decision = dispatch_case(session, self.ctx, case, now)
+        # SLA clock, first offer, and immediate escalation when nobody can go.
+        decision = start_case(session, self.ctx, case, now)
         self._count_after_commit(metrics.DISPATCHES, decision.reason_code)
-        if decision.worker_id is None:
-            notify_centre(session, self.ctx, case, "shortfall", decision.reason, now)
 
 
 def _store_down(exc: OperationalError) -> bool:

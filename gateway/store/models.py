@@ -2,21 +2,34 @@
 
 from gateway.cases.models import Case, CaseTransition
 from gateway.dispatch.models import Task
+from gateway.escalation.models import Escalation
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.evidence.models import Evidence
+from gateway.notify.models import Delivery, DeliveryAttempt
 from gateway.outbound.models import OutboundMessage, SourceCounter
+from gateway.patrol.models import PatrolPlan, PatrolPoint, PatrolStop, PatrolTrack
+from gateway.sla.models import SlaTimer
 from gateway.store.base import Base
-from gateway.workers.models import WorkerPosition
+from gateway.workers.models import WorkerAvailability, WorkerPosition
 
 __all__ = [
     "Base",
     "Case",
     "CaseTransition",
     "DeadLetter",
+    "Delivery",
+    "DeliveryAttempt",
+    "Escalation",
     "EventRecord",
     "Evidence",
     "OutboundMessage",
+    "PatrolPlan",
+    "PatrolPoint",
+    "PatrolStop",
+    "PatrolTrack",
+    "SlaTimer",
     "SourceCounter",
     "Task",
+    "WorkerAvailability",
     "WorkerPosition",
 ]

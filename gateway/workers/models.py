@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, String
+from sqlalchemy import Boolean, Float, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UtcDateTime
@@ -21,3 +21,16 @@ class WorkerPosition(Base):
     accuracy_m: Mapped[float] = mapped_column(Float)
     fixed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     on_patrol: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WorkerAvailability(Base):
+    """A worker marked unavailable (sick, on leave, at another incident) beyond the duty schedule."""
+
+    __tablename__ = "worker_availability"
+
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime, doc="unavailable until; null = until changed")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")

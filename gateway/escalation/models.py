@@ -1,0 +1,32 @@
+"""Escalations: which tier of the policy was told about a case, when, and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.store.base import Base, UtcDateTime
+
+
+class Escalation(Base):
+    """Append-only. A case reaches each tier at most once (unique), so two gateways
+    racing on the same trigger cannot notify a tier twice."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(24))
+    level: Mapped[int] = mapped_column(Integer, doc="position of the tier in the policy, 0 first")
+    trigger: Mapped[str] = mapped_column(
+        String(40), doc="sla_breach:<phase>, redispatches, cannot_handle ..."
+    )
+    reason: Mapped[str] = mapped_column(Text, default="")
+    target: Mapped[str] = mapped_column(String(200), default="", doc="who was told: contact or worker")
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False, doc="nobody configured for this tier")
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (UniqueConstraint("case_id", "tier", name="uq_escalations_case_tier"),)

@@ -1,0 +1,1 @@
+"""Notifications to people outside the gateway: webhook deliveries with retries."""

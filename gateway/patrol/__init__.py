@@ -1,0 +1,1 @@
+"""Daily patrol routes, inspections folded into them, and patrol tracks."""

@@ -1,0 +1,1 @@
+"""Performance records per worker and grid (the quantified scoring grid offices use)."""

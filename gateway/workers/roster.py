@@ -1,0 +1,34 @@
+"""Workers indexed by home grid, so a dispatch decision looks only at nearby grids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from contracts.site.models import Worker
+from gateway.grids.index import GridIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Nearby:
+    ring: int  # 0 = the case's own grid
+    worker: Worker
+
+
+class WorkerRoster:
+    def __init__(self, workers: Iterable[Worker], grids: GridIndex) -> None:
+        self._grids = grids
+        by_grid: dict[str, list[Worker]] = {}
+        for worker in workers:
+            by_grid.setdefault(worker.home_grid, []).append(worker)
+        self._by_grid = {g: tuple(ws) for g, ws in by_grid.items()}
+
+    def in_grid(self, grid_id: str) -> tuple[Worker, ...]:
+        return self._by_grid.get(grid_id, ())
+
+    def near(self, grid_id: str, max_rings: int) -> Iterator[Nearby]:
+        """Workers whose home grid is the given grid or within ``max_rings`` rings of it, ring by ring."""
+        for ring, grid_ids in enumerate(self._grids.rings(grid_id, max_rings)):
+            for g in grid_ids:
+                for worker in self._by_grid.get(g, ()):
+                    yield Nearby(ring, worker)
