@@ -52,8 +52,11 @@ def plan_regions(
         merged = False
         for i in range(len(regions)):
             for j in range(i + 1, len(regions)):
-                if _overlap(regions[i], regions[j]):
-                    regions[i] = _union(regions[i], regions[j])
+                union = _union(regions[i], regions[j])
+                # Merge overlapping crops, but not into long strips the network would shrink.
+                small_enough = union[2] - union[0] <= 2 * side[0] and union[3] - union[1] <= 2 * side[1]
+                if _overlap(regions[i], regions[j]) and small_enough:
+                    regions[i] = union
                     del regions[j]
                     merged = True
                     break

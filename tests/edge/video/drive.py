@@ -43,10 +43,14 @@ def camera(
 
 
 def full_zone(
-    width: int, height: int, zone_type: str = "factory_floor", schedule: str = "daily 21:00-06:00"
+    width: int,
+    height: int,
+    zone_type: str = "factory_floor",
+    schedule: str = "daily 21:00-06:00",
+    zone_id: str = "floor",
 ) -> dict:
     return {
-        "id": "floor",
+        "id": zone_id,
         "name": "workshop floor",
         "type": zone_type,
         "polygon": [[0, 0], [width, 0], [width, height], [0, height]],

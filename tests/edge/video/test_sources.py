@@ -1,0 +1,107 @@
+"""Camera sources on real footage: files (looped), an HTTP MJPEG camera that goes
+away and comes back, and the errors an installer sees for bad sources."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from contracts.clock import SystemClock
+from edge.video.settings import SourceSettings
+from edge.video.sources import (
+    CameraReader,
+    ReaderState,
+    SourceError,
+    SourceKind,
+    open_capture,
+    resolve_source,
+)
+from tests.edge.video.media import PEDESTRIANS
+from tests.edge.video.streams import MjpegCamera
+from tests.helpers import wait_until
+
+FAST = SourceSettings(backoff_initial_s=0.1, backoff_max_s=0.4, open_timeout_s=2, read_timeout_s=1)
+
+
+def test_sources_expand_the_media_variable_and_are_classified(media_env: Path) -> None:
+    spec = resolve_source("${GRIDWATCH_MEDIA}/clips/pedestrians_vtest_300f.mp4")
+    assert spec.kind is SourceKind.FILE and spec.target == str(media_env / "clips/pedestrians_vtest_300f.mp4")
+    assert resolve_source("usb:1").index == 1 and resolve_source("/dev/video2").kind is SourceKind.USB
+    rtsp = resolve_source("rtsp://admin:secret@192.168.1.20:554/Streaming/Channels/101")
+    assert rtsp.kind is SourceKind.STREAM and "secret" not in rtsp.display
+
+
+def test_an_unset_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRIDWATCH_MEDIA", raising=False)
+    with pytest.raises(SourceError, match=r"GRIDWATCH_MEDIA.*not set"):
+        resolve_source("${GRIDWATCH_MEDIA}/clips/x.mp4")
+    reader = CameraReader("cam-x", "${GRIDWATCH_MEDIA}/clips/x.mp4", FAST, SystemClock())
+    assert reader.spec is None and "GRIDWATCH_MEDIA" in reader.error
+
+
+def test_missing_and_corrupt_files_say_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="does not exist"):
+        open_capture(resolve_source(str(tmp_path / "nope.mp4")), FAST)
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64)
+    with pytest.raises(SourceError, match="cannot be decoded"):
+        open_capture(resolve_source(str(corrupt)), FAST)
+    with pytest.raises(SourceError, match="cannot be opened"):
+        open_capture(resolve_source("http://127.0.0.1:9/stream.mjpg"), FAST)
+
+
+def test_a_slow_reader_gets_the_newest_frame_never_a_backlog() -> None:
+    settings = FAST.model_copy(update={"realtime_files": False})  # decode as fast as possible
+    reader = CameraReader("cam-a", str(PEDESTRIANS), settings, SystemClock())
+    reader.start()
+    try:
+        first = reader.latest(0, timeout=5)
+        assert first is not None and reader.state is ReaderState.STREAMING
+        time.sleep(0.5)  # a consumer busy elsewhere
+        newer = reader.latest(first.seq, timeout=5)
+        assert newer is not None and newer.seq > first.seq + 5, "skipped straight to the newest frame"
+        assert newer.image.shape == (288, 384, 3)
+        wait_until(lambda: reader.frames_in > 320, timeout=20, what="the 300-frame clip to loop")
+        assert reader.state is ReaderState.STREAMING and reader.error == ""
+    finally:
+        reader.stop()
+    assert reader.state is ReaderState.STOPPED
+
+
+def test_a_file_plays_at_its_own_frame_rate() -> None:
+    reader = CameraReader("cam-a", str(PEDESTRIANS), FAST, SystemClock())  # 10 fps clip
+    reader.start()
+    try:
+        assert reader.latest(0, timeout=5) is not None
+        start_frames, started = reader.frames_in, time.monotonic()
+        time.sleep(1.5)
+        rate = (reader.frames_in - start_frames) / (time.monotonic() - started)
+    finally:
+        reader.stop()
+    assert 6 <= rate <= 13, f"{rate:.1f} frames/s"
+
+
+def test_a_network_camera_that_goes_away_is_reopened_with_back_off() -> None:
+    camera = MjpegCamera(PEDESTRIANS, fps=10, limit=40).start()
+    reader = CameraReader("cam-net", camera.url, FAST, SystemClock())
+    reader.start()
+    try:
+        frame = reader.latest(0, timeout=10)
+        assert frame is not None and frame.image.shape == (288, 384, 3)
+        camera.stop()
+        camera.wait_refused()
+        wait_until(lambda: reader.state is ReaderState.RECONNECTING, timeout=10, what="the reader to notice")
+        tries_before = reader.reconnects
+        time.sleep(2.0)
+        # back-off 0.1, 0.2, 0.4, 0.4 ... s: a handful of attempts, not a busy loop
+        assert 2 <= reader.reconnects - tries_before <= 8
+        assert "cannot be opened" in reader.error
+        last = reader.frames_in
+        camera.start()  # same port
+        wait_until(lambda: reader.frames_in > last + 3, timeout=10, what="frames after the camera returned")
+        assert reader.state is ReaderState.STREAMING and reader.error == ""
+    finally:
+        reader.stop()
+        camera.stop()

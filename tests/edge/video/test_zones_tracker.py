@@ -1,0 +1,151 @@
+"""Zones (scaling, clipping, schedules, membership inertia, ignore masks), the
+tracker (confirmation, stationary objects kept) and where the detector looks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from contracts import HazardType
+from contracts.site.models import ZoneType
+from edge.video.crops import plan_regions
+from edge.video.detector.adapters import RawDetection
+from edge.video.detector.engine import DetectorService
+from edge.video.pipeline import CameraPipeline
+from edge.video.settings import TrackerSettings, VideoSettings
+from edge.video.tracker import Tracker
+from edge.video.zones import DEFAULT_RULES, ZoneMembership, build_geometry
+from tests.edge.video.drive import SHANGHAI, at, camera, full_zone, play
+from tests.edge.video.media import photo
+
+T0 = datetime(2025, 3, 5, 23, 0, tzinfo=SHANGHAI)
+
+
+def zone(zid: str, polygon: list[list[float]], **kw: object) -> dict:
+    return {"id": zid, "type": "factory_floor", "polygon": polygon, **kw}
+
+
+def test_zones_are_scaled_clipped_or_refused_with_a_reason() -> None:
+    cam = camera(
+        640,
+        360,
+        [
+            zone("inside", [[0, 0], [320, 0], [320, 360], [0, 360]]),
+            zone("spills", [[500, 200], [900, 200], [900, 500], [500, 500]]),
+            zone("away", [[700, 400], [900, 400], [900, 500]]),
+        ],
+        ignore_masks=[[(600, 0), (640, 0), (640, 40)]],
+    )
+    geo = build_geometry(cam, (640, 360), (320, 180))
+    assert [z.id for z in geo.zones] == ["inside", "spills"]
+    assert any("'spills'" in p and "clipped" in p for p in geo.problems)
+    assert any("'away'" in p and "outside the 640x360 frame; ignored" in p for p in geo.problems)
+    spills = geo.zone("spills")
+    assert spills is not None and spills.polygon[:, 0].max() <= 640 and spills.polygon[:, 1].max() <= 360
+    assert geo.ignored(635, 5) and not geo.ignored(10, 300)
+
+    # The stream turns out to be 1280x720: the same zones, scaled, and the health says so.
+    big = build_geometry(cam, (1280, 720), (320, 180))
+    assert big.zone("inside") is not None and big.zone("inside").contains(600, 700)  # type: ignore[union-attr]
+    assert any("1280x720" in p and "scaled" in p for p in big.problems)
+
+
+def test_schedules_arm_the_night_rules_and_fire_is_always_armed() -> None:
+    cam = camera(100, 100, [zone("z", [[0, 0], [100, 0], [100, 100]], schedules=["Fri 21:00-06:00"])])
+    z = build_geometry(cam, (100, 100), (100, 100)).zones[0]
+    tz = SHANGHAI
+    friday_night = datetime(2025, 3, 7, 23, 0, tzinfo=tz)
+    saturday_small_hours = datetime(2025, 3, 8, 5, 59, tzinfo=tz)
+    saturday_night = datetime(2025, 3, 8, 23, 0, tzinfo=tz)
+    dorm = HazardType.OCCUPIED_FACTORY_DORM
+    assert z.armed(dorm, friday_night, tz) and z.armed(dorm, saturday_small_hours, tz)
+    assert not z.armed(dorm, saturday_night, tz)
+    assert z.armed(HazardType.FIRE_SMOKE, saturday_night, tz), "fire does not wait for the schedule"
+    assert not z.armed(HazardType.ILLEGAL_WORKSHOP, friday_night, tz), "not a factory_floor default"
+    assert HazardType.OCCUPIED_FACTORY_DORM not in DEFAULT_RULES[ZoneType.DORMITORY]
+
+
+def test_zone_membership_needs_a_few_observations_either_way() -> None:
+    m = ZoneMembership(enter_hits=3, exit_hits=3)
+    t = T0
+    for inside in (True, True):
+        m.observe("z", 7, inside, t)
+    assert m.members("z") == {}
+    m.observe("z", 7, True, t + timedelta(seconds=1))
+    assert m.members("z") == {7: t + timedelta(seconds=1)}
+    m.observe("z", 7, False, t)  # one jittery box outside changes nothing
+    m.observe("z", 7, True, t)
+    m.observe("z", 7, False, t)
+    m.observe("z", 7, False, t)
+    assert 7 in m.members("z")
+    m.observe("z", 7, False, t)
+    assert m.members("z") == {}
+    m.forget([])
+    assert m.members("z") == {}
+
+
+def det(x: float, score: float = 0.8, label: str = "person") -> RawDetection:
+    return RawDetection(0, label, score, x, 100, x + 40, 200)
+
+
+def test_a_track_counts_after_a_few_hits_and_a_still_one_is_kept() -> None:
+    tracker = Tracker(
+        TrackerSettings(min_hits=3, max_misses=2, stationary_max_misses=8, stationary_after_s=5)
+    )
+    now = T0
+    for i in range(3):
+        tracker.update([det(100 + i * 3), det(400 + i * 10)], None, now + timedelta(seconds=i))
+    still, walker = sorted(tracker.tracks, key=lambda t: t.box[0])
+    assert tracker.confirmed(still) and still.hits == 3
+    for i in range(3, 10):  # the walker leaves; the still one stays put
+        tracker.update([det(106)], None, now + timedelta(seconds=i))
+    assert still.stationary and walker not in tracker.tracks
+    # Not detected for a while (asleep under a blanket): a stationary track survives many misses.
+    for i in range(10, 16):
+        tracker.update([], None, now + timedelta(seconds=i))
+    assert still in tracker.tracks
+    for i in range(16, 20):
+        tracker.update([], None, now + timedelta(seconds=i))
+    assert still not in tracker.tracks
+    # A region that did not cover the object is no evidence of absence.
+    tracker.update([det(106)], None, now)
+    lone = tracker.tracks[0]
+    for _ in range(5):
+        tracker.update([], [(500, 0, 600, 100)], now)
+    assert lone in tracker.tracks and lone.misses == 0
+
+
+def test_one_confident_box_does_not_make_a_person() -> None:
+    tracker = Tracker(TrackerSettings(min_hits=3, min_median_score=0.35))
+    for i, score in enumerate((0.9, 0.2, 0.2, 0.25)):
+        tracker.update([det(100, score)], None, T0 + timedelta(seconds=i))
+    assert not tracker.confirmed(tracker.tracks[0]), "the median of its scores is too low"
+
+
+def test_crops_follow_motion_on_large_frames_and_small_frames_go_whole() -> None:
+    assert plan_regions([(10, 10, 50, 90)], (384, 288), (416, 416), 0.25, 4) is None
+    assert plan_regions([], (1280, 720), (416, 416), 0.25, 4) == []
+    (crop,) = plan_regions([(900, 300, 960, 450)], (1280, 720), (416, 416), 0.25, 4)  # type: ignore[misc]
+    assert crop[2] - crop[0] >= 416 and crop[3] - crop[1] >= 416
+    assert crop[0] <= 900 and crop[2] >= 960 and crop[1] <= 300 and crop[3] >= 450
+    merged = plan_regions([(100, 100, 150, 200), (200, 120, 250, 220)], (1280, 720), (416, 416), 0.25, 4)
+    assert merged is not None and len(merged) == 1
+    many = [(x, 10, x + 20, 60) for x in range(0, 1280, 250)] + [
+        (x, 600, x + 20, 700) for x in range(0, 1280, 250)
+    ]
+    assert plan_regions(many, (1920, 1080), (416, 416), 0.1, 4) is None
+
+
+def test_people_in_an_ignore_mask_are_not_tracked(yolox: DetectorService) -> None:
+    portrait = np.ascontiguousarray(photo("astronaut.png"))
+    h, w = portrait.shape[:2]
+    settings = VideoSettings(dorm={"person_dwell_s": 5})
+    masked = camera(w, h, [full_zone(w, h)], ignore_masks=[[(0, h // 2), (w, h // 2), (w, h), (0, h)]])
+    open_view = camera(w, h, [full_zone(w, h)])
+    tracked = {}
+    for name, cam in (("masked", masked), ("open", open_view)):
+        pipeline = CameraPipeline(cam, "node-1", yolox, settings)
+        run = play(pipeline, [portrait] * 10, at(23), 1.0)
+        tracked[name] = (len(pipeline.tracker.tracks), len(run.of(HazardType.OCCUPIED_FACTORY_DORM)))
+    assert tracked["open"] == (1, 1) and tracked["masked"] == (0, 0), tracked
