@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,13 +47,15 @@ def backoff_s(settings: NotifySettings, attempts: int) -> float:
 
 
 class WebhookSender:
+    """Posts through a small thread pool: a receiver that stalls holds one slot, not the others."""
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
         clock: Clock,
         settings: NotifySettings,
         client: httpx.Client | None = None,
-        batch: int = 20,
+        concurrency: int = 4,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -60,7 +63,10 @@ class WebhookSender:
         self.client = client or httpx.Client(
             timeout=settings.webhook_timeout_s, headers={"User-Agent": "GridWatch-gateway"}
         )
-        self.batch = batch
+        self.concurrency = concurrency
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
+        self._inflight: set[Future[None]] = set()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -72,35 +78,60 @@ class WebhookSender:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.settings.webhook_timeout_s + 5)
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True)  # posts in flight finish (bounded by the HTTP timeout)
         self.client.close()
 
     def _run(self, poll_s: float) -> None:
         while not self._stop.is_set():
             try:
-                sent = self.run_once()
+                started = self._dispatch(wait=False)
             except Exception:
                 log.exception("webhook sender pass failed; trying again shortly")
-                sent = 0
-            if not sent:
+                started = 0
+            if not started:
                 self._stop.wait(poll_s)
 
-    # -- one pass --------------------------------------------------------------------------
+    # -- passes --------------------------------------------------------------------------
     def run_once(self) -> int:
-        """Attempt every delivery due now; returns how many attempts were made."""
-        made = 0
-        for delivery_id in self._due(self.clock.now()):
+        """Attempt every delivery due now and wait for the answers; returns how many attempts were made."""
+        total = 0
+        while made := self._dispatch(wait=True):  # a failed attempt is due again only after its back-off
+            total += made
+        return total
+
+    def _dispatch(self, wait: bool) -> int:
+        with self._lock:
+            free = self.concurrency - len(self._inflight)
+        if free <= 0:
+            return 0
+        futures = []
+        for delivery_id in self._due(self.clock.now(), free):
             if self._stop.is_set():
                 break
             claimed = self._claim(delivery_id)
             if claimed is None:
                 continue
-            result = self._post(claimed)
-            self._record(delivery_id, result)
-            made += 1
-        return made
+            future = self._pool.submit(self._attempt, claimed)
+            with self._lock:
+                self._inflight.add(future)
+            future.add_done_callback(self._done)
+            futures.append(future)
+        if wait:
+            for future in futures:
+                future.result()
+        return len(futures)
 
-    def _due(self, now: datetime) -> list[int]:
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._inflight.discard(future)
+        if future.exception() is not None:
+            log.error("webhook attempt crashed: %s", future.exception())
+
+    def _attempt(self, delivery: Delivery) -> None:
+        self._record(delivery.id, self._post(delivery))
+
+    def _due(self, now: datetime, limit: int) -> list[int]:
         with self.sessions() as session:
             pending = session.scalar(
                 select(func.count())
@@ -117,7 +148,7 @@ class WebhookSender:
                         or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
                     )
                     .order_by(Delivery.next_attempt_at, Delivery.id)
-                    .limit(self.batch)
+                    .limit(limit)
                 )
             )
 

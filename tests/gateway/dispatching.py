@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
 
 from contracts import CaseNotice, GeoPoint, LocationFix, TaskUpdate, decode, topics
+from contracts.clock import ManualClock
+from contracts.site import Site
 from gateway.cases.models import Case, CaseTransition
+from gateway.context import GatewayContext
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
-from gateway.ingest.pipeline import Outcome
+from gateway.ingest.pipeline import Outcome, Pipeline
 from gateway.sla.models import SlaTimer
 from gateway.sla.ticker import SlaTicker
-from tests.gateway.conftest import Harness
+from gateway.store.db import make_engine, session_factory
+from gateway.store.migrate import upgrade
+from tests.gateway.conftest import WEDNESDAY_10AM, Harness
 
 
 def tasks(h: Harness) -> list[Task]:
@@ -78,3 +85,17 @@ def fix(h: Harness, worker_id: str, lon: float, lat: float, on_patrol: bool = Fa
         on_patrol=on_patrol,
     )
     return h.send(topics.worker_location(worker_id), message)
+
+
+@contextmanager
+def harness_for(db_url: str, site: Site) -> Iterator[Harness]:
+    """Like the ``harness`` fixture, for a site of the test's own (e.g. a changed copy)."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    clock = ManualClock(WEDNESDAY_10AM)
+    ctx = GatewayContext(site, "gateway-1", clock)
+    try:
+        yield Harness(engine, sessions, ctx, clock, Pipeline(sessions, ctx))
+    finally:
+        engine.dispose()
