@@ -10,16 +10,18 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from cloud_api.routes import cases, operations, workers
+from cloud_api.routes import availability, cases, operations, patrol, performance, supervision, tasks, workers
 from cloud_api.settings import ApiSettings
+from contracts.clock import Clock, SystemClock
 from contracts.site import load_site
+from gateway.context import GatewayContext
 from gateway.store.db import make_engine, session_factory
 from gateway.store.migrate import upgrade
 
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app(settings: ApiSettings | None = None) -> FastAPI:
+def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     site = load_site(settings.site_dir)
     engine = make_engine(settings.database_url)
@@ -38,7 +40,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.site = site
     app.state.sessions = session_factory(engine)
-    for module in (cases, workers, operations):
+    app.state.ctx = GatewayContext(site, settings.api_id, clock or SystemClock())
+    for module in (cases, workers, operations, tasks, supervision, patrol, availability, performance):
         app.include_router(module.router)
 
     app.mount("/ui", StaticFiles(directory=STATIC), name="ui")

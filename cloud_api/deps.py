@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from contracts.site import Site
+from gateway.context import GatewayContext
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -20,5 +21,11 @@ def get_site(request: Request) -> Site:
     return request.app.state.site
 
 
+def get_ctx(request: Request) -> GatewayContext:
+    """Site, grid index and clock, for routes that dispatch (the same code the gateway runs)."""
+    return request.app.state.ctx
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SiteDep = Annotated[Site, Depends(get_site)]
+CtxDep = Annotated[GatewayContext, Depends(get_ctx)]

@@ -13,3 +13,8 @@ class ApiSettings(BaseSettings):
 
     site_dir: Path = Field(default=Path("device_configs/demo_site"))
     database_url: str = Field(default="sqlite:///gridwatch.db")
+    api_id: str = Field(
+        default="api",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="Source id of messages the API itself publishes (task offers after a reassignment ...).",
+    )

@@ -1,0 +1,135 @@
+"""Task actions over HTTP: the worker's steps (as from the phone) and the centre's verify/reassign.
+
+The same code applies them as for MQTT task updates, in one transaction with
+the SLA timers, the patrol plan and the outbox. A step that does not fit the
+task's state answers 409 with the reason and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from cloud_api.deps import CtxDep, SessionDep
+from contracts import GeoPoint, TaskAction, TaskResult, TaskUpdate
+from contracts.envelope import Identifier
+from gateway.dispatch import centre
+from gateway.dispatch.choice import Decision
+from gateway.dispatch.models import Task
+from gateway.dispatch.schemas import TaskView
+from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
+from gateway.sla.schemas import TimerView
+from gateway.sla.service import timers_for_case
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+WorkerStep = Literal["accept", "decline", "check-in", "resolve", "cannot-handle"]
+
+
+class StepRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    worker_id: Identifier = Field(description="The worker taking the step (must hold the task).")
+    note: str = Field(default="", max_length=2000)
+    location: GeoPoint | None = Field(default=None, description="check-in: where the phone is.")
+    result: TaskResult | None = Field(default=None, description="resolve: what the worker found.")
+
+
+class VerifyRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    operator: Identifier
+    approved: bool = Field(
+        default=True, description="false sends the result back: case reopened, re-offered."
+    )
+    note: str = Field(default="", max_length=2000)
+
+
+class ReassignRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    operator: Identifier
+    worker_id: Identifier | None = Field(default=None, description="Who gets it; empty = next candidate.")
+    note: str = Field(default="", max_length=2000)
+
+
+class TaskDetail(TaskView):
+    timers: list[TimerView]
+
+
+class Reassigned(BaseModel):
+    worker_id: str | None
+    reason_code: str
+    reason: str
+
+
+def _detail(session: SessionDep, task: Task) -> TaskDetail:
+    timers = [
+        TimerView.model_validate(t) for t in timers_for_case(session, task.case_id) if t.task_id == task.id
+    ]
+    return TaskDetail(**TaskView.model_validate(task).model_dump(), timers=timers)
+
+
+@router.get("/{task_id}", response_model=TaskDetail, summary="One task with its SLA timers")
+def get_task(task_id: str, session: SessionDep) -> TaskDetail:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise HTTPException(404, f"no task {task_id!r}")
+    return _detail(session, task)
+
+
+@router.post(
+    "/{task_id}/verify", response_model=TaskDetail, summary="The centre verifies (or sends back) a result"
+)
+def verify(task_id: str, body: VerifyRequest, session: SessionDep, ctx: CtxDep) -> TaskDetail:
+    with session.begin():
+        try:
+            task = centre.verify(session, ctx, task_id, body.operator, body.approved, body.note, ctx.now())
+        except TaskUpdateRefused as exc:
+            raise HTTPException(404 if "unknown task" in str(exc) else 409, str(exc)) from None
+        return _detail(session, task)
+
+
+@router.post("/{task_id}/reassign", response_model=Reassigned, summary="The centre moves an active task")
+def reassign(task_id: str, body: ReassignRequest, session: SessionDep, ctx: CtxDep) -> Reassigned:
+    with session.begin():
+        try:
+            decision: Decision = centre.reassign(
+                session, ctx, task_id, body.operator, ctx.now(), body.worker_id, body.note
+            )
+        except TaskUpdateRefused as exc:
+            raise HTTPException(404 if "unknown task" in str(exc) else 409, str(exc)) from None
+    return Reassigned(worker_id=decision.worker_id, reason_code=decision.reason_code, reason=decision.reason)
+
+
+# Declared after verify/reassign: its {step} would swallow those paths.
+@router.post("/{task_id}/{step}", response_model=TaskDetail, summary="A worker's step on their task")
+def worker_step(
+    task_id: str, step: WorkerStep, body: StepRequest, session: SessionDep, ctx: CtxDep
+) -> TaskDetail:
+    action = TaskAction(step.replace("-", "_"))
+    try:
+        update = TaskUpdate(
+            source=body.worker_id,
+            seq=0,
+            ts=ctx.now(),
+            task_id=task_id,
+            worker_id=body.worker_id,
+            action=action,
+            note=body.note,
+            location=body.location,
+            result=body.result,
+        )
+    except ValueError as exc:  # e.g. resolve without a result
+        raise HTTPException(422, str(exc).split("\n", 1)[-1].strip()) from None
+    with session.begin():
+        if session.get(Task, task_id) is None:
+            raise HTTPException(404, f"no task {task_id!r}")
+        try:
+            task = apply_task_update(session, ctx, update, ctx.now())
+        except TaskUpdateRefused as exc:
+            raise HTTPException(409, str(exc)) from None
+        detail = _detail(session, task)
+    return detail

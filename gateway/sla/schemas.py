@@ -1,0 +1,24 @@
+"""Read models of SLA timers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class TimerView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    phase: str
+    task_id: str | None
+    worker_id: str | None
+    limit_s: float
+    started_at: datetime
+    warn_at: datetime | None
+    due_at: datetime
+    warned_at: datetime | None
+    breached_at: datetime | None
+    stopped_at: datetime | None
+    outcome: str | None
+    detail: str
