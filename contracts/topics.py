@@ -7,6 +7,7 @@ so one broker ACL pattern per role (``%c`` = MQTT client id) confines it; see
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -145,6 +146,7 @@ def centre_notice(gateway_id: str) -> str:
     return build(Role.CENTRE, gateway_id, Channel.NOTICE)
 
 
+@functools.lru_cache(maxsize=4096)  # consumers parse the same few topics all day; Topic is immutable
 def parse(topic: str) -> Topic:
     """Split a concrete topic into its parts; :class:`TopicError` says what is wrong."""
     prefix = ROOT + "/"

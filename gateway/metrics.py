@@ -39,3 +39,38 @@ OUTBOUND_PENDING = Gauge(
     "Messages committed for publication but not yet acknowledged by the broker",
 )
 MQTT_CONNECTED = Gauge("gridwatch_gateway_mqtt_connected", "1 while connected to the broker")
+SEQ_GAPS = Counter(
+    "gridwatch_gateway_sequence_gap_messages_total",
+    "Sequence numbers found missing when a source's counter jumped (may still arrive late)",
+)
+SEQ_LATE = Counter(
+    "gridwatch_gateway_sequence_late_total",
+    "Messages that filled a sequence gap (out-of-order delivery, e.g. across shared subscribers)",
+)
+SEQ_LOST = Counter(
+    "gridwatch_gateway_sequence_lost_total",
+    "Sequence numbers still missing after the grace period: lost before they reached the broker",
+)
+SEQ_RESETS = Counter("gridwatch_gateway_sequence_resets_total", "Sources that restarted their counter")
+BATCH_RETRIES = Counter(
+    "gridwatch_gateway_batch_retries_total",
+    "Batches redone, by why (conflict with another gateway, transient store error, bad message)",
+    ["why"],
+)
+INGEST_RATE = Gauge(
+    "gridwatch_gateway_ingest_rate", "Messages per second committed, averaged over the last ten seconds"
+)
+INBOX_DEPTH = Gauge(
+    "gridwatch_gateway_inbox_depth", "Messages received from the broker and waiting for a batch"
+)
+TELEMETRY_POINTS = Counter(
+    "gridwatch_gateway_telemetry_points_total",
+    "Telemetry points, by outcome (written, dropped_full, dropped_error)",
+    ["outcome"],
+)
+TELEMETRY_BUFFERED = Gauge(
+    "gridwatch_gateway_telemetry_buffered", "Telemetry points waiting for the telemetry store"
+)
+TELEMETRY_HEALTHY = Gauge(
+    "gridwatch_gateway_telemetry_healthy", "1 while the telemetry store accepts writes, 0 while it fails"
+)

@@ -10,7 +10,18 @@ from __future__ import annotations
 import logging
 import sys
 
-CONTEXT_KEYS = ("case_id", "event_id", "device_id", "node_id", "worker_id", "task_id", "topic", "reason")
+CONTEXT_KEYS = (
+    "case_id",
+    "event_id",
+    "device_id",
+    "node_id",
+    "source",
+    "worker_id",
+    "task_id",
+    "gateway_id",
+    "topic",
+    "reason",
+)
 
 
 class ContextFormatter(logging.Formatter):

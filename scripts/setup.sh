@@ -29,6 +29,8 @@ need() {  # need BINARY DEBIAN-PACKAGE: install the package when the binary is m
 
 # --- system packages (servers the demo and the tests run for real) ----------
 need mosquitto mosquitto
+need mosquitto_pub mosquitto-clients   # the ingest benchmark's load generator
+need victoria-metrics victoria-metrics # telemetry tests: accepts the InfluxDB v2 write API
 need chromium chromium       # browser tests drive Debian's Chromium with Playwright
 
 # --- Python ------------------------------------------------------------------

@@ -40,6 +40,10 @@ class Case(Base):
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     assigned_worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    confirmed_by: Mapped[str | None] = mapped_column(String(100))
+    # The case of the other kind (camera vs sensor) that saw the same thing nearby.
+    corroborated_by: Mapped[str | None] = mapped_column(String(36))
 
     __table_args__ = (
         # One open case per (hazard, place), enforced by the database: two gateways
@@ -56,7 +60,13 @@ class Case(Base):
 
 
 class CaseTransition(Base):
-    """Append-only: who moved the case from what to what, when and why."""
+    """Append-only: who moved the case from what to what, when and why.
+
+    ``change`` is ``status`` for a move along the transition table; other
+    changes to a case (severity raised, cleared at the source, confirmed by
+    an operator, corroborated) are recorded here too, with the status
+    unchanged, so that one trail tells the whole story.
+    """
 
     __tablename__ = "case_transitions"
 
@@ -68,3 +78,21 @@ class CaseTransition(Base):
     actor: Mapped[str] = mapped_column(String(100), doc="gateway id, worker:<id> or operator:<id>")
     reason: Mapped[str] = mapped_column(Text, default="")
     event_id: Mapped[str | None] = mapped_column(String(36))
+    change: Mapped[str] = mapped_column(String(16), default="status", server_default="status")
+
+
+class FalseAlarmFeedback(Base):
+    """A case judged a false alarm, kept per device and zone for tuning the edge rules."""
+
+    __tablename__ = "false_alarm_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    hazard_type: Mapped[str] = mapped_column(String(32))
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    zone_id: Mapped[str | None] = mapped_column(String(64))
+    grid_id: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(100), doc="operator:<id> or worker:<id>")
+    reason: Mapped[str] = mapped_column(Text)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contracts import EventState, GeoPoint, HazardEvent, Severity, category_of
-from contracts.geo import haversine_m, metres_per_degree
 from contracts.site.models import Camera
+from gateway.cases.audit import note
+from gateway.cases.correlation import CaseBook
+from gateway.cases.corroboration import corroborate
 from gateway.cases.labels import hazard_label
-from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus, check_transition
+from gateway.cases.lifecycle import CaseStatus, check_transition
 from gateway.cases.models import Case, CaseTransition
 from gateway.context import GatewayContext
 
@@ -105,59 +105,72 @@ def transition(
     return record
 
 
-def _open_cases(session: Session, hazard: str) -> select:  # type: ignore[type-arg]
-    return select(Case).where(Case.hazard_type == hazard, Case.status.in_([s.value for s in OPEN_STATUSES]))
-
-
-def _nearby_open_case(
-    session: Session, ctx: GatewayContext, event: HazardEvent, place: Place, now: datetime
-) -> Case | None:
-    same_place = session.scalars(
-        _open_cases(session, event.hazard_type.value).where(Case.place_key == place.key)
-    ).first()
-    if same_place is not None or place.location is None:
-        return same_place
-    radius = ctx.site.settings.correlation.radius_m
-    window = timedelta(seconds=ctx.site.settings.correlation.window_s)
-    mx, my = metres_per_degree(place.location.lat)
-    dlon, dlat = radius / mx, radius / my
-    query = _open_cases(session, event.hazard_type.value).where(
-        Case.lon.between(place.location.lon - dlon, place.location.lon + dlon),
-        Case.lat.between(place.location.lat - dlat, place.location.lat + dlat),
-        Case.last_seen_at >= now - window,
-    )
-    best, best_d = None, math.inf
-    for case in session.scalars(query):
-        d = haversine_m(place.location.lon, place.location.lat, case.lon, case.lat)  # type: ignore[arg-type]
-        if d <= radius and d < best_d:
-            best, best_d = case, d
-    return best
-
-
-def _absorb(case: Case, event: HazardEvent, now: datetime) -> None:
+def _absorb(session: Session, ctx: GatewayContext, case: Case, event: HazardEvent, now: datetime) -> None:
     case.event_count += 1
     case.last_seen_at = max(case.last_seen_at, event.ts)
     case.updated_at = now
-    case.severity = Severity.highest(Severity(case.severity), event.severity).value
+    before = Severity(case.severity)
+    after = Severity.highest(before, event.severity)
+    if after is not before:
+        case.severity = after.value
+        note(
+            session,
+            case,
+            "severity",
+            ctx.gateway_id,
+            f"severity {before.value} → {after.value} ({event.device_id})",
+            now,
+            event.id,
+        )
     if event.evidence and event.evidence.evidence_id not in case.evidence_ids:
         case.evidence_ids = [*case.evidence_ids, event.evidence.evidence_id]
     if event.state is EventState.CLEAR:
-        case.source_cleared_at = event.ts
+        if case.source_cleared_at is None:
+            note(
+                session,
+                case,
+                "cleared",
+                ctx.gateway_id,
+                f"cleared at the source ({event.device_id})",
+                now,
+                event.id,
+            )
+        case.source_cleared_at = max(case.source_cleared_at or event.ts, event.ts)
     elif case.source_cleared_at is not None and event.ts > case.source_cleared_at:
         case.source_cleared_at = None  # it came back
+        note(
+            session,
+            case,
+            "returned",
+            ctx.gateway_id,
+            f"active again after the clear ({event.device_id})",
+            now,
+            event.id,
+        )
 
 
 def record_hazard(
-    session: Session, ctx: GatewayContext, event: HazardEvent, node_id: str | None, now: datetime
+    session: Session,
+    ctx: GatewayContext,
+    event: HazardEvent,
+    node_id: str | None,
+    now: datetime,
+    book: CaseBook | None = None,
 ) -> tuple[Case | None, bool]:
     """Fold an event into its open case or open a new one. Returns (case, created).
 
     A ``clear`` with no open case is only noted in the ledger (returns None).
     """
+    book = book or CaseBook(session, ctx)
     place = resolve_place(ctx, event, node_id)
-    case = _nearby_open_case(session, ctx, event, place, now)
+    key = (event.hazard_type.value, place.key)
+    case = book.same_place(key)
+    if case is None and place.location is not None:
+        case = book.nearest(event.hazard_type.value, place.location, now)
+        if case is not None:
+            book.remember(key, case)
     if case is not None:
-        _absorb(case, event, now)
+        _absorb(session, ctx, case, event, now)
         return case, False
     if event.state is EventState.CLEAR:
         return None, False
@@ -192,13 +205,13 @@ def record_hazard(
             session.add(case)
             session.flush()
     except IntegrityError:
-        existing = session.scalars(
-            _open_cases(session, event.hazard_type.value).where(Case.place_key == place.key)
-        ).first()
+        book.forget(key)
+        existing = book.same_place(key)
         if existing is None:
             raise
-        _absorb(existing, event, now)
+        _absorb(session, ctx, existing, event, now)
         return existing, False
+    book.remember(key, case)
     session.add(
         CaseTransition(
             case_id=case.id,
@@ -218,4 +231,22 @@ def record_hazard(
         place.grid_id,
         extra={"case_id": case.id, "device_id": event.device_id, "event_id": event.id},
     )
+    corroborate(session, ctx, book, case, now)
     return case, True
+
+
+def mark_cleared(
+    session: Session, ctx: GatewayContext, case: Case, cleared_at: datetime, event_id: str, now: datetime
+) -> None:
+    """Note a clear that arrived before the alarm it ends (out-of-order delivery)."""
+    case.source_cleared_at = cleared_at
+    case.updated_at = now
+    note(
+        session,
+        case,
+        "cleared",
+        ctx.gateway_id,
+        "cleared at the source (the clear arrived first)",
+        now,
+        event_id,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UtcDateTime
@@ -32,6 +32,11 @@ class EventRecord(Base):
     state: Mapped[str | None] = mapped_column(String(16))
     case_id: Mapped[str | None] = mapped_column(String(36), index=True)
     payload: Mapped[str] = mapped_column(Text)
+    handled_by: Mapped[str | None] = mapped_column(String(64), doc="Id of the gateway that applied it.")
+    task_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(
+        String(16), default="applied", server_default="applied", doc="applied or refused (kept, not applied)"
+    )
 
 
 class DeadLetter(Base):
@@ -49,3 +54,30 @@ class DeadLetter(Base):
     payload_size: Mapped[int] = mapped_column(Integer)
     replayed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     replay_result: Mapped[str | None] = mapped_column(String(200))
+    replayed_by: Mapped[str | None] = mapped_column(String(100), doc="operator:<id> who replayed it.")
+    replay_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class SourceProgress(Base):
+    """Per-source sequence bookkeeping: how far each source got and what is missing.
+
+    ``open_gaps`` holds ``[first, last, noticed_at]`` ranges of sequence numbers
+    not seen yet. A range is only counted as lost after a grace period, because
+    shared subscriptions may deliver a source's messages out of order.
+    """
+
+    __tablename__ = "source_progress"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    max_seq: Mapped[int] = mapped_column(BigInteger, doc="-1 until the first sequenced message")
+    max_seq_ts: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, doc="Source timestamp of the message with max_seq (tells a restart from a replay)."
+    )
+    open_gaps: Mapped[list[list]] = mapped_column(JSON, default=list)
+    open_gap_count: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    lost_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    late_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    resets_total: Mapped[int] = mapped_column(Integer, default=0)
+    messages_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

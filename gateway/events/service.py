@@ -1,60 +1,204 @@
-"""The ingest ledger and the dead-letter store."""
+"""The ingest ledger and the dead-letter store.
+
+The ledger is how exactly-once works: the envelope id is the primary key of
+``events``, and a batch *claims* its ids with ``INSERT … ON CONFLICT DO
+NOTHING RETURNING id`` before it applies anything. An id that comes back was
+ours to apply; one that does not is a redelivery or a replay — or another
+gateway's, which on PostgreSQL makes us wait for that gateway's commit rather
+than apply it twice.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from contracts import Envelope, HazardEvent
+from contracts.codec import MAX_PAYLOAD_BYTES
 from gateway.events.models import DeadLetter, EventRecord
 
-MAX_KEPT_PAYLOAD = 64 * 1024  # a dead letter keeps this much of the raw payload
+# A dead letter keeps the whole payload when it could ever be valid (≤ the decoder's
+# limit), so that it can be replayed after a fix; of a too-large one only the start.
+MAX_KEPT_PAYLOAD = MAX_PAYLOAD_BYTES
+TOO_LARGE_KEPT = 4096
 _TOPIC_OWNER = re.compile(r"^gridwatch/v1/[^/]+/([^/]{1,64})/")
+_CHUNK = 500  # rows per multi-row INSERT: far below SQLite's and PostgreSQL's parameter limits
+
+_events = EventRecord.__table__
+_dead_letters = DeadLetter.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A state-changing message a batch wants to apply."""
+
+    message: Envelope
+    topic: str
+    payload: str
 
 
 def already_seen(session: Session, message_id: str) -> bool:
     return session.get(EventRecord, message_id) is not None
 
 
-def record(
-    session: Session, message: Envelope, topic: str, now: datetime, case_id: str | None = None
-) -> EventRecord:
+def _ledger_row(claim: Claim, now: datetime, gateway_id: str) -> dict[str, Any]:
+    message = claim.message
     hazard = message if isinstance(message, HazardEvent) else None
-    row = EventRecord(
-        id=message.id,
-        kind=message.kind,
-        source=message.source,
-        seq=message.seq,  # type: ignore[attr-defined]
-        ts=message.ts,
-        received_at=now,
-        topic=topic,
-        device_id=getattr(message, "device_id", None),
-        hazard_type=hazard.hazard_type.value if hazard else None,
-        severity=hazard.severity.value if hazard else None,
-        state=hazard.state.value if hazard else None,
-        case_id=case_id,
-        payload=message.model_dump_json(exclude_none=True),
+    return {
+        "id": message.id,
+        "kind": message.kind,  # type: ignore[attr-defined]
+        "source": message.source,
+        "seq": message.seq,
+        "ts": message.ts,
+        "received_at": now,
+        "topic": claim.topic,
+        "device_id": getattr(message, "device_id", None),
+        "hazard_type": hazard.hazard_type.value if hazard else None,
+        "severity": hazard.severity.value if hazard else None,
+        "state": hazard.state.value if hazard else None,
+        "case_id": None,
+        "payload": claim.payload,
+        "handled_by": gateway_id,
+        "task_id": getattr(message, "task_id", None),
+        "outcome": "applied",
+    }
+
+
+def claim(session: Session, claims: Sequence[Claim], now: datetime, gateway_id: str) -> set[str]:
+    """Insert ledger rows for messages not seen before; returns the ids that were new.
+
+    Ids are inserted in sorted order so that two gateways claiming overlapping
+    sets on PostgreSQL always wait for each other in the same order (no deadlock).
+    """
+    if not claims:
+        return set()
+    rows = sorted((_ledger_row(c, now, gateway_id) for c in claims), key=lambda r: r["id"])
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # One cached statement run with many parameter sets: SQLAlchemy's "insertmanyvalues"
+    # turns it into a few multi-row INSERTs (compiling a fresh VALUES list costs more).
+    stmt = insert(_events).on_conflict_do_nothing(index_elements=["id"]).returning(_events.c.id)
+    won: set[str] = set(session.execute(stmt, rows).scalars())
+    return won
+
+
+def attach_cases(session: Session, case_of_event: dict[str, str]) -> None:
+    """Record which case each applied hazard event went into."""
+    if not case_of_event:
+        return
+    session.execute(
+        update(_events).where(_events.c.id == bindparam("event_id")).values(case_id=bindparam("case")),
+        [{"event_id": e, "case": c} for e, c in case_of_event.items()],
+        execution_options={"synchronize_session": False},
     )
+
+
+def set_outcomes(session: Session, outcome_of_event: dict[str, str]) -> None:
+    if not outcome_of_event:
+        return
+    session.execute(
+        update(_events).where(_events.c.id == bindparam("event_id")).values(outcome=bindparam("result")),
+        [{"event_id": e, "result": o} for e, o in outcome_of_event.items()],
+        execution_options={"synchronize_session": False},
+    )
+
+
+def refused_updates(session: Session, task_id: str, since: datetime) -> list[EventRecord]:
+    """Task updates for this task that were refused recently, oldest first (for a re-drive)."""
+    return list(
+        session.scalars(
+            select(EventRecord)
+            .where(
+                EventRecord.task_id == task_id,
+                EventRecord.outcome == "refused",
+                EventRecord.received_at >= since,
+            )
+            .order_by(EventRecord.ts, EventRecord.seq)
+        )
+    )
+
+
+def later_clear(
+    session: Session, device_id: str, hazard_type: str, after: datetime, since: datetime
+) -> EventRecord | None:
+    """A clear from this device that was ledgered without a case and is newer than ``after``.
+
+    Out-of-order delivery can hand a gateway the clear before the alarm it ends.
+    """
+    return session.scalars(
+        select(EventRecord)
+        .where(
+            EventRecord.device_id == device_id,
+            EventRecord.hazard_type == hazard_type,
+            EventRecord.state == "clear",
+            EventRecord.case_id.is_(None),
+            EventRecord.ts > after,
+            EventRecord.received_at >= since,
+        )
+        .order_by(EventRecord.ts.desc())
+        .limit(1)
+    ).first()
+
+
+def record(
+    session: Session,
+    message: Envelope,
+    topic: str,
+    now: datetime,
+    case_id: str | None = None,
+    gateway_id: str | None = None,
+) -> EventRecord:
+    """Ledger one message through the ORM (single messages outside the ingest batch)."""
+    row = EventRecord(
+        **_ledger_row(Claim(message, topic, message.model_dump_json(exclude_none=True)), now, "")
+    )
+    row.case_id = case_id
+    row.handled_by = gateway_id
     session.add(row)
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str
+
+
+def dead_letter_row(r: Rejected, now: datetime) -> dict[str, Any]:
+    match = _TOPIC_OWNER.match(r.topic)
+    keep = TOO_LARGE_KEPT if len(r.payload) > MAX_KEPT_PAYLOAD else MAX_KEPT_PAYLOAD
+    return {
+        "received_at": now,
+        "topic": r.topic[:512],
+        "source": match.group(1) if match else None,
+        "reason": r.reason[:32],
+        "detail": r.detail[:4000],
+        "payload": r.payload[:keep],
+        "payload_size": len(r.payload),
+        "replay_count": 0,
+    }
+
+
+def dead_letters(session: Session, rejected: Iterable[Rejected], now: datetime) -> int:
+    """Keep refused payloads (one multi-row INSERT per chunk); returns how many."""
+    rows = [dead_letter_row(r, now) for r in rejected]
+    for start in range(0, len(rows), _CHUNK):
+        session.execute(_dead_letters.insert(), rows[start : start + _CHUNK])
+    return len(rows)
 
 
 def dead_letter(
     session: Session, topic: str, payload: bytes, reason: str, detail: str, now: datetime
 ) -> DeadLetter:
-    match = _TOPIC_OWNER.match(topic)
-    row = DeadLetter(
-        received_at=now,
-        topic=topic[:512],
-        source=match.group(1) if match else None,
-        reason=reason[:32],
-        detail=detail[:4000],
-        payload=payload[:MAX_KEPT_PAYLOAD],
-        payload_size=len(payload),
-    )
+    row = DeadLetter(**dead_letter_row(Rejected(topic, payload, reason, detail), now))
     session.add(row)
     return row
 

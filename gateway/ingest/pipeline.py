@@ -1,21 +1,40 @@
 """Validate, deduplicate and apply a batch of MQTT messages in one transaction.
 
 The consumer acknowledges the batch to the broker only after :meth:`process`
-returns, i.e. after the commit: an acknowledged message is never lost. If the
-batch fails (a race with another gateway, a bug triggered by one payload) it
-is redone message by message, and a message that still fails is dead-lettered
-so that it cannot block the stream.
+returns, i.e. after the commit: an acknowledged message is never lost.
+
+One batch, one transaction, few statements:
+
+1. decode every payload against the contracts (no database yet);
+2. keep the refused ones as dead letters (one multi-row INSERT);
+3. *claim* the ids of state-changing messages in the ledger (one
+   ``INSERT … ON CONFLICT DO NOTHING RETURNING``): what comes back is new,
+   the rest are redeliveries, replays or another gateway's;
+4. load the open cases of all the batch's places (one query) and fold the
+   events into them, opening cases (and dispatching) where there are none;
+5. settle the ledger (which case, which outcome) and the per-source
+   sequence bookkeeping; commit;
+6. only then: telemetry to its sink, metrics, log lines.
+
+If the batch fails it is retried (a deadlock or a lock timeout with another
+gateway), or redone message by message (a bug triggered by one payload); a
+message that still fails is dead-lettered so that it cannot block the
+stream. A store that cannot take writes raises :class:`StoreUnavailable`
+and nothing is acknowledged.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts import (
@@ -32,17 +51,26 @@ from contracts import (
     topics,
 )
 from gateway import metrics
+from gateway.cases.correlation import CaseBook
+from gateway.cases.models import Case
 from gateway.cases.notices import notify_centre
-from gateway.cases.service import record_hazard
+from gateway.cases.service import Place, mark_cleared, record_hazard, resolve_place
 from gateway.context import GatewayContext
+from gateway.dispatch.models import Task
 from gateway.dispatch.service import start_case
 from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
 from gateway.events import service as ledger
 from gateway.evidence.service import EvidenceRejected, store_evidence
+from gateway.ingest.sequences import SequenceReport, SequenceTracker, group_by_source
+from gateway.ingest.throttle import LogThrottle
 from gateway.telemetry import NullTelemetry, TelemetrySink
 from gateway.workers.fixes import apply_fix
 
 log = logging.getLogger(__name__)
+
+LATE_CLEAR_WINDOW = timedelta(hours=1)  # how far back a clear that overtook its alarm is looked for
+REDRIVE_WINDOW = timedelta(minutes=10)  # refused task updates this recent are retried after a step
+MAX_ATTEMPTS = 4
 
 
 class Outcome(StrEnum):
@@ -61,142 +89,353 @@ class Incoming:
     mid: int = 0
     qos: int = 0
     received_at: float = field(default_factory=time.time)
+    retain: bool = False  # a retained message the broker repeats on subscribe
 
 
 class StoreUnavailable(RuntimeError):
     """The database cannot take writes; the consumer must not acknowledge."""
 
 
+@dataclass(slots=True)
+class _Item:
+    incoming: Incoming
+    message: Message | None = None
+    error: ContractError | None = None
+    outcome: Outcome | None = None
+    place: Place | None = None  # where a hazard event happened, resolved once per batch
+
+    @property
+    def kind(self) -> str:
+        return self.message.kind if self.message is not None else "invalid"  # type: ignore[union-attr]
+
+
+@dataclass
+class _Work:
+    """What one attempt at a batch did, acted upon only after its commit."""
+
+    telemetry: list[SensorReading | EdgeHealth] = field(default_factory=list)
+    counts: list[tuple[object, tuple[str, ...]]] = field(default_factory=list)
+    dead_letters: list[ledger.Rejected] = field(default_factory=list)
+    sequences: SequenceReport = field(default_factory=SequenceReport)
+    case_of_event: dict[str, str] = field(default_factory=dict)
+    redriven: set[str] = field(default_factory=set)  # refused task updates applied after all
+
+    def count(self, counter: object, *labels: str) -> None:
+        self.counts.append((counter, labels))
+
+
+CommitHook = Callable[[list[Incoming], list[Outcome]], None]
+
+
 class Pipeline:
     def __init__(
-        self, sessions: sessionmaker[Session], ctx: GatewayContext, telemetry: TelemetrySink | None = None
+        self,
+        sessions: sessionmaker[Session],
+        ctx: GatewayContext,
+        telemetry: TelemetrySink | None = None,
+        sequences: SequenceTracker | None = None,
     ) -> None:
         self.sessions = sessions
         self.ctx = ctx
         self.telemetry = telemetry or NullTelemetry()
-        # Counters to bump once the transaction commits (a redone batch must not count twice).
-        self._on_commit: list[tuple[object, tuple[str, ...]]] = []
+        self.sequences = sequences or SequenceTracker()
+        self.after_commit: list[CommitHook] = []  # e.g. a benchmark's clock; must be quick
+        self._dead_letter_log = LogThrottle(log, per_minute=20)
 
-    def _count_after_commit(self, counter: object, *labels: str) -> None:
-        self._on_commit.append((counter, labels))
-
-    def _commit_counts(self) -> None:
-        for counter, labels in self._on_commit:
-            counter.labels(*labels).inc()  # type: ignore[attr-defined]
-        self._on_commit.clear()
-
+    # -- the batch -----------------------------------------------------------
     def process(self, batch: list[Incoming]) -> list[Outcome]:
         if not batch:
             return []
         started = time.perf_counter()
+        items = [self._decode(m) for m in batch]
         now = self.ctx.now()
-        self._on_commit.clear()
         try:
-            with self.sessions.begin() as session:
-                results = [self._handle(session, m, now) for m in batch]
-            self._commit_counts()
+            work = self._attempt(items, now)
+            done = [work]
+        except StoreUnavailable:
+            raise
         except Exception as exc:
-            self._on_commit.clear()
-            if isinstance(exc, OperationalError) and _store_down(exc):
-                raise StoreUnavailable(str(exc.orig)) from exc
-            log.warning("batch of %d failed (%s); redoing one by one", len(batch), exc)
-            results = [self._process_one(m, now) for m in batch]
-        for kind, outcome, message in results:
-            metrics.MESSAGES.labels(kind, outcome.value).inc()
-            if message is not None and outcome is Outcome.APPLIED:
-                metrics.INGEST_LAG.observe(max(0.0, (self.ctx.now() - message.ts).total_seconds()))
+            metrics.BATCH_RETRIES.labels("bad_message").inc()
+            log.warning(
+                "batch of %d failed (%s: %s); redoing one by one", len(batch), type(exc).__name__, exc
+            )
+            done = [self._one_by_one(item, now) for item in items]
+        for work in done:
+            self._after_commit(work)
+        outcomes = [item.outcome or Outcome.APPLIED for item in items]
+        lag_now = self.ctx.now()
+        for item, outcome in zip(items, outcomes, strict=True):
+            metrics.MESSAGES.labels(item.kind, outcome.value).inc()
+            if item.message is not None and outcome is Outcome.APPLIED:
+                metrics.INGEST_LAG.observe(max(0.0, (lag_now - item.message.ts).total_seconds()))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
-        return [outcome for _, outcome, _ in results]
+        for hook in self.after_commit:
+            hook(batch, outcomes)
+        return outcomes
 
-    def _process_one(self, m: Incoming, now: datetime) -> tuple[str, Outcome, Message | None]:
-        self._on_commit.clear()
+    def _decode(self, m: Incoming) -> _Item:
         try:
-            with self.sessions.begin() as session:
-                result = self._handle(session, m, now)
-            self._commit_counts()
-            return result
+            return _Item(m, message=decode(m.topic, m.payload))
+        except ContractError as exc:
+            return _Item(m, error=exc)
+
+    def _attempt(self, items: list[_Item], now: datetime) -> _Work:
+        """Run the batch in one transaction, retrying what another writer caused."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            for item in items:
+                item.outcome = None
+            try:
+                return self._transaction(items, now)
+            except DBAPIError as exc:
+                if _store_down(exc):
+                    raise StoreUnavailable(str(exc.orig)) from exc
+                if not _transient(exc) or attempt == MAX_ATTEMPTS:
+                    raise
+                metrics.BATCH_RETRIES.labels("transient").inc()
+                log.info("batch hit %s; retrying (attempt %d)", _sqlstate(exc) or "a lock", attempt + 1)
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    def _one_by_one(self, item: _Item, now: datetime) -> _Work:
+        try:
+            return self._attempt([item], now)
+        except StoreUnavailable:
+            raise
         except Exception as exc:
-            self._on_commit.clear()
-            log.exception("message on %s could not be applied; dead-lettering it", m.topic)
+            log.exception(
+                "message on %s could not be applied; dead-lettering it",
+                item.incoming.topic,
+                extra={"topic": item.incoming.topic},
+            )
+            work = _Work()
+            rejected = ledger.Rejected(
+                item.incoming.topic, item.incoming.payload, "processing_error", f"{type(exc).__name__}: {exc}"
+            )
             try:
                 with self.sessions.begin() as session:
-                    self._dead_letter(session, m, "processing_error", f"{type(exc).__name__}: {exc}", now)
-                self._commit_counts()
+                    ledger.dead_letters(session, [rejected], now)
             except Exception as again:
                 raise StoreUnavailable(f"cannot write even a dead letter: {again}") from again
-            return "unknown", Outcome.DEAD_LETTER, None
+            work.dead_letters.append(rejected)
+            item.outcome = Outcome.DEAD_LETTER
+            return work
 
-    def _dead_letter(self, session: Session, m: Incoming, reason: str, detail: str, now: datetime) -> None:
-        ledger.dead_letter(session, m.topic, m.payload, reason, detail, now)
-        self._count_after_commit(metrics.DEAD_LETTERS, reason)
-        log.warning(
-            "dead letter on %s: %s: %s",
-            m.topic,
-            reason,
-            detail[:300],
-            extra={"topic": m.topic, "reason": reason},
-        )
+    def _transaction(self, items: list[_Item], now: datetime) -> _Work:
+        work = _Work()
+        with self.sessions.begin() as session:
+            # 1. refused payloads
+            for item in items:
+                if item.error is not None:
+                    work.dead_letters.append(
+                        ledger.Rejected(
+                            item.incoming.topic, item.incoming.payload, item.error.reason, item.error.detail
+                        )
+                    )
+                    item.outcome = Outcome.DEAD_LETTER
+            # 2. claim state-changing messages: the ledger decides what is new
+            first_of: dict[str, _Item] = {}
+            for item in items:
+                if isinstance(item.message, HazardEvent | TaskUpdate):
+                    if item.message.id in first_of:
+                        item.outcome = Outcome.DUPLICATE  # twice in one batch
+                    else:
+                        first_of[item.message.id] = item
+            won = ledger.claim(
+                session,
+                [
+                    ledger.Claim(i.message, i.incoming.topic, i.incoming.payload.decode(errors="replace"))  # type: ignore[arg-type]
+                    for i in first_of.values()
+                ],
+                now,
+                self.ctx.gateway_id,
+            )
+            for message_id, item in first_of.items():
+                if message_id not in won:
+                    item.outcome = Outcome.DUPLICATE
+            # 3. cases: one query for every place in the batch
+            book = CaseBook(session, self.ctx)
+            places: dict[str, Place] = {}
+            book.prefetch(
+                (item.message.hazard_type.value, self._place(item, places).key)
+                for item in items
+                if isinstance(item.message, HazardEvent) and item.outcome is None
+            )
+            for item in items:
+                if item.outcome is None:
+                    item.outcome = self._apply(session, item, now, book, work)
+            # 4. settle the ledger and the sequence bookkeeping (last: shortest locks)
+            ledger.attach_cases(session, work.case_of_event)
+            if work.dead_letters:
+                ledger.dead_letters(session, work.dead_letters, now)
+            self.sequences.observe(
+                session,
+                group_by_source(
+                    [
+                        (i.message.source, i.message.seq, i.message.ts)
+                        for i in items
+                        if i.message is not None and not i.incoming.retain
+                    ]
+                ),
+                now,
+                work.sequences,
+            )
+        for item in items:
+            if item.message is not None and item.message.id in work.redriven:
+                item.outcome = Outcome.APPLIED
+        return work
 
-    def _handle(self, session: Session, m: Incoming, now: datetime) -> tuple[str, Outcome, Message | None]:
-        try:
-            message = decode(m.topic, m.payload)
-        except ContractError as exc:
-            self._dead_letter(session, m, exc.reason, exc.detail, now)
-            return "invalid", Outcome.DEAD_LETTER, None
-        kind = message.kind
-        if isinstance(message, SensorReading | EdgeHealth):
+    def _place(self, item: _Item, cache: dict[str, Place]) -> Place:
+        event: HazardEvent = item.message  # type: ignore[assignment]
+        address = topics.parse(item.incoming.topic)
+        node_id = address.owner if address.role is topics.Role.NODE else None
+        loc = event.location
+        key = f"{node_id}|{event.device_id}|{event.zone_id}|{loc.lon if loc else ''}|{loc.lat if loc else ''}"
+        place = cache.get(key)
+        if place is None:
+            place = cache[key] = resolve_place(self.ctx, event, node_id)
+        item.place = place
+        return place
+
+    def _after_commit(self, work: _Work) -> None:
+        for message in work.telemetry:
             self.telemetry.write(message)
-            return kind, Outcome.TELEMETRY, message
+        for counter, labels in work.counts:
+            counter.labels(*labels).inc()  # type: ignore[attr-defined]
+        for r in work.dead_letters:
+            metrics.DEAD_LETTERS.labels(r.reason).inc()
+            self._dead_letter_log.warning(
+                r.reason,
+                "dead letter on %s: %s: %s",
+                r.topic,
+                r.reason,
+                r.detail[:300],
+                extra={"topic": r.topic, "reason": r.reason},
+            )
+        work.sequences.publish()
+
+    # -- one message ---------------------------------------------------------
+    def _apply(self, session: Session, item: _Item, now: datetime, book: CaseBook, work: _Work) -> Outcome:
+        message = item.message
+        if isinstance(message, SensorReading | EdgeHealth):
+            work.telemetry.append(message)
+            return Outcome.TELEMETRY
         if isinstance(message, LocationFix):
-            applied = apply_fix(session, self.ctx, message, now)
-            return kind, (Outcome.APPLIED if applied else Outcome.STALE), message
+            return Outcome.APPLIED if apply_fix(session, self.ctx, message, now) else Outcome.STALE
         if isinstance(message, EvidenceSnapshot):
             try:
                 stored = store_evidence(session, message, now)
             except EvidenceRejected as exc:
-                self._dead_letter(session, m, "bad_evidence", str(exc), now)
-                return kind, Outcome.DEAD_LETTER, message
-            return kind, (Outcome.APPLIED if stored else Outcome.DUPLICATE), message
-        if not isinstance(message, HazardEvent | TaskUpdate):
-            # statuses: kept by later features (device registry); accepted here
-            return kind, Outcome.APPLIED, message
-        if ledger.already_seen(session, message.id):
-            return kind, Outcome.DUPLICATE, message
-        if isinstance(message, TaskUpdate):
-            try:
-                apply_task_update(session, self.ctx, message, now)
-            except TaskUpdateRefused as exc:
-                log.warning(
-                    "task update %s refused: %s",
-                    message.id,
-                    exc,
-                    extra={"worker_id": message.worker_id, "task_id": message.task_id},
+                work.dead_letters.append(
+                    ledger.Rejected(item.incoming.topic, item.incoming.payload, "bad_evidence", str(exc))
                 )
-                ledger.record(session, message, m.topic, now)
-                return kind, Outcome.REFUSED, message
-            ledger.record(session, message, m.topic, now)
-            return kind, Outcome.APPLIED, message
-        self._apply_hazard(session, m.topic, message, now)
-        return kind, Outcome.APPLIED, message
+                return Outcome.DEAD_LETTER
+            return Outcome.APPLIED if stored else Outcome.DUPLICATE
+        if isinstance(message, TaskUpdate):
+            return self._apply_task_update(session, message, now, work)
+        if isinstance(message, HazardEvent):
+            self._apply_hazard(session, item, message, now, book, work)
+            return Outcome.APPLIED
+        # statuses: kept by later features (device registry); accepted here
+        return Outcome.APPLIED
 
-    def _apply_hazard(self, session: Session, topic: str, event: HazardEvent, now: datetime) -> None:
-        address = topics.parse(topic)
-        node_id = address.owner if address.role is topics.Role.NODE else None
-        case, created = record_hazard(session, self.ctx, event, node_id, now)
-        ledger.record(session, event, topic, now, case.id if case else None)
+    def _apply_hazard(
+        self, session: Session, item: _Item, event: HazardEvent, now: datetime, book: CaseBook, work: _Work
+    ) -> None:
+        place = item.place or self._place(item, {})
+        case, created = record_hazard(session, self.ctx, event, place.node_id, now, book)
+        if case is not None:
+            work.case_of_event[event.id] = case.id
         if case is None or not created:
             return
-        self._count_after_commit(metrics.CASES_OPENED, event.hazard_type.value)
+        earlier = ledger.later_clear(
+            session, event.device_id, event.hazard_type.value, event.ts, now - LATE_CLEAR_WINDOW
+        )
+        if earlier is not None:
+            mark_cleared(session, self.ctx, case, earlier.ts, earlier.id, now)
+            work.case_of_event[earlier.id] = case.id
+        work.count(metrics.CASES_OPENED, event.hazard_type.value)
+        self._case_opened(session, case, event, now, work)
+
+    def _case_opened(
+        self, session: Session, case: Case, event: HazardEvent, now: datetime, work: _Work
+    ) -> None:
+        """What follows a new case: the centre's notice and, for emergencies, dispatch."""
         notify_centre(session, self.ctx, case, "opened", case.title, now)
         if event.category is not HazardCategory.EMERGENCY:
             return  # maintenance goes to installers via the centre, not to grid workers
         # SLA clock, first offer, and immediate escalation when nobody can go.
         decision = start_case(session, self.ctx, case, now)
-        self._count_after_commit(metrics.DISPATCHES, decision.reason_code)
+        work.count(metrics.DISPATCHES, decision.reason_code)
+
+    def _apply_task_update(self, session: Session, update: TaskUpdate, now: datetime, work: _Work) -> Outcome:
+        self._lock_task(session, update.task_id)
+        try:
+            apply_task_update(session, self.ctx, update, now)
+        except TaskUpdateRefused as exc:
+            log.warning(
+                "task update %s refused: %s",
+                update.id,
+                exc,
+                extra={"worker_id": update.worker_id, "task_id": update.task_id},
+            )
+            # Kept in the ledger as refused at once, so that a later step can re-drive it.
+            ledger.set_outcomes(session, {update.id: Outcome.REFUSED.value})
+            return Outcome.REFUSED
+        self._redrive(session, update.task_id, now, work)
+        return Outcome.APPLIED
+
+    def _lock_task(self, session: Session, task_id: str) -> None:
+        # Two gateways may get one worker's accept and check-in at the same moment
+        # (shared subscriptions do not keep order): the row lock makes them take turns,
+        # so the one that comes second sees the first one's step (or its refusal, below).
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(Task).where(Task.id == task_id).with_for_update()).first()
+
+    def _redrive(self, session: Session, task_id: str, now: datetime, work: _Work) -> None:
+        """A step applied: retry recently refused updates of the task that it may have unblocked.
+
+        A worker's ``check_in`` that overtook its ``accept`` is refused first, and
+        applied here once the accept is in.
+        """
+        progress = True
+        while progress:
+            progress = False
+            for row in ledger.refused_updates(session, task_id, now - REDRIVE_WINDOW):
+                try:
+                    update = decode(row.topic, row.payload)
+                except ContractError:
+                    continue
+                if not isinstance(update, TaskUpdate):
+                    continue
+                try:
+                    with session.begin_nested():
+                        apply_task_update(session, self.ctx, update, now)
+                except TaskUpdateRefused:
+                    continue
+                row.outcome = Outcome.APPLIED.value
+                work.redriven.add(row.id)
+                log.info(
+                    "task update %s applied after an update that overtook it",
+                    row.id,
+                    extra={"task_id": task_id, "worker_id": update.worker_id},
+                )
+                progress = True
 
 
-def _store_down(exc: OperationalError) -> bool:
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """Errors another writer causes and a retry cures."""
+    state = _sqlstate(exc)
+    if state in ("40P01", "40001", "55P03"):  # deadlock, serialization failure, lock not available
+        return True
+    return "database is locked" in str(exc.orig).lower()
+
+
+def _store_down(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower()
     return any(
         s in text
@@ -207,5 +446,7 @@ def _store_down(exc: OperationalError) -> bool:
             "terminating connection",
             "disk i/o error",
             "unable to open",
+            "connection is closed",
+            "the connection is lost",
         )
     )

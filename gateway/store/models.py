@@ -1,10 +1,11 @@
 """Import every domain's tables so that Base.metadata is complete (for Alembic)."""
 
-from gateway.cases.models import Case, CaseTransition
+from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
-from gateway.events.models import DeadLetter, EventRecord
+from gateway.events.models import DeadLetter, EventRecord, SourceProgress
 from gateway.evidence.models import Evidence
+from gateway.heartbeat.models import GatewayHeartbeat
 from gateway.notify.models import Delivery, DeliveryAttempt
 from gateway.outbound.models import OutboundMessage, SourceCounter
 from gateway.patrol.models import PatrolPlan, PatrolPoint, PatrolStop, PatrolTrack
@@ -22,6 +23,8 @@ __all__ = [
     "Escalation",
     "EventRecord",
     "Evidence",
+    "FalseAlarmFeedback",
+    "GatewayHeartbeat",
     "OutboundMessage",
     "PatrolPlan",
     "PatrolPoint",
@@ -29,6 +32,7 @@ __all__ = [
     "PatrolTrack",
     "SlaTimer",
     "SourceCounter",
+    "SourceProgress",
     "Task",
     "WorkerAvailability",
     "WorkerPosition",

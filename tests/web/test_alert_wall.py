@@ -8,7 +8,10 @@ from tests.gateway.conftest import Harness
 
 
 def test_operator_sees_open_cases_on_the_wall_and_the_map_and_opens_one(
-    harness: Harness, serve_api, page: Page, tmp_path  # type: ignore[no-untyped-def]
+    harness: Harness,
+    serve_api,
+    page: Page,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     harness.raise_event("smk-rental-15", severity="major")
     harness.clock.advance(5)
@@ -37,7 +40,9 @@ def test_operator_sees_open_cases_on_the_wall_and_the_map_and_opens_one(
 
 
 def test_wall_picks_up_new_cases_without_a_reload(
-    harness: Harness, serve_api, page: Page  # type: ignore[no-untyped-def]
+    harness: Harness,
+    serve_api,
+    page: Page,  # type: ignore[no-untyped-def]
 ) -> None:
     base = serve_api(str(harness.engine.url))
     page.goto(base + "/ui/wall.html")

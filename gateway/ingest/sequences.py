@@ -1,0 +1,229 @@
+"""Per-source sequence gaps: detected and reported, never fatal.
+
+Every envelope carries ``seq``, a per-source counter. A jump opens a *gap*
+(a range of numbers not seen). Because several gateways share the stream
+through an MQTT 5 shared subscription, a source's messages may commit out of
+order, so a gap is first only *noticed*; a number that turns up later
+*fills* it (counted as late), and only what is still missing after the grace
+period is counted and logged as *lost*.
+
+The bookkeeping lives in the store (``source_progress``), not in memory, so
+that it is right whichever gateway sees which message. On PostgreSQL the rows
+are locked in source order at the end of a batch — the lock is held only
+for the final moments of the transaction.
+
+Not sequenced: ``seq`` 0 (use it for last-will messages, whose number would
+otherwise be handed out long before the broker publishes them) and retained
+messages (old state the broker repeats on every subscribe).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from gateway import metrics
+from gateway.events.models import SourceProgress
+
+log = logging.getLogger(__name__)
+
+GRACE_S = 60.0
+MAX_OPEN_RANGES = 64  # beyond this the oldest range is counted lost at once (bounded row size)
+_table = SourceProgress.__table__
+
+
+@dataclass
+class SequenceReport:
+    """What one batch found; turned into metrics and log lines after the commit."""
+
+    gaps: list[tuple[str, int, int]] = field(default_factory=list)  # (source, first, last) noticed
+    late: int = 0
+    lost: list[tuple[str, int, int]] = field(default_factory=list)  # (source, first, last) given up
+    resets: list[tuple[str, int, int]] = field(default_factory=list)  # (source, old max, new seq)
+
+    def publish(self) -> None:
+        """Metrics and one log line per source and finding (not one per range)."""
+        for source, ranges in _by_source(self.gaps).items():
+            missing = sum(last - first + 1 for first, last in ranges)
+            metrics.SEQ_GAPS.inc(missing)
+            log.info(
+                "source %s: sequence jumped, %d number(s) not seen yet (%s)",
+                source,
+                missing,
+                _ranges(ranges),
+                extra={"source": source},
+            )
+        if self.late:
+            metrics.SEQ_LATE.inc(self.late)
+        for source, ranges in _by_source(self.lost).items():
+            missing = sum(last - first + 1 for first, last in ranges)
+            metrics.SEQ_LOST.inc(missing)
+            log.warning(
+                "source %s: %d message(s) never arrived, lost before the broker (seq %s)",
+                source,
+                missing,
+                _ranges(ranges),
+                extra={"source": source},
+            )
+        for source, old, new in self.resets:
+            metrics.SEQ_RESETS.inc()
+            log.warning(
+                "source %s restarted its sequence (%d after %d); tracking from here",
+                source,
+                new,
+                old,
+                extra={"source": source},
+            )
+
+
+def _by_source(found: list[tuple[str, int, int]]) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for source, first, last in found:
+        out[source].append((first, last))
+    return out
+
+
+def _ranges(ranges: list[tuple[int, int]], show: int = 5) -> str:
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges[:show])
+    return text + (f" and {len(ranges) - show} more range(s)" if len(ranges) > show else "")
+
+
+class SequenceTracker:
+    def __init__(self, grace_s: float = GRACE_S) -> None:
+        self.grace = timedelta(seconds=grace_s)
+
+    def observe(
+        self,
+        session: Session,
+        seen: dict[str, list[tuple[int, datetime]]],
+        now: datetime,
+        report: SequenceReport,
+    ) -> None:
+        """Fold one batch's (seq, source ts) per source into the store."""
+        seen = {s: v for s, v in seen.items() if v}
+        if not seen:
+            return
+        sources = sorted(seen)
+        dialect = session.get_bind().dialect.name
+        rows = self._load(session, sources, dialect)
+        missing = [s for s in sources if s not in rows]
+        if missing:
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            fresh = [
+                {
+                    "source": s,
+                    "max_seq": -1,
+                    "open_gaps": [],
+                    "open_gap_count": 0,
+                    "lost_total": 0,
+                    "late_total": 0,
+                    "resets_total": 0,
+                    "messages_total": 0,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                }
+                for s in missing
+            ]
+            # Another gateway may be adding the same new source right now.
+            session.execute(insert(_table).values(fresh).on_conflict_do_nothing(index_elements=["source"]))
+            rows.update(self._load(session, missing, dialect))
+        for source in sources:
+            row = rows[source]
+            gaps = [list(g) for g in row.open_gaps]
+            for seq, ts in seen[source]:
+                self._one(row, gaps, seq, ts, now, report)
+            self._expire(row, gaps, now, report)
+            row.open_gaps = gaps
+            row.open_gap_count = sum(g[1] - g[0] + 1 for g in gaps)
+            row.messages_total += len(seen[source])
+            row.last_seen_at = now
+
+    def sweep(self, session: Session, now: datetime, report: SequenceReport) -> None:
+        """Give up on gaps past the grace period for sources that went quiet."""
+        query = (
+            select(SourceProgress).where(SourceProgress.open_gap_count > 0).order_by(SourceProgress.source)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        for row in session.scalars(query):
+            gaps = [list(g) for g in row.open_gaps]
+            self._expire(row, gaps, now, report)
+            row.open_gaps = gaps
+            row.open_gap_count = sum(g[1] - g[0] + 1 for g in gaps)
+
+    @staticmethod
+    def _load(session: Session, sources: list[str], dialect: str) -> dict[str, SourceProgress]:
+        query = (
+            select(SourceProgress).where(SourceProgress.source.in_(sources)).order_by(SourceProgress.source)
+        )
+        if dialect == "postgresql":
+            query = query.with_for_update()
+        return {r.source: r for r in session.scalars(query)}
+
+    def _one(
+        self,
+        row: SourceProgress,
+        gaps: list[list],
+        seq: int,
+        ts: datetime,
+        now: datetime,
+        report: SequenceReport,
+    ) -> None:
+        if row.max_seq < 0:  # first contact: we cannot know what came before
+            row.max_seq, row.max_seq_ts = seq, ts
+            return
+        if seq > row.max_seq:
+            if seq > row.max_seq + 1:
+                gaps.append([row.max_seq + 1, seq - 1, now.isoformat()])
+                report.gaps.append((row.source, row.max_seq + 1, seq - 1))
+            row.max_seq, row.max_seq_ts = seq, ts
+            return
+        for i, (first, last, noticed) in enumerate(gaps):
+            if first <= seq <= last:
+                pieces = [[first, seq - 1, noticed]] if first < seq else []
+                if seq < last:
+                    pieces.append([seq + 1, last, noticed])
+                gaps[i : i + 1] = pieces
+                row.late_total += 1
+                report.late += 1
+                return
+        # Not above the highest and not filling a gap: a redelivery or a replay — unless
+        # the source made it after the message that holds the highest number, which
+        # means its counter started again (a device reinstalled without its state).
+        if row.max_seq_ts is not None and ts > row.max_seq_ts and seq < row.max_seq:
+            report.resets.append((row.source, row.max_seq, seq))
+            row.resets_total += 1
+            row.max_seq, row.max_seq_ts = seq, ts
+            for first, last, _ in gaps:
+                row.lost_total += last - first + 1
+                report.lost.append((row.source, first, last))
+            gaps.clear()
+
+    def _expire(self, row: SourceProgress, gaps: list[list], now: datetime, report: SequenceReport) -> None:
+        cutoff = now - self.grace
+        keep = []
+        for first, last, noticed in gaps:
+            if datetime.fromisoformat(noticed) <= cutoff:
+                row.lost_total += last - first + 1
+                report.lost.append((row.source, first, last))
+            else:
+                keep.append([first, last, noticed])
+        while len(keep) > MAX_OPEN_RANGES:
+            first, last, _ = keep.pop(0)
+            row.lost_total += last - first + 1
+            report.lost.append((row.source, first, last))
+        gaps[:] = keep
+
+
+def group_by_source(items: list[tuple[str, int, datetime]]) -> dict[str, list[tuple[int, datetime]]]:
+    out: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+    for source, seq, ts in items:
+        if seq > 0:
+            out[source].append((seq, ts))
+    return out
