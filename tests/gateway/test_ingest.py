@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import func, select
 
 from contracts import GeoPoint, HazardEvent, TaskUpdate, encode, topics
@@ -136,11 +138,11 @@ def test_a_clear_that_overtakes_its_alarm_is_still_noted_on_the_case(harness: Ha
         assert s.get(EventRecord, clear.id).case_id == case.id  # type: ignore[union-attr]
 
 
-def test_a_check_in_that_overtakes_the_accept_is_applied_once_the_accept_is_in(harness: Harness) -> None:
-    harness.raise_event("smk-factory-a1")
-    with harness.sessions() as s:
+def _task_updates(h: Harness) -> tuple[Task, Case, Callable[..., Incoming]]:
+    h.raise_event("smk-factory-a1")
+    with h.sessions() as s:
         task = s.scalars(select(Task)).one()
-    [case] = cases(harness)
+    [case] = cases(h)
 
     def update(action: str, seq: int, **kw: object) -> Incoming:
         msg = TaskUpdate(
@@ -148,42 +150,31 @@ def test_a_check_in_that_overtakes_the_accept_is_applied_once_the_accept_is_in(h
         )
         return Incoming(topics.worker_task_update(task.worker_id), encode(msg))
 
-    check_in = update("check_in", 2, location=GeoPoint(lon=case.lon, lat=case.lat))  # type: ignore[arg-type]
-    accept = update("accept", 1)
-    assert harness.pipeline.process([check_in]) == [Outcome.REFUSED]
-    assert harness.pipeline.process([accept]) == [Outcome.APPLIED]
-    with harness.sessions() as s:
-        assert s.get(Task, task.id).status == "on_site"  # type: ignore[union-attr]
-        outcomes = {
-            r.id: r.outcome for r in s.scalars(select(EventRecord).where(EventRecord.task_id == task.id))
-        }
-    assert set(outcomes.values()) == {"applied"}
-    assert [t.to_status for t in trail(harness, case.id) if t.change == "status"][-2:] == [
-        "accepted",
-        "on_site",
-    ]
+    return task, case, update
 
 
-def test_a_check_in_and_its_accept_reversed_within_one_batch(harness: Harness) -> None:
-    harness.raise_event("smk-factory-a1")
+def test_a_resolve_that_overtakes_the_check_in_is_applied_once_the_check_in_is_in(harness: Harness) -> None:
+    task, case, update = _task_updates(harness)
+    site = GeoPoint(lon=case.lon, lat=case.lat)  # type: ignore[arg-type]
+    assert harness.pipeline.process([update("accept", 1)]) == [Outcome.APPLIED]
+    resolve = update("resolve", 3, result="handled", note="pan on the stove")
+    assert harness.pipeline.process([resolve]) == [Outcome.REFUSED]  # still "accepted"
+    assert harness.pipeline.process([update("check_in", 2, location=site)]) == [Outcome.APPLIED]
     with harness.sessions() as s:
-        task = s.scalars(select(Task)).one()
-    [case] = cases(harness)
-    msgs = [
-        TaskUpdate(
-            source=task.worker_id,
-            seq=2,
-            task_id=task.id,
-            worker_id=task.worker_id,
-            action="check_in",
-            location=GeoPoint(lon=case.lon, lat=case.lat),  # type: ignore[arg-type]
-        ),
-        TaskUpdate(source=task.worker_id, seq=1, task_id=task.id, worker_id=task.worker_id, action="accept"),
-    ]
-    batch = [Incoming(topics.worker_task_update(task.worker_id), encode(m)) for m in msgs]
+        assert s.get(Task, task.id).status == "resolved"  # type: ignore[union-attr]
+        outcomes = [r.outcome for r in s.scalars(select(EventRecord).where(EventRecord.task_id == task.id))]
+    assert outcomes == ["applied"] * 3
+    statuses = [t.to_status for t in trail(harness, case.id) if t.change == "status"]
+    assert statuses[-3:] == ["accepted", "on_site", "resolved"]
+
+
+def test_a_resolve_and_its_check_in_reversed_within_one_batch(harness: Harness) -> None:
+    task, case, update = _task_updates(harness)
+    site = GeoPoint(lon=case.lon, lat=case.lat)  # type: ignore[arg-type]
+    batch = [update("resolve", 2, result="false_alarm"), update("check_in", 1, location=site)]
     assert harness.pipeline.process(batch) == [Outcome.APPLIED, Outcome.APPLIED]
     with harness.sessions() as s:
-        assert s.get(Task, task.id).status == "on_site"  # type: ignore[union-attr]
+        assert s.get(Task, task.id).status == "resolved"  # type: ignore[union-attr]
 
 
 # -- sequence gaps -----------------------------------------------------------------
