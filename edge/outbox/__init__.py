@@ -1,0 +1,128 @@
+"""Store-and-forward: every outgoing message goes to disk first, then to the broker.
+
+:class:`Outbox` is the node's :class:`edge.emit.Emitter`: ``emit`` returns once
+the message is committed to SQLite (numbered for its source); the uplink
+publishes queued rows at QoS 1 in order and deletes each only after the
+broker's PUBACK. See :mod:`edge.outbox.store` and :mod:`edge.outbox.uplink`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from contracts import Envelope, OutboxHealth, topics
+from contracts.clock import Clock, SystemClock
+from edge.emit import Priority
+from edge.outbox import metrics
+from edge.outbox.store import OutboxError, OutboxStore
+from edge.outbox.uplink import Birth, Uplink
+from edge.settings import BrokerSettings, OutboxSettings
+
+__all__ = ["Outbox", "OutboxError", "OutboxStore", "Uplink"]
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(
+        self,
+        node_id: str,
+        path: Path,
+        broker: BrokerSettings,
+        settings: OutboxSettings | None = None,
+        clock: Clock | None = None,
+        *,
+        will: tuple[str, bytes] | None = None,
+        birth: Birth | None = None,
+        farewell: Birth | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.settings = settings or OutboxSettings()
+        self._clock = clock or SystemClock()
+        self.store = OutboxStore(path, self.settings.capacity, self._clock, self.settings.fsync_events)
+        self.uplink = Uplink(
+            self.store,
+            broker,
+            client_id or node_id,
+            window=self.settings.window,
+            publish_rate=self.settings.publish_rate,
+            will=will,
+            birth=birth,
+            farewell=farewell,
+            flush_on_stop_s=self.settings.flush_on_stop_s,
+        )
+        self._own_topics: set[str] = set()
+        metrics.DEPTH.set_function(lambda: self.store.depth)
+
+    def start(self) -> None:
+        self.uplink.start()
+
+    def stop(self) -> None:
+        self.uplink.stop()
+        self.store.close()
+
+    # -- Emitter ---------------------------------------------------------------
+    def emit(self, topic: str, message: Envelope, priority: Priority, retain: bool = False) -> None:
+        if topic not in self._own_topics:
+            self._check_topic(topic)
+        if message.source != self.node_id:
+            raise ValueError(f"node {self.node_id!r} cannot send a message from {message.source!r}")
+        done = self.store.append(topic, message, priority, retain)
+        metrics.QUEUED.labels(priority.name.lower()).inc()
+        if done.evicted is not None:
+            metrics.EVICTED.labels(done.evicted.name.lower()).inc()
+            if done.row is None or self.store.evicted_total % 1000 == 1:
+                log.warning(
+                    "outbox full (%d/%d): dropping %s messages to keep hazard events",
+                    self.store.depth,
+                    self.store.capacity,
+                    done.evicted.name.lower(),
+                    extra={"node_id": self.node_id},
+                )
+        if done.row is not None:
+            self.uplink.offer(done.row)
+
+    def _check_topic(self, topic: str) -> None:
+        try:
+            parsed = topics.parse(topic)
+        except topics.TopicError as exc:
+            raise ValueError(str(exc)) from None
+        if parsed.role is not topics.Role.NODE or parsed.owner != self.node_id:
+            raise ValueError(f"node {self.node_id!r} publishes only under {topics.ROOT}/node/{self.node_id}/")
+        self._own_topics.add(topic)
+
+    # -- health ------------------------------------------------------------------
+    def health(self) -> tuple[OutboxHealth, list[str]]:
+        """The outbox part of EdgeHealth, and warnings a person should read."""
+        stats = self.store.stats()
+        now = self._clock.now().timestamp()
+        age = max(0.0, now - stats.oldest_created_at) if stats.oldest_created_at else 0.0
+        metrics.OLDEST_AGE.set(age)
+        evicted = self.store.evicted_total + self.store.dropped_total
+        warnings: list[str] = []
+        capacity = self.store.capacity
+        if stats.depth >= self.settings.warn_fill * capacity:
+            warnings.append(
+                f"outbox {stats.depth / capacity:.0%} full ({stats.depth}/{capacity}); "
+                "telemetry is evicted first, hazard events are kept"
+            )
+        if evicted:
+            warnings.append(f"outbox evicted {evicted} low-priority messages since start to make room")
+        link = self.uplink.stats
+        if link.refused_total:
+            warnings.append(
+                f"broker refused {link.refused_total} messages for good (kept in the outbox's "
+                f"'refused' table); check the broker ACL for {self.node_id}"
+            )
+        if not link.connected and link.disconnected_since is not None:
+            down = time.time() - link.disconnected_since
+            warnings.append(f"uplink down for {down:.0f} s: {link.last_error or 'connecting'}")
+        return (
+            OutboxHealth(
+                depth=stats.depth, capacity=capacity, oldest_unsent_age_s=age, evicted_total=evicted
+            ),
+            warnings,
+        )
