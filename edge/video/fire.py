@@ -23,11 +23,11 @@ import numpy as np
 
 from edge.video.settings import FireRuleSettings
 
-WIDTH = 256  # analysis width; flames are large, fine detail does not help
+WIDTH = 256  # about this wide; flames are large, fine detail does not help
 SMOKE_BLOCK = 8
 SMOKE_WINDOW = 25  # analysed frames (5 s at 5 fps): smoke lingers, people walk on
-SMOKE_SAMPLE_EVERY = 5
-SMOKE_HISTORY = 20  # background samples: 100 analysed frames
+SMOKE_SAMPLE_EVERY = 10
+SMOKE_HISTORY = 9  # background samples: 90 analysed frames (18 s at 5 fps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +68,21 @@ class FireAnalyzer:
         self.settings = settings
         fw, fh = frame
         self.frame = frame
-        self.size = (min(WIDTH, fw), max(1, round(fh * min(WIDTH, fw) / fw)))
+        # An integer shrink factor keeps the resize cheap (INTER_AREA on whole pixel blocks).
+        factor = max(1, round(fw / WIDTH))
+        self.size = (max(1, fw // factor), max(1, fh // factor))
         self.scale = fw / self.size[0]
         self.keep = None
         if ignore is not None:
             small = cv2.resize(ignore, self.size, interpolation=cv2.INTER_NEAREST)
             self.keep = (small == 0).astype(np.uint8)
+        # Windows kept as running sums (add the newest, subtract the oldest): the
+        # analysis runs on every camera at every analysed frame, so it must be cheap.
         self._colour: deque[np.ndarray] = deque(maxlen=settings.window)
-        self._grey: deque[np.ndarray] = deque(maxlen=settings.window)
+        self._jumps: deque[np.ndarray] = deque(maxlen=settings.window - 1)
+        self._colour_sum = np.zeros((self.size[1], self.size[0]), np.uint8)
+        self._jump_sum = np.zeros((self.size[1], self.size[0]), np.uint8)
+        self._last_grey: np.ndarray | None = None
         self._background: np.ndarray | None = None
         self._bg_edges: np.ndarray | None = None
         self._smoke: deque[np.ndarray] = deque(maxlen=SMOKE_WINDOW)
@@ -86,7 +93,10 @@ class FireAnalyzer:
 
     def reset(self) -> None:
         self._colour.clear()
-        self._grey.clear()
+        self._jumps.clear()
+        self._colour_sum[:] = 0
+        self._jump_sum[:] = 0
+        self._last_grey = None
         self._smoke.clear()
         self._history.clear()
         self._frames_seen = 0
@@ -100,8 +110,20 @@ class FireAnalyzer:
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         if self.keep is not None:
             colour &= self.keep
+        if len(self._colour) == self._colour.maxlen:
+            self._colour_sum -= self._colour[0]
         self._colour.append(colour)
-        self._grey.append(grey.astype(np.int16))
+        self._colour_sum += colour
+        if self._last_grey is not None:
+            # Flicker: the brightness jumps by more than compression noise or a slow
+            # exposure change could. (Colour-threshold toggles alone are mostly noise
+            # at the threshold's edge.)
+            jump = (cv2.absdiff(grey, self._last_grey) > 18).astype(np.uint8)
+            if len(self._jumps) == self._jumps.maxlen:
+                self._jump_sum -= self._jumps[0]
+            self._jumps.append(jump)
+            self._jump_sum += jump
+        self._last_grey = grey
         regions = self._flames()
         if self.settings.smoke:
             regions += self._smoke_regions(small, grey)
@@ -112,13 +134,11 @@ class FireAnalyzer:
         n = len(self._colour)
         if n < 4:
             return []
-        stack = np.stack(self._colour)  # n x h x w, 0/1
-        persistent = stack.sum(axis=0) >= max(2, int(0.3 * n))  # fire-coloured in place, not passing by
-        # Flicker: the brightness jumps by more than compression noise or a slow
-        # exposure change could, again and again. (Colour-threshold toggles alone
-        # are mostly noise at the threshold's edge.)
-        jumps = (np.abs(np.diff(np.stack(self._grey), axis=0)) > 18).sum(axis=0)
-        flicker = jumps >= 2
+        # fire-coloured in place over the window, not passing by
+        persistent = self._colour_sum >= max(2, int(0.3 * n))
+        if not persistent.any():
+            return []
+        flicker = self._jump_sum >= 2  # and jumping in brightness again and again
         candidate = cv2.morphologyEx(persistent.astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
         total = float(self.size[0] * self.size[1])
@@ -156,7 +176,7 @@ class FireAnalyzer:
         # minute at most, so a lasting change of the scene is learnt in the end).
         learn = not hazy or self._hazy_frames > 3 * SMOKE_HISTORY * SMOKE_SAMPLE_EVERY
         if self._frames_seen % SMOKE_SAMPLE_EVERY == 1 and learn:
-            self._history.append(g)
+            self._history.append(grey)
             if len(self._history) == self._history.maxlen:
                 self._background = np.median(np.stack(self._history), axis=0).astype(np.float32)
                 self._bg_edges = np.abs(cv2.Laplacian(self._background, cv2.CV_32F, ksize=3))
@@ -189,6 +209,8 @@ class FireAnalyzer:
         if n < self._smoke.maxlen:
             return []
         persistent = (np.stack(self._smoke).sum(axis=0) >= int(0.7 * n)).astype(np.uint8)
+        if not persistent.any():
+            return []
         count, _labels, stats, _ = cv2.connectedComponentsWithStats(persistent, connectivity=4)
         total_blocks = float(persistent.size)
         out = []

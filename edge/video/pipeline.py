@@ -163,7 +163,8 @@ class CameraPipeline:
         scan_reason, self._scan_reason = self._scan_reason, None
         if self.detector.available and (person_rules or scan_reason):
             full = (
-                scan_reason is not None
+                not self.settings.scan.motion_gating
+                or scan_reason is not None
                 or lights_jumped
                 or motion.global_change
                 or self._last_full_scan is None

@@ -70,6 +70,11 @@ class MotionSettings(Section):
 
 
 class ScanSettings(Section):
+    motion_gating: bool = Field(
+        default=True,
+        description="Detect only around motion and tracked objects (plus full scans); "
+        "off = a full-frame detection on every analysed frame.",
+    )
     full_scan_interval_s: float = Field(
         default=10,
         gt=0,
