@@ -10,7 +10,19 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from cloud_api.routes import availability, cases, operations, patrol, performance, supervision, tasks, workers
+from cloud_api.routes import (
+    availability,
+    case_actions,
+    cases,
+    dead_letters,
+    ingest_status,
+    operations,
+    patrol,
+    performance,
+    supervision,
+    tasks,
+    workers,
+)
 from cloud_api.settings import ApiSettings
 from contracts.clock import Clock, SystemClock
 from contracts.site import load_site
@@ -41,7 +53,8 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
     app.state.site = site
     app.state.sessions = session_factory(engine)
     app.state.ctx = GatewayContext(site, settings.api_id, clock or SystemClock())
-    for module in (cases, workers, operations, tasks, supervision, patrol, availability, performance):
+    routers = (cases, workers, operations, tasks, supervision, patrol, availability, performance)
+    for module in (*routers, case_actions, dead_letters, ingest_status):
         app.include_router(module.router)
 
     app.mount("/ui", StaticFiles(directory=STATIC), name="ui")

@@ -63,10 +63,14 @@ INGEST_RATE = Gauge(
 INBOX_DEPTH = Gauge(
     "gridwatch_gateway_inbox_depth", "Messages received from the broker and waiting for a batch"
 )
-TELEMETRY_POINTS = Counter(
-    "gridwatch_gateway_telemetry_points_total",
-    "Telemetry points, by outcome (written, dropped_full, dropped_error)",
+TELEMETRY_LINES = Counter(
+    "gridwatch_gateway_telemetry_lines_total",
+    "Telemetry points (line-protocol lines): written, or dropped after the retries ran out",
     ["outcome"],
+)
+TELEMETRY_DROPPED = Counter(
+    "gridwatch_gateway_telemetry_dropped_messages_total",
+    "Readings and health reports dropped because the telemetry buffer was full",
 )
 TELEMETRY_BUFFERED = Gauge(
     "gridwatch_gateway_telemetry_buffered", "Telemetry points waiting for the telemetry store"

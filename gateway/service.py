@@ -16,13 +16,16 @@ from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
 from gateway.dispatch.duties import DispatchDuties
+from gateway.heartbeat import service as heartbeat
 from gateway.ingest.consumer import MqttLink
 from gateway.ingest.pipeline import Incoming, Pipeline, StoreUnavailable
+from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.outbound.publisher import OutboundDrain
 from gateway.settings import GatewaySettings
 from gateway.store.db import make_engine, session_factory
 from gateway.store.migrate import upgrade
 from gateway.telemetry import NullTelemetry, TelemetrySink
+from gateway.telemetry_influx import InfluxTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +43,11 @@ class Gateway:
         upgrade(self.engine)
         self.sessions = session_factory(self.engine)
         self.ctx = GatewayContext(site, settings.gateway_id, clock or SystemClock())
-        self.telemetry = telemetry or NullTelemetry()
-        self.pipeline = Pipeline(self.sessions, self.ctx, self.telemetry)
+        if telemetry is None:
+            telemetry = InfluxTelemetry(settings.influx) if settings.influx.url else NullTelemetry()
+        self.telemetry = telemetry
+        self.sequences = SequenceTracker(settings.sequence_grace_s)
+        self.pipeline = Pipeline(self.sessions, self.ctx, self.telemetry, self.sequences)
         self.link = MqttLink(settings)
         self.drain = OutboundDrain(self.sessions, self.ctx.clock)
         self.link.on_connected = self.drain.reset
@@ -49,6 +55,9 @@ class Gateway:
         self.stop_event = threading.Event()
         self._gauges_at = 0.0
         self._retry: list[Incoming] = []
+        self.started_at = self.ctx.now()
+        self.processed = 0  # messages committed by this process
+        self._rate_mark = (time.monotonic(), 0)
 
     def run(self) -> None:
         if self.settings.metrics_port:
@@ -85,13 +94,26 @@ class Gateway:
                 time.sleep(1)
                 return
             self.link.ack(batch)
+            self.processed += len(batch)
         self.duties.tick()  # SLA warnings, breaches, accept deadlines (state in the database)
         self.drain.pump(self.link, self.link.connected.is_set())
-        if time.monotonic() - self._gauges_at > 10:
+        if time.monotonic() - self._gauges_at > self.settings.heartbeat_s:
+            self._housekeeping()
+
+    def _housekeeping(self) -> None:
+        """Gauges, lost-sequence sweep and the heartbeat; never stops the loop."""
+        self._gauges_at = time.monotonic()
+        try:
             self._update_gauges()
+        except Exception:
+            log.exception("housekeeping failed; trying again in %.0f s", self.settings.heartbeat_s)
 
     def _update_gauges(self) -> None:
-        self._gauges_at = time.monotonic()
+        mark, seen = self._rate_mark
+        now_m = time.monotonic()
+        metrics.INGEST_RATE.set((self.processed - seen) / max(now_m - mark, 1e-6))
+        self._rate_mark = (now_m, self.processed)
+        metrics.INBOX_DEPTH.set(self.link.inbox.qsize())
         with self.sessions() as session:
             rows = session.execute(
                 select(Case.hazard_type, func.count())
@@ -100,6 +122,22 @@ class Gateway:
             )
             for hazard, n in rows:
                 metrics.OPEN_CASES.labels(hazard).set(n)
+        report = SequenceReport()
+        now = self.ctx.now()
+        status, warnings = self.telemetry.status(), self.telemetry.warnings()
+        with self.sessions.begin() as session:
+            self.sequences.sweep(session, now, report)
+            heartbeat.beat(
+                session,
+                self.settings.gateway_id,
+                self.started_at,
+                now,
+                self.processed,
+                self.link.connected.is_set(),
+                warnings,
+                status,
+            )
+        report.publish()
 
     def stop(self) -> None:
         self.stop_event.set()

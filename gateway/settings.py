@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.telemetry_influx import InfluxSettings
+
 
 class MqttSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDWATCH_MQTT_", extra="forbid")
@@ -50,4 +52,11 @@ class GatewaySettings(BaseSettings):
     timer_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="How often due SLA timers and accept deadlines are checked."
     )
+    heartbeat_s: float = Field(
+        default=5.0, gt=0, le=60, description="How often this gateway's heartbeat (and gauges) are refreshed."
+    )
+    sequence_grace_s: float = Field(
+        default=60.0, gt=0, description="A sequence gap still open after this long is reported as lost."
+    )
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    influx: InfluxSettings = Field(default_factory=InfluxSettings, description="Telemetry store.")

@@ -6,7 +6,7 @@ for it: a slow or dead telemetry store must not delay case handling.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from contracts import EdgeHealth, SensorReading
 
@@ -14,6 +14,14 @@ from contracts import EdgeHealth, SensorReading
 class TelemetrySink(Protocol):
     def write(self, message: SensorReading | EdgeHealth) -> None:
         """Queue the message for writing; must not block."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Counts and state for the heartbeat and the operations API."""
+        ...
+
+    def warnings(self) -> list[str]:
+        """What an operator should know (store down, drops); empty when all is well."""
         ...
 
     def close(self) -> None: ...
@@ -27,6 +35,12 @@ class NullTelemetry:
 
     def write(self, message: SensorReading | EdgeHealth) -> None:
         self.received += 1
+
+    def status(self) -> dict[str, Any]:
+        return {"store": None, "received": self.received}
+
+    def warnings(self) -> list[str]:
+        return []
 
     def close(self) -> None:
         pass

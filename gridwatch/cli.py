@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.logs import setup_logging
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
 app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(deadletters_app, name="deadletters")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -78,11 +80,22 @@ def gateway(
     mqtt_port: PortOpt = 1883,
     gateway_id: Annotated[str, typer.Option(envvar="GRIDWATCH_GATEWAY_ID")] = "gateway-1",
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics here.")] = None,
+    influx_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GRIDWATCH_INFLUX_URL", help="InfluxDB v2 write-compatible server for telemetry."
+        ),
+    ] = None,
+    share_group: Annotated[
+        str, typer.Option(envvar="GRIDWATCH_SHARE_GROUP", help="MQTT 5 shared-subscription group.")
+    ] = "gateways",
+    batch_max: Annotated[int, typer.Option(help="Most messages committed in one transaction.")] = 200,
     log_level: LogOpt = "INFO",
 ) -> None:
-    """Run a gateway: MQTT ingest → cases → dispatch → notifications."""
+    """Run a gateway: MQTT ingest → cases → dispatch → notifications; telemetry to InfluxDB."""
     from gateway.service import Gateway
     from gateway.settings import GatewaySettings, MqttSettings
+    from gateway.telemetry_influx import InfluxSettings
 
     setup_logging(log_level)
     settings = GatewaySettings(
@@ -90,7 +103,10 @@ def gateway(
         site_dir=site,
         database_url=db,
         metrics_port=metrics_port,
+        share_group=share_group or None,
+        batch_max=batch_max,
         mqtt=MqttSettings(host=mqtt_host, port=mqtt_port),
+        influx=InfluxSettings(url=influx_url),
     )
     gw = Gateway(settings)
     _stop_on_signals(gw.stop)

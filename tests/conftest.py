@@ -15,6 +15,7 @@ from sqlalchemy import text
 from contracts.site import Site, load_site
 from gateway.store.db import make_engine
 from gridwatch.broker import Mosquitto, find_mosquitto
+from gridwatch.victoria import VictoriaMetrics, find_victoria_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SITE = REPO / "device_configs" / "demo_site"
@@ -83,3 +84,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return _sqlite_url(tmp_path)
+
+
+@pytest.fixture
+def victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """A real VictoriaMetrics (InfluxDB v2 write API) on a free port with its own data directory."""
+    if find_victoria_metrics() is None:
+        pytest.fail("victoria-metrics is not installed: run scripts/setup.sh (tests never mock it)")
+    vm = VictoriaMetrics(tmp_path / "victoria-metrics").start()
+    yield vm
+    vm.stop()

@@ -1,16 +1,14 @@
-"""Operator tools: dead letters, evidence, the grid map, health."""
+"""Operator tools: evidence, the grid map, health (dead letters: routes/dead_letters.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Response
 from shapely.geometry import mapping
 from sqlalchemy import text
 
 from cloud_api.deps import SessionDep, SiteDep
-from gateway.events import queries as dead_letters
-from gateway.events.schemas import DeadLetterView
 from gateway.evidence.models import Evidence
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
@@ -20,22 +18,6 @@ router = APIRouter(prefix="/api/v1", tags=["operations"])
 def health(session: SessionDep, site: SiteDep) -> dict[str, Any]:
     session.execute(text("SELECT 1"))
     return {"status": "ok", "site": site.settings.site.id, "store": "ok"}
-
-
-@router.get("/dead-letters", response_model=list[DeadLetterView], summary="Refused payloads, newest first")
-def list_dead_letters(
-    session: SessionDep,
-    reason: str | None = None,
-    source: str | None = None,
-    limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
-) -> list[DeadLetterView]:
-    return dead_letters.list_dead_letters(session, reason, source, limit, offset)
-
-
-@router.get("/dead-letters/summary", summary="Dead letters counted by reason")
-def dead_letter_summary(session: SessionDep) -> dict[str, int]:
-    return dead_letters.dead_letter_counts(session)
 
 
 @router.get("/evidence/{evidence_id}.jpg", summary="An evidence snapshot", response_class=Response)

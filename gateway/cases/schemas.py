@@ -16,6 +16,7 @@ class TransitionView(BaseModel):
     actor: str
     reason: str
     event_id: str | None
+    change: str = "status"  # status, or: severity, cleared, returned, corroborated, confirmed
 
 
 class CaseView(BaseModel):
@@ -43,6 +44,9 @@ class CaseView(BaseModel):
     assigned_worker_id: str | None
     warnings: list[str]
     evidence_ids: list[str]
+    confirmed_at: datetime | None = None
+    confirmed_by: str | None = None
+    corroborated_by: str | None = None
 
 
 class CaseDetail(CaseView):

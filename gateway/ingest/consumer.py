@@ -99,7 +99,7 @@ class MqttLink:
     def _on_message(self, _c: mqtt.Client, _ud: object, msg: mqtt.MQTTMessage) -> None:
         # Blocks when the gateway falls behind: back-pressure reaches the broker,
         # which holds further messages instead of us growing without bound.
-        self.inbox.put(Incoming(msg.topic, msg.payload, msg.mid, msg.qos))
+        self.inbox.put(Incoming(msg.topic, msg.payload, msg.mid, msg.qos, retain=bool(msg.retain)))
 
     # -- consuming -----------------------------------------------------------
     def next_batch(self, max_size: int, wait_s: float, idle_timeout_s: float = 0.2) -> list[Incoming]:

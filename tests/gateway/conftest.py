@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,3 +73,16 @@ def harness(db_url: str, demo_site: Site) -> Iterator[Harness]:
     ctx = GatewayContext(demo_site, "gateway-1", clock)
     yield Harness(engine, sessions, ctx, clock, Pipeline(sessions, ctx))
     engine.dispose()
+
+
+@pytest.fixture
+def api(harness: Harness, db_url: str) -> Iterator[TestClient]:
+    """The HTTP API on the harness's store and clock."""
+    from cloud_api.app import create_app
+    from cloud_api.settings import ApiSettings
+    from tests.conftest import DEMO_SITE
+
+    with TestClient(
+        create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url), clock=harness.clock)
+    ) as client:
+        yield client

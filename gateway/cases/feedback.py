@@ -1,0 +1,83 @@
+"""False-alarm feedback per device and zone, for tuning the edge rules.
+
+Two witnesses count: an operator dismissing a case as a false alarm, and a
+worker resolving a task with the result ``false_alarm`` after going there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.cases.models import Case, FalseAlarmFeedback
+from gateway.dispatch.models import Task
+
+
+class FalseAlarmStats(BaseModel):
+    device_id: str | None
+    zone_id: str | None
+    hazard_type: str
+    dismissed_by_centre: int
+    found_false_on_site: int
+    cases: int
+    last_at: datetime | None
+
+    @property
+    def false_alarms(self) -> int:
+        return self.dismissed_by_centre + self.found_false_on_site
+
+
+def false_alarm_stats(session: Session, since: datetime | None = None) -> list[FalseAlarmStats]:
+    """Per (device, zone, hazard): false alarms and all cases raised, most false alarms first."""
+    key = (Case.device_id, Case.zone_id, Case.hazard_type)
+    totals: dict[tuple, dict[str, object]] = defaultdict(
+        lambda: {"dismissed": 0, "on_site": 0, "cases": 0, "last": None}
+    )
+
+    def bump(rows: object, field: str) -> None:
+        for device, zone, hazard, n, last in rows:  # type: ignore[attr-defined]
+            entry = totals[(device, zone, hazard)]
+            entry[field] = int(n)
+            if last is not None and (entry["last"] is None or last > entry["last"]):  # type: ignore[operator]
+                entry["last"] = last
+
+    dismissed = select(
+        FalseAlarmFeedback.device_id,
+        FalseAlarmFeedback.zone_id,
+        FalseAlarmFeedback.hazard_type,
+        func.count(),
+        func.max(FalseAlarmFeedback.at),
+    ).group_by(FalseAlarmFeedback.device_id, FalseAlarmFeedback.zone_id, FalseAlarmFeedback.hazard_type)
+    on_site = (
+        select(*key, func.count(), func.max(Task.resolved_at))
+        .join(Case, Case.id == Task.case_id)
+        .where(Task.result == "false_alarm")
+        .group_by(*key)
+    )
+    raised = select(*key, func.count(), func.max(Case.opened_at)).group_by(*key)
+    if since is not None:
+        dismissed = dismissed.where(FalseAlarmFeedback.at >= since)
+        on_site = on_site.where(Task.resolved_at >= since)
+        raised = raised.where(Case.opened_at >= since)
+    bump(session.execute(dismissed), "dismissed")
+    bump(session.execute(on_site), "on_site")
+    for device, zone, hazard, n, _last in session.execute(raised):
+        if (device, zone, hazard) in totals:
+            totals[(device, zone, hazard)]["cases"] = int(n)
+    stats = [
+        FalseAlarmStats(
+            device_id=device,
+            zone_id=zone,
+            hazard_type=hazard,
+            dismissed_by_centre=int(v["dismissed"]),  # type: ignore[call-overload]
+            found_false_on_site=int(v["on_site"]),  # type: ignore[call-overload]
+            cases=int(v["cases"]),  # type: ignore[call-overload]
+            last_at=v["last"],  # type: ignore[arg-type]
+        )
+        for (device, zone, hazard), v in totals.items()
+    ]
+    return sorted(stats, key=lambda s: (-s.false_alarms, s.device_id or "", s.zone_id or ""))

@@ -1,0 +1,45 @@
+"""Read side of ingest bookkeeping: how far each source got, what went missing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.events.models import SourceProgress
+
+
+class SourceView(BaseModel):
+    source: str
+    max_seq: int
+    messages_total: int
+    open_gaps: list[tuple[int, int]]
+    open_gap_count: int
+    lost_total: int
+    late_total: int
+    resets_total: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+def sources(session: Session, with_gaps_only: bool = False, limit: int = 1000) -> list[SourceView]:
+    query = select(SourceProgress).order_by(SourceProgress.source).limit(limit)
+    if with_gaps_only:
+        query = query.where((SourceProgress.open_gap_count > 0) | (SourceProgress.lost_total > 0))
+    return [
+        SourceView(
+            source=r.source,
+            max_seq=r.max_seq,
+            messages_total=r.messages_total,
+            open_gaps=[(int(g[0]), int(g[1])) for g in r.open_gaps],
+            open_gap_count=r.open_gap_count,
+            lost_total=r.lost_total,
+            late_total=r.late_total,
+            resets_total=r.resets_total,
+            first_seen_at=r.first_seen_at,
+            last_seen_at=r.last_seen_at,
+        )
+        for r in session.scalars(query)
+    ]

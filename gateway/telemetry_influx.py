@@ -1,0 +1,230 @@
+"""Telemetry to any InfluxDB v2 write-compatible server (InfluxDB, VictoriaMetrics, …).
+
+The pipeline calls :meth:`InfluxTelemetry.write` after each commit; it only
+puts the message in a bounded queue and never waits. A writer thread turns
+messages into line protocol and hands them, a chunk at a time, to
+influxdb-client's batching write API (which flushes by size and interval and
+retries with back-off). What the server has not yet taken is bounded too:
+while it is down the queue fills, and what does not fit is dropped and
+counted — case handling never slows down for telemetry. A failing server
+raises a health warning (log line, ``gridwatch_gateway_telemetry_healthy`` 0,
+the gateway's heartbeat) until a write succeeds again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from influxdb_client import InfluxDBClient, WriteOptions, WritePrecision
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts import EdgeHealth, SensorReading
+from gateway import metrics
+from gateway.telemetry_points import line_protocol
+
+log = logging.getLogger(__name__)
+
+
+class InfluxSettings(BaseSettings):
+    """Where telemetry goes. Without ``url`` readings are counted and not kept."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDWATCH_INFLUX_", extra="forbid")
+
+    url: str | None = Field(default=None, description="e.g. http://127.0.0.1:8086 (InfluxDB) or :8428 (VM).")
+    token: str = Field(default="", description="API token (VictoriaMetrics ignores it).")
+    org: str = Field(default="gridwatch")
+    bucket: str = Field(default="gridwatch", description="Bucket (VictoriaMetrics: a `db` label).")
+    buffer_messages: int = Field(
+        default=50_000,
+        ge=100,
+        description="Readings held while the server is slow or down; more are dropped.",
+    )
+    max_unconfirmed_lines: int = Field(
+        default=20_000,
+        ge=100,
+        description="Lines handed to the client but not yet written (bounds its buffer).",
+    )
+    chunk_lines: int = Field(default=2_000, ge=1, description="Lines per request body.")
+    flush_interval_ms: int = Field(default=1_000, ge=10, description="Longest a point waits to be sent.")
+    timeout_ms: int = Field(default=5_000, ge=100, description="HTTP timeout of one write.")
+    max_retry_time_ms: int = Field(
+        default=15_000, ge=0, description="A chunk is retried this long, then dropped (counted)."
+    )
+
+
+class InfluxTelemetry:
+    def __init__(self, settings: InfluxSettings) -> None:
+        if not settings.url:
+            raise ValueError("InfluxTelemetry needs GRIDWATCH_INFLUX_URL (or --influx-url)")
+        self.settings = settings
+        self._queue: queue.Queue[SensorReading | EdgeHealth] = queue.Queue(maxsize=settings.buffer_messages)
+        self._lock = threading.Lock()
+        self._unconfirmed = 0  # lines handed to the client, not yet written or given up
+        self._in_hand = 0  # messages taken from the queue, not yet handed over
+        self.written = 0  # lines
+        self.dropped_full = 0  # messages
+        self.dropped_error = 0  # lines
+        self.healthy = True
+        self.last_error = ""
+        self._client = InfluxDBClient(
+            url=settings.url, token=settings.token, org=settings.org, timeout=settings.timeout_ms
+        )
+        self._write = self._client.write_api(
+            write_options=WriteOptions(
+                # Each item we hand over is a chunk of up to `chunk_lines` lines (one
+                # string: far cheaper than one item per point), so batches are a few items.
+                batch_size=4,
+                flush_interval=settings.flush_interval_ms,
+                retry_interval=500,
+                max_retries=10,
+                max_retry_delay=5_000,
+                max_retry_time=settings.max_retry_time_ms,
+                exponential_base=2,
+                max_close_wait=5_000,
+            ),
+            success_callback=self._on_success,
+            error_callback=self._on_error,
+            retry_callback=self._on_retry,
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
+        self._thread.start()
+        metrics.TELEMETRY_HEALTHY.set(1)
+
+    # -- the pipeline's side: never blocks -------------------------------------
+    def write(self, message: SensorReading | EdgeHealth) -> None:
+        try:
+            self._queue.put_nowait(message)
+        except queue.Full:
+            with self._lock:
+                self.dropped_full += 1
+            metrics.TELEMETRY_DROPPED.inc()
+
+    # -- the writer thread -----------------------------------------------------
+    def _run(self) -> None:
+        chunk: list[str] = []
+        while not self._stop.is_set() or not self._queue.empty():
+            with self._lock:
+                room = self.settings.max_unconfirmed_lines - self._unconfirmed
+            if room <= 0:
+                time.sleep(0.05)  # the server is behind: let our queue absorb (and drop) the excess
+                continue
+            try:
+                message = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                message = None
+            if message is not None:
+                with self._lock:
+                    self._in_hand += 1
+                try:
+                    chunk.extend(line_protocol(message))
+                except Exception:  # a value influx cannot represent: skip the message, keep going
+                    log.exception("cannot turn a %s from %s into points", message.kind, message.source)
+                metrics.TELEMETRY_BUFFERED.set(self._queue.qsize())
+            if chunk and (message is None or len(chunk) >= min(self.settings.chunk_lines, room)):
+                self._hand_over(chunk)
+                chunk = []
+            elif not chunk:
+                with self._lock:
+                    self._in_hand = 0
+        if chunk:
+            self._hand_over(chunk)
+
+    def _hand_over(self, lines: list[str]) -> None:
+        with self._lock:
+            self._unconfirmed += len(lines)
+            self._in_hand = 0
+        self._write.write(
+            self.settings.bucket, self.settings.org, "\n".join(lines), write_precision=WritePrecision.MS
+        )
+
+    # -- influxdb-client callbacks (its scheduler thread) ------------------------
+    @staticmethod
+    def _lines(data: Any) -> int:
+        body = data if isinstance(data, bytes | str) else b""
+        return (body.count(b"\n" if isinstance(body, bytes) else "\n") + 1) if body else 0
+
+    def _on_success(self, _conf: object, data: Any) -> None:
+        n = self._lines(data)
+        with self._lock:
+            self._unconfirmed -= n
+            self.written += n
+            was_healthy, self.healthy = self.healthy, True
+        metrics.TELEMETRY_LINES.labels("written").inc(n)
+        metrics.TELEMETRY_HEALTHY.set(1)
+        if not was_healthy:
+            log.warning("telemetry store %s accepts writes again", self.settings.url)
+
+    def _on_error(self, _conf: object, data: Any, exc: Exception) -> None:
+        n = self._lines(data)
+        with self._lock:
+            self._unconfirmed -= n
+            self.dropped_error += n
+        metrics.TELEMETRY_LINES.labels("dropped").inc(n)
+        self._unhealthy(exc, f"gave up on {n} line(s)")
+
+    def _on_retry(self, _conf: object, _data: Any, exc: Exception) -> None:
+        self._unhealthy(exc, "retrying")
+
+    def _unhealthy(self, exc: Exception, what: str) -> None:
+        with self._lock:
+            was_healthy, self.healthy = self.healthy, False
+            self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        metrics.TELEMETRY_HEALTHY.set(0)
+        if was_healthy:
+            log.warning(
+                "telemetry store %s is failing (%s, %s); case handling goes on, up to %d readings are "
+                "held and the rest dropped",
+                self.settings.url,
+                self.last_error,
+                what,
+                self.settings.buffer_messages,
+            )
+
+    # -- status ----------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "store": self.settings.url,
+                "healthy": self.healthy,
+                "buffered_messages": self._queue.qsize(),
+                "unconfirmed_lines": self._unconfirmed,
+                "written_lines": self.written,
+                "dropped_messages": self.dropped_full,
+                "dropped_lines": self.dropped_error,
+                "last_error": self.last_error,
+            }
+
+    def warnings(self) -> list[str]:
+        s = self.status()
+        out = []
+        if not s["healthy"]:
+            out.append(f"telemetry store {s['store']} failing: {s['last_error']}")
+        if s["dropped_messages"] or s["dropped_lines"]:
+            out.append(
+                f"telemetry dropped: {s['dropped_messages']} reading(s) for want of room, "
+                f"{s['dropped_lines']} line(s) after retries"
+            )
+        return out
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far has been written or given up (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                idle = self._unconfirmed == 0 and self._in_hand == 0
+            if idle and self._queue.empty():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._write.close()  # flushes what it holds, waiting at most max_close_wait
+        self._client.close()

@@ -1,0 +1,110 @@
+"""Sensor readings and edge health to a real VictoriaMetrics through influxdb-client's batching API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from contracts import EdgeHealth, Measurement, SensorReading, encode, topics
+from contracts.examples import examples
+from gateway import metrics
+from gateway.cases.models import Case
+from gateway.ingest.pipeline import Incoming, Outcome
+from gateway.telemetry_influx import InfluxSettings, InfluxTelemetry
+from gridwatch.victoria import VictoriaMetrics
+from tests.gateway.conftest import Harness
+from tests.helpers import wait_until
+
+
+@pytest.fixture
+def sink(victoria_metrics: VictoriaMetrics, harness: Harness) -> Iterator[InfluxTelemetry]:
+    telemetry = InfluxTelemetry(
+        InfluxSettings(
+            url=victoria_metrics.url,
+            flush_interval_ms=100,
+            buffer_messages=200,
+            max_unconfirmed_lines=200,
+            chunk_lines=50,
+            timeout_ms=1000,
+            max_retry_time_ms=1000,
+        )
+    )
+    harness.pipeline.telemetry = telemetry
+    yield telemetry
+    telemetry.close()
+
+
+def reading(h: Harness, device: str, n: int) -> Incoming:
+    node = h.ctx.site.device(device)[0]  # type: ignore[index]
+    msg = SensorReading(
+        source=node,
+        seq=n,
+        ts=h.clock.now() + timedelta(seconds=n),
+        device_id=device,
+        measurements=[
+            Measurement(quantity="smoke_density", value=n / 100, unit="dB/m"),
+            Measurement(quantity="battery", value=90),
+        ],
+        flags=["test"] if n == 3 else [],
+    )
+    return Incoming(topics.node_reading(node), encode(msg))
+
+
+def test_readings_and_health_are_read_back_from_victoria_metrics(
+    harness: Harness, sink: InfluxTelemetry, victoria_metrics: VictoriaMetrics
+) -> None:
+    batch = [reading(harness, "smk-factory-a1", n) for n in range(1, 6)]
+    health: EdgeHealth = examples()["edge_health"]  # type: ignore[assignment]
+    batch.append(Incoming(topics.node_health(health.source), encode(health)))
+    assert harness.pipeline.process(batch) == [Outcome.TELEMETRY] * 6
+    assert sink.flush(10)
+    [series] = victoria_metrics.export('{__name__="sensor_smoke_density"}')
+    assert series["metric"] == {
+        "__name__": "sensor_smoke_density",
+        "device_id": "smk-factory-a1",
+        "source": "node-gongye-1",
+    }
+    start_ms = int(harness.clock.now().timestamp() * 1000)
+    assert series["values"] == [0.01, 0.02, 0.03, 0.04, 0.05]
+    assert series["timestamps"] == [start_ms + 1000 * n for n in range(1, 6)]
+    [flag] = victoria_metrics.export('{__name__="sensor_flag_test"}')
+    assert flag["values"] == [1]
+    [camera] = victoria_metrics.export('{__name__="camera_frames_in"}')
+    assert camera["metric"]["camera_id"] == health.cameras[0].camera_id
+    [outbox] = victoria_metrics.export('{__name__="edge_outbox_depth"}')
+    assert outbox["metric"]["source"] == health.source
+    assert sink.status()["written_lines"] == 5 + 1 + len(health.cameras) + len(health.sensors)
+    assert sink.warnings() == []
+
+
+def test_a_stopped_telemetry_store_never_holds_up_cases(
+    harness: Harness, sink: InfluxTelemetry, victoria_metrics: VictoriaMetrics
+) -> None:
+    victoria_metrics.stop()
+    for start in range(0, 1000, 100):
+        batch = [reading(harness, "smk-rental-12", n) for n in range(start + 1, start + 101)]
+        harness.pipeline.process(batch)
+    _, outcome = harness.raise_event("smk-rental-12")
+    assert outcome is Outcome.APPLIED
+    with harness.sessions() as s:
+        [case] = s.scalars(select(Case)).all()
+    assert case.status == "dispatched"  # the alarm went through while telemetry was failing
+    wait_until(lambda: not sink.status()["healthy"], timeout=10, what="the sink to notice the store is down")
+    status = sink.status()
+    assert status["buffered_messages"] <= 200  # bounded
+    assert status["dropped_messages"] >= 1000 - 200 - 200  # what did not fit was dropped, and counted
+    assert any("failing" in w for w in sink.warnings())
+    assert metrics.TELEMETRY_HEALTHY._value.get() == 0  # type: ignore[attr-defined]
+
+    victoria_metrics.start()  # same port: writing resumes by itself, the held readings first
+    wait_until(lambda: sink.status()["healthy"], timeout=30, what="writes to succeed again")
+    assert sink.flush(30)
+    harness.pipeline.process([reading(harness, "smk-rental-12", 5000)])
+    assert sink.flush(30)
+    assert any(
+        5000 / 100 in s["values"] for s in victoria_metrics.export('{__name__="sensor_smoke_density"}')
+    )
+    assert sink.warnings() and "dropped" in sink.warnings()[0]  # the drops stay on the record
