@@ -19,7 +19,7 @@ from typing import Protocol
 
 from contracts.geo import GeoPoint, haversine_m
 from contracts.site.models import WorkerRole
-from contracts.site.schedule import any_active
+from contracts.site.schedule import Schedule, any_active
 from gateway.context import GatewayContext
 from gateway.dispatch.eta import EtaEstimator
 
@@ -41,7 +41,7 @@ class Fix(Protocol):
     fixed_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one per nearby worker per decision, and frozen init is slower
 class Candidate:
     worker_id: str
     grid_id: str
@@ -92,14 +92,18 @@ def choose_worker(
     stale_after = settings.stale_fix_s
     candidates: list[Candidate] = []
     skipped: Counter[str] = Counter()
+    on_duty: dict[tuple[Schedule, ...], bool] = {}  # many workers share a duty schedule
     for near in ctx.roster.near(grid_id, settings.max_rings):
         worker = near.worker
         workload = state.workloads.get(worker.id, 0)
+        duty = tuple(worker.duty)
+        if duty not in on_duty:
+            on_duty[duty] = any_active(duty, now, tz)
         if worker.id in exclude:
             skipped[DECLINED] += 1
         elif worker.id in state.unavailable:
             skipped[UNAVAILABLE] += 1
-        elif not any_active(worker.duty, now, tz):
+        elif not on_duty[duty]:
             skipped[OFF_DUTY] += 1
         elif workload >= settings.max_open_tasks:
             skipped[BUSY] += 1

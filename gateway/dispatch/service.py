@@ -39,43 +39,36 @@ log = logging.getLogger(__name__)
 __all__ = ["Candidate", "Decision", "choose_worker", "dispatch_case", "redispatch", "start_case"]
 
 
-def _declined(session: Session, case_id: str) -> frozenset[str]:
-    rows = session.scalars(
-        select(Task.worker_id).where(
-            Task.case_id == case_id, Task.status.in_([TaskStatus.DECLINED.value, TaskStatus.EXPIRED.value])
-        )
-    )
-    return frozenset(rows)
-
-
-def load_state(session: Session, ctx: GatewayContext, grid_id: str, now: datetime) -> WorkerState:
-    """Live state of only the workers a decision for ``grid_id`` can consider."""
+def load_state(
+    session: Session, ctx: GatewayContext, grid_id: str, now: datetime, case_id: str | None = None
+) -> tuple[WorkerState, frozenset[str]]:
+    """Live state of only the workers a decision for ``grid_id`` can consider (three queries),
+    and which of them already declined this case or let its offer expire."""
     settings = ctx.site.settings.dispatch
-    ids = [n.worker.id for n in ctx.roster.near(grid_id, settings.max_rings)]
+    ids = list(dict.fromkeys(n.worker.id for n in ctx.roster.near(grid_id, settings.max_rings)))
     if not ids:
-        return WorkerState()
-    cooling = frozenset()
-    if settings.decline_cooldown_s:
-        since = now - timedelta(seconds=settings.decline_cooldown_s)
-        cooling = worker_queries.declined_since(session, since, ids)
-    return WorkerState(
-        positions=worker_queries.positions(session, ids),
-        workloads=worker_queries.active_task_counts(session, ids),
+        return WorkerState(), frozenset()
+    since = now - timedelta(seconds=settings.decline_cooldown_s)
+    load = worker_queries.task_load(session, ids, since, case_id)
+    state = WorkerState(
+        positions=worker_queries.latest_fixes(session, ids),
+        workloads=load.active,
         unavailable=worker_queries.unavailable(session, now, ids),
-        cooling_down=cooling,
+        cooling_down=load.declined_recently if settings.decline_cooldown_s else frozenset(),
     )
+    return state, load.declined_case
 
 
 def decide(session: Session, ctx: GatewayContext, case: Case, now: datetime) -> Decision:
     if case.grid_id is None or case.lon is None or case.lat is None:
         return Decision(None, "shortfall_no_location", "case has no location or grid", ())
     started = time.perf_counter()
-    state = load_state(session, ctx, case.grid_id, now)
+    state, declined = load_state(session, ctx, case.grid_id, now, case.id)
     eta = (
         StraightLineEta(ctx.site.settings.dispatch) if ctx.site.settings.dispatch.eta_rerank_top > 1 else None
     )
     decision = choose_worker(
-        ctx, GeoPoint(lon=case.lon, lat=case.lat), case.grid_id, now, state, _declined(session, case.id), eta
+        ctx, GeoPoint(lon=case.lon, lat=case.lat), case.grid_id, now, state, declined, eta
     )
     metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
     return decision

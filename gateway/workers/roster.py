@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from contracts.site.models import Worker
 from gateway.grids.index import GridIndex
@@ -26,9 +27,15 @@ class WorkerRoster:
     def in_grid(self, grid_id: str) -> tuple[Worker, ...]:
         return self._by_grid.get(grid_id, ())
 
-    def near(self, grid_id: str, max_rings: int) -> Iterator[Nearby]:
+    def near(self, grid_id: str, max_rings: int) -> tuple[Nearby, ...]:
         """Workers whose home grid is the given grid or within ``max_rings`` rings of it, ring by ring."""
-        for ring, grid_ids in enumerate(self._grids.rings(grid_id, max_rings)):
-            for g in grid_ids:
-                for worker in self._by_grid.get(g, ()):
-                    yield Nearby(ring, worker)
+        return self._near(grid_id, max_rings)
+
+    @lru_cache(maxsize=65536)  # noqa: B019 (one roster per site, kept for the process's life)
+    def _near(self, grid_id: str, max_rings: int) -> tuple[Nearby, ...]:
+        return tuple(
+            Nearby(ring, worker)
+            for ring, grid_ids in enumerate(self._grids.rings(grid_id, max_rings))
+            for g in grid_ids
+            for worker in self._by_grid.get(g, ())
+        )
