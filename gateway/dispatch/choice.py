@@ -19,7 +19,7 @@ from typing import Protocol
 
 from contracts.geo import GeoPoint, haversine_m
 from contracts.site.models import WorkerRole
-from contracts.site.schedule import Schedule, any_active
+from contracts.site.schedule import any_active
 from gateway.context import GatewayContext
 from gateway.dispatch.eta import EtaEstimator
 
@@ -90,20 +90,20 @@ def choose_worker(
     settings = site.settings.dispatch
     tz = site.settings.site.tz
     stale_after = settings.stale_fix_s
-    candidates: list[Candidate] = []
     skipped: Counter[str] = Counter()
-    on_duty: dict[tuple[Schedule, ...], bool] = {}  # many workers share a duty schedule
+    on_duty: dict[str, bool] = {}  # many workers share a duty schedule: evaluate each once
+    keyed: list[tuple[int, int, float, int, str, Candidate]] = []
     for near in ctx.roster.near(grid_id, settings.max_rings):
         worker = near.worker
         workload = state.workloads.get(worker.id, 0)
-        duty = tuple(worker.duty)
-        if duty not in on_duty:
-            on_duty[duty] = any_active(duty, now, tz)
+        duty = on_duty.get(near.duty_key)
+        if duty is None:
+            duty = on_duty[near.duty_key] = any_active(worker.duty, now, tz)
         if worker.id in exclude:
             skipped[DECLINED] += 1
         elif worker.id in state.unavailable:
             skipped[UNAVAILABLE] += 1
-        elif not on_duty[duty]:
+        elif not duty:
             skipped[OFF_DUTY] += 1
         elif workload >= settings.max_open_tasks:
             skipped[BUSY] += 1
@@ -124,10 +124,12 @@ def choose_worker(
                 stale_after,
             )
             if placed is not None:
-                candidates.append(placed)
-    candidates.sort(
-        key=lambda c: (c.ring, ROLE_RANK[WorkerRole(c.role)], c.distance_m, c.workload, c.worker_id)
-    )
+                rank = ROLE_RANK[worker.role]
+                keyed.append(
+                    (placed.ring, rank, placed.distance_m, placed.workload, placed.worker_id, placed)
+                )
+    keyed.sort(key=lambda k: k[:5])
+    candidates = [k[5] for k in keyed]
     if eta is not None and settings.eta_rerank_top > 1 and len(candidates) > 1:
         candidates = _rerank_by_eta(candidates, settings.eta_rerank_top, eta, location)
     shortlist = tuple(candidates[:SHORTLIST_SIZE])
