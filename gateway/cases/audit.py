@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gateway.cases.models import Case, CaseTransition
 
-Change = Literal["severity", "cleared", "returned", "corroborated", "confirmed"]
+Change = Literal["severity", "cleared", "returned", "corroborated", "confirmed", "sla_warning", "sla_breach"]
 
 
 def note(

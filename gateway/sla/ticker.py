@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.cases.audit import note
 from gateway.cases.lifecycle import CaseStatus
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
@@ -158,6 +159,7 @@ def _warn(
         f"SLA warning: {left:.0f} s left for {PHASE_TEXT.get(phase, phase.value)}{_who(timer)}; "
         f"limit {timer.limit_s:.0f} s, due {timer.due_at:%H:%M:%S} UTC"
     )
+    note(session, case, "sla_warning", ctx.gateway_id, text, now)
     notify.tell_centre(session, ctx, case, "sla_warning", text, now)
     metrics.SLA_EVENTS.labels(phase.value, "warning").inc()
     log.warning("case %s: %s", case.id, text, extra={"case_id": case.id, "worker_id": timer.worker_id})
@@ -189,6 +191,7 @@ def _breach(
     )
     metrics.SLA_EVENTS.labels(phase.value, "breach").inc()
     log.warning("case %s: %s", case.id, text, extra={"case_id": case.id, "worker_id": timer.worker_id})
+    note(session, case, "sla_breach", ctx.gateway_id, text, now)
     notify.tell_centre(session, ctx, case, "sla_breach", text, now)
     if phase is Phase.WORKER_ACCEPT and task is not None:
         # No answer in time: the offer expires and goes to the next candidate.

@@ -43,6 +43,9 @@ def test_accept_deadline_expires_the_offer_and_sends_it_to_the_next_candidate(ha
     last = trail(harness)[-1]
     assert (last.from_status, last.to_status) == ("dispatched", "dispatched")
     assert "re-dispatch after no answer from w-ma-li in 60 s" in last.reason
+    notes = [(t.change, t.reason) for t in trail(harness) if t.change != "status"]
+    assert [c for c, _ in notes] == ["sla_warning", "sla_breach"]  # both on the case's own trail
+    assert "11 s left for the worker to accept (w-ma-li" in notes[0][1]
     accept_timer = next(t for t in timers(harness) if t.task_id == first.id and t.phase == "worker_accept")
     assert accept_timer.warned_at is not None and accept_timer.breached_at is not None
     assert accept_timer.outcome == "breached"
