@@ -521,15 +521,26 @@ def check_site(root: str | Path) -> tuple[Site | None, list[Problem]]:
 
     if escalation is not None:
         for hazard, policy in [("default", escalation.default), *escalation.hazards.items()]:
+            base = f"hazards.{hazard}" if hazard != "default" else "default"
             if policy.department and policy.department not in escalation.departments:
                 problems.append(
                     Problem(
                         ESCALATION_FILE,
-                        f"hazards.{hazard}.department" if hazard != "default" else "default.department",
+                        f"{base}.department",
                         f"unknown department {policy.department!r}",
                         "declare it under 'departments'",
                     )
                 )
+            for kind, department in policy.department_by_sensor.items():
+                if department not in escalation.departments:
+                    problems.append(
+                        Problem(
+                            ESCALATION_FILE,
+                            f"{base}.department_by_sensor.{kind}",
+                            f"unknown department {department!r}",
+                            "declare it under 'departments'",
+                        )
+                    )
         for community_id in escalation.communities:
             area = areas.get(community_id)
             if areas and (area is None or area.level is not GridLevel.COMMUNITY):

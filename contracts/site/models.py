@@ -371,6 +371,13 @@ class SlaLimits(ConfigModel):
 class HazardPolicy(ConfigModel):
     urgent: bool = Field(description="Urgent: sent at once, on site within its SLA; else patrol.")
     department: Identifier | None = Field(default=None, description="Department at the last tier.")
+    department_by_sensor: dict[SensorKind, Identifier] = Field(
+        default_factory=dict,
+        description=(
+            "Department by the kind of sensor that raised the case, instead of 'department' "
+            "(e.g. gas_leak from a toxic_gas sensor: chemical fumes, the environment bureau)."
+        ),
+    )
     sla: SlaLimits = SlaLimits()
     max_redispatches: int = Field(default=3, ge=0, description="More re-dispatches escalate.")
 

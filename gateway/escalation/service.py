@@ -56,7 +56,14 @@ def escalate(
     for level, tier in enumerate(ctx.site.escalation.tiers):
         if tier.value in done:
             continue
-        found = resolve(ctx.site, case.grid_id, HazardType(case.hazard_type), tier, case.assigned_worker_id)
+        found = resolve(
+            ctx.site,
+            case.grid_id,
+            HazardType(case.hazard_type),
+            tier,
+            case.assigned_worker_id,
+            case.device_id,
+        )
         if isinstance(found, Missing):
             _record(session, ctx, case, tier.value, level, trigger, found.why, "", True, now)
             log.warning(

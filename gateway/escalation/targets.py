@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from contracts.hazards import HazardType
 from contracts.site import Site
-from contracts.site.models import Contact, GridLevel, Tier, Webhook
+from contracts.site.models import Contact, GridLevel, Sensor, Tier, Webhook
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,15 @@ class Missing:
 
 
 def resolve(
-    site: Site, grid_id: str | None, hazard: HazardType, tier: Tier, assigned: str | None = None
+    site: Site,
+    grid_id: str | None,
+    hazard: HazardType,
+    tier: Tier,
+    assigned: str | None = None,
+    device_id: str | None = None,
 ) -> Target | Missing:
-    """Who to tell at ``tier``; ``assigned`` is the worker holding the task (not told about themselves)."""
+    """Who to tell at ``tier``; ``assigned`` is the worker holding the task (not told about themselves),
+    ``device_id`` what raised the case (its sensor kind may pick the department)."""
     if tier is Tier.GRID_LEADER:
         found = _leader(site, grid_id)
         if isinstance(found, Target) and found.worker_id == assigned:
@@ -47,7 +53,10 @@ def resolve(
     if tier is Tier.STREET_CENTRE:
         centre = site.escalation.street_centre
         return _from_contact(tier, centre) if centre else Missing(tier, "no street_centre in escalation.yaml")
-    department = site.escalation.policy(hazard).department
+    policy = site.escalation.policy(hazard)
+    known = site.device(device_id) if device_id else None
+    kind = known[1].kind if known is not None and isinstance(known[1], Sensor) else None
+    department = policy.department_by_sensor.get(kind, policy.department) if kind else policy.department
     if department is None:
         return Missing(tier, f"no department for {hazard.value} in escalation.yaml")
     return _from_contact(tier, site.escalation.departments[department])
