@@ -115,6 +115,8 @@ def decode(topic: str, payload: bytes | str) -> Message:
         data: Any = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ContractError("bad_json", f"not JSON: {exc}") from None
+    except RecursionError:  # e.g. 100 kB of '[': nesting deeper than the parser's stack
+        raise ContractError("bad_json", "nested too deeply to parse") from None
     if not isinstance(data, dict):
         raise ContractError("bad_json", f"expected a JSON object, got {type(data).__name__}")
 

@@ -105,3 +105,39 @@ def publisher(broker: Mosquitto, client_id: str = "") -> mqtt.Client:
     client.connect(broker.host, broker.port)
     client.loop_start()
     return client
+
+
+def publish_all(
+    broker: Mosquitto,
+    messages: list[tuple[str, bytes]],
+    client_id: str = "",
+    window: int = 200,
+    rate: float | None = None,
+) -> None:
+    """Publish at QoS 1 and return once the broker acknowledged every message.
+
+    At most ``window`` messages are unacknowledged at a time (paho scans its whole
+    in-flight table on every PUBACK, so a huge window makes it slow); ``rate`` caps
+    messages per second.
+    """
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.max_inflight_messages_set(65535)
+    client.max_queued_messages_set(0)
+    slots = threading.BoundedSemaphore(window)
+    client.on_publish = lambda *_: slots.release()
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    started = time.monotonic()
+    try:
+        for i, (topic, payload) in enumerate(messages):
+            if rate is not None:
+                ahead = started + i / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+            assert slots.acquire(timeout=30), "the broker stopped acknowledging"
+            client.publish(topic, payload, qos=1)
+        for _ in range(window):
+            assert slots.acquire(timeout=30), "the broker did not acknowledge everything"
+    finally:
+        client.disconnect()
+        client.loop_stop()

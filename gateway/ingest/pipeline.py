@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -164,10 +165,13 @@ class Pipeline:
             self._after_commit(work)
         outcomes = [item.outcome or Outcome.APPLIED for item in items]
         lag_now = self.ctx.now()
+        tally: Counter[tuple[str, str]] = Counter()
         for item, outcome in zip(items, outcomes, strict=True):
-            metrics.MESSAGES.labels(item.kind, outcome.value).inc()
+            tally[(item.kind, outcome.value)] += 1
             if item.message is not None and outcome is Outcome.APPLIED:
                 metrics.INGEST_LAG.observe(max(0.0, (lag_now - item.message.ts).total_seconds()))
+        for (kind, outcome_value), n in tally.items():
+            metrics.MESSAGES.labels(kind, outcome_value).inc(n)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
         for hook in self.after_commit:
@@ -179,6 +183,9 @@ class Pipeline:
             return _Item(m, message=decode(m.topic, m.payload))
         except ContractError as exc:
             return _Item(m, error=exc)
+        except Exception as exc:  # a decoder bug must cost one dead letter, not the gateway
+            log.exception("decoder failed on a payload from %s", m.topic, extra={"topic": m.topic})
+            return _Item(m, error=ContractError("undecodable", f"{type(exc).__name__}: {exc}"[:500]))
 
     def _attempt(self, items: list[_Item], now: datetime) -> _Work:
         """Run the batch in one transaction, retrying what another writer caused."""
@@ -302,8 +309,9 @@ class Pipeline:
             self.telemetry.write(message)
         for counter, labels in work.counts:
             counter.labels(*labels).inc()  # type: ignore[attr-defined]
+        for reason, n in Counter(r.reason for r in work.dead_letters).items():
+            metrics.DEAD_LETTERS.labels(reason).inc(n)
         for r in work.dead_letters:
-            metrics.DEAD_LETTERS.labels(r.reason).inc()
             self._dead_letter_log.warning(
                 r.reason,
                 "dead letter on %s: %s: %s",
