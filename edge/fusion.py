@@ -30,6 +30,7 @@ class SensorSignal:
     cameras: tuple[str, ...]  # cameras that see the sensor's room
     alarm: Severity | None = None  # None: a normal reading; else the alarm level now in force
     measurements: tuple[Measurement, ...] = ()
+    event_id: str | None = None  # the HazardEvent this alarm raised or updated: attach evidence to it
 
 
 Listener = Callable[[SensorSignal], None]

@@ -133,6 +133,81 @@ def api(
     )
 
 
+@edge_app.command("run")
+def edge_run(
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", envvar="GRIDWATCH_EDGE_CONFIG", help="The node's file: nodes/<node id>.yaml."
+        ),
+    ],
+    mqtt_host: HostOpt = "127.0.0.1",
+    mqtt_port: PortOpt = 1883,
+    sensor_mqtt_host: Annotated[
+        str | None,
+        typer.Option(envvar="GRIDWATCH_SENSOR_MQTT_HOST", help="zigbee2mqtt's broker (default: uplink)."),
+    ] = None,
+    sensor_mqtt_port: Annotated[int | None, typer.Option(envvar="GRIDWATCH_SENSOR_MQTT_PORT")] = None,
+    state_dir: Annotated[
+        Path, typer.Option(envvar="GRIDWATCH_EDGE_STATE_DIR", help="Where the outbox lives.")
+    ] = Path("var/edge"),
+    publish_rate: Annotated[
+        float | None, typer.Option(help="Most messages/s to the broker, bounds replays (0 = unlimited).")
+    ] = None,
+    outbox_capacity: Annotated[
+        int | None, typer.Option(help="Messages kept while the uplink is down.")
+    ] = None,
+    health_interval: Annotated[float, typer.Option(help="Seconds between EdgeHealth messages.")] = 60.0,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics here.")] = None,
+    video: Annotated[bool, typer.Option(help="Analyse the node's cameras.")] = True,
+    log_level: LogOpt = "INFO",
+) -> None:
+    """Run an edge node: sensors and cameras in, events out through the store-and-forward outbox."""
+    from pydantic import ValidationError
+
+    from contracts.site import SiteConfigError, load_node_config
+    from edge.node import EdgeNode
+    from edge.outbox import OutboxError
+    from edge.sensors.bus import SensorConfigError
+    from edge.settings import BrokerSettings, EdgeSettings, OutboxSettings
+
+    setup_logging(log_level)
+    try:
+        node_config = load_node_config(config)
+        outbox = {
+            k: v
+            for k, v in {"publish_rate": publish_rate, "capacity": outbox_capacity}.items()
+            if v is not None
+        }
+        sensor_broker = None
+        if sensor_mqtt_host or sensor_mqtt_port:
+            sensor_broker = BrokerSettings(
+                host=sensor_mqtt_host or mqtt_host, port=sensor_mqtt_port or mqtt_port
+            )
+        settings = EdgeSettings(
+            state_dir=state_dir,
+            uplink=BrokerSettings(host=mqtt_host, port=mqtt_port),
+            sensor_broker=sensor_broker,
+            outbox=OutboxSettings(**outbox),
+            health_interval_s=health_interval,
+            metrics_port=metrics_port,
+        )
+        node = EdgeNode(node_config, settings, video=video)
+    except SiteConfigError as exc:
+        err.print(f"[bold red]{len(exc.problems)} problem(s)[/] in {config}:")
+        for p in exc.problems:
+            err.print(f"  [bold]{p.file}[/] · {p.where}: {p.message}", highlight=False)
+            if p.hint:
+                err.print(f"      [dim]hint: {p.hint}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    except (ValidationError, SensorConfigError, OutboxError) as exc:
+        err.print(f"[red]{config}: {exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    stop = threading.Event()
+    _stop_on_signals(stop.set)
+    node.run(stop)
+
+
 @edge_app.command("simulate-alarm")
 def simulate_alarm(
     device: Annotated[str, typer.Argument(help="Sensor id from the site, e.g. smk-factory-a1.")],

@@ -32,6 +32,7 @@ need mosquitto mosquitto
 need mosquitto_pub mosquitto-clients   # the ingest benchmark's load generator
 need victoria-metrics victoria-metrics # telemetry tests: accepts the InfluxDB v2 write API
 need chromium chromium       # browser tests drive Debian's Chromium with Playwright
+need socat socat             # Modbus RTU tests: a serial line between two pseudo-terminals
 
 # --- Python ------------------------------------------------------------------
 "$PY" - <<'PYCHECK'

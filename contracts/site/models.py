@@ -288,6 +288,12 @@ class ModbusSource(ConfigModel):
     poll_interval_s: float = Field(default=2.0, gt=0)
     timeout_s: float = Field(default=1.0, gt=0)
     retries: int = Field(default=2, ge=0, le=10)
+    offline_after_failures: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Polls in a row without an answer before the detector is offline.",
+    )
 
     @model_validator(mode="after")
     def _transport(self) -> ModbusSource:
@@ -309,6 +315,18 @@ class Thresholds(ConfigModel):
         default=None, description="Alarm clears only below this (hysteresis); default 80% of major."
     )
     hold_s: float = Field(default=0, ge=0, description="Must stay above a threshold this long.")
+    repeat: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Consecutive readings past a threshold (up to raise, below clear_below to clear) "
+        "before the alarm changes: debounce for noisy or chattering detectors.",
+    )
+    unit: Unit | None = Field(
+        default=None,
+        description="Unit of major/critical/clear_below; only readings in this unit are compared. "
+        "Default: %LEL for combustible gas, ppm for toxic gas.",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> Thresholds:
@@ -316,7 +334,20 @@ class Thresholds(ConfigModel):
             raise ValueError("critical must be at or above major")
         if self.clear_below is not None and self.major is not None and self.clear_below > self.major:
             raise ValueError("clear_below must be at or below major, or alarms would flap")
+        only_critical = self.major is None and self.critical is not None
+        if self.clear_below is not None and only_critical and self.clear_below > self.critical:  # type: ignore[operator]
+            raise ValueError("clear_below must be at or below critical, or alarms would flap")
         return self
+
+
+# GB/T 50493-2019 (detection and alarm of combustible and toxic gases): the first-level
+# alarm at most 25 %LEL and the second-level at most 50 %LEL for combustible gas; for toxic
+# gas at most 100 % and 200 % of the occupational exposure limit. The toxic defaults assume
+# carbon monoxide (OEL 30 mg/m³ ≈ 25 ppm, GBZ 2.1); set thresholds for other gases.
+DEFAULT_THRESHOLDS: dict[SensorKind, Thresholds] = {
+    SensorKind.COMBUSTIBLE_GAS: Thresholds(major=25, critical=50, unit=Unit.PERCENT_LEL),
+    SensorKind.TOXIC_GAS: Thresholds(major=25, critical=50, unit=Unit.PPM),
+}
 
 
 class Sensor(ConfigModel):
@@ -333,7 +364,42 @@ class Sensor(ConfigModel):
         gt=0,
         description="Silence longer than this (x2) makes the sensor 'offline' (maintenance).",
     )
-    thresholds: Thresholds | None = Field(default=None, description="Overrides the defaults.")
+    thresholds: Thresholds | None = Field(
+        default=None,
+        description="Overrides the defaults key by key (combustible gas 25/50 %LEL, toxic gas 25/50 ppm; "
+        "smoke detectors alarm on their own 'smoke' state unless thresholds are set).",
+    )
+
+    @property
+    def effective_thresholds(self) -> Thresholds | None:
+        """The kind's defaults with the keys this sensor sets; None: no numeric alarm."""
+        default = DEFAULT_THRESHOLDS.get(self.kind)
+        if self.thresholds is None:
+            return default
+        if default is None:
+            return self.thresholds
+        own = {k: getattr(self.thresholds, k) for k in self.thresholds.model_fields_set}
+        return Thresholds.model_validate({**default.model_dump(), **own})
+
+    @model_validator(mode="after")
+    def _thresholds_fit(self) -> Sensor:
+        own = self.thresholds
+        if own is not None and (own.major is not None or own.critical is not None):
+            if self.kind is SensorKind.TEMPERATURE:
+                raise ValueError("temperature sensors report telemetry only; remove 'thresholds'")
+            if self.kind not in DEFAULT_THRESHOLDS and own.unit is None:
+                raise ValueError(
+                    f"thresholds for a {self.kind.value} sensor need 'unit' (the unit of its readings, "
+                    'e.g. dB/m, or "" for zigbee2mqtt\'s unitless smoke_density)'
+                )
+        limits = self.effective_thresholds
+        register = self.source.value.unit if isinstance(self.source, ModbusSource) else None
+        if register is not None and limits is not None and limits.unit not in (None, register):
+            raise ValueError(
+                f"source.value.unit is {register.value!r} but the thresholds are in "
+                f"{limits.unit.value!r}; set thresholds.unit and major/critical in the register's unit"  # type: ignore[union-attr]
+            )
+        return self
 
 
 class EdgeNodeInfo(ConfigModel):
