@@ -94,14 +94,17 @@ class CameraPipeline:
         self._armed_before: dict[tuple[HazardType, str], bool] = {}
         self._last_full_scan: datetime | None = None
         self._scan_reason: str | None = None
+        self._scan_event_id: str | None = None
         self.last_frame_at: datetime | None = None
         self.started_at: datetime | None = None
         self.blocked = False
         self.offline = False
 
     # ------------------------------------------------------------------ control
-    def request_scan(self, reason: str) -> None:
-        """Ask for a full-frame scan and a snapshot at the next frame (any thread)."""
+    def request_scan(self, reason: str, event_id: str | None = None) -> None:
+        """Ask for a full-frame scan and a snapshot at the next frame (any thread); the
+        snapshot belongs to ``event_id`` (e.g. the sensor alarm that asked) when given."""
+        self._scan_event_id = event_id
         self._scan_reason = reason
 
     def _episode(self, hazard: HazardType, zone_id: str | None) -> Episode:
@@ -206,7 +209,10 @@ class CameraPipeline:
         self.offline = False
 
         if scan_reason is not None:
-            out.append(Outgoing(evidence=self._standalone_snapshot(image, geometry, scan_reason, now)))
+            event_id, self._scan_event_id = self._scan_event_id, None
+            out.append(
+                Outgoing(evidence=self._standalone_snapshot(image, geometry, scan_reason, now, event_id))
+            )
 
         self.stats.frames_analysed += 1
         self.stats.analyse_ms = _ema(self.stats.analyse_ms, (time.perf_counter() - started) * 1000, first)
@@ -431,7 +437,12 @@ class CameraPipeline:
         return snap.model_copy(update={"ts": now}), ref
 
     def _standalone_snapshot(
-        self, image: np.ndarray, geometry: CameraGeometry, reason: str, now: datetime
+        self,
+        image: np.ndarray,
+        geometry: CameraGeometry,
+        reason: str,
+        now: datetime,
+        event_id: str | None = None,
     ) -> EvidenceSnapshot:
         findings = [
             Finding(t.label, round(t.score, 3), t.pixel_box(), t.id)
@@ -441,7 +452,7 @@ class CameraPipeline:
         caption = f"{self.camera.id}  {reason}  " + now.astimezone(self.settings.tz).strftime("%H:%M:%S")
         drawn = render(image, geometry.zones, None, findings, caption)
         jpeg, w, h = encode_jpeg(drawn, self.settings.evidence)
-        snap, _ = snapshot(self.node_id, self.camera.id, jpeg, w, h, None)
+        snap, _ = snapshot(self.node_id, self.camera.id, jpeg, w, h, event_id)
         log.info("snapshot taken: %s", reason, extra={"device_id": self.camera.id})
         return snap.model_copy(update={"ts": now})
 

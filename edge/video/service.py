@@ -176,7 +176,7 @@ class VideoService:
         for camera_id in signal.cameras:
             runner = self.runners.get(camera_id)
             if runner is not None:
-                runner.pipeline.request_scan(f"{signal.kind} alarm from {signal.device_id}")
+                runner.pipeline.request_scan(f"{signal.kind} alarm from {signal.device_id}", signal.event_id)
 
     def _run_camera(self, r: CameraRunner) -> None:
         fps = min(r.camera.fps, self.settings.max_fps)
