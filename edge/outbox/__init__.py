@@ -55,6 +55,8 @@ class Outbox:
             flush_on_stop_s=self.settings.flush_on_stop_s,
         )
         self._own_topics: set[str] = set()
+        # Label lookups cost more than the increment: resolve them once (emit is the hot path).
+        self._queued = {p: metrics.QUEUED.labels(p.name.lower()) for p in Priority}
         metrics.DEPTH.set_function(lambda: self.store.depth)
 
     def start(self) -> None:
@@ -71,7 +73,7 @@ class Outbox:
         if message.source != self.node_id:
             raise ValueError(f"node {self.node_id!r} cannot send a message from {message.source!r}")
         done = self.store.append(topic, message, priority, retain)
-        metrics.QUEUED.labels(priority.name.lower()).inc()
+        self._queued[priority].inc()
         if done.evicted is not None:
             metrics.EVICTED.labels(done.evicted.name.lower()).inc()
             if done.row is None or self.store.evicted_total % 1000 == 1:
