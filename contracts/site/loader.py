@@ -39,12 +39,14 @@ from contracts.site.models import (
     EscalationFile,
     GridLevel,
     GridProperties,
+    ModbusSource,
     PatrolRoute,
     PatrolsFile,
     Sensor,
     SiteFile,
     Worker,
     WorkersFile,
+    Zigbee2MqttSource,
 )
 from contracts.site.problems import Problem, SiteConfigError, problems_from_validation
 
@@ -340,6 +342,40 @@ def _check_node(file: str, cfg: EdgeNodeConfig, site_grids: list[GridArea], prob
                         f"{base}.near_cameras",
                         f"unknown camera {cam_id!r} on node {cfg.node.id!r}",
                         f"cameras on this node: {', '.join(sorted(cameras)) or 'none'}",
+                    )
+                )
+    _check_sensor_wiring(file, cfg, problems)
+
+
+def _check_sensor_wiring(file: str, cfg: EdgeNodeConfig, problems: list[Problem]) -> None:
+    """Two sensors cannot be one zigbee2mqtt device, nor run one serial line at two speeds."""
+    names: dict[tuple[str, str], str] = {}
+    lines: dict[str, Sensor] = {}
+    for sensor in cfg.sensors:
+        src = sensor.source
+        where = f"sensors[{sensor.id}].source"
+        if isinstance(src, Zigbee2MqttSource):
+            key = (src.base_topic, src.friendly_name)
+            if key in names:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{where}.friendly_name",
+                        f"{src.friendly_name!r} is also sensors[{names[key]}]",
+                        "each zigbee2mqtt device has its own friendly name",
+                    )
+                )
+            names.setdefault(key, sensor.id)
+        elif isinstance(src, ModbusSource) and src.protocol == "modbus_rtu" and src.serial_port:
+            first = lines.setdefault(src.serial_port, sensor)
+            if isinstance(first.source, ModbusSource) and first.source.baudrate != src.baudrate:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{where}.baudrate",
+                        f"{src.baudrate} differs from sensors[{first.id}] ({first.source.baudrate}) "
+                        f"on the same serial line {src.serial_port}",
+                        "every device on one RS-485 line runs at the line's speed",
                     )
                 )
 

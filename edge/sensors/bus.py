@@ -54,6 +54,7 @@ class SensorBus:
                 seen[key] = s.id
         self.gw = gridwatch.subscriptions(node.sensors)
         self.connected = threading.Event()
+        self._stopping = False
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{self.node_id}-sensors"
         )
@@ -78,6 +79,7 @@ class SensorBus:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -97,7 +99,10 @@ class SensorBus:
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
         self.connected.clear()
-        log.warning("sensor broker connection lost (%s); reconnecting", rc, extra={"node_id": self.node_id})
+        if not self._stopping:
+            log.warning(
+                "sensor broker connection lost (%s); reconnecting", rc, extra={"node_id": self.node_id}
+            )
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         try:
