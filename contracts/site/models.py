@@ -376,9 +376,11 @@ class Sensor(ConfigModel):
         default = DEFAULT_THRESHOLDS.get(self.kind)
         if self.thresholds is None:
             return default
-        if default is None:
-            return self.thresholds
         own = {k: getattr(self.thresholds, k) for k in self.thresholds.model_fields_set}
+        if isinstance(self.source, ModbusSource) and "unit" not in own and {"major", "critical"} & set(own):
+            own["unit"] = self.source.value.unit  # numbers written for this register are in its unit
+        if default is None:
+            return Thresholds.model_validate({**self.thresholds.model_dump(), **own})
         return Thresholds.model_validate({**default.model_dump(), **own})
 
     @model_validator(mode="after")
@@ -387,7 +389,11 @@ class Sensor(ConfigModel):
         if own is not None and (own.major is not None or own.critical is not None):
             if self.kind is SensorKind.TEMPERATURE:
                 raise ValueError("temperature sensors report telemetry only; remove 'thresholds'")
-            if self.kind not in DEFAULT_THRESHOLDS and own.unit is None:
+            if (
+                self.kind not in DEFAULT_THRESHOLDS
+                and own.unit is None
+                and not isinstance(self.source, ModbusSource)
+            ):
                 raise ValueError(
                     f"thresholds for a {self.kind.value} sensor need 'unit' (the unit of its readings, "
                     'e.g. dB/m, or "" for zigbee2mqtt\'s unitless smoke_density)'

@@ -238,7 +238,14 @@ def test_readings_in_another_unit_are_not_compared_with_lel_thresholds() -> None
     ("config", "message"),
     [
         ({"kind": "temperature", "thresholds": {"major": 60}}, "telemetry only"),
-        ({"kind": "smoke", "thresholds": {"major": 1}}, "need 'unit'"),
+        (
+            {
+                "kind": "smoke",
+                "thresholds": {"major": 1},
+                "source": {"protocol": "zigbee2mqtt", "friendly_name": "s"},
+            },
+            "need 'unit'",
+        ),
         (
             {"source": {"protocol": "modbus_tcp", "host": "h", "value": {"address": 0, "unit": "%VOL"}}},
             "source.value.unit is '%VOL' but the thresholds are in '%LEL'",
@@ -260,3 +267,9 @@ def test_configured_thresholds_override_defaults_key_by_key() -> None:
         source={"protocol": "modbus_tcp", "host": "h", "value": {"address": 0, "unit": "ppm"}},
     ).effective_thresholds
     assert toxic is not None and (toxic.major, toxic.critical, toxic.unit) == (25, 50, Unit.PPM)
+
+
+def test_thresholds_written_for_a_modbus_register_are_in_its_unit() -> None:
+    s = sensor("toxic_gas", thresholds={"major": 25, "critical": 50, "clear_below": 20})
+    th = s.effective_thresholds
+    assert th is not None and th.unit is Unit.PERCENT_LEL and th.major == 25
