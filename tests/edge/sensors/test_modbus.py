@@ -166,8 +166,9 @@ def test_rtu_detector_on_a_serial_line(
     mosquitto: Mosquitto, uplink: DurableSubscriber, tmp_path: Path
 ) -> None:
     line = SerialLine(tmp_path)
-    detector = GasDetector(serial_port=line.device_end).start()
+    detector = GasDetector(serial_port=line.device_end)
     try:
+        detector.start()
         sensor = {
             "id": "gas-rtu-1",
             "kind": "combustible_gas",
