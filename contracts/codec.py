@@ -159,17 +159,18 @@ def _check_ownership(address: topics.Topic, message: Envelope) -> None:
             "source_mismatch",
             f"envelope source {message.source!r} differs from the topic's id {address.owner!r}",
         )
-    worker_id = getattr(message, "worker_id", None)
+    fields = message.__dict__  # the model's field values; getattr on a missing field is slow in pydantic
+    worker_id = fields.get("worker_id")
     if address.role is Role.WORKER and worker_id != address.owner:
         raise ContractError(
             "source_mismatch", f"worker_id {worker_id!r} differs from the topic's {address.owner!r}"
         )
-    if address.channel is Channel.DEVICE and getattr(message, "device_id", None) != address.device:
+    if address.channel is Channel.DEVICE and fields.get("device_id") != address.device:
         raise ContractError(
             "source_mismatch",
-            f"device_id {getattr(message, 'device_id', None)!r} differs from the topic's {address.device!r}",
+            f"device_id {fields.get('device_id')!r} differs from the topic's {address.device!r}",
         )
-    if address.role is Role.DEVICE and getattr(message, "device_id", address.owner) != address.owner:
+    if address.role is Role.DEVICE and fields.get("device_id", address.owner) != address.owner:
         raise ContractError(
             "source_mismatch",
             f"device_id {message.device_id!r} differs from the topic's {address.owner!r}",  # type: ignore[attr-defined]

@@ -43,7 +43,11 @@ class GatewaySettings(BaseSettings):
         default=200, ge=1, le=10_000, description="Most messages committed in one transaction."
     )
     batch_wait_s: float = Field(
-        default=0.02, ge=0, le=1, description="How long a batch waits to fill before it commits."
+        default=0.005,
+        ge=0,
+        le=1,
+        description="How long a batch waits to fill before it commits. Under load batches fill from the "
+        "backlog anyway; a longer wait only adds latency (20 ms took p50 at 500 events/s from 10 to 37 ms).",
     )
     session_expiry_s: int = Field(
         default=7 * 24 * 3600, ge=0, description="Broker keeps our queued messages this long offline."

@@ -156,13 +156,14 @@ def record_hazard(
     node_id: str | None,
     now: datetime,
     book: CaseBook | None = None,
+    place: Place | None = None,
 ) -> tuple[Case | None, bool]:
     """Fold an event into its open case or open a new one. Returns (case, created).
 
     A ``clear`` with no open case is only noted in the ledger (returns None).
     """
     book = book or CaseBook(session, ctx)
-    place = resolve_place(ctx, event, node_id)
+    place = place or resolve_place(ctx, event, node_id)
     key = (event.hazard_type.value, place.key)
     case = book.same_place(key)
     if case is None and place.location is not None:

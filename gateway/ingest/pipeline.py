@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 LATE_CLEAR_WINDOW = timedelta(hours=1)  # how far back a clear that overtook its alarm is looked for
 REDRIVE_WINDOW = timedelta(minutes=10)  # refused task updates this recent are retried after a step
 MAX_ATTEMPTS = 4
+PLACE_CACHE = 10_000  # resolved places remembered (devices x zones x locations)
 
 
 class Outcome(StrEnum):
@@ -142,6 +143,7 @@ class Pipeline:
         self.sequences = sequences or SequenceTracker()
         self.after_commit: list[CommitHook] = []  # e.g. a benchmark's clock; must be quick
         self._dead_letter_log = LogThrottle(log, per_minute=20)
+        self._places: dict[tuple[object, ...], Place] = {}
 
     # -- the batch -----------------------------------------------------------
     def process(self, batch: list[Incoming]) -> list[Outcome]:
@@ -262,9 +264,8 @@ class Pipeline:
                     item.outcome = Outcome.DUPLICATE
             # 3. cases: one query for every place in the batch
             book = CaseBook(session, self.ctx)
-            places: dict[str, Place] = {}
             book.prefetch(
-                (item.message.hazard_type.value, self._place(item, places).key)
+                (item.message.hazard_type.value, self._place(item).key)
                 for item in items
                 if isinstance(item.message, HazardEvent) and item.outcome is None
             )
@@ -292,15 +293,19 @@ class Pipeline:
                 item.outcome = Outcome.APPLIED
         return work
 
-    def _place(self, item: _Item, cache: dict[str, Place]) -> Place:
+    def _place(self, item: _Item) -> Place:
+        """Where the event happened; remembered, since the site does not change under a running gateway
+        and the same devices report again and again (a grid lookup per event is not free)."""
         event: HazardEvent = item.message  # type: ignore[assignment]
         address = topics.parse(item.incoming.topic)
         node_id = address.owner if address.role is topics.Role.NODE else None
         loc = event.location
-        key = f"{node_id}|{event.device_id}|{event.zone_id}|{loc.lon if loc else ''}|{loc.lat if loc else ''}"
-        place = cache.get(key)
+        key = (node_id, event.device_id, event.zone_id, loc.lon if loc else None, loc.lat if loc else None)
+        place = self._places.get(key)
         if place is None:
-            place = cache[key] = resolve_place(self.ctx, event, node_id)
+            if len(self._places) >= PLACE_CACHE:
+                self._places.clear()
+            place = self._places[key] = resolve_place(self.ctx, event, node_id)
         item.place = place
         return place
 
@@ -350,8 +355,8 @@ class Pipeline:
     def _apply_hazard(
         self, session: Session, item: _Item, event: HazardEvent, now: datetime, book: CaseBook, work: _Work
     ) -> None:
-        place = item.place or self._place(item, {})
-        case, created = record_hazard(session, self.ctx, event, place.node_id, now, book)
+        place = item.place or self._place(item)
+        case, created = record_hazard(session, self.ctx, event, place.node_id, now, book, place)
         if case is not None:
             work.case_of_event[event.id] = case.id
         if case is None or not created:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Protocol
 
 import paho.mqtt.client as mqtt
@@ -28,9 +29,13 @@ class OutboundDrain:
     at start-up; receivers deduplicate by the envelope id.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, poll_s: float = 0.05) -> None:
         self.sessions = sessions
         self.clock = clock
+        # The table is polled at most this often (it is written by the pipeline, timers
+        # and the API alike); every poll is a write transaction, so not one per batch.
+        self.poll_s = poll_s
+        self._polled_at = 0.0
         self._inflight: dict[int, mqtt.MQTTMessageInfo] = {}
 
     def reset(self) -> None:
@@ -40,6 +45,9 @@ class OutboundDrain:
     def pump(self, link: Publisher, connected: bool) -> int:
         """Publish what is pending, record what the broker acknowledged; returns rows marked."""
         done = [row_id for row_id, info in self._inflight.items() if info.is_published()]
+        if not done and time.monotonic() - self._polled_at < self.poll_s:
+            return 0
+        self._polled_at = time.monotonic()
         for row_id in done:
             del self._inflight[row_id]
         with self.sessions.begin() as session:

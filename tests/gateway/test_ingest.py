@@ -232,10 +232,10 @@ def test_a_payload_that_breaks_the_batch_is_dead_lettered_alone(harness: Harness
     poison = harness.event("smk-factory-a1")
     real = pipeline_module.record_hazard
 
-    def flaky(session, ctx, event, node_id, now, book=None):  # type: ignore[no-untyped-def]
+    def flaky(session, ctx, event, node_id, now, book=None, place=None):  # type: ignore[no-untyped-def]
         if event.id == poison.id:
             raise RuntimeError("bug triggered by this payload")
-        return real(session, ctx, event, node_id, now, book)
+        return real(session, ctx, event, node_id, now, book, place)
 
     monkeypatch.setattr(pipeline_module, "record_hazard", flaky)
     outcomes = harness.pipeline.process([incoming(poison), incoming(good)])

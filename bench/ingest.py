@@ -1,0 +1,432 @@
+"""Gateway ingest benchmarks (issue 5): prints ONE JSON line of figures.
+
+    .venv/bin/python bench/ingest.py [--messages 40000] [--quick] [--no-postgres]
+
+Everything real and on this machine: a private Mosquitto, a private
+VictoriaMetrics (telemetry through influxdb-client), the gateway as its own
+process (the same ``Gateway`` that ``gridwatch gateway`` runs, plus a hook
+that notes the time of each commit), SQLite or PostgreSQL.
+
+- ``ceiling``: Mosquitto's own QoS 1 pass-through in this run — the same
+  payloads from the same publishers to one paho MQTT 5 subscriber in a
+  shared-subscription group that acknowledges each message and does nothing
+  else (the gateway's receive path without the work);
+- ``sqlite`` / ``postgres``: sustained messages/s from the first publish to
+  the last commit *and* the last telemetry point written: half hazard events
+  (40 places: a case each, then repeats folded into it), half sensor
+  readings (to VictoriaMetrics);
+- ``latency_*``: a Python publisher at 500 messages/s (half of them hazard
+  events) for 2 s of warm-up (the 40 cases open) and 10 s measured; per
+  hazard event, publish → committed in the case store, p50/p99.
+
+Publishers are ``mosquitto_pub`` processes (one per topic, the C client), so
+the machine's cores go to the broker and the gateway rather than to a
+Python publisher. ``load_before`` is the 1-minute load average when the run
+started: other work on the machine lowers every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+
+from contracts import HazardEvent, Measurement, SensorReading, encode, topics  # noqa: E402
+from gridwatch.broker import Mosquitto  # noqa: E402
+from gridwatch.victoria import VictoriaMetrics  # noqa: E402
+
+SITE = REPO / "device_configs" / "demo_site"
+NODES = ("node-bench-1", "node-bench-2", "node-bench-3", "node-bench-4")
+PLACES = 40
+PG_URL = os.environ.get("GRIDWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+RUNNING: list[subprocess.Popen[bytes]] = []  # gateways to stop if the bench fails
+_ID = re.compile(rb'"id":"([0-9a-f-]{36})"')
+
+
+# -- the workload ------------------------------------------------------------------
+def workload(n: int) -> dict[str, list[bytes]]:
+    """n messages, half hazard events and half readings, grouped by topic (one publisher each)."""
+    by_topic: dict[str, list[bytes]] = {}
+    seq = dict.fromkeys(NODES, 0)
+    ts = datetime.now(UTC)
+    for i in range(n):
+        node = NODES[i % len(NODES)]
+        seq[node] += 1
+        place = (i // 2) % PLACES
+        common = {"source": node, "seq": seq[node], "ts": ts, "device_id": f"smk-bench-{place:03d}"}
+        if i % 2 == 0:
+            msg = HazardEvent(
+                **common,
+                hazard_type="smoke_alarm",
+                severity="major",
+                confidence=0.9,
+                state="update",
+                episode_id=f"ep-{place}",
+                location={"lon": 120.28 + (place % 20) * 0.0055, "lat": 31.49 + (place // 20) * 0.0055},
+            )
+            topic = topics.node_event(node)
+        else:
+            msg = SensorReading(
+                **common, measurements=[Measurement(quantity="smoke_density", value=(i % 100) / 100)]
+            )
+            topic = topics.node_reading(node)
+        by_topic.setdefault(topic, []).append(encode(msg))
+    return by_topic
+
+
+def publish_with_mosquitto_pub(port: int, by_topic: dict[str, list[bytes]], workdir: Path) -> float:
+    """Start one mosquitto_pub per topic at once; returns the start time (time.time())."""
+    files = []
+    for k, (topic, payloads) in enumerate(by_topic.items()):
+        path = workdir / f"load-{k}.txt"
+        path.write_bytes(b"\n".join(payloads) + b"\n")
+        files.append((topic, path))
+    started = time.time()
+    procs = [
+        subprocess.Popen(
+            ["mosquitto_pub", "-p", str(port), "-q", "1", "-t", topic, "-l", "-M", "200", "-i", f"pub-{k}"],
+            stdin=path.open("rb"),
+        )
+        for k, (topic, path) in enumerate(files)
+    ]
+    for p in procs:
+        if p.wait(300) != 0:
+            raise RuntimeError("mosquitto_pub failed")
+    return started
+
+
+# -- ceiling: pass-through with no work ------------------------------------------------
+def ceiling(broker: Mosquitto, by_topic: dict[str, list[bytes]], workdir: Path) -> dict[str, float]:
+    total = sum(len(v) for v in by_topic.values())
+    got = 0
+    last = 0.0
+    done = threading.Event()
+    subscribed = threading.Event()
+
+    def on_message(client: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        nonlocal got, last
+        client.ack(msg.mid, msg.qos)
+        got += 1
+        last = time.time()
+        if got == total:
+            done.set()
+
+    sub = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id="ceiling-sub",
+        protocol=mqtt.MQTTv5,
+        manual_ack=True,
+    )
+    sub.on_message = on_message
+    sub.on_subscribe = lambda *_: subscribed.set()
+    sub.connect(broker.host, broker.port)
+    sub.loop_start()
+    sub.subscribe([(f, 1) for f in topics.gateway_subscriptions("ceiling")])
+    assert subscribed.wait(10)
+    started = publish_with_mosquitto_pub(broker.port, by_topic, workdir)
+    if not done.wait(300):
+        raise RuntimeError(f"ceiling: only {got} of {total} arrived")
+    sub.disconnect()
+    sub.loop_stop()
+    return {"messages": total, "seconds": round(last - started, 3), "rate": round(total / (last - started))}
+
+
+# -- the gateway, in its own process -------------------------------------------------
+def gateway_role(args: argparse.Namespace) -> None:
+    """Run the real Gateway; note when each batch committed; report at SIGTERM."""
+    from gateway.service import Gateway
+    from gateway.settings import GatewaySettings, MqttSettings
+    from gateway.telemetry_influx import InfluxSettings
+
+    settings = GatewaySettings(
+        gateway_id="bench-gw",
+        site_dir=SITE,
+        database_url=args.db,
+        batch_max=args.batch_max,
+        mqtt=MqttSettings(port=args.mqtt_port),
+        influx=InfluxSettings(url=args.influx_url),
+    )
+    gw = Gateway(settings)
+    commits: list[tuple[float, int]] = []
+    committed_at: dict[str, float] = {}
+    telemetry_done: list[float] = []
+
+    def hook(batch: list, _outcomes: list) -> None:
+        now = time.time()
+        commits.append((now, len(batch)))
+        if args.ids:
+            for m in batch:
+                found = _ID.search(m.payload)
+                if found:
+                    committed_at[found.group(1).decode()] = now
+
+    gw.pipeline.after_commit.append(hook)
+
+    def watch_telemetry() -> None:
+        while not telemetry_done:
+            if gw.telemetry.status().get("written_lines", 0) >= args.expect_lines > 0:
+                telemetry_done.append(time.time())
+            time.sleep(0.005)
+
+    threading.Thread(target=watch_telemetry, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: gw.stop())
+    ready = Path(args.out).with_suffix(".ready")
+    gw.link.on_connected = lambda: (gw.drain.reset(), ready.write_text("1"))  # type: ignore[func-returns-value]
+    gw.run()
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "commits": commits,
+                "committed_at": committed_at,
+                "telemetry_done": telemetry_done[0] if telemetry_done else None,
+                "telemetry": gw.telemetry.status(),
+            }
+        )
+    )
+
+
+def start_gateway(
+    db: str, broker: Mosquitto, vm: VictoriaMetrics, out: Path, batch_max: int, expect_lines: int, ids: bool
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable, __file__, "--role", "gateway", "--db", db, "--mqtt-port", str(broker.port),
+        "--influx-url", vm.url, "--out", str(out), "--batch-max", str(batch_max),
+        "--expect-lines", str(expect_lines),
+    ]  # fmt: skip
+    if ids:
+        cmd.append("--ids")
+    log = out.with_suffix(".log")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    ready = out.with_suffix(".ready")
+    deadline = time.time() + 60
+    while not ready.exists():
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError(f"the gateway did not connect: {log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    RUNNING.append(proc)
+    return proc
+
+
+def stop_gateway(proc: subprocess.Popen[bytes], out: Path) -> dict:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    RUNNING.remove(proc)
+    if not out.exists():
+        raise RuntimeError(f"the gateway left no report: {out.with_suffix('.log').read_text()[-2000:]}")
+    return json.loads(out.read_text())
+
+
+def throughput(
+    db: str,
+    broker: Mosquitto,
+    vm: VictoriaMetrics,
+    by_topic: dict[str, list[bytes]],
+    workdir: Path,
+    batch_max: int,
+) -> dict[str, float]:
+    total = sum(len(v) for v in by_topic.values())
+    lines = sum(len(v) for t, v in by_topic.items() if t.endswith("/reading"))
+    out = workdir / f"gw-{uuid.uuid4().hex[:6]}.json"
+    proc = start_gateway(db, broker, vm, out, batch_max, lines, ids=False)
+    started = publish_with_mosquitto_pub(broker.port, by_topic, workdir)
+    # The gateway reports at exit; meanwhile watch the store for the last case event.
+    from sqlalchemy import create_engine, func, select
+
+    from gateway.events.models import EventRecord
+
+    # Plain engine: the store's own SQLite engine begins IMMEDIATE (takes the write lock),
+    # which a polling reader must not do to the gateway it is timing.
+    engine = create_engine(db)
+    events = total - lines
+    deadline = time.time() + 600
+    while True:
+        with engine.connect() as conn:
+            done = conn.execute(select(func.count()).select_from(EventRecord)).scalar_one()
+        if done >= events:
+            break
+        if time.time() > deadline:
+            raise RuntimeError(f"the gateway did not finish: {done} of {events} events")
+        time.sleep(0.2)
+    engine.dispose()
+    time.sleep(0.5)
+    report = stop_gateway(proc, out)
+    processed = sum(n for _, n in report["commits"])
+    last_commit = report["commits"][-1][0]
+    tele = report["telemetry_done"] or float("nan")
+    end = max(last_commit, tele)
+    return {
+        "messages": total,
+        "processed": processed,
+        "batch_max": batch_max,
+        "seconds": round(end - started, 3),
+        "rate": round(total / (end - started)),
+        "cases_done_s": round(last_commit - started, 3),
+        "telemetry_done_s": round(tele - started, 3),
+        "telemetry_lines_written": report["telemetry"].get("written_lines"),
+        "telemetry_dropped": report["telemetry"].get("dropped_messages"),
+    }
+
+
+def latency(
+    db: str, broker: Mosquitto, vm: VictoriaMetrics, workdir: Path, rate: float, seconds: float, warmup: float
+) -> dict[str, float]:
+    """Publish at `rate` for warmup + seconds; quantiles over the measured part (and over all of it).
+
+    The warm-up is when the 40 places open their cases (dispatch, SLA timers, escalation
+    for the places nobody can reach); afterwards events fold into open cases, as they
+    mostly do in a real site.
+    """
+    n = int(rate * (warmup + seconds))
+    by_topic = workload(n)
+    ordered = [(t, p) for t, ps in by_topic.items() for p in ps]
+    ordered.sort(key=lambda tp: json.loads(tp[1])["seq"] * 10 + NODES.index(json.loads(tp[1])["source"]))
+    out = workdir / f"gw-latency-{uuid.uuid4().hex[:6]}.json"
+    proc = start_gateway(db, broker, vm, out, 200, 0, ids=True)
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="latency-pub")
+    client.max_inflight_messages_set(65535)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    sent_at: dict[str, tuple[int, float]] = {}
+    started = time.time()
+    for i, (topic, payload) in enumerate(ordered):
+        ahead = started + i / rate - time.time()
+        if ahead > 0:
+            time.sleep(ahead)
+        found = _ID.search(payload)
+        assert found
+        if topic.endswith("/event"):
+            sent_at[found.group(1).decode()] = (i, time.time())
+        client.publish(topic, payload, qos=1)
+    time.sleep(2)
+    client.disconnect()
+    client.loop_stop()
+    report = stop_gateway(proc, out)
+    missing = [i for i in sent_at if i not in report["committed_at"]]
+    if missing:
+        raise RuntimeError(f"latency: {len(missing)} of {len(sent_at)} events not committed")
+    first_measured = int(rate * warmup)
+    measured = sorted(
+        (report["committed_at"][k] - t) * 1000 for k, (i, t) in sent_at.items() if i >= first_measured
+    )
+    everything = sorted((report["committed_at"][k] - t) * 1000 for k, (_, t) in sent_at.items())
+
+    def q(samples: list[float], p: float) -> float:
+        return round(samples[min(len(samples) - 1, int(p * len(samples)))], 1)
+
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "events": len(measured),
+        "p50_ms": q(measured, 0.50),
+        "p99_ms": q(measured, 0.99),
+        "max_ms": round(measured[-1], 1),
+        "warmup_s": warmup,
+        "p99_ms_incl_warmup": q(everything, 0.99),
+    }
+
+
+def fresh_pg_schema() -> tuple[str, callable]:  # type: ignore[valid-type]
+    from sqlalchemy import text
+
+    from gateway.store.db import make_engine
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--role", default="bench")
+    parser.add_argument("--messages", type=int, default=40_000)
+    parser.add_argument("--batch-max", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="10,000 messages, 5 s of latency")
+    parser.add_argument("--no-postgres", action="store_true")
+    # gateway role
+    parser.add_argument("--db")
+    parser.add_argument("--mqtt-port", type=int)
+    parser.add_argument("--influx-url")
+    parser.add_argument("--out")
+    parser.add_argument("--expect-lines", type=int, default=0)
+    parser.add_argument("--ids", action="store_true")
+    args = parser.parse_args()
+    if args.role == "gateway":
+        gateway_role(args)
+        return
+    n = 10_000 if args.quick else args.messages
+    load_before = os.getloadavg()[0]
+    figures: dict[str, object] = {
+        "bench": "gateway_ingest",
+        "cpus": os.cpu_count(),
+        "load_before": load_before,
+    }
+    by_topic = workload(n)
+    try:
+        run(args, n, figures, by_topic)
+    finally:
+        for proc in RUNNING:
+            proc.kill()
+    ceiling_rate = figures["ceiling"]["rate"]  # type: ignore[index]
+    for key in ("sqlite", "postgres"):
+        if key in figures:
+            figures[key]["of_ceiling"] = round(figures[key]["rate"] / ceiling_rate, 2)  # type: ignore[index]
+    print(json.dumps(figures))
+
+
+def run(
+    args: argparse.Namespace, n: int, figures: dict[str, object], by_topic: dict[str, list[bytes]]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        with Mosquitto(work / "broker") as broker, VictoriaMetrics(work / "vm") as vm:
+            figures["ceiling"] = ceiling(broker, by_topic, work)
+            figures["sqlite"] = throughput(
+                f"sqlite:///{work / 'bench.db'}", broker, vm, workload(n), work, args.batch_max
+            )
+            if not args.no_postgres:
+                url, drop = fresh_pg_schema()
+                try:
+                    figures["postgres"] = throughput(url, broker, vm, workload(n), work, args.batch_max)
+                finally:
+                    drop()
+            seconds = 5 if args.quick else 10
+            figures["latency_sqlite"] = latency(
+                f"sqlite:///{work / 'latency.db'}", broker, vm, work, 500, seconds, warmup=2
+            )
+            if not args.no_postgres:
+                url, drop = fresh_pg_schema()
+                try:
+                    figures["latency_postgres"] = latency(url, broker, vm, work, 500, seconds, warmup=2)
+                finally:
+                    drop()
+
+
+if __name__ == "__main__":
+    main()
