@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,10 +42,6 @@ class Claim:
     message: Envelope
     topic: str
     payload: str
-
-
-def already_seen(session: Session, message_id: str) -> bool:
-    return session.get(EventRecord, message_id) is not None
 
 
 def _ledger_row(claim: Claim, now: datetime, gateway_id: str) -> dict[str, Any]:
@@ -146,24 +142,6 @@ def later_clear(
     ).first()
 
 
-def record(
-    session: Session,
-    message: Envelope,
-    topic: str,
-    now: datetime,
-    case_id: str | None = None,
-    gateway_id: str | None = None,
-) -> EventRecord:
-    """Ledger one message through the ORM (single messages outside the ingest batch)."""
-    row = EventRecord(
-        **_ledger_row(Claim(message, topic, message.model_dump_json(exclude_none=True)), now, "")
-    )
-    row.case_id = case_id
-    row.handled_by = gateway_id
-    session.add(row)
-    return row
-
-
 @dataclass(frozen=True, slots=True)
 class Rejected:
     topic: str
@@ -193,15 +171,3 @@ def dead_letters(session: Session, rejected: Iterable[Rejected], now: datetime) 
     for start in range(0, len(rows), _CHUNK):
         session.execute(_dead_letters.insert(), rows[start : start + _CHUNK])
     return len(rows)
-
-
-def dead_letter(
-    session: Session, topic: str, payload: bytes, reason: str, detail: str, now: datetime
-) -> DeadLetter:
-    row = DeadLetter(**dead_letter_row(Rejected(topic, payload, reason, detail), now))
-    session.add(row)
-    return row
-
-
-def count_dead_letters(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(DeadLetter)) or 0)
