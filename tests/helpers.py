@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts.clock import Clock
 from gateway.service import Gateway
@@ -64,18 +65,33 @@ def running_gateway(
 
 
 class Collector:
-    """An MQTT client that records everything on a filter (a worker's phone, an operator screen)."""
+    """An MQTT client that records everything on a filter (a worker's phone, an operator screen).
 
-    def __init__(self, broker: Mosquitto, topic_filter: str, client_id: str = "") -> None:
+    The constructor returns once the broker answered the subscription (SUBACK); ``granted``
+    holds its reason code, so a test can tell a refused subscription from a quiet topic.
+    """
+
+    def __init__(
+        self,
+        broker: Mosquitto,
+        topic_filter: str | list[str],
+        client_id: str = "",
+        username: str | None = None,
+    ) -> None:
         self.messages: list[mqtt.MQTTMessage] = []
+        self.granted: list[ReasonCode] = []
         self._lock = threading.Lock()
+        filters = [topic_filter] if isinstance(topic_filter, str) else topic_filter
         subscribed = threading.Event()
         self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
+        if username:
+            self.client.username_pw_set(username)
 
         def on_connect(c: mqtt.Client, *_: object) -> None:
-            c.subscribe(topic_filter, qos=1)
+            c.subscribe([(f, 1) for f in filters])
 
-        def on_subscribe(*_: object) -> None:
+        def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: object) -> None:
+            self.granted = list(codes)
             subscribed.set()
 
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
@@ -87,7 +103,7 @@ class Collector:
         self.client.on_message = on_message
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
-        assert subscribed.wait(10), f"could not subscribe to {topic_filter}"
+        assert subscribed.wait(10), f"the broker did not answer the subscription to {filters}"
 
     def payloads(self) -> list[bytes]:
         with self._lock:

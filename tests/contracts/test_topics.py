@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -72,30 +71,38 @@ def test_gateway_subscriptions_cover_every_uplink_and_can_be_shared() -> None:
 
 def test_acl_confines_each_client_to_its_own_topics(tmp_path: Path) -> None:
     """Generated ACL on a real broker: a node cannot publish as another node, a worker
-    cannot read another worker's tasks, the gateway sees everything."""
+    cannot read another worker's tasks, the gateway sees everything.
+
+    No sleeps: each client is subscribed once its SUBACK is in, and "nothing arrived"
+    is judged after a later message on the same path did arrive (Mosquitto routes one
+    client's publishes in order and delivers to one subscriber in order)."""
     acl = tmp_path / "acl"
     acl.write_text(topics.mosquitto_acl())
     with Mosquitto(tmp_path / "broker", extra_config=f"acl_file {acl}\n") as broker:
-        gateway = Collector(broker, "gridwatch/v1/#", client_id="gateway")
-        gateway.client.username_pw_set("gateway")
-        gateway.client.reconnect()
-        time.sleep(0.3)
-        nosy = Collector(broker, "gridwatch/v1/worker/w-li/task", client_id="w-zhang")
+        gateway = Collector(broker, "gridwatch/v1/#", client_id="gateway", username="gateway")
+        nosy = Collector(
+            broker, ["gridwatch/v1/worker/w-li/task", topics.worker_task("w-zhang")], client_id="w-zhang"
+        )
         owner = Collector(broker, "gridwatch/v1/worker/w-li/task", client_id="w-li")
+        # Mosquitto's acl_file grants every subscription and filters at delivery.
+        assert all(not code.is_failure for c in (gateway, nosy, owner) for code in c.granted)
 
         node_a = publisher(broker, client_id="node-a")
         node_a.publish(topics.node_event("node-a"), b"own", qos=1).wait_for_publish(5)
         node_a.publish(topics.node_event("node-b"), b"impostor", qos=1).wait_for_publish(5)
         node_a.publish(topics.worker_task("w-li"), b"fake task", qos=1).wait_for_publish(5)
+        node_a.publish(topics.node_event("node-a"), b"own, later", qos=1).wait_for_publish(5)
 
         gateway.client.publish(topics.worker_task("w-li"), b"real task", qos=1).wait_for_publish(5)
+        gateway.client.publish(topics.worker_task("w-zhang"), b"zhang's task", qos=1).wait_for_publish(5)
 
-        wait_until(lambda: b"own" in gateway.payloads(), what="the node's own event at the gateway")
+        wait_until(lambda: b"own, later" in gateway.payloads(), what="the node's later event at the gateway")
         wait_until(lambda: b"real task" in owner.payloads(), what="w-li's task on w-li's phone")
-        time.sleep(0.5)
+        wait_until(lambda: b"zhang's task" in nosy.payloads(), what="w-zhang's own task on w-zhang's phone")
+        assert b"own" in gateway.payloads()
         assert b"impostor" not in gateway.payloads()
         assert b"fake task" not in gateway.payloads() + owner.payloads()
-        assert nosy.payloads() == []
+        assert nosy.payloads() == [b"zhang's task"]
         for c in (gateway, nosy, owner):
             c.close()
         node_a.disconnect()
