@@ -187,7 +187,7 @@ def gateway_role(args: argparse.Namespace) -> None:
     threading.Thread(target=watch_telemetry, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: gw.stop())
     ready = Path(args.out).with_suffix(".ready")
-    gw.link.on_connected = lambda: (gw.drain.reset(), ready.write_text("1"))  # type: ignore[func-returns-value]
+    gw.link.on_subscribed = ready.touch  # ready once the broker granted the subscriptions, not at CONNACK
     gw.run()
     Path(args.out).write_text(
         json.dumps(

@@ -38,7 +38,14 @@ OUTBOUND_PENDING = Gauge(
     "gridwatch_gateway_outbound_pending",
     "Messages committed for publication but not yet acknowledged by the broker",
 )
-MQTT_CONNECTED = Gauge("gridwatch_gateway_mqtt_connected", "1 while connected to the broker")
+MQTT_CONNECTED = Gauge(
+    "gridwatch_gateway_mqtt_connected",
+    "1 while connected to the broker with every subscription granted (after its SUBACK)",
+)
+MQTT_SUBSCRIPTIONS_REFUSED = Gauge(
+    "gridwatch_gateway_mqtt_subscriptions_refused",
+    "Topic filters the broker refused (SUBACK failure, e.g. its ACL denies them): stream partly missed",
+)
 SEQ_GAPS = Counter(
     "gridwatch_gateway_sequence_gap_messages_total",
     "Sequence numbers found missing when a source's counter jumped (may still arrive late)",

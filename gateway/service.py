@@ -96,13 +96,14 @@ class Gateway:
             self.link.ack(batch)
             self.processed += len(batch)
         self.duties.tick()  # SLA warnings, breaches, accept deadlines (state in the database)
-        self.drain.pump(self.link, self.link.connected.is_set())
+        self.drain.pump(self.link, self.link.online.is_set())  # publishing needs no SUBACK
         if time.monotonic() - self._gauges_at > self.settings.heartbeat_s:
             self._housekeeping()
 
     def _housekeeping(self) -> None:
         """Gauges, lost-sequence sweep and the heartbeat; never stops the loop."""
         self._gauges_at = time.monotonic()
+        self.link.retry_refused()
         try:
             self._update_gauges()
         except Exception:
@@ -124,7 +125,7 @@ class Gateway:
                 metrics.OPEN_CASES.labels(hazard).set(n)
         report = SequenceReport()
         now = self.ctx.now()
-        status, warnings = self.telemetry.status(), self.telemetry.warnings()
+        status, warnings = self.telemetry.status(), self.link.problems() + self.telemetry.warnings()
         with self.sessions.begin() as session:
             self.sequences.sweep(session, now, report)
             heartbeat.beat(

@@ -5,6 +5,13 @@ commits, then acknowledges (``client.ack``) — so the broker redelivers
 anything we had not committed when we crashed. The session is persistent
 (MQTT 5 clean_start=False plus a session expiry), so messages published while
 the gateway is down wait in the broker.
+
+"Connected" (health, metrics, heartbeat, ``connected``) means the broker granted
+every subscription in its SUBACK, not merely that it accepted the connection:
+until then nothing arrives, and a subscription the broker refuses (an ACL that
+denies it) means part of the stream never will. A refusal is logged as an error,
+counted in ``gridwatch_gateway_mqtt_subscriptions_refused``, shown in the
+heartbeat's warnings and asked again every ``RESUBSCRIBE_S``.
 """
 
 from __future__ import annotations
@@ -28,13 +35,25 @@ from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
+RESUBSCRIBE_S = 60.0  # refused subscriptions are asked for again this often (an ACL may be fixed live)
+
 
 class MqttLink:
     def __init__(self, settings: GatewaySettings, inbox_limit: int = 10_000) -> None:
         self.settings = settings
         self.inbox: queue.Queue[Incoming] = queue.Queue(maxsize=inbox_limit)
+        # online: the broker accepted the connection (we may publish);
+        # connected: and it granted every subscription (we receive the whole stream).
+        self.online = threading.Event()
         self.connected = threading.Event()
-        self.on_connected: Callable[[], None] | None = None
+        self.on_connected: Callable[[], None] | None = None  # after CONNACK
+        self.on_subscribed: Callable[[], None] | None = None  # after a SUBACK granting everything
+        self.filters = topics.gateway_subscriptions(settings.share_group)
+        self._lock = threading.Lock()
+        self._problems: dict[str, str] = {}  # topic filter (or "connection") -> what the broker said
+        self._pending_mid: int | None = None
+        self._asked: list[str] = []
+        self._refused_at = 0.0
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.gateway_id,
@@ -44,6 +63,7 @@ class MqttLink:
         if settings.mqtt.username:
             client.username_pw_set(settings.mqtt.username, settings.mqtt.password)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -69,30 +89,115 @@ class MqttLink:
         self.client.disconnect()
         self.client.loop_stop()
 
+    @property
+    def state(self) -> str:
+        """connected, subscribing, subscriptions refused, or disconnected (for logs and tests)."""
+        if self.connected.is_set():
+            return "connected"
+        if not self.online.is_set():
+            return "disconnected"
+        return "subscriptions refused" if self.problems() else "subscribing"
+
+    def problems(self) -> list[str]:
+        """What the broker refused, one line each, for the heartbeat's warnings."""
+        with self._lock:
+            return [
+                f"MQTT broker refused the connection: {why}"
+                if what == "connection"
+                else f"MQTT broker refused the subscription to {what}: {why} (check its ACL for this gateway)"
+                for what, why in sorted(self._problems.items())
+            ]
+
     def _on_connect(
         self, client: mqtt.Client, _ud: object, flags: mqtt.ConnectFlags, rc: ReasonCode, _props: object
     ) -> None:
         if rc.is_failure:
+            with self._lock:
+                self._problems = {"connection": str(rc)}
             log.error("broker refused the connection: %s", rc)
             return
-        filters = topics.gateway_subscriptions(self.settings.share_group)
-        client.subscribe([(f, 1) for f in filters])
-        self.connected.set()
-        metrics.MQTT_CONNECTED.set(1)
+        with self._lock:
+            self._problems = {}
+        self.online.set()
+        if self.on_connected:
+            self.on_connected()  # in-flight publishes of the old connection are re-sent from the table
         log.info(
-            "connected to %s:%d (session present: %s), subscribed to %d filters",
+            "connected to %s:%d (session present: %s); subscribing to %d filters",
             self.settings.mqtt.host,
             self.settings.mqtt.port,
             flags.session_present,
-            len(filters),
+            len(self.filters),
         )
-        if self.on_connected:
-            self.on_connected()
+        self._subscribe(client, self.filters)
+
+    def _subscribe(self, client: mqtt.Client, filters: list[str]) -> None:
+        with self._lock:
+            self._asked = list(filters)
+            rc, mid = client.subscribe([(f, 1) for f in filters])
+            self._pending_mid = mid if rc == mqtt.MQTT_ERR_SUCCESS else None
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("could not send SUBSCRIBE (rc %s); paho reconnects and we ask again", rc)
+
+    def _on_subscribe(
+        self, _c: mqtt.Client, _ud: object, mid: int, codes: list[ReasonCode], _props: object
+    ) -> None:
+        with self._lock:
+            if mid != self._pending_mid:
+                return  # the answer to a subscription of an earlier connection
+            self._pending_mid = None
+            asked = self._asked
+            refused = {f: str(code) for f, code in zip(asked, codes, strict=False) if code.is_failure}
+            for f in asked:
+                self._problems.pop(f, None)
+            self._problems.update(refused)
+            all_refused = dict(self._problems)
+        downgraded = [
+            f for f, code in zip(asked, codes, strict=False) if not code.is_failure and code.value < 1
+        ]
+        for f in downgraded:
+            # QoS 0 means no redelivery: a crash between receipt and commit would lose events.
+            log.warning("broker granted only QoS 0 for %s; events on it may be lost in a crash", f)
+        metrics.MQTT_SUBSCRIPTIONS_REFUSED.set(len(all_refused))
+        if all_refused:
+            self._refused_at = time.monotonic()
+            self.connected.clear()
+            metrics.MQTT_CONNECTED.set(0)
+            for f, why in sorted(refused.items()):
+                log.error(
+                    "broker refused subscription to %s: %s; this gateway does not receive that part of "
+                    "the stream until the broker's ACL allows it (asked again every %.0f s)",
+                    f,
+                    why,
+                    RESUBSCRIBE_S,
+                    extra={"topic": f},
+                )
+            return
+        self.connected.set()
+        metrics.MQTT_CONNECTED.set(1)
+        log.info("subscribed: the broker granted all %d filters; connected", len(self.filters))
+        if self.on_subscribed:
+            self.on_subscribed()
+
+    def retry_refused(self) -> None:
+        """Ask again for refused subscriptions, at most every RESUBSCRIBE_S (called from the gateway loop)."""
+        with self._lock:
+            refused = [f for f in self._problems if f != "connection"]
+            waiting = self._pending_mid is not None
+        if not refused or waiting or not self.online.is_set():
+            return
+        if time.monotonic() - self._refused_at < RESUBSCRIBE_S:
+            return
+        self._refused_at = time.monotonic()
+        log.info("asking the broker again for %d refused subscription(s)", len(refused))
+        self._subscribe(self.client, refused)
 
     def _on_disconnect(
         self, _c: mqtt.Client, _ud: object, _flags: object, rc: ReasonCode, _props: object
     ) -> None:
+        self.online.clear()
         self.connected.clear()
+        with self._lock:
+            self._pending_mid = None
         metrics.MQTT_CONNECTED.set(0)
         log.warning("disconnected from the broker (%s); paho reconnects with back-off", rc)
 
