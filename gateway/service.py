@@ -49,7 +49,9 @@ class Gateway:
         self.sequences = SequenceTracker(settings.sequence_grace_s)
         self.pipeline = Pipeline(self.sessions, self.ctx, self.telemetry, self.sequences)
         self.link = MqttLink(settings)
-        self.drain = OutboundDrain(self.sessions, self.ctx.clock)
+        self.drain = OutboundDrain(
+            self.sessions, self.ctx.clock, settings.gateway_id, settings.outbound_lease_s
+        )
         self.link.on_connected = self.drain.reset
         self.duties = DispatchDuties(self.sessions, self.ctx, settings.timer_interval_s)
         self.stop_event = threading.Event()

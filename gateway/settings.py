@@ -62,5 +62,13 @@ class GatewaySettings(BaseSettings):
     sequence_grace_s: float = Field(
         default=60.0, gt=0, description="A sequence gap still open after this long is reported as lost."
     )
+    outbound_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="A gateway's claim on a pending outbound message (task offer, notice) lasts this long "
+        "and is renewed while the broker has not acknowledged it; a dead gateway's claims are taken over "
+        "by another after it.",
+    )
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings, description="Telemetry store.")

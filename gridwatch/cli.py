@@ -90,6 +90,14 @@ def gateway(
         str, typer.Option(envvar="GRIDWATCH_SHARE_GROUP", help="MQTT 5 shared-subscription group.")
     ] = "gateways",
     batch_max: Annotated[int, typer.Option(help="Most messages committed in one transaction.")] = 200,
+    outbound_lease_s: Annotated[
+        float,
+        typer.Option(
+            envvar="GRIDWATCH_OUTBOUND_LEASE_S",
+            help="A gateway's claim on an outbound message it publishes; a dead gateway's claims are "
+            "taken over after this.",
+        ),
+    ] = 30.0,
     log_level: LogOpt = "INFO",
 ) -> None:
     """Run a gateway: MQTT ingest → cases → dispatch → notifications; telemetry to InfluxDB."""
@@ -105,6 +113,7 @@ def gateway(
         metrics_port=metrics_port,
         share_group=share_group or None,
         batch_max=batch_max,
+        outbound_lease_s=outbound_lease_s,
         mqtt=MqttSettings(host=mqtt_host, port=mqtt_port),
         influx=InfluxSettings(url=influx_url),
     )

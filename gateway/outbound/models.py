@@ -2,6 +2,10 @@
 
 A task offer is written in the same transaction as the task, then published;
 a crash between commit and publish cannot lose it (it is sent at start-up).
+With several gateways on one store each pending row is claimed by one of them
+for a lease (``claimed_by``/``claimed_until``) before it is published, so it is
+published by exactly one; a crashed gateway's claims are taken over when the
+lease runs out.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ class OutboundMessage(Base):
     retain: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(
+        String(64), doc="the gateway publishing (or that published) it"
+    )
+    claimed_until: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, doc="others may take it over after this"
+    )
 
 
 class SourceCounter(Base):

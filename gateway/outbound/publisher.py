@@ -1,9 +1,17 @@
-"""Drain the outbound table to the broker; mark rows sent once the broker acknowledged."""
+"""Drain the outbound table to the broker; mark rows sent once the broker acknowledged.
+
+Several gateways drain one table: each publishes only rows it has claimed
+(``outbound.claim``: a lease that it renews on every poll while a row is in
+flight), so a task offer or a notice goes out once, not once per gateway. A
+gateway that dies holding claims loses them when the lease runs out and another
+gateway publishes those rows.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from typing import Protocol
 
 import paho.mqtt.client as mqtt
@@ -29,9 +37,18 @@ class OutboundDrain:
     at start-up; receivers deduplicate by the envelope id.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, poll_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        gateway_id: str = "gateway-1",
+        lease_s: float = 30.0,
+        poll_s: float = 0.05,
+    ) -> None:
         self.sessions = sessions
         self.clock = clock
+        self.gateway_id = gateway_id
+        self.lease = timedelta(seconds=lease_s)
         # The table is polled at most this often (it is written by the pipeline, timers
         # and the API alike); every poll is a write transaction, so not one per batch.
         self.poll_s = poll_s
@@ -50,16 +67,18 @@ class OutboundDrain:
         self._polled_at = time.monotonic()
         for row_id in done:
             del self._inflight[row_id]
+        now = self.clock.now()
         with self.sessions.begin() as session:
-            outbound.mark_sent(session, done, self.clock.now())
-            rows = outbound.pending(session) if connected else []
-            for row in rows:
-                if row.id in self._inflight:
-                    continue
-                info = link.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    log.warning("publish to %s failed (rc %s); will retry", row.topic, info.rc)
-                    break
-                self._inflight[row.id] = info
+            outbound.mark_sent(session, done, now)
+            # The claim commits before anything is published: no publish without a claim.
+            rows = outbound.claim(session, self.gateway_id, now, self.lease) if connected else []
+        for row in rows:
+            if row.id in self._inflight:
+                continue
+            info = link.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                log.warning("publish to %s failed (rc %s); will retry", row.topic, info.rc)
+                break
+            self._inflight[row.id] = info
         metrics.OUTBOUND_PENDING.set(len(self._inflight))
         return len(done)

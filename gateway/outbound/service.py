@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from contracts import Envelope, encode
@@ -41,7 +42,16 @@ def enqueue(
     )
 
 
+class Claimed(NamedTuple):
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
 def pending(session: Session, limit: int = 500) -> list[OutboundMessage]:
+    """Rows not yet acknowledged by the broker, oldest first (whoever holds them)."""
     return list(
         session.scalars(
             select(OutboundMessage)
@@ -50,6 +60,49 @@ def pending(session: Session, limit: int = 500) -> list[OutboundMessage]:
             .limit(limit)
         )
     )
+
+
+def claim(
+    session: Session, gateway_id: str, now: datetime, lease: timedelta, limit: int = 500
+) -> list[Claimed]:
+    """Claim unsent rows for ``gateway_id`` until ``now + lease`` and return them, oldest first.
+
+    Takes rows nobody holds, rows whose lease ran out (their gateway died or lost the
+    broker), and renews this gateway's own claims (in flight, or left from before a
+    restart under the same id). One UPDATE: on SQLite the transaction holds the write
+    lock (BEGIN IMMEDIATE); on PostgreSQL the candidate rows are locked with SKIP LOCKED
+    and the claim condition is checked again on the row being updated, so two gateways
+    never both come away with one row.
+    """
+    claimable = and_(
+        OutboundMessage.sent_at.is_(None),
+        or_(
+            OutboundMessage.claimed_by == gateway_id,
+            OutboundMessage.claimed_until.is_(None),
+            OutboundMessage.claimed_until < now,
+        ),
+    )
+    candidates = (
+        select(OutboundMessage.id)
+        .where(claimable)
+        .order_by(OutboundMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id.in_(candidates), claimable)
+        .values(claimed_by=gateway_id, claimed_until=now + lease)
+        .returning(
+            OutboundMessage.id,
+            OutboundMessage.topic,
+            OutboundMessage.payload,
+            OutboundMessage.qos,
+            OutboundMessage.retain,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
 def mark_sent(session: Session, ids: list[int], now: datetime) -> None:
