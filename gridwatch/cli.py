@@ -15,6 +15,10 @@ from rich.markup import escape
 from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.logs import setup_logging
 
+# OpenCV's own warnings (e.g. on each failed RTSP open) say less than our camera log lines;
+# set before anything imports cv2.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
 app = typer.Typer(
     help="GridWatch: cameras and sensors raise suspicions; grid workers verify on site.",
     no_args_is_help=True,
@@ -377,12 +381,13 @@ def demo(
     exit_after: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (for scripted runs).")
     ] = None,
-    log_level: LogOpt = "WARNING",
+    log_level: LogOpt = "INFO",
 ) -> None:
-    """Run the whole pipeline on the embedded defaults: broker, gateway, API, simulated site."""
-    from gridwatch.demo import run_demo
+    """Run the whole pipeline on the embedded defaults: broker, gateway, API, edge nodes, devices."""
+    from gridwatch.demo import prepare_workdir, run_demo
 
-    setup_logging(log_level)
+    workdir = prepare_workdir(workdir)
+    setup_logging(log_level, file=workdir / "gridwatch.log")
     stop = threading.Event()
     _stop_on_signals(stop.set)
     raise typer.Exit(run_demo(workdir, api_port, stop, exit_after, out))

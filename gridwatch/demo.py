@@ -1,7 +1,12 @@
-"""The demo: a private broker, the gateway, the API and a simulated site.
+"""The demo: the whole pipeline on the embedded defaults.
 
-Everything runs on the embedded defaults (SQLite, a Mosquitto on a free port)
-and is driven through the same MQTT topics real devices and phones use.
+A private Mosquitto, the gateway (SQLite), the HTTP API, telemetry to a private
+VictoriaMetrics when it is installed, and the demo site's two edge nodes running
+for real: their cameras play the clips in ../shared/media through the detector
+in ../shared/models, their sensors listen for zigbee2mqtt and GridWatch devices.
+Only the devices and the workers' phones are simulated, and they speak exactly
+what real ones put on the wire (zigbee2mqtt JSON, the contracts), so every
+message crosses the node's alarm logic, its outbox, the broker and the gateway.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 import uvicorn
@@ -24,14 +30,22 @@ from rich.console import Console
 from contracts import GeoPoint, TaskOffer, decode, topics, utcnow
 from contracts.site import Site, load_site
 from contracts.site.schedule import any_active
-from edge.simulator import Broker, sensor_alarm, worker_fix
+from edge.simulator import Broker, worker_fix
 from gridwatch.broker import BrokerError, Mosquitto, free_port
+from gridwatch.demo_devices import DemoDevices
+from gridwatch.demo_feed import CaseFeed
+from gridwatch.victoria import VictoriaMetrics, find_victoria_metrics
+
+if TYPE_CHECKING:
+    from edge.node import EdgeNode
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SITE = REPO / "device_configs" / "demo_site"
 SHARED_MEDIA = REPO.parent / "shared" / "media"
-FIRST_ALARM = "smk-factory-a1"  # smoke detector in a factory, industrial park grid 1
-SECOND_ALARM = "gas-restaurant-3"  # restaurant kitchen gas detector, Donghu grid 3
+SHARED_MODELS = REPO.parent / "shared" / "models"
+FIRST_ALARM = "smk-factory-a1"  # zigbee2mqtt smoke detector in a factory, industrial park grid 1
+SECOND_ALARM = "gas-restaurant-3"  # restaurant kitchen gas detector speaking GridWatch, Donghu grid 3
+SECOND_ALARM_LEL = 32.0  # past the 25 %LEL major threshold (GB/T 50493)
 CASE_DEADLINE_S = 30
 
 
@@ -100,14 +114,58 @@ def _wait_for_dispatch(api: str, device: str, timeout: float) -> dict | None:
     return None
 
 
+def prepare_workdir(workdir: Path) -> Path:
+    """Every demo starts from a clean slate."""
+    workdir = workdir.resolve()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    return workdir
+
+
+def _start_telemetry(workdir: Path, console: Console) -> VictoriaMetrics | None:
+    if find_victoria_metrics() is None:
+        console.print("telemetry: off (install victoria-metrics, or scripts/setup.sh does it)")
+        return None
+    try:
+        vm = VictoriaMetrics(workdir / "victoria-metrics").start()
+    except BrokerError as exc:
+        console.print(f"[yellow]telemetry: off ({exc})[/]")
+        return None
+    console.print(f"Telemetry: VictoriaMetrics on {vm.url} (InfluxDB v2 write API)")
+    return vm
+
+
+def _start_edge_nodes(site: Site, broker: Broker, workdir: Path, console: Console) -> list[EdgeNode]:
+    """The site's edge nodes, for real: cameras, sensors, outbox and uplink."""
+    from edge.node import EdgeNode
+    from edge.settings import BrokerSettings, EdgeSettings
+
+    if SHARED_MODELS.is_dir():
+        os.environ.setdefault("GRIDWATCH_MODEL_PATH", str(SHARED_MODELS))
+    settings = EdgeSettings(
+        state_dir=workdir / "edge",
+        uplink=BrokerSettings(host=broker.host, port=broker.port),
+        health_interval_s=15,
+    )
+    nodes = []
+    for config in site.nodes.values():
+        node = EdgeNode(config, settings)
+        node.start()
+        nodes.append(node)
+        cameras = ", ".join(c.id for c in config.cameras) or "none"
+        console.print(f"edge node [bold]{node.node_id}[/]: {len(config.sensors)} sensors, cameras {cameras}")
+    for node in nodes:
+        if node.bus.needed and not node.bus.connected.wait(10):
+            console.print(f"[yellow]{node.node_id} is not listening to its sensors yet[/]")
+    return nodes
+
+
 def run_demo(
     workdir: Path, api_port: int, stop: threading.Event, exit_after: float | None, console: Console
 ) -> int:
     started = time.monotonic()
     workdir = workdir.resolve()
-    if workdir.exists():
-        shutil.rmtree(workdir)  # every demo starts from a clean slate
-    workdir.mkdir(parents=True)
     if SHARED_MEDIA.is_dir():
         os.environ.setdefault("GRIDWATCH_MEDIA", str(SHARED_MEDIA))
     site = load_site(DEMO_SITE)
@@ -120,11 +178,14 @@ def run_demo(
         return 2
     broker = Broker(mosquitto.host, mosquitto.port)
     console.print(f"MQTT broker: Mosquitto on {broker.host}:{broker.port} (log: {mosquitto.log_path})")
+    console.print(f"GridWatch's own log: {workdir / 'gridwatch.log'}")
+    vm = _start_telemetry(workdir, console)
 
     from cloud_api.app import create_app
     from cloud_api.settings import ApiSettings
     from gateway.service import Gateway
     from gateway.settings import GatewaySettings, MqttSettings
+    from gateway.telemetry_influx import InfluxSettings
 
     db_url = f"sqlite:///{workdir / 'gridwatch.db'}"
     gw = Gateway(
@@ -132,6 +193,7 @@ def run_demo(
             site_dir=DEMO_SITE,
             database_url=db_url,
             mqtt=MqttSettings(host=broker.host, port=broker.port),
+            influx=InfluxSettings(url=vm.url if vm else None),
         )
     )
     gw_thread = threading.Thread(target=gw.run, name="gateway", daemon=True)
@@ -153,17 +215,26 @@ def run_demo(
     threading.Thread(target=server.run, name="api", daemon=True).start()
     api = f"http://127.0.0.1:{api_port}"
     phones = _phone_listener(broker, console)
+    feed = CaseFeed(api, console)
+    nodes: list[EdgeNode] = []
+    devices: DemoDevices | None = None
     try:
         deadline = time.monotonic() + 15
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         gw.link.connected.wait(10)
+        feed.start()
 
         state = workdir / "sim"
         placed = _place_workers(site, broker, state)
         console.print(f"{placed} on-duty grid workers reported their positions")
-        sensor_alarm(site, FIRST_ALARM, broker, state)
-        console.print(f"🔥 simulated smoke alarm from [bold]{FIRST_ALARM}[/] (鑫达五金厂 factory floor)")
+        nodes = _start_edge_nodes(site, broker, workdir, console)
+        devices = DemoDevices(site, broker)
+
+        devices.zigbee_smoke(FIRST_ALARM)
+        console.print(
+            f"🔥 zigbee2mqtt smoke detector [bold]{FIRST_ALARM}[/] (鑫达五金厂 factory floor) sounds"
+        )
         case = _wait_for_dispatch(api, FIRST_ALARM, CASE_DEADLINE_S)
         if case is None:
             console.print(f"[red]no case appeared within {CASE_DEADLINE_S} s; see {mosquitto.log_path}[/]")
@@ -173,17 +244,27 @@ def run_demo(
             f"✅ case {case['id']} is [bold]{case['status']}[/] to [bold]{case['assigned_worker_id']}[/] "
             f"in grid {case['grid_id']} ({elapsed:.1f} s after start)"
         )
-        sensor_alarm(site, SECOND_ALARM, broker, state)
-        console.print(f"🔥 simulated gas alarm from [bold]{SECOND_ALARM}[/] (restaurant kitchen)")
+        devices.gas_reading(SECOND_ALARM, SECOND_ALARM_LEL)
+        console.print(
+            f"🔥 gas detector [bold]{SECOND_ALARM}[/] (restaurant kitchen) reads {SECOND_ALARM_LEL:g} %LEL"
+        )
+        vm_line = (
+            f"  telemetry          curl -s '{vm.url}/api/v1/export?match[]={{__name__=~\"sensor_.*\"}}'\n"
+            if vm
+            else ""
+        )
         console.print(
             "\n[bold]Look at it:[/]\n"
-            f"  alert wall         {api}/   (open it in a browser: cases, map, audit trail)\n"
+            f"  alert wall         {api}/   (open it in a browser: cases, map, evidence, audit trail)\n"
             f"  API docs           {api}/docs\n"
             f"  cases              curl -s {api}/api/v1/cases\n"
             f"  one case + audit   curl -s {api}/api/v1/cases/{case['id']}\n"
             f"  the worker's tasks curl -s {api}/api/v1/workers/{case['assigned_worker_id']}/tasks\n"
+            f"  edge nodes         curl -s {api}/api/v1/sources\n"
             f"  dead letters       curl -s {api}/api/v1/dead-letters\n"
+            f"{vm_line}"
             f"  raise another      gridwatch edge simulate-alarm smk-rental-12 --mqtt-port {broker.port}\n"
+            "The cameras keep playing their clips: the sealed workshop's camera sees a fire.\n"
             "Press Ctrl-C to stop."
         )
         while not stop.is_set():
@@ -192,9 +273,16 @@ def run_demo(
             stop.wait(0.5)
         return 0
     finally:
+        feed.stop()
+        if devices is not None:
+            devices.close()
+        for node in nodes:
+            node.stop()
         phones.disconnect()
         phones.loop_stop()
         server.should_exit = True
         gw.stop()
         gw_thread.join(timeout=10)
+        if vm is not None:
+            vm.stop()
         mosquitto.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 CONTEXT_KEYS = (
     "case_id",
@@ -31,8 +32,9 @@ class ContextFormatter(logging.Formatter):
         return f"{base} [{context}]" if context else base
 
 
-def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
+    """Log lines to stderr, or to ``file`` (the demo keeps its console for the story)."""
+    handler: logging.Handler = logging.FileHandler(file) if file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(ContextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

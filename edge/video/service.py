@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, start_http_server
+from prometheus_client import start_http_server
 
 from contracts import CameraHealth, DetectorHealth, topics
 from contracts.clock import Clock, SystemClock
@@ -23,7 +23,7 @@ from contracts.site.models import Camera, EdgeNodeConfig
 from edge.emit import Emitter, Priority
 from edge.fusion import FusionHub, SensorSignal
 from edge.video.detector.engine import DetectorService
-from edge.video.metrics import VideoCollector
+from edge.video.metrics import VIDEO_METRICS
 from edge.video.pipeline import CameraPipeline, Outgoing
 from edge.video.settings import VideoSettings
 from edge.video.sources import CameraReader, ReaderState
@@ -63,7 +63,6 @@ class VideoService:
         )
         self._stop = threading.Event()
         self._started = False
-        self._collector: VideoCollector | None = None
         self._http: object | None = None
         self.runners: dict[str, CameraRunner] = {}
         for cam in node.cameras:
@@ -88,8 +87,7 @@ class VideoService:
                 target=self._run_camera, args=(runner,), name=f"video-{runner.camera.id}", daemon=True
             )
             runner.thread.start()
-        self._collector = VideoCollector(self)
-        REGISTRY.register(self._collector)
+        VIDEO_METRICS.add(self)
         if self.settings.metrics_port is not None:
             self._http = start_http_server(self.settings.metrics_port)
         log.info(
@@ -110,9 +108,7 @@ class VideoService:
             if runner.thread is not None:
                 runner.thread.join(max(0.1, deadline - time.monotonic()))
         self.detector.stop()
-        if self._collector is not None:
-            REGISTRY.unregister(self._collector)
-            self._collector = None
+        VIDEO_METRICS.remove(self)
         if self._http is not None:
             server, _thread = self._http  # type: ignore[misc]
             server.shutdown()

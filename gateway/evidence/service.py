@@ -1,15 +1,27 @@
-"""Store evidence snapshots once, checking that the bytes match their hash."""
+"""Store evidence snapshots once, checking that the bytes match their hash, and
+attach each to the case of the event it documents.
+
+A snapshot names its event (``event_id``) when it was taken for it — e.g. a
+camera's full-frame scan after a smoke detector nearby went off, which the edge
+sends after the detector's event. Either may reach the gateway first (several
+gateways share the stream), so both orders are linked: a snapshot whose event is
+already in a case, and an event whose snapshot is already stored.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contracts import EvidenceSnapshot
+from gateway.cases.models import Case
+from gateway.events.models import EventRecord
 from gateway.evidence.models import Evidence
 
 
@@ -44,3 +56,39 @@ def store_evidence(session: Session, snap: EvidenceSnapshot, now: datetime) -> b
         )
     )
     return True
+
+
+def link_evidence(
+    session: Session, case_of_event: Mapping[str, str], new_snapshots: Collection[EvidenceSnapshot]
+) -> int:
+    """Attach snapshots to the cases of their events, in both arrival orders; one or two
+    queries per batch. ``case_of_event``: this batch's hazard events and their cases."""
+    pairs: list[tuple[str, str]] = []  # (case id, evidence id)
+    waiting: dict[str, str] = {}  # event id -> evidence id, for events of earlier batches
+    for snap in new_snapshots:
+        if snap.event_id is None:
+            continue
+        if snap.event_id in case_of_event:
+            pairs.append((case_of_event[snap.event_id], snap.evidence_id))
+        else:
+            waiting[snap.event_id] = snap.evidence_id
+    if waiting:
+        rows = session.execute(
+            select(EventRecord.id, EventRecord.case_id).where(
+                EventRecord.id.in_(waiting), EventRecord.case_id.is_not(None)
+            )
+        )
+        pairs += [(case_id, waiting[event_id]) for event_id, case_id in rows]
+    if case_of_event:  # snapshots that arrived before their event
+        fresh = {s.evidence_id for s in new_snapshots}
+        rows = session.execute(
+            select(Evidence.event_id, Evidence.id).where(Evidence.event_id.in_(list(case_of_event)))
+        )
+        pairs += [(case_of_event[event_id], ev) for event_id, ev in rows if ev not in fresh]
+    linked = 0
+    for case_id, evidence_id in pairs:
+        case = session.get(Case, case_id)
+        if case is not None and evidence_id not in case.evidence_ids:
+            case.evidence_ids = [*case.evidence_ids, evidence_id]
+            linked += 1
+    return linked

@@ -61,7 +61,7 @@ from gateway.dispatch.models import Task
 from gateway.dispatch.service import start_case
 from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
 from gateway.events import service as ledger
-from gateway.evidence.service import EvidenceRejected, store_evidence
+from gateway.evidence.service import EvidenceRejected, link_evidence, store_evidence
 from gateway.ingest.sequences import SequenceReport, SequenceTracker, group_by_source
 from gateway.ingest.throttle import LogThrottle
 from gateway.telemetry import NullTelemetry, TelemetrySink
@@ -120,6 +120,7 @@ class _Work:
     dead_letters: list[ledger.Rejected] = field(default_factory=list)
     sequences: SequenceReport = field(default_factory=SequenceReport)
     case_of_event: dict[str, str] = field(default_factory=dict)
+    snapshots: list[EvidenceSnapshot] = field(default_factory=list)  # stored in this batch
     redriven: set[str] = field(default_factory=set)  # refused task updates applied after all
 
     def count(self, counter: object, *labels: str) -> None:
@@ -272,6 +273,8 @@ class Pipeline:
             for item in items:
                 if item.outcome is None:
                     item.outcome = self._apply(session, item, now, book, work)
+            if work.snapshots or work.case_of_event:
+                link_evidence(session, work.case_of_event, work.snapshots)
             # 4. settle the ledger and the sequence bookkeeping (last: shortest locks)
             ledger.attach_cases(session, work.case_of_event)
             if work.dead_letters:
@@ -343,6 +346,8 @@ class Pipeline:
                     ledger.Rejected(item.incoming.topic, item.incoming.payload, "bad_evidence", str(exc))
                 )
                 return Outcome.DEAD_LETTER
+            if stored:
+                work.snapshots.append(message)
             return Outcome.APPLIED if stored else Outcome.DUPLICATE
         if isinstance(message, TaskUpdate):
             return self._apply_task_update(session, message, now, work)

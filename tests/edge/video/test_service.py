@@ -252,5 +252,5 @@ def test_prometheus_metrics_and_a_snapshot_when_a_smoke_alarm_goes_off(shared_mo
     assert snap.device_id == "cam-b" and snap.event_id is None
     assert 'gridwatch_video_frames_analysed_total{camera="cam-a"}' in text
     assert 'gridwatch_video_camera_state{camera="cam-b",state="streaming"} 1.0' in text
-    assert "gridwatch_video_detector_loaded 1.0" in text
+    assert 'gridwatch_video_detector_loaded{node="node-test"} 1.0' in text
     assert "gridwatch_video_detector_inferences_total" in text
