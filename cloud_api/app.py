@@ -27,7 +27,7 @@ from cloud_api.settings import ApiSettings
 from contracts.clock import Clock, SystemClock
 from contracts.site import load_site
 from gateway.context import GatewayContext
-from gateway.store.db import make_engine, session_factory
+from gateway.store.db import make_engine, read_session_factory, session_factory
 from gateway.store.migrate import upgrade
 
 STATIC = Path(__file__).with_name("static")
@@ -51,7 +51,8 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     app.state.site = site
-    app.state.sessions = session_factory(engine)
+    app.state.sessions = session_factory(engine)  # routes that write
+    app.state.read_sessions = read_session_factory(engine)  # GET routes
     app.state.ctx = GatewayContext(site, settings.api_id, clock or SystemClock())
     routers = (cases, workers, operations, tasks, supervision, patrol, availability, performance)
     for module in (*routers, case_actions, dead_letters, ingest_status):

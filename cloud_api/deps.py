@@ -1,4 +1,10 @@
-"""Request-scoped dependencies: a database session and the site."""
+"""Request-scoped dependencies: a database session and the site.
+
+GET routes take ``ReadSessionDep``: on SQLite a deferred, query-only transaction,
+so an operator's slow read never holds the write lock the gateway's ingest needs.
+Routes that change something take ``SessionDep`` (``BEGIN IMMEDIATE`` on SQLite).
+``tests/web/test_read_sessions.py`` checks every GET route takes the read session.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,11 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    with request.app.state.read_sessions() as session:
+        yield session
+
+
 def get_site(request: Request) -> Site:
     return request.app.state.site
 
@@ -27,5 +38,6 @@ def get_ctx(request: Request) -> GatewayContext:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 SiteDep = Annotated[Site, Depends(get_site)]
 CtxDep = Annotated[GatewayContext, Depends(get_ctx)]

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field
 
-from cloud_api.deps import CtxDep, SessionDep
+from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts.envelope import Identifier
 from gateway.workers.models import WorkerAvailability
 
@@ -54,7 +54,7 @@ def set_availability(
 
 
 @router.get("/{worker_id}/availability", response_model=AvailabilityView, summary="A worker's availability")
-def get_availability(worker_id: str, session: SessionDep, ctx: CtxDep) -> AvailabilityView:
+def get_availability(worker_id: str, session: ReadSessionDep, ctx: CtxDep) -> AvailabilityView:
     if worker_id not in ctx.site.workers:
         raise HTTPException(404, f"no worker {worker_id!r} in site {ctx.site.settings.site.id!r}")
     row = session.get(WorkerAvailability, worker_id)

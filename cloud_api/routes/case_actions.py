@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from cloud_api.deps import CtxDep, SessionDep
+from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts.envelope import Identifier
 from gateway.cases import operator, queries
 from gateway.cases.feedback import FalseAlarmStats, false_alarm_stats
@@ -74,7 +74,7 @@ def act_on_case(
     summary="False alarms per device and zone (dismissed by the centre or found false on site)",
 )
 def false_alarms(
-    session: SessionDep,
+    session: ReadSessionDep,
     since: Annotated[datetime | None, Query(description="Only since this time (RFC 3339).")] = None,
 ) -> FalseAlarmReport:
     return FalseAlarmReport(items=false_alarm_stats(session, since), since=since)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from cloud_api.deps import SessionDep
+from cloud_api.deps import ReadSessionDep
 from gateway.cases import queries
 from gateway.cases.schemas import CaseDetail, CaseView
 from gateway.dispatch.queries import tasks_for_case
@@ -25,7 +25,7 @@ class CaseList(BaseModel):
 
 @router.get("", response_model=CaseList, summary="List cases, newest first")
 def list_cases(
-    session: SessionDep,
+    session: ReadSessionDep,
     status: str | None = Query(default=None, description="Exact status, e.g. 'dispatched'."),
     open: bool = Query(default=False, description="Only cases that still need someone."),
     hazard_type: str | None = None,
@@ -38,7 +38,7 @@ def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseWithTasks, summary="One case with its audit trail and tasks")
-def get_case(case_id: str, session: SessionDep) -> CaseWithTasks:
+def get_case(case_id: str, session: ReadSessionDep) -> CaseWithTasks:
     case = queries.get_case(session, case_id)
     if case is None:
         raise HTTPException(404, f"no case {case_id!r}")

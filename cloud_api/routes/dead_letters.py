@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 
-from cloud_api.deps import CtxDep, SessionDep
+from cloud_api.deps import CtxDep, ReadSessionDep
 from contracts.envelope import Identifier
 from gateway.events import queries as dead_letters
 from gateway.events import replay
@@ -49,7 +49,7 @@ class ReplayReport(BaseModel):
 
 @router.get("", response_model=list[DeadLetterView], summary="Refused payloads, newest first")
 def list_dead_letters(
-    session: SessionDep,
+    session: ReadSessionDep,
     reason: str | None = None,
     source: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
@@ -59,7 +59,7 @@ def list_dead_letters(
 
 
 @router.get("/summary", summary="Dead letters counted by reason")
-def dead_letter_summary(session: SessionDep) -> dict[str, int]:
+def dead_letter_summary(session: ReadSessionDep) -> dict[str, int]:
     return dead_letters.dead_letter_counts(session)
 
 
@@ -68,7 +68,7 @@ def dead_letter_summary(session: SessionDep) -> dict[str, int]:
     summary="The raw payload as received (as far as it was kept)",
     response_class=Response,
 )
-def payload(letter_id: int, session: SessionDep) -> Response:
+def payload(letter_id: int, session: ReadSessionDep) -> Response:
     row = session.get(DeadLetter, letter_id)
     if row is None:
         raise HTTPException(404, f"no dead letter {letter_id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from cloud_api.deps import CtxDep, SessionDep
+from cloud_api.deps import CtxDep, ReadSessionDep
 from gateway.heartbeat.service import GatewayView, gateways
 from gateway.ingest.queries import SourceView, sources
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["operations"])
     response_model=list[GatewayView],
     summary="Every gateway's last heartbeat: alive, MQTT, messages, telemetry store, warnings",
 )
-def list_gateways(session: SessionDep, ctx: CtxDep) -> list[GatewayView]:
+def list_gateways(session: ReadSessionDep, ctx: CtxDep) -> list[GatewayView]:
     return gateways(session, ctx.now())
 
 
@@ -26,7 +26,7 @@ def list_gateways(session: SessionDep, ctx: CtxDep) -> list[GatewayView]:
     summary="Per source: highest sequence number, gaps still open, messages lost upstream",
 )
 def list_sources(
-    session: SessionDep,
+    session: ReadSessionDep,
     gaps: bool = Query(default=False, description="Only sources with open gaps or losses."),
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> list[SourceView]:

@@ -8,20 +8,20 @@ from fastapi import APIRouter, HTTPException, Response
 from shapely.geometry import mapping
 from sqlalchemy import text
 
-from cloud_api.deps import SessionDep, SiteDep
+from cloud_api.deps import ReadSessionDep, SiteDep
 from gateway.evidence.models import Evidence
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 
 
 @router.get("/health", summary="Is the API up and can it read the store?")
-def health(session: SessionDep, site: SiteDep) -> dict[str, Any]:
+def health(session: ReadSessionDep, site: SiteDep) -> dict[str, Any]:
     session.execute(text("SELECT 1"))
     return {"status": "ok", "site": site.settings.site.id, "store": "ok"}
 
 
 @router.get("/evidence/{evidence_id}.jpg", summary="An evidence snapshot", response_class=Response)
-def evidence(evidence_id: str, session: SessionDep) -> Response:
+def evidence(evidence_id: str, session: ReadSessionDep) -> Response:
     row = session.get(Evidence, evidence_id)
     if row is None:
         raise HTTPException(404, f"no evidence {evidence_id!r}")

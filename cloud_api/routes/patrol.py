@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from cloud_api.deps import CtxDep, SessionDep
+from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts.geo import haversine_m
 from gateway.dispatch.arrivals import arrive
 from gateway.patrol import plans
@@ -37,7 +37,7 @@ def _known(ctx: CtxDep, worker_id: str) -> None:
 @router.get("/{worker_id}/patrol", response_model=PatrolDay, summary="A worker's patrol day")
 def get_patrol(
     worker_id: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: CtxDep,
     day: Annotated[date | None, Query(description="Local date; default today.")] = None,
     points: Annotated[bool, Query(description="Include the track's points.")] = False,

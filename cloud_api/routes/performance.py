@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from cloud_api.deps import CtxDep, SessionDep
+from cloud_api.deps import CtxDep, ReadSessionDep
 from gateway.performance.service import GridRecord, WorkerRecord, grid_records, worker_records
 
 router = APIRouter(prefix="/api/v1/performance", tags=["performance"])
@@ -43,7 +43,7 @@ UNTIL = Query(default=None, description="End (exclusive); default now.")
 
 @router.get("/workers", response_model=WorkerRecords, summary="Per worker, for tasks offered in the period")
 def workers(
-    session: SessionDep, ctx: CtxDep, since: datetime | None = SINCE, until: datetime | None = UNTIL
+    session: ReadSessionDep, ctx: CtxDep, since: datetime | None = SINCE, until: datetime | None = UNTIL
 ) -> WorkerRecords:
     start, end = _period(ctx, since, until)
     return WorkerRecords(since=start, until=end, items=worker_records(session, ctx.site, start, end))
@@ -51,7 +51,7 @@ def workers(
 
 @router.get("/grids", response_model=GridRecords, summary="Per grid, for tasks offered in the period")
 def grids(
-    session: SessionDep, ctx: CtxDep, since: datetime | None = SINCE, until: datetime | None = UNTIL
+    session: ReadSessionDep, ctx: CtxDep, since: datetime | None = SINCE, until: datetime | None = UNTIL
 ) -> GridRecords:
     start, end = _period(ctx, since, until)
     return GridRecords(since=start, until=end, items=grid_records(session, ctx.site, start, end))

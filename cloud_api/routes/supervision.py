@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from cloud_api.deps import SessionDep
+from cloud_api.deps import ReadSessionDep
 from gateway.cases.models import Case
 from gateway.escalation.models import Escalation
 from gateway.escalation.schemas import DeliveryView, EscalationView
@@ -30,7 +30,7 @@ class Supervision(BaseModel):
     response_model=Supervision,
     summary="SLA timers (warnings, breaches), escalations and deliveries of one case",
 )
-def case_supervision(case_id: str, session: SessionDep) -> Supervision:
+def case_supervision(case_id: str, session: ReadSessionDep) -> Supervision:
     case = session.get(Case, case_id)
     if case is None:
         raise HTTPException(404, f"no case {case_id!r}")
@@ -51,7 +51,7 @@ def case_supervision(case_id: str, session: SessionDep) -> Supervision:
     "/notifications", response_model=list[DeliveryView], summary="Notification deliveries, newest first"
 )
 def notifications(
-    session: SessionDep,
+    session: ReadSessionDep,
     status: str | None = Query(default=None, description="pending, sent, failed or queued (MQTT)."),
     channel: str | None = Query(default=None, description="webhook or mqtt."),
     limit: int = Query(default=100, ge=1, le=1000),

@@ -12,7 +12,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from cloud_api.deps import CtxDep, SessionDep
+from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts import GeoPoint, TaskAction, TaskResult, TaskUpdate
 from contracts.envelope import Identifier
 from gateway.dispatch import centre
@@ -73,7 +73,7 @@ def _detail(session: SessionDep, task: Task) -> TaskDetail:
 
 
 @router.get("/{task_id}", response_model=TaskDetail, summary="One task with its SLA timers")
-def get_task(task_id: str, session: SessionDep) -> TaskDetail:
+def get_task(task_id: str, session: ReadSessionDep) -> TaskDetail:
     task = session.get(Task, task_id)
     if task is None:
         raise HTTPException(404, f"no task {task_id!r}")

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from cloud_api.deps import SessionDep, SiteDep
+from cloud_api.deps import ReadSessionDep, SiteDep
 from contracts import utcnow
 from contracts.site.schedule import any_active
 from gateway.dispatch.queries import tasks_for_worker
@@ -38,7 +38,7 @@ class TaskList(BaseModel):
 
 
 @router.get("", response_model=list[WorkerView], summary="All workers with live state")
-def list_workers(session: SessionDep, site: SiteDep) -> list[WorkerView]:
+def list_workers(session: ReadSessionDep, site: SiteDep) -> list[WorkerView]:
     now = utcnow()
     positions = queries.positions(session)
     load = queries.active_task_counts(session)
@@ -66,7 +66,7 @@ def list_workers(session: SessionDep, site: SiteDep) -> list[WorkerView]:
 @router.get("/{worker_id}/tasks", response_model=TaskList, summary="A worker's tasks, newest first")
 def worker_tasks(
     worker_id: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     site: SiteDep,
     active: bool = Query(default=False, description="Only offered, accepted or on-site tasks."),
     limit: int = Query(default=100, ge=1, le=1000),
