@@ -102,6 +102,15 @@ def gateway(
             "taken over after this.",
         ),
     ] = 30.0,
+    processes: Annotated[
+        int,
+        typer.Option(
+            envvar="GRIDWATCH_GATEWAY_PROCESSES",
+            min=1,
+            help="Gateway processes on this host sharing the stream (ids <gateway-id>-1..N, metrics ports "
+            "from --metrics-port up); one process uses about one core. Keep it fixed for a deployment.",
+        ),
+    ] = 1,
     log_level: LogOpt = "INFO",
 ) -> None:
     """Run a gateway: MQTT ingest → cases → dispatch → notifications; telemetry to InfluxDB."""
@@ -121,6 +130,12 @@ def gateway(
         mqtt=MqttSettings(host=mqtt_host, port=mqtt_port),
         influx=InfluxSettings(url=influx_url),
     )
+    if processes > 1:
+        from gateway.processes import Supervisor
+
+        supervisor = Supervisor(settings, processes, log_level)
+        _stop_on_signals(supervisor.stop)
+        raise typer.Exit(supervisor.run())
     gw = Gateway(settings)
     _stop_on_signals(gw.stop)
     gw.run()
