@@ -132,3 +132,30 @@ def test_lights_switched_on_with_people_raise_the_severity_at_once(yolox: Detect
     assert update.severity.rank > before.rank and "lights on" in update.summary
     assert update.evidence is not None, "a rise in severity comes with a fresh picture"
     assert not run.of(HazardType.CAMERA_BLOCKED), "lights are not tampering"
+
+
+def test_people_back_soon_after_a_clear_stay_in_the_cool_down_then_a_new_episode(
+    yolox: DetectorService,
+) -> None:
+    """Never a flood: the same people coming back within the cool-down raise nothing new;
+    after the cool-down they are a new situation with an episode of its own."""
+    occupied, empty = photo(ROOM), empty_room(photo(ROOM))
+    h, w = occupied.shape[:2]
+    pipeline = CameraPipeline(camera(w, h, [full_zone(w, h)]), "node-gongye-1", yolox, SETTINGS)
+    clock = at(23)
+    run = play(pipeline, [occupied] * 45, clock, 2.0)  # 90 s: past the 60 s dwell
+    run = play(pipeline, [empty] * 45, clock, 2.0, run)  # 90 s empty: cleared
+    states = [e.state for e in run.of(HazardType.OCCUPIED_FACTORY_DORM)]
+    assert states[0] is EventState.NEW and states[-1] is EventState.CLEAR, states
+    cleared = len(states)
+
+    run = play(pipeline, [occupied] * 60, clock, 2.0, run)  # back after a minute, for two
+    assert len(run.of(HazardType.OCCUPIED_FACTORY_DORM)) == cleared, "quiet during the cool-down"
+
+    run = play(pipeline, [empty] * 20, clock, 2.0, run)
+    clock.advance(SETTINGS.dorm.cooldown_s)  # the cool-down has passed
+    run = play(pipeline, [occupied] * 40, clock, 2.0, run)
+    dorm = run.of(HazardType.OCCUPIED_FACTORY_DORM)
+    later = dorm[cleared:]
+    assert later and later[0].state is EventState.NEW, [e.state for e in later]
+    assert later[0].episode_id != dorm[0].episode_id, "a new situation, a new episode"

@@ -149,3 +149,46 @@ def test_people_in_an_ignore_mask_are_not_tracked(yolox: DetectorService) -> Non
         run = play(pipeline, [portrait] * 10, at(23), 1.0)
         tracked[name] = (len(pipeline.tracker.tracks), len(run.of(HazardType.OCCUPIED_FACTORY_DORM)))
     assert tracked["open"] == (1, 1) and tracked["masked"] == (0, 0), tracked
+
+
+class SpyDetector:
+    """The real detector, noting the size of every image it is asked to look at."""
+
+    def __init__(self, inner: DetectorService) -> None:
+        self.inner = inner
+        self.calls: list[list[tuple[int, int]]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def detect(self, camera_id: str, images: list[np.ndarray], threshold: float) -> list:
+        self.calls.append([(i.shape[1], i.shape[0]) for i in images])
+        return self.inner.detect(camera_id, images, threshold)
+
+
+def test_motion_gating_crops_around_the_person_and_still_scans_the_whole_view(
+    yolox: DetectorService,
+) -> None:
+    """A 1280x720 view with someone keeping still: with gating the detector looks at a crop
+    around them, and at the whole frame only on the scheduled full scans (every 10 s) —
+    still enough to raise the night event; without gating every frame is a full pass."""
+    view = np.full((720, 1280, 3), 110, np.uint8)
+    view[100:612, 600:1112] = photo("astronaut.png")
+    passes: dict[bool, list[list[tuple[int, int]]]] = {}
+    for gating in (True, False):
+        settings = VideoSettings(
+            scan={"motion_gating": gating, "full_scan_interval_s": 10}, dorm={"person_dwell_s": 20}
+        )
+        spy = SpyDetector(yolox)
+        pipeline = CameraPipeline(camera(1280, 720, [full_zone(1280, 720)]), "node-1", spy, settings)  # type: ignore[arg-type]
+        run = play(pipeline, [view] * 41, at(23), 1.0)  # 41 s, a frame a second
+        assert [e.state.value for e in run.of(HazardType.OCCUPIED_FACTORY_DORM)] == ["new"], gating
+        passes[gating] = spy.calls
+    full = (1280, 720)
+    assert all(call == [full] for call in passes[False]) and len(passes[False]) == 41
+    gated = passes[True]
+    full_passes = [c for c in gated if c == [full]]
+    assert 4 <= len(full_passes) <= 6, f"{len(full_passes)} full scans in 41 s, every 10 s expected"
+    crops = [size for c in gated if c != [full] for size in c]
+    assert crops, "between full scans the detector looks around the tracked person"
+    assert all(w * h <= 0.6 * 1280 * 720 and w >= 416 and h >= 416 for w, h in crops), crops
