@@ -10,16 +10,14 @@ into one ``recv`` per burst of PUBACKs and one ``send`` per burst of publishes.
 Writes are buffered until :meth:`BufferedSocket.flush`, which the uplink calls
 before it waits; paho's own control packets (CONNECT, PINGREQ, DISCONNECT)
 go through the same buffer and are flushed the same way. The wrapper is an
-optimisation only: should paho ever stop creating its socket through
-``_create_socket``, the client works unbuffered.
+optimisation only: :mod:`edge.outbox.paho_client` installs it when the
+installed paho allows, and the uplink works unbuffered otherwise.
 """
 
 from __future__ import annotations
 
 import contextlib
 from typing import Any
-
-import paho.mqtt.client as mqtt
 
 READ_CHUNK = 65536
 
@@ -86,14 +84,3 @@ class BufferedSocket:
             except BlockingIOError:
                 return
             del self._out[:sent]
-
-
-class BufferedClient(mqtt.Client):
-    """paho's client, with its socket wrapped in :class:`BufferedSocket`."""
-
-    def _create_socket(self) -> Any:
-        return BufferedSocket(super()._create_socket())
-
-    def buffered_socket(self) -> BufferedSocket | None:
-        sock = self.socket()
-        return sock if isinstance(sock, BufferedSocket) else None

@@ -36,7 +36,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.emit import Priority
 from edge.outbox import metrics
-from edge.outbox.buffered import BufferedClient, BufferedSocket
+from edge.outbox.buffered import BufferedSocket
+from edge.outbox.paho_client import new_client
 from edge.outbox.ratelimit import TokenBucket
 from edge.outbox.store import OutboxStore, QueuedMessage
 from edge.settings import BrokerSettings
@@ -110,6 +111,7 @@ class Uplink:
         self._lost = False
         self._session_window = window
         self._thread: threading.Thread | None = None
+        self.client: mqtt.Client | None = None  # the current connection's client (diagnostics, tests)
 
     # -- life ----------------------------------------------------------------
     def start(self) -> None:
@@ -177,7 +179,7 @@ class Uplink:
 
     # -- the uplink thread ---------------------------------------------------------
     def _new_client(self) -> mqtt.Client:
-        client = BufferedClient(
+        client = new_client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv5,
@@ -198,7 +200,7 @@ class Uplink:
     def _run(self) -> None:
         backoff = BACKOFF_MIN_S
         while not self._stopping.is_set():
-            client = self._new_client()
+            client = self.client = self._new_client()
             self._ready = self._lost = False
             self._acks.clear()
             try:
