@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from cloud_api.auth import TokenBook
 from cloud_api.routes import (
     availability,
     case_actions,
@@ -26,6 +27,7 @@ from cloud_api.routes import (
 from cloud_api.settings import ApiSettings
 from contracts.clock import Clock, SystemClock
 from contracts.site import load_site
+from contracts.site.access import parse_env
 from gateway.context import GatewayContext
 from gateway.store.db import make_engine, read_session_factory, session_factory
 from gateway.store.migrate import upgrade
@@ -53,6 +55,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
     app.state.site = site
     app.state.sessions = session_factory(engine)  # routes that write
     app.state.read_sessions = read_session_factory(engine)  # GET routes
+    app.state.tokens = TokenBook.for_site(site, parse_env(settings.api_tokens)[0])
     app.state.ctx = GatewayContext(site, settings.api_id, clock or SystemClock())
     routers = (cases, workers, operations, tasks, supervision, patrol, availability, performance)
     for module in (*routers, case_actions, dead_letters, ingest_status):

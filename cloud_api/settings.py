@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.site.access import parse_env
 
 
 class ApiSettings(BaseSettings):
@@ -18,3 +20,16 @@ class ApiSettings(BaseSettings):
         pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
         description="Source id of messages the API itself publishes (task offers after a reassignment ...).",
     )
+    api_tokens: str = Field(
+        default="",
+        description="API tokens besides the site's access.yaml: '<role>:<id>:<sha256>' entries separated by "
+        "commas (GRIDWATCH_API_TOKENS). 'gridwatch auth token <role> <id>' prints one.",
+    )
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens_parse(cls, value: str) -> str:
+        _, problems = parse_env(value)
+        if problems:
+            raise ValueError("; ".join(f"{p.where}: {p.message} (fix: {p.hint})" for p in problems))
+        return value

@@ -44,6 +44,7 @@ SITE_SCHEMAS: dict[str, type[BaseModel]] = {
     "workers": site_models.WorkersFile,
     "escalation": site_models.EscalationFile,
     "patrols": site_models.PatrolsFile,
+    "access": site_models.AccessFile,
     "node": site_models.EdgeNodeConfig,
     "grid-properties": site_models.GridProperties,
 }

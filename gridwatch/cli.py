@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from gridwatch.auth_cli import auth_app
 from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.logs import setup_logging
 
@@ -33,6 +34,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(auth_app, name="auth")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -53,10 +55,19 @@ DEFAULT_SITE = Path("device_configs/demo_site")
 def config_check(
     directory: Annotated[Path, typer.Argument(help="Site directory, e.g. device_configs/demo_site.")],
 ) -> None:
-    """Check a site directory and report every problem with file, key and hint."""
+    """Check a site directory and report every problem with file, key and hint.
+
+    Also checks the API tokens in GRIDWATCH_API_TOKENS when it is set."""
     from contracts.site import check_site
+    from contracts.site.access import ENV_VAR, check_grants, grants_from_file, parse_env
 
     site, problems = check_site(directory)
+    env_grants, env_problems = parse_env(os.environ.get(ENV_VAR, ""))
+    problems += env_problems
+    if site is not None:
+        file_grants = grants_from_file(site.access)
+        env_problems = check_grants([*file_grants, *env_grants], site.workers, "environment")
+        problems += [p for p in env_problems if p.where.startswith(ENV_VAR)]
     if problems:
         err.print(f"[bold red]{len(problems)} problem(s)[/] in {directory}:")
         for p in problems:
@@ -72,7 +83,9 @@ def config_check(
     out.print(
         f"[green]OK[/] site {site.settings.site.id!r}: {len(site.areas)} areas "
         f"({len(site.grids)} grids), {len(site.workers)} workers, {len(site.nodes)} edge nodes, "
-        f"{cameras} cameras, {sensors} sensors, {len(site.patrols.routes)} patrol routes"
+        f"{cameras} cameras, {sensors} sensors, {len(site.patrols.routes)} patrol routes, "
+        f"API tokens: {len(site.access.operators)} operator(s) and {len(site.access.workers)} worker(s) "
+        f"in access.yaml, {len(env_grants)} in {ENV_VAR}"
     )
 
 

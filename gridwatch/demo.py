@@ -29,6 +29,7 @@ from rich.console import Console
 
 from contracts import GeoPoint, TaskOffer, decode, topics, utcnow
 from contracts.site import Site, load_site
+from contracts.site.access import IssuedTokens, Role
 from contracts.site.schedule import any_active
 from edge.simulator import Broker, worker_fix
 from gridwatch.broker import BrokerError, Mosquitto, free_port
@@ -47,6 +48,7 @@ FIRST_ALARM = "smk-factory-a1"  # zigbee2mqtt smoke detector in a factory, indus
 SECOND_ALARM = "gas-restaurant-3"  # restaurant kitchen gas detector speaking GridWatch, Donghu grid 3
 SECOND_ALARM_LEL = 32.0  # past the 25 %LEL major threshold (GB/T 50493)
 CASE_DEADLINE_S = 30
+DEMO_OPERATOR = "op-demo"  # the command-centre operator the demo makes a token for
 
 
 def _port_free(port: int) -> bool:
@@ -203,9 +205,10 @@ def run_demo(
         wanted, api_port = api_port, free_port()
         if wanted:
             console.print(f"port {wanted} is busy; the API uses {api_port} instead")
+    tokens = IssuedTokens([DEMO_OPERATOR], site.workers)  # this run only: printed below, kept nowhere
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url)),
+            create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url, api_tokens=tokens.env())),
             host="127.0.0.1",
             port=api_port,
             log_config=None,
@@ -252,6 +255,24 @@ def run_demo(
             f"  telemetry          curl -s '{vm.url}/api/v1/export?match[]={{__name__=~\"sensor_.*\"}}'\n"
             if vm
             else ""
+        )
+        worker = case["assigned_worker_id"]
+        task_id = _get_json(f"{api}/api/v1/cases/{case['id']}")["tasks"][-1]["id"]  # type: ignore[index]
+        op_auth = f"-H 'Authorization: Bearer {tokens.token(Role.OPERATOR, DEMO_OPERATOR)}'"
+        worker_auth = f"-H 'Authorization: Bearer {tokens.token(Role.WORKER, worker)}'"
+        console.print(
+            f"\n[bold]Act on it[/] (API tokens made for this run: operator {DEMO_OPERATOR} and one per "
+            "worker; see docs/api-access.md):"
+        )
+        json_body = "-H 'Content-Type: application/json' -d '{}'"
+        console.print(  # plain: a token may contain what rich would take for markup or an emoji code
+            f"  {worker} accepts  curl -s -X POST {worker_auth} {json_body} "
+            f"{api}/api/v1/tasks/{task_id}/accept\n"
+            f"  centre confirms    curl -s -X POST {op_auth} {json_body} "
+            f"{api}/api/v1/cases/{case['id']}/confirm",
+            highlight=False,
+            markup=False,
+            emoji=False,
         )
         console.print(
             "\n[bold]Look at it:[/]\n"

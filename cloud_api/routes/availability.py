@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
+from cloud_api.auth import PrincipalDep, forbid, same_person
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts.envelope import Identifier
+from contracts.site.access import Role
 from gateway.workers.models import WorkerAvailability
 
 router = APIRouter(prefix="/api/v1/workers", tags=["workers"])
@@ -22,7 +24,9 @@ class AvailabilityRequest(BaseModel):
         default=None, description="Unavailable until then; empty = until changed."
     )
     reason: str = Field(default="", max_length=500)
-    by: Identifier = Field(description="Who says so (operator or the worker).")
+    by: Identifier | None = Field(
+        default=None, description="Who says so: the token's holder, an operator or the worker (must match)."
+    )
 
 
 class AvailabilityView(BaseModel):
@@ -38,17 +42,26 @@ class AvailabilityView(BaseModel):
     "/{worker_id}/availability", response_model=AvailabilityView, summary="Set a worker's availability"
 )
 def set_availability(
-    worker_id: str, body: AvailabilityRequest, session: SessionDep, ctx: CtxDep
+    worker_id: str,
+    body: AvailabilityRequest,
+    session: SessionDep,
+    ctx: CtxDep,
+    who: PrincipalDep,
+    request: Request,
 ) -> AvailabilityView:
+    """An operator for anyone; a worker only for themselves."""
     if worker_id not in ctx.site.workers:
         raise HTTPException(404, f"no worker {worker_id!r} in site {ctx.site.settings.site.id!r}")
+    by = same_person(who, request, body.by, "by")
+    if who.role is Role.WORKER and worker_id != who.id:
+        raise forbid(who, request, f"a worker sets only their own availability, not {worker_id}'s")
     now = ctx.now()
     if body.until is not None and body.until <= now:
         raise HTTPException(422, "'until' is in the past")
     with session.begin():
         row = session.get(WorkerAvailability, worker_id) or WorkerAvailability(worker_id=worker_id)
         row.available, row.until, row.reason = body.available, body.until, body.reason
-        row.updated_at, row.updated_by = now, body.by
+        row.updated_at, row.updated_by = now, by
         session.add(row)
     return get_availability(worker_id, session, ctx)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from cloud_api.auth import OperatorDep, same_person
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts.envelope import Identifier
 from gateway.cases import operator, queries
@@ -34,7 +35,11 @@ _ACTIONS = {
 class CaseActionRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
-    operator: Identifier = Field(description="The operator's id; the trail says operator:<id>.")
+    operator: Identifier | None = Field(
+        default=None,
+        description="The operator's id (the trail says operator:<id>); defaults to the token's holder and "
+        "must match it when given.",
+    )
     reason: str = Field(
         default="",
         max_length=2000,
@@ -51,14 +56,26 @@ class FalseAlarmReport(BaseModel):
     "/cases/{case_id}/{action}",
     response_model=CaseDetail,
     summary="Confirm, dismiss (false alarm), close or reopen a case",
-    responses={404: {"description": "No such case"}, 409: {"description": "Not allowed from here"}},
+    responses={
+        401: {"description": "No or unknown API token"},
+        403: {"description": "Not an operator's token, or another operator's"},
+        404: {"description": "No such case"},
+        409: {"description": "Not allowed from here"},
+    },
 )
 def act_on_case(
-    case_id: str, action: Action, body: CaseActionRequest, session: SessionDep, ctx: CtxDep
+    case_id: str,
+    action: Action,
+    body: CaseActionRequest,
+    session: SessionDep,
+    ctx: CtxDep,
+    who: OperatorDep,
+    request: Request,
 ) -> CaseDetail:
+    operator_id = same_person(who, request, body.operator, "operator")
     with session.begin():
         try:
-            _ACTIONS[action](session, ctx, case_id, body.operator, body.reason, ctx.now())
+            _ACTIONS[action](session, ctx, case_id, operator_id, body.reason, ctx.now())
         except operator.CaseNotFound as exc:
             raise HTTPException(404, str(exc)) from None
         except (TransitionError, operator.CaseActionRefused) as exc:

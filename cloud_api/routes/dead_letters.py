@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 
+from cloud_api.auth import OperatorDep, same_person
 from cloud_api.deps import CtxDep, ReadSessionDep
 from contracts.envelope import Identifier
 from gateway.events import queries as dead_letters
@@ -19,7 +20,10 @@ router = APIRouter(prefix="/api/v1/dead-letters", tags=["operations"])
 class ReplayRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
-    operator: Identifier = Field(description="Who replays; kept on each dead letter as operator:<id>.")
+    operator: Identifier | None = Field(
+        default=None,
+        description="Who replays (kept on each dead letter as operator:<id>): the token's holder.",
+    )
     ids: list[int] = Field(default_factory=list, max_length=1000, description="These dead letters ...")
     reason: str | None = Field(default=None, description="... or all with this reason ...")
     source: str | None = Field(default=None, description="... and/or from this source.")
@@ -80,9 +84,10 @@ def payload(letter_id: int, session: ReadSessionDep) -> Response:
 
 
 @router.post("/replay", response_model=ReplayReport, summary="Run dead letters through the pipeline again")
-def replay_dead_letters(body: ReplayRequest, request: Request, ctx: CtxDep) -> ReplayReport:
+def replay_dead_letters(body: ReplayRequest, request: Request, ctx: CtxDep, who: OperatorDep) -> ReplayReport:
     """Each payload goes through the same pipeline as live traffic (cases, dispatch, outbox);
     telemetry replayed here is counted but not stored (the API has no telemetry store)."""
+    operator_id = same_person(who, request, body.operator, "operator")
     sessions = request.app.state.sessions
     with sessions() as session:
         ids = replay.select_letters(
@@ -90,7 +95,7 @@ def replay_dead_letters(body: ReplayRequest, request: Request, ctx: CtxDep) -> R
         )
     if body.ids and not ids:
         raise HTTPException(404, f"no dead letters with ids {body.ids}")
-    results = replay.replay(sessions, Pipeline(sessions, ctx), ids, f"operator:{body.operator}")
+    results = replay.replay(sessions, Pipeline(sessions, ctx), ids, f"operator:{operator_id}")
     return ReplayReport(
         replayed=len(results),
         accepted=sum(r.accepted for r in results),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from cloud_api.auth import WorkerDep, same_person
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts.geo import haversine_m
 from gateway.dispatch.arrivals import arrive
@@ -51,10 +52,14 @@ def get_patrol(
 @router.post(
     "/{worker_id}/patrol/check-in", response_model=CheckedIn, summary="Check in where the worker stands"
 )
-def check_in(worker_id: str, body: CheckIn, session: SessionDep, ctx: CtxDep) -> CheckedIn:
+def check_in(
+    worker_id: str, body: CheckIn, session: SessionDep, ctx: CtxDep, who: WorkerDep, request: Request
+) -> CheckedIn:
     """Visits the plan's checkpoints within the check-in radius and completes the on-site step
-    of the worker's tasks there. Nothing in range answers 409 with the nearest open stop."""
+    of the worker's tasks there. Nothing in range answers 409 with the nearest open stop.
+    The worker's own token only."""
     _known(ctx, worker_id)
+    same_person(who, request, worker_id, "worker")
     now = ctx.now()
     with session.begin():
         visited = plans.visit_checkpoints(session, ctx, worker_id, body.lon, body.lat, now)

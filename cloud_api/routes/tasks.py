@@ -1,17 +1,20 @@
 """Task actions over HTTP: the worker's steps (as from the phone) and the centre's verify/reassign.
 
-The same code applies them as for MQTT task updates, in one transaction with
-the SLA timers, the patrol plan and the outbox. A step that does not fit the
-task's state answers 409 with the reason and changes nothing.
+Workers act with their own token on their own tasks, the centre with an
+operator's token (``cloud_api.auth``). The same code applies them as for MQTT
+task updates, in one transaction with the SLA timers, the patrol plan and the
+outbox. A step that does not fit the task's state answers 409 with the reason
+and changes nothing.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from cloud_api.auth import OperatorDep, WorkerDep, forbid, same_person
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts import GeoPoint, TaskAction, TaskResult, TaskUpdate
 from contracts.envelope import Identifier
@@ -31,16 +34,21 @@ WorkerStep = Literal["accept", "decline", "check-in", "resolve", "cannot-handle"
 class StepRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
-    worker_id: Identifier = Field(description="The worker taking the step (must hold the task).")
+    worker_id: Identifier | None = Field(
+        default=None, description="The worker taking the step: the token's holder (must match when given)."
+    )
     note: str = Field(default="", max_length=2000)
     location: GeoPoint | None = Field(default=None, description="check-in: where the phone is.")
     result: TaskResult | None = Field(default=None, description="resolve: what the worker found.")
 
 
+_OPERATOR = Field(default=None, description="The operator: the token's holder (must match when given).")
+
+
 class VerifyRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
-    operator: Identifier
+    operator: Identifier | None = _OPERATOR
     approved: bool = Field(
         default=True, description="false sends the result back: case reopened, re-offered."
     )
@@ -50,7 +58,7 @@ class VerifyRequest(BaseModel):
 class ReassignRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
-    operator: Identifier
+    operator: Identifier | None = _OPERATOR
     worker_id: Identifier | None = Field(default=None, description="Who gets it; empty = next candidate.")
     note: str = Field(default="", max_length=2000)
 
@@ -83,21 +91,27 @@ def get_task(task_id: str, session: ReadSessionDep) -> TaskDetail:
 @router.post(
     "/{task_id}/verify", response_model=TaskDetail, summary="The centre verifies (or sends back) a result"
 )
-def verify(task_id: str, body: VerifyRequest, session: SessionDep, ctx: CtxDep) -> TaskDetail:
+def verify(
+    task_id: str, body: VerifyRequest, session: SessionDep, ctx: CtxDep, who: OperatorDep, request: Request
+) -> TaskDetail:
+    operator_id = same_person(who, request, body.operator, "operator")
     with session.begin():
         try:
-            task = centre.verify(session, ctx, task_id, body.operator, body.approved, body.note, ctx.now())
+            task = centre.verify(session, ctx, task_id, operator_id, body.approved, body.note, ctx.now())
         except TaskUpdateRefused as exc:
             raise HTTPException(404 if "unknown task" in str(exc) else 409, str(exc)) from None
         return _detail(session, task)
 
 
 @router.post("/{task_id}/reassign", response_model=Reassigned, summary="The centre moves an active task")
-def reassign(task_id: str, body: ReassignRequest, session: SessionDep, ctx: CtxDep) -> Reassigned:
+def reassign(
+    task_id: str, body: ReassignRequest, session: SessionDep, ctx: CtxDep, who: OperatorDep, request: Request
+) -> Reassigned:
+    operator_id = same_person(who, request, body.operator, "operator")
     with session.begin():
         try:
             decision: Decision = centre.reassign(
-                session, ctx, task_id, body.operator, ctx.now(), body.worker_id, body.note
+                session, ctx, task_id, operator_id, ctx.now(), body.worker_id, body.note
             )
         except TaskUpdateRefused as exc:
             raise HTTPException(404 if "unknown task" in str(exc) else 409, str(exc)) from None
@@ -107,16 +121,23 @@ def reassign(task_id: str, body: ReassignRequest, session: SessionDep, ctx: CtxD
 # Declared after verify/reassign: its {step} would swallow those paths.
 @router.post("/{task_id}/{step}", response_model=TaskDetail, summary="A worker's step on their task")
 def worker_step(
-    task_id: str, step: WorkerStep, body: StepRequest, session: SessionDep, ctx: CtxDep
+    task_id: str,
+    step: WorkerStep,
+    body: StepRequest,
+    session: SessionDep,
+    ctx: CtxDep,
+    who: WorkerDep,
+    request: Request,
 ) -> TaskDetail:
+    worker_id = same_person(who, request, body.worker_id, "worker_id")
     action = TaskAction(step.replace("-", "_"))
     try:
         update = TaskUpdate(
-            source=body.worker_id,
+            source=worker_id,
             seq=0,
             ts=ctx.now(),
             task_id=task_id,
-            worker_id=body.worker_id,
+            worker_id=worker_id,
             action=action,
             note=body.note,
             location=body.location,
@@ -125,8 +146,11 @@ def worker_step(
     except ValueError as exc:  # e.g. resolve without a result
         raise HTTPException(422, str(exc).split("\n", 1)[-1].strip()) from None
     with session.begin():
-        if session.get(Task, task_id) is None:
+        held = session.get(Task, task_id)
+        if held is None:
             raise HTTPException(404, f"no task {task_id!r}")
+        if held.worker_id != worker_id:
+            raise forbid(who, request, f"task {task_id} is not yours: it is {held.worker_id}'s")
         try:
             task = apply_task_update(session, ctx, update, ctx.now())
         except TaskUpdateRefused as exc:

@@ -32,7 +32,9 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from contracts.geo import GeoPoint, metres_per_degree
+from contracts.site.access import ACCESS_FILE, check_grants, grants_from_file
 from contracts.site.models import (
+    AccessFile,
     Camera,
     Checkpoint,
     EdgeNodeConfig,
@@ -92,6 +94,7 @@ class Site:
     nodes: dict[str, EdgeNodeConfig]
     _devices: dict[str, tuple[str, Camera | Sensor]] = field(default_factory=dict, repr=False)
     patrols: PatrolsFile = field(default_factory=PatrolsFile)
+    access: AccessFile = field(default_factory=AccessFile)
 
     @property
     def grids(self) -> list[GridArea]:
@@ -598,9 +601,15 @@ def check_site(root: str | Path) -> tuple[Site | None, list[Problem]]:
         checkable, declared = (patrols, None) if patrols is not None else _salvage_patrols(raw)
         _check_patrols(checkable, workers if workers_file else None, grids, problems, declared)
 
-    if problems or settings is None or escalation is None or patrols is None:
+    access: AccessFile | None = AccessFile()
+    if (root / ACCESS_FILE).is_file():
+        access = _validate(ACCESS_FILE, AccessFile, _read_yaml(root, ACCESS_FILE, problems), problems)
+        if access is not None and workers_file is not None:
+            problems += check_grants(grants_from_file(access), workers, ACCESS_FILE)
+
+    if problems or settings is None or escalation is None or patrols is None or access is None:
         return None, problems
-    site = Site(root, settings, areas, workers, escalation, nodes, devices, patrols)
+    site = Site(root, settings, areas, workers, escalation, nodes, devices, patrols, access)
     return site, problems
 
 

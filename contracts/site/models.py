@@ -200,6 +200,34 @@ class WorkersFile(ConfigModel):
     workers: list[Worker] = Field(min_length=1)
 
 
+# ---------------------------------------------------------------- access.yaml
+class TokenEntry(ConfigModel):
+    id: Identifier = Field(
+        description="Operator id, or a worker id from workers.yaml; the trail records actions under it."
+    )
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 (lower-case hex) of the token; 'gridwatch auth token <role> <id>' makes both. "
+        "The token itself is never stored.",
+    )
+    note: str = Field(default="", max_length=200, description="For people: whose phone, issued when.")
+
+
+class AccessFile(ConfigModel):
+    """``access.yaml`` (optional): who may act over the HTTP API (``Authorization: Bearer <token>``).
+
+    More tokens can come from the environment (``GRIDWATCH_API_TOKENS``). Without any,
+    the API's actions answer 401; its GET routes stay open.
+    """
+
+    operators: list[TokenEntry] = Field(
+        default_factory=list, description="Command-centre operators: case and task decisions, replays."
+    )
+    workers: list[TokenEntry] = Field(
+        default_factory=list, description="Grid workers' phones: steps on their own tasks, check-ins."
+    )
+
+
 # ---------------------------------------------------------------- nodes/*.yaml
 class ZoneType(StrEnum):
     FACTORY_FLOOR = "factory_floor"  # no one may live here

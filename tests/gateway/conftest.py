@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from contracts import Envelope, HazardEvent, encode, topics
 from contracts.clock import ManualClock
 from contracts.site import Site
+from contracts.site.access import IssuedTokens, Role
 from gateway.context import GatewayContext
 from gateway.ingest.pipeline import Incoming, Outcome, Pipeline
 from gateway.outbound.models import OutboundMessage
@@ -75,14 +76,31 @@ def harness(db_url: str, demo_site: Site) -> Iterator[Harness]:
     engine.dispose()
 
 
+OPERATORS = ("op-1", "op-li", "op-wang")
+
+
+class ApiTokens(IssuedTokens):
+    """A token for every worker of the demo site and a few operators, and the headers to use them."""
+
+    def worker(self, worker_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(Role.WORKER, worker_id)}"}
+
+    def operator(self, operator_id: str = "op-1") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(Role.OPERATOR, operator_id)}"}
+
+
+@pytest.fixture(scope="session")
+def api_tokens(demo_site: Site) -> ApiTokens:
+    return ApiTokens(OPERATORS, demo_site.workers)
+
+
 @pytest.fixture
-def api(harness: Harness, db_url: str) -> Iterator[TestClient]:
+def api(harness: Harness, db_url: str, api_tokens: ApiTokens) -> Iterator[TestClient]:
     """The HTTP API on the harness's store and clock."""
     from cloud_api.app import create_app
     from cloud_api.settings import ApiSettings
     from tests.conftest import DEMO_SITE
 
-    with TestClient(
-        create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url), clock=harness.clock)
-    ) as client:
+    settings = ApiSettings(site_dir=DEMO_SITE, database_url=db_url, api_tokens=api_tokens.env())
+    with TestClient(create_app(settings, clock=harness.clock)) as client:
         yield client

@@ -14,7 +14,14 @@ from gateway.cases.models import Case, CaseTransition
 from gateway.cases.service import transition
 from gateway.dispatch.models import Task
 from gateway.sla.models import SlaTimer
-from tests.gateway.conftest import Harness
+from tests.gateway.conftest import ApiTokens, Harness
+
+
+@pytest.fixture
+def api(api: TestClient, api_tokens: ApiTokens) -> TestClient:
+    """The API as operator op-wang's screen uses it."""
+    api.headers.update(api_tokens.operator("op-wang"))
+    return api
 
 
 def the_case(h: Harness) -> Case:

@@ -14,7 +14,14 @@ from gateway.events.models import DeadLetter
 from gateway.ingest.pipeline import Incoming, Outcome
 from gridwatch.cli import app
 from tests.conftest import DEMO_SITE
-from tests.gateway.conftest import Harness
+from tests.gateway.conftest import ApiTokens, Harness
+
+
+@pytest.fixture
+def api(api: TestClient, api_tokens: ApiTokens) -> TestClient:
+    """The API as operator op-li's screen uses it."""
+    api.headers.update(api_tokens.operator("op-li"))
+    return api
 
 
 def letters(h: Harness) -> list[DeadLetter]:

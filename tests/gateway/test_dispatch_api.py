@@ -15,19 +15,32 @@ from cloud_api.app import create_app
 from cloud_api.settings import ApiSettings
 from contracts import TaskOffer, decode, topics
 from tests.conftest import DEMO_SITE
-from tests.gateway.conftest import Harness
+from tests.gateway.conftest import ApiTokens, Harness
 from tests.gateway.dispatching import tasks, the_case
 
 
 @pytest.fixture
-def api(harness: Harness, db_url: str) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url), clock=harness.clock)
-    ) as c:
+def api(harness: Harness, db_url: str, api_tokens: ApiTokens) -> Iterator[TestClient]:
+    settings = ApiSettings(site_dir=DEMO_SITE, database_url=db_url, api_tokens=api_tokens.env())
+    with TestClient(create_app(settings, clock=harness.clock)) as c:
         yield c
 
 
-def test_worker_walks_a_patrol_inspection_through_the_api(harness: Harness, api: TestClient) -> None:
+@pytest.fixture
+def ma(api_tokens: ApiTokens) -> dict[str, str]:
+    """w-ma-li's phone."""
+    return api_tokens.worker("w-ma-li")
+
+
+@pytest.fixture
+def op(api_tokens: ApiTokens) -> dict[str, str]:
+    """An operator's screen."""
+    return api_tokens.operator("op-1")
+
+
+def test_worker_walks_a_patrol_inspection_through_the_api(
+    harness: Harness, api: TestClient, api_tokens: ApiTokens, ma: dict[str, str], op: dict[str, str]
+) -> None:
     harness.raise_event(
         "cam-factory-a", hazard_type="occupied_factory_dorm", zone_id="floor", severity="major"
     )
@@ -38,36 +51,40 @@ def test_worker_walks_a_patrol_inspection_through_the_api(harness: Harness, api:
     assert got["status"] == "offered" and {t["phase"] for t in got["timers"]} == {"worker_accept", "on_site"}
 
     harness.clock.advance(40)
-    r = api.post(f"{url}/accept", json={"worker_id": "w-ma-li"})
+    r = api.post(f"{url}/accept", json={"worker_id": "w-ma-li"}, headers=ma)
     assert r.status_code == 200 and r.json()["status"] == "accepted"
-    again = api.post(f"{url}/accept", json={"worker_id": "w-ma-li"})
+    again = api.post(f"{url}/accept", json={"worker_id": "w-ma-li"}, headers=ma)
     assert again.status_code == 409 and "is accepted; 'accept' needs offered" in again.json()["detail"]
-    other = api.post(f"{url}/decline", json={"worker_id": "w-hu-bin"})
-    assert other.status_code == 409 and "belongs to w-ma-li" in other.json()["detail"]
-    assert api.post(f"{url}/jump", json={"worker_id": "w-ma-li"}).status_code == 422
+    other = api.post(f"{url}/decline", json={"worker_id": "w-hu-bin"}, headers=api_tokens.worker("w-hu-bin"))
+    assert other.status_code == 403 and "is not yours: it is w-ma-li's" in other.json()["detail"]
+    assert api.post(f"{url}/jump", json={"worker_id": "w-ma-li"}, headers=ma).status_code == 422
 
     patrol = api.get("/api/v1/workers/w-ma-li/patrol").json()
     assert [s["task_id"] for s in patrol["stops"] if s["kind"] == "task"] == [task.id]
     assert patrol["planned_checkpoints"] == 4 and patrol["coverage"] == 0.0
 
-    far = api.post("/api/v1/workers/w-ma-li/patrol/check-in", json={"lon": 120.33, "lat": 31.50})
+    far = api.post("/api/v1/workers/w-ma-li/patrol/check-in", json={"lon": 120.33, "lat": 31.50}, headers=ma)
     assert far.status_code == 409 and "m away; check in within 50 m" in far.json()["detail"]
     harness.clock.advance(260)
-    here = api.post("/api/v1/workers/w-ma-li/patrol/check-in", json={"lon": case.lon, "lat": case.lat})
+    here = api.post(
+        "/api/v1/workers/w-ma-li/patrol/check-in", json={"lon": case.lon, "lat": case.lat}, headers=ma
+    )
     assert here.status_code == 200 and here.json()["tasks"] == [task.id]
     assert api.get(url).json()["status"] == "on_site"
 
-    no_result = api.post(f"{url}/resolve", json={"worker_id": "w-ma-li"})
+    no_result = api.post(f"{url}/resolve", json={"worker_id": "w-ma-li"}, headers=ma)
     assert no_result.status_code == 422 and "needs a result" in no_result.json()["detail"]
     harness.clock.advance(900)
     done = api.post(
-        f"{url}/resolve", json={"worker_id": "w-ma-li", "result": "hazard_confirmed", "note": "3 beds"}
+        f"{url}/resolve",
+        json={"worker_id": "w-ma-li", "result": "hazard_confirmed", "note": "3 beds"},
+        headers=ma,
     )
     assert done.status_code == 200 and done.json()["result"] == "hazard_confirmed"
     harness.clock.advance(60)
-    verified = api.post(f"{url}/verify", json={"operator": "op-1"})
+    verified = api.post(f"{url}/verify", json={"operator": "op-1"}, headers=op)
     assert verified.status_code == 200 and verified.json()["status"] == "verified"
-    assert api.post(f"{url}/verify", json={"operator": "op-1"}).status_code == 409
+    assert api.post(f"{url}/verify", json={"operator": "op-1"}, headers=op).status_code == 409
 
     sup = api.get(f"/api/v1/cases/{case.id}/supervision").json()
     assert sup["status"] == "closed" and sup["escalations"] == []
@@ -91,12 +108,16 @@ def test_worker_walks_a_patrol_inspection_through_the_api(harness: Harness, api:
     assert grid["cases"] == 1 and grid["arrival"]["count"] == 1
 
 
-def test_centre_reassigns_to_a_named_worker(harness: Harness, api: TestClient) -> None:
+def test_centre_reassigns_to_a_named_worker(harness: Harness, api: TestClient, op: dict[str, str]) -> None:
     harness.raise_event("smk-factory-a1")
     [task] = tasks(harness)
-    bad = api.post(f"/api/v1/tasks/{task.id}/reassign", json={"operator": "op-1", "worker_id": "w-ghost"})
+    bad = api.post(
+        f"/api/v1/tasks/{task.id}/reassign", json={"operator": "op-1", "worker_id": "w-ghost"}, headers=op
+    )
     assert bad.status_code == 409 and "no worker 'w-ghost'" in bad.json()["detail"]
-    r = api.post(f"/api/v1/tasks/{task.id}/reassign", json={"operator": "op-1", "worker_id": "w-hu-bin"})
+    r = api.post(
+        f"/api/v1/tasks/{task.id}/reassign", json={"operator": "op-1", "worker_id": "w-hu-bin"}, headers=op
+    )
     assert r.status_code == 200 and r.json()["worker_id"] == "w-hu-bin"
     assert r.json()["reason_code"] == "centre_assigned"
     old, new = tasks(harness)
@@ -104,15 +125,18 @@ def test_centre_reassigns_to_a_named_worker(harness: Harness, api: TestClient) -
     [row] = harness.outbound(topics.worker_task("w-hu-bin"))
     offer = decode(row.topic, row.payload)
     assert isinstance(offer, TaskOffer) and offer.source == "api"  # published by the API through the outbox
-    assert api.post(f"/api/v1/tasks/{old.id}/reassign", json={"operator": "op-1"}).status_code == 409
-    assert api.post("/api/v1/tasks/nope/reassign", json={"operator": "op-1"}).status_code == 404
+    assert (
+        api.post(f"/api/v1/tasks/{old.id}/reassign", json={"operator": "op-1"}, headers=op).status_code == 409
+    )
+    assert api.post("/api/v1/tasks/nope/reassign", json={"operator": "op-1"}, headers=op).status_code == 404
 
 
-def test_unavailable_worker_is_passed_over(harness: Harness, api: TestClient) -> None:
+def test_unavailable_worker_is_passed_over(harness: Harness, api: TestClient, op: dict[str, str]) -> None:
     until = (harness.clock.now() + timedelta(hours=4)).isoformat()
     r = api.put(
         "/api/v1/workers/w-ma-li/availability",
         json={"available": False, "until": until, "reason": "hospital visit", "by": "op-1"},
+        headers=op,
     )
     assert r.status_code == 200 and r.json()["available"] is False
     harness.raise_event("smk-factory-a1")
@@ -122,10 +146,12 @@ def test_unavailable_worker_is_passed_over(harness: Harness, api: TestClient) ->
     assert api.get("/api/v1/workers/w-ma-li/availability").json()["available"] is True
     past = (harness.clock.now() - timedelta(hours=1)).isoformat()
     late = api.put(
-        "/api/v1/workers/w-ma-li/availability", json={"available": False, "until": past, "by": "op-1"}
+        "/api/v1/workers/w-ma-li/availability",
+        json={"available": False, "until": past, "by": "op-1"},
+        headers=op,
     )
     assert late.status_code == 422
     assert (
-        api.put("/api/v1/workers/w-nobody/availability", json={"available": False, "by": "x"}).status_code
+        api.put("/api/v1/workers/w-nobody/availability", json={"available": False}, headers=op).status_code
         == 404
     )

@@ -36,6 +36,13 @@ def test_demo_runs_the_whole_pipeline_and_dispatches_within_30_seconds(tmp_path:
     assert "is dispatched to w-ma-li in grid g-gongye-01" in proc.stdout
     assert "w-ma-li's phone received task" in proc.stdout
     assert "curl -s http://127.0.0.1:" in proc.stdout
+    # tokens made for this run: the assigned worker may accept, an operator may confirm
+    assert re.search(
+        r"w-ma-li accepts .*Authorization: Bearer gwt_\S+' .*/api/v1/tasks/\S+/accept", proc.stdout
+    )
+    assert re.search(
+        r"centre confirms .*Authorization: Bearer gwt_\S+' .*/api/v1/cases/\S+/confirm", proc.stdout
+    )
     # the zigbee2mqtt smoke detector's alarm went through its edge node, which also took a
     # snapshot with the camera nearby; the gateway put it on the alarm's case
     assert re.search(r"smoke_alarm.*snapshot http://127\.0\.0\.1:\d+/api/v1/evidence/", proc.stdout)
