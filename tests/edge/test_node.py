@@ -61,7 +61,9 @@ def test_sigkill_mid_publish_loses_nothing_and_the_last_will_says_offline(
     store = OutboxStore(state / node / "outbox.sqlite3", capacity=100_000)
     produced = []
     for i in range(3000):
-        produced.append(store.append(event_topic(node), hazard(node, i), Priority.EVENT).message.id)
+        event = hazard(node, i)
+        store.append(event_topic(node), event, Priority.EVENT)
+        produced.append(event.id)
     store.close()
 
     sub = DurableSubscriber(mosquitto, f"gridwatch/v1/node/{node}/#")

@@ -7,11 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from contracts import DeviceStatus, EdgeHealth, HazardEvent, Measurement, SensorReading, Unit, decode, topics
+from contracts import (
+    DeviceStatus,
+    EdgeHealth,
+    HazardEvent,
+    Measurement,
+    SensorReading,
+    Unit,
+    decode,
+    encode,
+    topics,
+)
 from contracts.devices import Availability
+from contracts.examples import examples
 from edge.emit import Priority
 from edge.outbox import Outbox, OutboxError
-from edge.outbox.store import OutboxStore
+from edge.outbox.store import OutboxStore, numbered_payload
 from edge.settings import BrokerSettings, OutboxSettings
 from tests.edge.mqtt_helpers import event_topic, hazard
 
@@ -160,3 +171,10 @@ def test_outbox_is_wal_and_rows_are_committed_when_emit_returns(tmp_path: Path) 
     db = sqlite3.connect(copy / "outbox.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 2
+
+
+def test_numbering_gives_the_same_bytes_as_encoding_a_renumbered_copy() -> None:
+    for name, message in examples().items():
+        for seq in (0, 1, 9, 10, 123_456_789_012):
+            expected = encode(message.model_copy(update={"seq": seq}))
+            assert numbered_payload(message, seq) == expected, name
