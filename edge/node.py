@@ -82,7 +82,7 @@ class EdgeNode:
             farewell=lambda: [(topics.node_status(self.node_id), self._status("offline", "stopped"))],
         )
         self.fusion = FusionHub()
-        self.sensors = SensorService(config, self.outbox, self.fusion, self.clock)
+        self.sensors = SensorService(config, self.outbox, self.fusion, self.clock, state=self.outbox.store)
         self.bus = SensorBus(config, self.sensors, self.settings.sensors_broker, self.clock)
         self.modbus = [ModbusPoller(line, self.sensors, self.clock) for line in lines_for(config)]
         self.video: VideoService | None = None

@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS messages (
 -- 'pos' and 'seq:<source>': the last numbers handed out, saved before rows that carry them go.
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Small state the rest of the node keeps here, because one process owns this file and a
+-- SIGKILL must not lose it: the alarm episodes in force ('episodes:<sensor id>').
+CREATE TABLE IF NOT EXISTS node_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- Messages the broker refused for good (not authorised, bad topic): kept for an operator.
 CREATE TABLE IF NOT EXISTS refused (
     pos        INTEGER PRIMARY KEY,
@@ -340,6 +343,32 @@ class OutboxStore:
         with self._lock:
             rows = self._db.execute("SELECT msg_id, topic, reason FROM refused ORDER BY pos").fetchall()
         return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    # -- the node's small state ---------------------------------------------------
+    def load_state(self, prefix: str) -> dict[str, str]:
+        """Saved values whose key starts with ``prefix``, by key."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value FROM node_state WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    def save_state(self, key: str, value: str | None) -> None:
+        """Save (or, with None, forget) one value; committed when this returns."""
+        with self._lock:
+            if value is None:
+                self._write(
+                    lambda: self._db.execute("DELETE FROM node_state WHERE key = ?", (key,)), f"forget {key}"
+                )
+            else:
+                self._write(
+                    lambda: self._db.execute(
+                        "INSERT INTO node_state (key, value) VALUES (?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (key, value),
+                    ),
+                    f"save {key}",
+                )
 
     # -- reading -----------------------------------------------------------------
     def pending(self, after: int, limit: int) -> list[QueuedMessage]:

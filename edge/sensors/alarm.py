@@ -15,13 +15,17 @@ fault, offline) are separate episodes that never raise emergencies.
 - Warm-up longer than ``warmup_max_s`` is a fault; silence longer than twice the
   sensor's ``report_interval_s`` is offline.
 
-Pure: time comes in with each call, so tests drive it with any clock.
+Pure: time comes in with each call, so tests drive it with any clock. The
+episodes in force can be saved (:meth:`SensorAlarm.snapshot`) and given back
+to a new instance (:meth:`SensorAlarm.restore`), so a restarted node goes on
+with the same episode ids instead of opening new ones.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from contracts import DeviceFlag, EventState, HazardType, Measurement, Severity
 from contracts.ids import new_id
@@ -76,6 +80,25 @@ class Episode:
     severity: Severity
     detail: str
     rule: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "started_at": self.started_at.isoformat(),
+            "severity": self.severity.value,
+            "detail": self.detail,
+            "rule": self.rule,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Episode:
+        return cls(
+            id=str(data["id"]),
+            started_at=datetime.fromisoformat(data["started_at"]),
+            severity=Severity(data["severity"]),
+            detail=str(data["detail"]),
+            rule=str(data["rule"]),
+        )
 
 
 @dataclass(slots=True)
@@ -185,6 +208,32 @@ class SensorAlarm:
         out += self._warmup_timer(now)
         out += self._fault(now)
         return out
+
+    # -- episodes across restarts -------------------------------------------------------
+    def snapshot(self) -> dict[str, Any] | None:
+        """The episodes in force (and the causes of a fault), JSON-ready; None when all is well."""
+        if self.alarm is None and not self.maintenance:
+            return None
+        return {
+            "alarm": self.alarm.to_json() if self.alarm else None,
+            "maintenance": {h.value: e.to_json() for h, e in self.maintenance.items()},
+            "fault_causes": dict(self.fault_causes),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take back the episodes a previous run left open (see :meth:`snapshot`).
+
+        Later readings then update or clear them under their old ids. Only the
+        level in force comes back, not the last reading: the first new report
+        decides, with the usual hysteresis around the restored level.
+        """
+        self.alarm = Episode.from_json(data["alarm"]) if data.get("alarm") and self.hazard else None
+        self.maintenance = {
+            HazardType(h): Episode.from_json(e) for h, e in data.get("maintenance", {}).items()
+        }
+        self.fault_causes = {str(k): str(v) for k, v in data.get("fault_causes", {}).items()}
+        offline = self.maintenance.get(HazardType.DEVICE_OFFLINE)
+        self.offline_reason = offline.detail if offline else None
 
     # -- state for health ----------------------------------------------------------------
     @property

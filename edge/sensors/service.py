@@ -39,6 +39,7 @@ from edge.emit import Emitter, Priority
 from edge.fusion import FusionHub, SensorSignal
 from edge.sensors import metrics
 from edge.sensors.alarm import Change, SensorAlarm
+from edge.sensors.episodes import EpisodeBook, StateStore
 from edge.sensors.observation import Observation
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class SensorService:
         emitter: Emitter,
         fusion: FusionHub | None = None,
         clock: Clock | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.node = node
         self.emitter = emitter
@@ -79,6 +81,36 @@ class SensorService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_event_id: str | None = None  # of the newest emergency event (for fusion)
+        self._episodes = EpisodeBook(state) if state is not None else None
+        if self._episodes is not None:
+            self._restore_episodes(self._episodes)
+
+    def _restore_episodes(self, book: EpisodeBook) -> None:
+        node = self.emitter.node_id
+        for device_id, snapshot in book.load().items():
+            engine = self.engines.get(device_id)
+            if engine is None:
+                log.info(
+                    "forgetting the episodes of a sensor no longer configured", extra={"device_id": device_id}
+                )
+                book.save(device_id, None)
+                continue
+            try:
+                engine.restore(snapshot)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning(
+                    "saved alarm episodes unusable (%s); starting afresh", exc, extra={"device_id": device_id}
+                )
+                continue
+            ids = [e.id for e in (engine.alarm, *engine.maintenance.values()) if e is not None]
+            log.info(
+                "continuing %d open episode(s) from the previous run: %s",
+                len(ids),
+                ", ".join(ids),
+                extra={"device_id": device_id, "node_id": node},
+            )
+            if engine.alarm is not None and engine.hazard is not None:
+                metrics.ALARM_LEVEL.labels(device_id).set(engine.alarm.severity.rank)
 
     # -- life ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -209,6 +241,11 @@ class SensorService:
                 c.summary,
                 extra={"device_id": sensor.id, "event_id": event.id},
             )
+        if changes and self._episodes is not None:
+            try:  # after the events are queued (see edge.sensors.episodes)
+                self._episodes.save(sensor.id, engine.snapshot())
+            except Exception:
+                log.exception("could not save the alarm episodes", extra={"device_id": sensor.id})
 
     def _send_reading(self, engine: SensorAlarm, obs: Observation) -> None:
         if not obs.measurements and not obs.flags:
