@@ -35,8 +35,26 @@ from edge.sensors.observation import Observation
 from edge.sensors.service import SensorService
 
 log = logging.getLogger(__name__)
-# pymodbus logs each timeout at ERROR without saying which detector; we log our own, with it.
-logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+PYMODBUS_LOGGER = "pymodbus.logging"  # every pymodbus record comes from this one logger
+
+
+class DemoteToDebug(logging.Filter):
+    """pymodbus logs every expected timeout or refused connection at WARNING/ERROR without
+    saying which detector; the poller logs its own line with the device id and counts it.
+    pymodbus's records stay available, at DEBUG: shown only when debug is on for pymodbus."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(PYMODBUS_LOGGER).isEnabledFor(logging.DEBUG)
+
+
+def quiet_pymodbus() -> None:
+    """Install :class:`DemoteToDebug` on pymodbus's logger (once)."""
+    logger = logging.getLogger(PYMODBUS_LOGGER)
+    if not any(isinstance(f, DemoteToDebug) for f in logger.filters):
+        logger.addFilter(DemoteToDebug())
+
 
 EXCEPTION_NAMES = {
     1: "illegal function",
@@ -123,6 +141,7 @@ class ModbusPoller:
         self.line = line
         self.service = service
         self.clock = clock
+        quiet_pymodbus()
         self.client = line.make_client()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -157,6 +176,11 @@ class ModbusPoller:
         try:
             obs = self._read(p)
         except PollError as exc:
+            log.debug(
+                "modbus poll failed: %s",
+                exc.detail,
+                extra={"device_id": p.sensor.id, "line": self.line.key, "reason": exc.reason},
+            )
             self.service.bad_input(p.sensor.id, exc.reason, exc.detail)
             if exc.answered:
                 p.failures = 0

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from contracts import HazardEvent, HazardType, SensorReading
+from contracts.clock import SystemClock
+from edge.emit import ListEmitter
 from edge.fusion import SensorSignal
-from gridwatch.broker import Mosquitto
+from edge.sensors.modbus import ModbusPoller, lines_for
+from edge.sensors.service import SensorService
+from gridwatch.broker import Mosquitto, free_port
 from tests.edge.mqtt_helpers import DurableSubscriber
 from tests.edge.node_helpers import edge_settings, node_config, running_node
 from tests.edge.sensors.gas_detector import GasDetector, SerialLine
@@ -190,3 +196,31 @@ def test_rtu_detector_on_a_serial_line(
     finally:
         detector.close()
         line.close()
+
+
+def test_a_detector_that_cannot_be_reached_is_logged_by_us_with_its_id_and_by_pymodbus_only_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = free_port()  # nothing listens there
+    config = node_config(NODE, [modbus_sensor("gas-gone", SimpleNamespace(port=port))])  # type: ignore[arg-type]
+    service = SensorService(config, ListEmitter(NODE), clock=SystemClock())
+    [line] = lines_for(config)
+    poller = ModbusPoller(line, service, SystemClock())
+    try:
+        with caplog.at_level(logging.DEBUG, logger="pymodbus"):
+            poller.poll_once(line.polled[0])
+        from_pymodbus = [r for r in caplog.records if r.name.startswith("pymodbus")]
+        assert from_pymodbus and all(r.levelno == logging.DEBUG for r in from_pymodbus)
+        assert f"{port}" in from_pymodbus[0].getMessage()
+
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            for _ in range(2):
+                poller.poll_once(line.polled[0])
+        loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert loud and all(r.name.startswith("edge.") for r in loud), [(r.name, r.message) for r in loud]
+        assert (
+            getattr(loud[0], "device_id", None) == "gas-gone" and f"127.0.0.1:{port}" in loud[0].getMessage()
+        )
+    finally:
+        poller.stop()
