@@ -84,6 +84,16 @@ def kind_of(model: type[Envelope]) -> str:
     return model.model_fields[_KIND_FIELD].default
 
 
+# Per channel, computed once: the kinds it carries, and the model when it carries only one.
+_KINDS: dict[tuple[Role, Channel], dict[str, type[Envelope]]] = {
+    channel: {kind_of(m): m for m in models} for channel, models in CHANNEL_MESSAGES.items()
+}
+_ONLY_MODEL: dict[tuple[Role, Channel], type[Envelope]] = {
+    channel: models[0] for channel, models in CHANNEL_MESSAGES.items() if len(models) == 1
+}
+_WIRE_REQUIRED = frozenset(WIRE_REQUIRED)
+
+
 def describe_validation_error(exc: ValidationError, limit: int = 6) -> str:
     """'severity: Input should be ...; location.lat: ...' — short and readable."""
     parts = []
@@ -103,7 +113,14 @@ def describe_validation_error(exc: ValidationError, limit: int = 6) -> str:
 
 
 def decode(topic: str, payload: bytes | str) -> Message:
-    """Validate one MQTT message against the topic scheme and the contracts."""
+    """Validate one MQTT message against the topic scheme and the contracts.
+
+    Fast path: on a channel that carries one kind of message, pydantic parses and validates the
+    JSON in one pass (``model_validate_json``, no intermediate dict). It answers only when the
+    message is valid and carries every wire-required envelope field; anything else goes the
+    careful way (:func:`decode_checked`), which says exactly what is wrong. Both accept the same
+    messages and build equal models (tests/contracts/test_codec_fast_path.py).
+    """
     raw = payload.encode() if isinstance(payload, str) else payload
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise ContractError("too_large", f"{len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
@@ -111,6 +128,32 @@ def decode(topic: str, payload: bytes | str) -> Message:
         address = topics.parse(topic)
     except topics.TopicError as exc:
         raise ContractError("bad_topic", str(exc)) from None
+    model = _ONLY_MODEL.get((address.role, address.channel))
+    if model is not None:
+        try:
+            message = model.model_validate_json(raw)
+        except Exception:  # invalid (or a validator bug): the careful path says what and why
+            pass
+        else:
+            if message.model_fields_set >= _WIRE_REQUIRED:
+                _check_ownership(address, message)
+                return message  # type: ignore[return-value]
+    return _decode_checked(address, raw)
+
+
+def decode_checked(topic: str, payload: bytes | str) -> Message:
+    """:func:`decode` without the fast path: parse the JSON, check the envelope, then validate."""
+    raw = payload.encode() if isinstance(payload, str) else payload
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ContractError("too_large", f"{len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    try:
+        address = topics.parse(topic)
+    except topics.TopicError as exc:
+        raise ContractError("bad_topic", str(exc)) from None
+    return _decode_checked(address, raw)
+
+
+def _decode_checked(address: topics.Topic, raw: bytes) -> Message:
     try:
         data: Any = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -133,8 +176,7 @@ def decode(topic: str, payload: bytes | str) -> Message:
             f"schema_version {version!r}; this build reads {sorted(SUPPORTED_SCHEMA_VERSIONS)}",
         )
 
-    allowed = CHANNEL_MESSAGES.get((address.role, address.channel), ())
-    by_kind = {kind_of(m): m for m in allowed}
+    by_kind = _KINDS.get((address.role, address.channel), {})
     kind = data.get(_KIND_FIELD)
     model = by_kind.get(kind) if isinstance(kind, str) else None
     if model is None:

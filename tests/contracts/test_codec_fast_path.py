@@ -1,0 +1,92 @@
+"""decode()'s JSON fast path accepts exactly what the careful path accepts, with equal models,
+and refuses exactly what it refuses, with the same reason and detail."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from contracts import ContractError, decode, encode, topics
+from contracts.codec import decode_checked
+from contracts.examples import examples
+from tests.fuzzing import Fuzzer
+
+
+def outcome(fn: object, topic: str, payload: bytes) -> tuple[object, ...]:
+    try:
+        return ("ok", fn(topic, payload))  # type: ignore[operator]
+    except ContractError as exc:
+        return ("refused", exc.reason, exc.detail)
+    except Exception as exc:  # the pipeline dead-letters these as undecodable; both must agree
+        return ("raised", type(exc).__name__)
+
+
+def assert_same(topic: str, payload: bytes) -> tuple[object, ...]:
+    fast, careful = outcome(decode, topic, payload), outcome(decode_checked, topic, payload)
+    assert fast == careful, (topic, payload[:300])
+    return fast
+
+
+def topic_for(message: object) -> str:
+    kind = message.kind  # type: ignore[attr-defined]
+    source = message.source  # type: ignore[attr-defined]
+    by_kind = {
+        "hazard_event": topics.node_event,
+        "evidence": topics.node_evidence,
+        "sensor_reading": topics.node_reading,
+        "edge_health": topics.node_health,
+        "node_status": topics.node_status,
+        "location_fix": topics.worker_location,
+        "task_update": topics.worker_task_update,
+    }
+    fields = message.__dict__  # type: ignore[attr-defined]
+    if kind == "device_status":
+        return topics.node_device_status(source, fields["device_id"])
+    if kind in ("task_offer", "case_notice"):  # a channel of three kinds: the careful path only
+        return topics.worker_task(fields.get("worker_id") or "w-ma-li")
+    if kind == "config_push":
+        return topics.node_config("node-gongye-1")
+    return by_kind[kind](source)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fuzzed_payloads_get_the_same_answer_both_ways(seed: int) -> None:
+    stream = Fuzzer(seed).stream(6_000, broken_share=0.6, reading_share=0.2, dup_share=0.05)
+    results = [assert_same(topic, payload)[0] for topic, payload in stream.messages]
+    assert results.count("ok") > 1_500 and results.count("refused") > 3_000
+
+
+def test_every_message_kind_and_its_edge_values() -> None:
+    rng = random.Random(3)
+    checked = 0
+    for message in examples().values():
+        topic = topic_for(message)
+        good = json.loads(encode(message))
+        variants: list[dict[str, object] | bytes] = [good]
+        for key, values in {
+            "schema_version": [1, 1.0, True, "1", "1.0", 2, None, [1], {"v": 1}, 1.5],
+            "seq": [0, 1.0, True, "7", -1, 2**70, None],
+            "ts": ["2026-11-21T15:12:30Z", "2026-11-21T15:12:30.123456+08:00", 1732200000, "", None],
+            "id": [good["id"].upper(), good["id"].replace("-", ""), "x", 5],  # type: ignore[union-attr]
+            "kind": [good["kind"], "nope", 7, None],
+            "source": [good["source"], "Other", ""],
+        }.items():
+            for value in values:
+                variants.append({**good, key: value})
+            variants.append({k: v for k, v in good.items() if k != key})  # missing
+        variants.append({**good, "unexpected": 1})
+        text = encode(message).decode()
+        variants += [
+            text.replace('"seq":', '"seq":99,"seq":', 1).encode(),  # duplicate key: the last one counts
+            b"\xef\xbb\xbf" + text.encode(),  # a byte-order mark
+            b"  " + text.encode() + b"\n",
+            text.encode() + b"x",
+            text.replace('"kind"', '"k\\u0069nd"', 1).encode(),  # an escaped key
+            text.encode()[: rng.randrange(1, len(text))],
+        ]
+        for v in variants:
+            assert_same(topic, v if isinstance(v, bytes) else json.dumps(v).encode())
+            checked += 1
+    assert checked > 200
