@@ -1,6 +1,7 @@
 """Gateway ingest benchmarks (issue 5): prints ONE JSON line of figures.
 
-    .venv/bin/python bench/ingest.py [--messages 40000] [--quick] [--no-postgres]
+    .venv/bin/python bench/ingest.py [--messages 40000] [--quick] [--no-postgres] [--gateways 1,2]
+                                     [--no-latency]
 
 Everything real and on this machine: a private Mosquitto, a private
 VictoriaMetrics (telemetry through influxdb-client), the gateway as its own
@@ -10,11 +11,16 @@ that notes the time of each commit), SQLite or PostgreSQL.
 - ``ceiling``: Mosquitto's own QoS 1 pass-through in this run — the same
   payloads from the same publishers to one paho MQTT 5 subscriber in a
   shared-subscription group that acknowledges each message and does nothing
-  else (the gateway's receive path without the work);
+  else, through the gateway's own (read-ahead) paho client: the gateway's
+  receive path without the work. ``ceiling_plain_paho``: the same with paho's
+  stock client (the ceiling of the figures before the read-ahead);
 - ``sqlite`` / ``postgres``: sustained messages/s from the first publish to
   the last commit *and* the last telemetry point written: half hazard events
   (40 places: a case each, then repeats folded into it), half sensor
-  readings (to VictoriaMetrics);
+  readings (to VictoriaMetrics); ``sqlite_2gw`` / ``postgres_2gw``: the same
+  through two gateway processes sharing the subscription and the store
+  (``--gateways``); ``cases``/``events_in_cases`` check exactly-once (40 cases,
+  every event counted once); ``cpu_s_per_gateway``: CPU seconds per thread;
 - ``latency_*``: a Python publisher at 500 messages/s (half of them hazard
   events) for 2 s of warm-up (the 40 cases open) and 10 s measured; per
   hazard event, publish → committed in the case store, p50/p99.
@@ -112,7 +118,9 @@ def publish_with_mosquitto_pub(port: int, by_topic: dict[str, list[bytes]], work
 
 
 # -- ceiling: pass-through with no work ------------------------------------------------
-def ceiling(broker: Mosquitto, by_topic: dict[str, list[bytes]], workdir: Path) -> dict[str, float]:
+def ceiling(
+    broker: Mosquitto, by_topic: dict[str, list[bytes]], workdir: Path, read_ahead: bool = True
+) -> dict[str, float]:
     total = sum(len(v) for v in by_topic.values())
     got = 0
     last = 0.0
@@ -127,7 +135,11 @@ def ceiling(broker: Mosquitto, by_topic: dict[str, list[bytes]], workdir: Path) 
         if got == total:
             done.set()
 
-    sub = mqtt.Client(
+    # The gateway's own receive path (its read-ahead paho client), or plain paho (the ceiling
+    # of the figures before the read-ahead, kept for comparison).
+    from gateway.ingest.consumer import ReadAheadClient
+
+    sub = (ReadAheadClient if read_ahead else mqtt.Client)(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id="ceiling-sub",
         protocol=mqtt.MQTTv5,
@@ -155,7 +167,10 @@ def gateway_role(args: argparse.Namespace) -> None:
     from gateway.telemetry_influx import InfluxSettings
 
     settings = GatewaySettings(
-        gateway_id="bench-gw",
+        gateway_id=args.gateway_id,
+        # Each run's gateways start afresh: a session left behind would keep receiving its share
+        # of the next run's messages in the broker (queued for an absent member).
+        session_expiry_s=0,
         site_dir=SITE,
         database_url=args.db,
         batch_max=args.batch_max,
@@ -166,6 +181,7 @@ def gateway_role(args: argparse.Namespace) -> None:
     commits: list[tuple[float, int]] = []
     committed_at: dict[str, float] = {}
     telemetry_done: list[float] = []
+    telemetry_last: list[float] = []
 
     def hook(batch: list, _outcomes: list) -> None:
         now = time.time()
@@ -179,13 +195,25 @@ def gateway_role(args: argparse.Namespace) -> None:
     gw.pipeline.after_commit.append(hook)
 
     def watch_telemetry() -> None:
+        # With several gateways each writes its share: note when this one last wrote a line.
+        seen = 0
         while not telemetry_done:
-            if gw.telemetry.status().get("written_lines", 0) >= args.expect_lines > 0:
+            written = gw.telemetry.status().get("written_lines", 0)
+            if written != seen:
+                seen = written
+                telemetry_last.append(time.time())
+            if written >= args.expect_lines > 0:
                 telemetry_done.append(time.time())
             time.sleep(0.005)
 
+    cpu: dict[str, float] = {}
+
+    def on_term(*_: object) -> None:
+        cpu.update(thread_cpu())  # before the threads stop
+        gw.stop()
+
     threading.Thread(target=watch_telemetry, daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: gw.stop())
+    signal.signal(signal.SIGTERM, on_term)
     ready = Path(args.out).with_suffix(".ready")
     gw.link.on_subscribed = ready.touch  # ready once the broker granted the subscriptions, not at CONNACK
     gw.run()
@@ -195,17 +223,41 @@ def gateway_role(args: argparse.Namespace) -> None:
                 "commits": commits,
                 "committed_at": committed_at,
                 "telemetry_done": telemetry_done[0] if telemetry_done else None,
+                "telemetry_last": telemetry_last[-1] if telemetry_last else None,
+                "cpu_s": cpu,
                 "telemetry": gw.telemetry.status(),
             }
         )
     )
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds per live thread of this process (Linux /proc), by thread name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for t in threading.enumerate():
+        try:
+            fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        name = "paho" if t.name.startswith("paho") else t.name
+        out[name] = round(out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick, 2)
+    return out
+
+
 def start_gateway(
-    db: str, broker: Mosquitto, vm: VictoriaMetrics, out: Path, batch_max: int, expect_lines: int, ids: bool
+    db: str,
+    broker: Mosquitto,
+    vm: VictoriaMetrics,
+    out: Path,
+    batch_max: int,
+    expect_lines: int,
+    ids: bool,
+    gateway_id: str = "bench-gw",
 ) -> subprocess.Popen[bytes]:
     cmd = [
-        sys.executable, __file__, "--role", "gateway", "--db", db, "--mqtt-port", str(broker.port),
+        sys.executable, __file__, "--role", "gateway", "--gateway-id", gateway_id,
+        "--db", db, "--mqtt-port", str(broker.port),
         "--influx-url", vm.url, "--out", str(out), "--batch-max", str(batch_max),
         "--expect-lines", str(expect_lines),
     ]  # fmt: skip
@@ -240,15 +292,25 @@ def throughput(
     by_topic: dict[str, list[bytes]],
     workdir: Path,
     batch_max: int,
-) -> dict[str, float]:
+    gateways: int = 1,
+) -> dict[str, object]:
+    """All messages through ``gateways`` gateway processes sharing the subscription and the store."""
     total = sum(len(v) for v in by_topic.values())
     lines = sum(len(v) for t, v in by_topic.items() if t.endswith("/reading"))
-    out = workdir / f"gw-{uuid.uuid4().hex[:6]}.json"
-    proc = start_gateway(db, broker, vm, out, batch_max, lines, ids=False)
+    tag = uuid.uuid4().hex[:6]
+    outs = [workdir / f"gw-{tag}-{k}.json" for k in range(gateways)]
+    procs = [
+        start_gateway(
+            db, broker, vm, out, batch_max, lines if gateways == 1 else 0, ids=False,
+            gateway_id=f"bench-gw-{k + 1}" if gateways > 1 else "bench-gw",
+        )
+        for k, out in enumerate(outs)
+    ]  # fmt: skip
     started = publish_with_mosquitto_pub(broker.port, by_topic, workdir)
-    # The gateway reports at exit; meanwhile watch the store for the last case event.
+    # The gateways report at exit; meanwhile watch the store for the last case event.
     from sqlalchemy import create_engine, func, select
 
+    from gateway.cases.models import Case
     from gateway.events.models import EventRecord
 
     # Plain engine: the store's own SQLite engine begins IMMEDIATE (takes the write lock),
@@ -264,24 +326,35 @@ def throughput(
         if time.time() > deadline:
             raise RuntimeError(f"the gateway did not finish: {done} of {events} events")
         time.sleep(0.2)
-    engine.dispose()
     time.sleep(0.5)
-    report = stop_gateway(proc, out)
-    processed = sum(n for _, n in report["commits"])
-    last_commit = report["commits"][-1][0]
-    tele = report["telemetry_done"] or float("nan")
+    reports = [stop_gateway(proc, out) for proc, out in zip(procs, outs, strict=True)]
+    with engine.connect() as conn:  # exactly once: one case per place, every event counted in it once
+        cases, folded = conn.execute(select(func.count(), func.sum(Case.event_count))).one()
+    engine.dispose()
+    processed = sum(n for r in reports for _, n in r["commits"])
+    last_commit = max(r["commits"][-1][0] for r in reports if r["commits"])
+    written = sum(r["telemetry"].get("written_lines") or 0 for r in reports)
+    if gateways == 1:
+        tele = reports[0]["telemetry_done"] or float("nan")
+    else:  # each wrote its share; all were written when the last one wrote its last line
+        tele = max(r["telemetry_last"] or 0.0 for r in reports) if written >= lines else float("nan")
     end = max(last_commit, tele)
-    return {
+    figures: dict[str, object] = {
         "messages": total,
         "processed": processed,
         "batch_max": batch_max,
+        "gateways": gateways,
         "seconds": round(end - started, 3),
         "rate": round(total / (end - started)),
         "cases_done_s": round(last_commit - started, 3),
         "telemetry_done_s": round(tele - started, 3),
-        "telemetry_lines_written": report["telemetry"].get("written_lines"),
-        "telemetry_dropped": report["telemetry"].get("dropped_messages"),
+        "telemetry_lines_written": written,
+        "telemetry_dropped": sum(r["telemetry"].get("dropped_messages") or 0 for r in reports),
+        "cases": cases,
+        "events_in_cases": folded,
+        "cpu_s_per_gateway": [r["cpu_s"] for r in reports],
     }
+    return figures
 
 
 def latency(
@@ -369,6 +442,12 @@ def main() -> None:
     parser.add_argument("--batch-max", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="10,000 messages, 5 s of latency")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-latency", action="store_true", help="throughput runs only")
+    parser.add_argument(
+        "--gateways",
+        default="1,2",
+        help="gateway processes sharing the subscription and the store, one throughput run per count",
+    )
     # gateway role
     parser.add_argument("--db")
     parser.add_argument("--mqtt-port", type=int)
@@ -376,6 +455,7 @@ def main() -> None:
     parser.add_argument("--out")
     parser.add_argument("--expect-lines", type=int, default=0)
     parser.add_argument("--ids", action="store_true")
+    parser.add_argument("--gateway-id", default="bench-gw")
     args = parser.parse_args()
     if args.role == "gateway":
         gateway_role(args)
@@ -394,28 +474,36 @@ def main() -> None:
         for proc in RUNNING:
             proc.kill()
     ceiling_rate = figures["ceiling"]["rate"]  # type: ignore[index]
-    for key in ("sqlite", "postgres"):
-        if key in figures:
-            figures[key]["of_ceiling"] = round(figures[key]["rate"] / ceiling_rate, 2)  # type: ignore[index]
+    for key, value in figures.items():
+        if key.startswith(("sqlite", "postgres")):
+            value["of_ceiling"] = round(value["rate"] / ceiling_rate, 2)  # type: ignore[index]
     print(json.dumps(figures))
 
 
 def run(
     args: argparse.Namespace, n: int, figures: dict[str, object], by_topic: dict[str, list[bytes]]
 ) -> None:
+    counts = [int(c) for c in str(args.gateways).split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         with Mosquitto(work / "broker") as broker, VictoriaMetrics(work / "vm") as vm:
             figures["ceiling"] = ceiling(broker, by_topic, work)
-            figures["sqlite"] = throughput(
-                f"sqlite:///{work / 'bench.db'}", broker, vm, workload(n), work, args.batch_max
-            )
-            if not args.no_postgres:
-                url, drop = fresh_pg_schema()
-                try:
-                    figures["postgres"] = throughput(url, broker, vm, workload(n), work, args.batch_max)
-                finally:
-                    drop()
+            figures["ceiling_plain_paho"] = ceiling(broker, workload(n), work, read_ahead=False)
+            for k in counts:
+                suffix = "" if k == 1 else f"_{k}gw"
+                figures[f"sqlite{suffix}"] = throughput(
+                    f"sqlite:///{work / f'bench-{k}.db'}", broker, vm, workload(n), work, args.batch_max, k
+                )
+                if not args.no_postgres:
+                    url, drop = fresh_pg_schema()
+                    try:
+                        figures[f"postgres{suffix}"] = throughput(
+                            url, broker, vm, workload(n), work, args.batch_max, k
+                        )
+                    finally:
+                        drop()
+            if args.no_latency:
+                return
             seconds = 5 if args.quick else 10
             figures["latency_sqlite"] = latency(
                 f"sqlite:///{work / 'latency.db'}", broker, vm, work, 500, seconds, warmup=2
