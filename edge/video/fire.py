@@ -52,12 +52,13 @@ class FireFrame:
         return max((r.score for r in self.regions), default=0.0)
 
 
-def flame_colour(bgr: np.ndarray) -> np.ndarray:
-    """uint8 0/1 mask of flame-coloured pixels."""
-    b, g, r = (bgr[..., i].astype(np.int16) for i in range(3))
-    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
-    s, v = hsv[..., 1].astype(np.int16), hsv[..., 2].astype(np.int16)
-    red_orange = (r > 150) & (r >= g) & (g > b) & (s > 90) & (v > 150) & ((r - b) > 80)
+def flame_colour(bgr: np.ndarray, hsv: np.ndarray | None = None) -> np.ndarray:
+    """uint8 0/1 mask of flame-coloured pixels (``hsv``: the same image in HSV, if at hand)."""
+    b, g, r = cv2.split(bgr)
+    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV) if hsv is None else hsv
+    s, v = hsv[..., 1], hsv[..., 2]
+    # uint8 throughout: comparisons need no wider type, and r - b saturates at 0 (never > 80 then).
+    red_orange = (r > 150) & (r >= g) & (g > b) & (s > 90) & (v > 150) & (cv2.subtract(r, b) > 80)
     core = (r > 230) & (g > 180) & (b < 200) & (r >= g) & (g >= b)  # yellow-white hot core
     return (red_orange | core).astype(np.uint8)
 
@@ -84,7 +85,8 @@ class FireAnalyzer:
         self._jump_sum = np.zeros((self.size[1], self.size[0]), np.uint8)
         self._last_grey: np.ndarray | None = None
         self._background: np.ndarray | None = None
-        self._bg_edges: np.ndarray | None = None
+        self._bg_blocks: _BlockStats | None = None  # the background's per-block statistics
+        self._keep_blocks: np.ndarray | None = None
         self._smoke: deque[np.ndarray] = deque(maxlen=SMOKE_WINDOW)
         self._history: deque[np.ndarray] = deque(maxlen=SMOKE_HISTORY)
         self._frames_seen = 0
@@ -102,11 +104,12 @@ class FireAnalyzer:
         self._frames_seen = 0
         self._hazy_frames = 0
         self._background = None
-        self._bg_edges = None
+        self._bg_blocks = None
 
     def update(self, image: np.ndarray) -> FireFrame:
         small = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        colour = flame_colour(small)
+        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+        colour = flame_colour(small, hsv)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         if self.keep is not None:
             colour &= self.keep
@@ -126,7 +129,7 @@ class FireAnalyzer:
         self._last_grey = grey
         regions = self._flames()
         if self.settings.smoke:
-            regions += self._smoke_regions(small, grey)
+            regions += self._smoke_regions(hsv, grey)
         return FireFrame(regions)
 
     # ------------------------------------------------------------------ flames
@@ -157,7 +160,7 @@ class FireAnalyzer:
         return out
 
     # ------------------------------------------------------------------ smoke
-    def _smoke_regions(self, small: np.ndarray, grey: np.ndarray) -> list[FireRegion]:
+    def _smoke_regions(self, hsv: np.ndarray, grey: np.ndarray) -> list[FireRegion]:
         """Blocks where the background still shows through, washed out by something grey.
 
         Per 8x8 block: the background's fine detail (edge energy) is weakened but not
@@ -165,8 +168,6 @@ class FireAnalyzer:
         an object in front), the block is low in saturation and not darker. Such a
         block must persist over most of a longer window while changing slowly.
         """
-        g = grey.astype(np.float32)
-        edges = np.abs(cv2.Laplacian(g, cv2.CV_32F, ksize=3))
         # Background = median of frames sampled over the last ~20 s: people passing by
         # vanish from it, and no ghost of the first frame lingers.
         self._frames_seen += 1
@@ -179,31 +180,28 @@ class FireAnalyzer:
             self._history.append(grey)
             if len(self._history) == self._history.maxlen:
                 self._background = np.median(np.stack(self._history), axis=0).astype(np.float32)
-                self._bg_edges = np.abs(cv2.Laplacian(self._background, cv2.CV_32F, ksize=3))
-        if self._background is None or self._bg_edges is None:
+                self._bg_blocks = _BlockStats.of(self._background)
+        if self._background is None or self._bg_blocks is None:
             return []
-        bs = SMOKE_BLOCK
-        h, w = (g.shape[0] // bs) * bs, (g.shape[1] // bs) * bs
-
-        def blocks(a: np.ndarray) -> np.ndarray:
-            return a[:h, :w].reshape(h // bs, bs, w // bs, bs).swapaxes(1, 2).reshape(h // bs, w // bs, -1)
-
-        cur, bg = blocks(g), blocks(self._background)
-        e_cur, e_bg = blocks(edges).mean(axis=2), blocks(self._bg_edges).mean(axis=2)
-        sat = blocks(cv2.cvtColor(small, cv2.COLOR_BGR2HSV)[..., 1].astype(np.float32)).mean(axis=2)
-        cz, bz = cur - cur.mean(axis=2, keepdims=True), bg - bg.mean(axis=2, keepdims=True)
-        corr = (cz * bz).sum(axis=2) / np.sqrt((cz * cz).sum(axis=2) * (bz * bz).sum(axis=2) + 1e-6)
-        ratio = e_cur / np.maximum(e_bg, 1e-3)
+        cur, bg = _BlockStats.of(grey), self._bg_blocks
+        # Correlation of each block with the background's, from block means
+        # (E[cb] - E[c]E[b]) / sqrt(var c * var b): no per-pixel copies of the blocks.
+        cross = _block_mean(cur.centred * bg.centred) - (cur.mean - 128) * (bg.mean - 128)
+        corr = cross / np.sqrt(cur.var * bg.var + 1e-6 / SMOKE_BLOCK**4)
+        ratio = cur.edges / np.maximum(bg.edges, 1e-3)
+        sat = _block_mean(hsv[..., 1])
         smoke = (
-            (e_bg > 6)
+            (bg.edges > 6)
             & (ratio > 0.15)
             & (ratio < 0.7)
             & (corr > 0.4)
             & (sat < 45)
-            & (cur.mean(axis=2) >= bg.mean(axis=2) - 2)
+            & (cur.mean >= bg.mean - 2)
         )
         if self.keep is not None:
-            smoke &= blocks(self.keep.astype(np.float32)).mean(axis=2) > 0.5
+            if self._keep_blocks is None:
+                self._keep_blocks = _block_mean(self.keep.astype(np.float32)) > 0.5
+            smoke &= self._keep_blocks
         self._smoke.append(smoke)
         n = len(self._smoke)
         if n < self._smoke.maxlen:
@@ -213,6 +211,7 @@ class FireAnalyzer:
             return []
         count, _labels, stats, _ = cv2.connectedComponentsWithStats(persistent, connectivity=4)
         total_blocks = float(persistent.size)
+        bs = SMOKE_BLOCK
         out = []
         for i in range(1, count):
             x, y, bw, bh, area = stats[i]
@@ -229,3 +228,29 @@ class FireAnalyzer:
         s = self.scale
         fw, fh = self.frame
         return int(x * s), int(y * s), min(fw, int((x + w) * s)), min(fh, int((y + h) * s))
+
+
+def _block_mean(a: np.ndarray) -> np.ndarray:
+    """Mean of each whole SMOKE_BLOCK x SMOKE_BLOCK block (float32; a partial edge block is dropped)."""
+    bs = SMOKE_BLOCK
+    h, w = (a.shape[0] // bs) * bs, (a.shape[1] // bs) * bs
+    if a.dtype != np.float32:
+        a = a.astype(np.float32)
+    # INTER_AREA at an integer factor averages whole blocks exactly, in one C pass.
+    return cv2.resize(a[:h, :w], (w // bs, h // bs), interpolation=cv2.INTER_AREA)
+
+
+@dataclass(frozen=True, slots=True)
+class _BlockStats:
+    centred: np.ndarray  # the grey image minus 128, float32 (keeps E[x²] - E[x]² well conditioned)
+    mean: np.ndarray  # grey-level mean per block
+    var: np.ndarray  # grey-level variance per block
+    edges: np.ndarray  # mean edge energy (|Laplacian|) per block
+
+    @classmethod
+    def of(cls, grey: np.ndarray) -> _BlockStats:
+        c = grey.astype(np.float32) - 128.0
+        m = _block_mean(c)
+        var = np.maximum(_block_mean(c * c) - m * m, 0.0)
+        edges = _block_mean(np.abs(cv2.Laplacian(c, cv2.CV_32F, ksize=3)))
+        return cls(c, m + 128.0, var, edges)

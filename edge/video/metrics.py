@@ -81,7 +81,9 @@ class VideoCollector(Collector):
         )
         runs = CounterMetricFamily("gridwatch_video_detector_inferences", "Network runs", labels=["node"])
         busy = CounterMetricFamily(
-            "gridwatch_video_detector_busy_seconds", "Time the detector spent on requests", labels=["node"]
+            "gridwatch_video_detector_busy_seconds",
+            "Time the detector's workers spent on requests (summed over workers)",
+            labels=["node"],
         )
         for s in services:
             node = s.emitter.node_id

@@ -299,7 +299,8 @@ class CameraPipeline:
 
     def _enhance(self, crop: np.ndarray) -> np.ndarray:
         """Night footage: local contrast (CLAHE on lightness) before detection."""
-        if float(crop.mean()) >= self.settings.detector.enhance_below:
+        # Every 4th pixel of every 4th row is plenty for a mean brightness, at 1/16 of the cost.
+        if float(crop[::4, ::4].mean()) >= self.settings.detector.enhance_below:
             return np.ascontiguousarray(crop)
         lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)
         lab[..., 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(lab[..., 0])

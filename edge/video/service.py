@@ -59,7 +59,7 @@ class VideoService:
         self.settings = settings or VideoSettings()
         d = self.settings.detector
         self.detector = detector or DetectorService.from_settings(
-            d.model, d.model_path or None, d.threads, d.registry
+            d.model, d.model_path or None, d.threads, d.registry, d.workers
         )
         self._stop = threading.Event()
         self._started = False

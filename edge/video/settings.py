@@ -31,7 +31,16 @@ class DetectorSettings(Section):
         description=f"Directories searched for weights (default: ${MODEL_PATH_ENV}, else models/).",
     )
     registry: Path | None = Field(default=None, description="Registry file (default models/registry.yaml).")
-    threads: int = Field(default=2, ge=1, le=64, description="onnxruntime intra-op threads.")
+    workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Inference threads sharing the one model session; about one per core "
+        "(several 1-thread runs side by side beat one run spread over the cores).",
+    )
+    threads: int = Field(
+        default=1, ge=1, le=64, description="onnxruntime intra-op threads of each inference worker."
+    )
     score_threshold: float = Field(
         default=0.3, gt=0, lt=1, description="Detections below this score are dropped."
     )

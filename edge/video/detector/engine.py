@@ -1,10 +1,20 @@
 """onnxruntime sessions and the one inference worker a node's cameras share.
 
-Cameras hand crops to :class:`DetectorService` through a request queue; one
-worker thread runs them in arrival order, so the CPU is never oversubscribed by
-several sessions and the queue depth tells how far inference lags. A camera
-waits for its own answer, so each camera has at most one request queued
+Cameras hand crops to :class:`DetectorService` through a request queue; a
+fixed number of worker threads take requests in arrival order and run them on
+the one session (onnxruntime sessions are safe to run concurrently), so the CPU
+is never oversubscribed and the queue depth tells how far inference lags. A
+camera waits for its own answer, so each camera has at most one request queued
 (latest-frame semantics carry through to inference).
+
+Why several single-threaded workers rather than one worker with several
+onnxruntime threads: the intra-op threads of one run meet at a barrier after
+every operator, so when a decoder or a camera's own analysis takes one core
+for a moment the whole run waits for it, and the pre- and post-processing
+around each run (letterbox, decoding, NMS) leaves the cores idle. Independent
+runs side by side fill both gaps; on the 2-core development machine two
+1-thread workers gave 35-40 % more detections per second than one 2-thread
+worker (docs/benchmarks.md, "Edge video").
 """
 
 from __future__ import annotations
@@ -49,14 +59,13 @@ class Detector:
         self.adapter: Adapter = adapter_for(spec)
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
-        self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray, threshold: float) -> list[RawDetection]:
+        """Safe to call from several threads at once (each run has its own buffers)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected a BGR uint8 image, got shape {image.shape} {image.dtype}")
         prep = self.adapter.prepare(image)
-        with self._lock:
-            output = self.session.run([self._output], {self._input: prep.tensor})[0]
+        output = self.session.run([self._output], {self._input: prep.tensor})[0]
         return self.adapter.decode(output, prep, threshold)
 
 
@@ -78,26 +87,33 @@ def load_detector(
 
 
 class DetectorService:
-    """Serves every camera of a node from one inference thread.
+    """Serves every camera of a node from one session and ``workers`` inference threads.
 
     Without a usable model it still runs (``available`` is False): cameras skip
     detection, and :meth:`health` says why.
     """
 
-    def __init__(self, detector: Detector | None, reason: str = "") -> None:
+    def __init__(self, detector: Detector | None, reason: str = "", workers: int = 1) -> None:
         self.detector = detector
         self.reason = "" if detector else (reason or "no detector configured")
+        self.workers = max(1, workers)
         self._queue: queue.Queue[_Request | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._counts = threading.Lock()
         self.inferences = 0
-        self.busy_s = 0.0
+        self.busy_s = 0.0  # summed over workers
 
     @classmethod
     def from_settings(
-        cls, model: str, model_path: list[Path] | None, threads: int, registry_file: Path | None = None
+        cls,
+        model: str,
+        model_path: list[Path] | None,
+        threads: int,
+        registry_file: Path | None = None,
+        workers: int = 1,
     ) -> DetectorService:
         try:
-            return cls(load_detector(model, model_path, threads, registry_file))
+            return cls(load_detector(model, model_path, threads, registry_file), workers=workers)
         except ModelError as exc:
             log.error("detector disabled: %s", exc, extra={"reason": "model"})
             return cls(None, str(exc))
@@ -115,17 +131,24 @@ class DetectorService:
         return self.detector.spec.input if self.detector else (416, 416)
 
     def start(self) -> None:
-        if self.detector is None or self._thread is not None:
+        if self.detector is None or self._threads:
             return
-        self._thread = threading.Thread(target=self._run, name="video-detector", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"video-detector-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for t in self._threads:
+            t.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
+        if not self._threads:
             return
-        self._queue.put(None)
-        self._thread.join(timeout)
-        self._thread = None
+        for _ in self._threads:
+            self._queue.put(None)  # one goodbye per worker
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        self._threads = []
         while True:  # whoever still waits gets an answer
             try:
                 pending = self._queue.get_nowait()
@@ -141,7 +164,7 @@ class DetectorService:
         if self.detector is None:
             raise RuntimeError(f"detector unavailable: {self.reason}")
         request = _Request(camera_id, images, threshold)
-        if self._thread is None:  # not started (tests, benches): run inline in the caller
+        if not self._threads:  # not started (tests, benches): run inline in the caller
             self._serve(request)
         else:
             self._queue.put(request)
@@ -169,8 +192,9 @@ class DetectorService:
             request.future.set_exception(exc)
             return
         finally:
-            self.inferences += len(request.images)
-            self.busy_s += time.perf_counter() - started
+            with self._counts:
+                self.inferences += len(request.images)
+                self.busy_s += time.perf_counter() - started
         request.future.set_result(result)
 
     def health(self) -> DetectorHealth:

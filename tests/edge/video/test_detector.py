@@ -88,3 +88,21 @@ def test_one_detector_serves_several_cameras_at_once(shared_models: Path) -> Non
             (d.label, round(d.score, 3)) for d in alone[name]
         ]
     assert service.queue_depth() == 0 and service.inferences == 4 + 12
+
+
+def test_a_camera_with_many_crops_does_not_hold_up_the_others(shared_models: Path) -> None:
+    """Two inference workers share the one model: while one works through a camera's eight
+    crops, another camera's single frame is answered by the other worker."""
+    service = DetectorService.from_settings("yolox_nano", [shared_models], threads=1, workers=2)
+    service.start()
+    busy = [np.ascontiguousarray(photo("coco_fastestdet_0.jpg"))] * 8
+    try:
+        many = service.submit("cam-busy", busy, 0.3)
+        one = service.submit("cam-quiet", [np.ascontiguousarray(photo("messi5.jpg"))], 0.3)
+        (dets,) = one.result(30)
+        assert not many.done(), "the quiet camera waited for the busy one"
+        assert "person" in [d.label for d in dets]
+        assert len(many.result(30)) == 8
+    finally:
+        service.stop()
+    assert service.inferences == 9 and service.workers == 2
