@@ -178,3 +178,15 @@ def test_numbering_gives_the_same_bytes_as_encoding_a_renumbered_copy() -> None:
         for seq in (0, 1, 9, 10, 123_456_789_012):
             expected = encode(message.model_copy(update={"seq": seq}))
             assert numbered_payload(message, seq) == expected, name
+
+
+def test_deleting_acknowledged_rows_takes_exactly_those_rows_whatever_their_order(tmp_path: Path) -> None:
+    ob = outbox(tmp_path)
+    for i in range(10):
+        ob.emit(READING, reading(i), Priority.TELEMETRY)
+    rows = ob.store.pending(0, 100)
+    acked = [rows[i] for i in (6, 0, 1, 2, 4, 5, 9)]  # runs 1-3, 5-7, 10; 4 and 8, 9 still in flight
+    assert ob.store.delete([(r.pos, r.priority) for r in acked]) == 7
+    assert [m.measurements[0].value for m in queued(ob.store)] == [3, 7, 8]
+    assert ob.store.delete([(rows[0].pos, rows[0].priority)]) == 0  # already gone: nothing else goes
+    assert ob.store.depth == 3
