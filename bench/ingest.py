@@ -225,10 +225,23 @@ def gateway_role(args: argparse.Namespace) -> None:
                 "telemetry_done": telemetry_done[0] if telemetry_done else None,
                 "telemetry_last": telemetry_last[-1] if telemetry_last else None,
                 "cpu_s": cpu,
+                "batch_retries": batch_retries(),
                 "telemetry": gw.telemetry.status(),
             }
         )
     )
+
+
+def batch_retries() -> dict[str, int]:
+    """Batches this gateway redid, by why (e.g. 'transient': a lock held by the other gateway)."""
+    from gateway import metrics
+
+    return {
+        sample.labels["why"]: int(sample.value)
+        for family in metrics.BATCH_RETRIES.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
 
 
 def thread_cpu() -> dict[str, float]:
@@ -353,6 +366,7 @@ def throughput(
         "cases": cases,
         "events_in_cases": folded,
         "cpu_s_per_gateway": [r["cpu_s"] for r in reports],
+        "batch_retries": [r.get("batch_retries", {}) for r in reports],
     }
     return figures
 

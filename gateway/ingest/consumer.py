@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +39,6 @@ RESUBSCRIBE_S = 60.0  # refused subscriptions are asked for again this often (an
 
 
 READ_AHEAD = 65536  # bytes taken from the socket at once by the network thread
-_PUBACK = struct.Struct("!BBH")  # fixed header, remaining length 2, packet id (reason: success)
 
 
 class ReadAheadClient(mqtt.Client):
@@ -75,17 +73,6 @@ class ReadAheadClient(mqtt.Client):
         self._ahead_pos = min(end, len(self._ahead))
         return chunk
 
-    def ack_many(self, mids: list[int]) -> None:
-        """PUBACK several QoS 1 messages as one write (the same bytes as one ``ack()`` each).
-
-        ``ack()`` queues one 4-byte packet and wakes the network thread through its socket pair
-        for each message; a batch of 500 acknowledgements is then 500 wake-ups and 500 sends.
-        """
-        if not mids:
-            return
-        blob = b"".join(_PUBACK.pack(mqtt.PUBACK, 2, mid) for mid in mids)
-        self._packet_queue(mqtt.PUBACK, blob, 0, 1)
-
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         rc = super().loop_read(max_packets)
         # Each round consumes buffered bytes, so this ends with the buffer.
@@ -115,10 +102,8 @@ class MqttLink:
         self._pending_mid: int | None = None
         self._asked: list[str] = []
         self._refused_at = 0.0
-        # The read-ahead and the batched acks rely on paho's private _sock_recv and _packet_queue;
-        # a paho without them gets the stock client.
-        private = all(hasattr(mqtt.Client, name) for name in ("_sock_recv", "_packet_queue"))
-        client_class = ReadAheadClient if private else mqtt.Client
+        # The read-ahead relies on paho's private _sock_recv; a paho without it gets the stock client.
+        client_class = ReadAheadClient if hasattr(mqtt.Client, "_sock_recv") else mqtt.Client
         client = client_class(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.gateway_id,
@@ -289,12 +274,9 @@ class MqttLink:
 
     def ack(self, batch: list[Incoming]) -> None:
         """Acknowledge a committed batch to the broker (never before its commit)."""
-        if isinstance(self.client, ReadAheadClient):
-            self.client.ack_many([m.mid for m in batch if m.qos == 1])
-            for m in batch:
-                if m.qos == 2:  # only if a subscription was ever granted QoS 2; PUBCOMP as paho does
-                    self.client.ack(m.mid, m.qos)
-            return
+        # One paho ack() per message. Coalescing a batch's PUBACKs into one write was tried and
+        # measured: it added ~5 ms to the p50 publish→commit latency at 500 events/s (not
+        # understood yet), so it is not used.
         for m in batch:
             if m.qos > 0:
                 self.client.ack(m.mid, m.qos)
