@@ -112,6 +112,18 @@ def describe_validation_error(exc: ValidationError, limit: int = 6) -> str:
     return "; ".join(parts)
 
 
+def _addressed(topic: str, payload: bytes | str) -> tuple[topics.Topic, bytes]:
+    """The checks both decode paths start with: payload size, then the topic."""
+    raw = payload.encode() if isinstance(payload, str) else payload
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ContractError("too_large", f"{len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    try:
+        address = topics.parse(topic)
+    except topics.TopicError as exc:
+        raise ContractError("bad_topic", str(exc)) from None
+    return address, raw
+
+
 def decode(topic: str, payload: bytes | str) -> Message:
     """Validate one MQTT message against the topic scheme and the contracts.
 
@@ -121,13 +133,7 @@ def decode(topic: str, payload: bytes | str) -> Message:
     careful way (:func:`decode_checked`), which says exactly what is wrong. Both accept the same
     messages and build equal models (tests/contracts/test_codec_fast_path.py).
     """
-    raw = payload.encode() if isinstance(payload, str) else payload
-    if len(raw) > MAX_PAYLOAD_BYTES:
-        raise ContractError("too_large", f"{len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
-    try:
-        address = topics.parse(topic)
-    except topics.TopicError as exc:
-        raise ContractError("bad_topic", str(exc)) from None
+    address, raw = _addressed(topic, payload)
     model = _ONLY_MODEL.get((address.role, address.channel))
     if model is not None:
         try:
@@ -143,13 +149,7 @@ def decode(topic: str, payload: bytes | str) -> Message:
 
 def decode_checked(topic: str, payload: bytes | str) -> Message:
     """:func:`decode` without the fast path: parse the JSON, check the envelope, then validate."""
-    raw = payload.encode() if isinstance(payload, str) else payload
-    if len(raw) > MAX_PAYLOAD_BYTES:
-        raise ContractError("too_large", f"{len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
-    try:
-        address = topics.parse(topic)
-    except topics.TopicError as exc:
-        raise ContractError("bad_topic", str(exc)) from None
+    address, raw = _addressed(topic, payload)
     return _decode_checked(address, raw)
 
 

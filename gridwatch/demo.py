@@ -11,16 +11,14 @@ message crosses the node's alarm logic, its outbox, the broker and the gateway.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
 import socket
 import threading
 import time
-import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 import uvicorn
@@ -34,7 +32,7 @@ from contracts.site.schedule import any_active
 from edge.simulator import Broker, worker_fix
 from gridwatch.broker import BrokerError, Mosquitto, free_port
 from gridwatch.demo_devices import DemoDevices
-from gridwatch.demo_feed import CaseFeed
+from gridwatch.demo_feed import CaseFeed, get_json
 from gridwatch.victoria import VictoriaMetrics, find_victoria_metrics
 
 if TYPE_CHECKING:
@@ -58,11 +56,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _get_json(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())
 
 
 def _phone_listener(broker: Broker, console: Console) -> mqtt.Client:
@@ -105,14 +98,14 @@ def _place_workers(site: Site, broker: Broker, state_dir: Path) -> int:
     return placed
 
 
-def _wait_for_dispatch(api: str, device: str, timeout: float) -> dict | None:
+def _wait_for_dispatch(feed: CaseFeed, device: str, timeout: float) -> dict[str, Any] | None:
+    """The feed already reads the case list; wait on what it has seen."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        cases = _get_json(f"{api}/api/v1/cases")["items"]  # type: ignore[index]
-        for case in cases:
-            if case["device_id"] == device and case["status"] == "dispatched":
-                return case
-        time.sleep(0.3)
+        case = feed.find(lambda c: c["device_id"] == device and c["status"] == "dispatched")
+        if case is not None:
+            return case
+        time.sleep(0.1)
     return None
 
 
@@ -238,7 +231,7 @@ def run_demo(
         console.print(
             f"🔥 zigbee2mqtt smoke detector [bold]{FIRST_ALARM}[/] (鑫达五金厂 factory floor) sounds"
         )
-        case = _wait_for_dispatch(api, FIRST_ALARM, CASE_DEADLINE_S)
+        case = _wait_for_dispatch(feed, FIRST_ALARM, CASE_DEADLINE_S)
         if case is None:
             console.print(f"[red]no case appeared within {CASE_DEADLINE_S} s; see {mosquitto.log_path}[/]")
             return 1
@@ -257,7 +250,7 @@ def run_demo(
             else ""
         )
         worker = case["assigned_worker_id"]
-        task_id = _get_json(f"{api}/api/v1/cases/{case['id']}")["tasks"][-1]["id"]  # type: ignore[index]
+        task_id = get_json(f"{api}/api/v1/cases/{case['id']}")["tasks"][-1]["id"]  # type: ignore[index]
         op_auth = f"-H 'Authorization: Bearer {tokens.token(Role.OPERATOR, DEMO_OPERATOR)}'"
         worker_auth = f"-H 'Authorization: Bearer {tokens.token(Role.WORKER, worker)}'"
         console.print(

@@ -6,6 +6,7 @@ the command centre sees.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.request
@@ -17,7 +18,7 @@ from rich.console import Console
 ICONS = {"critical": "🔴", "major": "🟠", "minor": "🟡", "info": "⚪"}
 
 
-def _get_json(url: str) -> Any:
+def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as resp:
         return json.loads(resp.read())
 
@@ -45,14 +46,13 @@ class CaseFeed:
             return next((c for c in self.cases.values() if match(c)), None)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):  # the API is starting or stopping
                 self.poll()
-            except OSError:
-                continue  # the API is starting or stopping
+            self._stop.wait(self.interval_s)
 
     def poll(self) -> None:
-        for case in reversed(_get_json(f"{self.api}/api/v1/cases?limit=200")["items"]):
+        for case in reversed(get_json(f"{self.api}/api/v1/cases?limit=200")["items"]):
             with self._lock:
                 before = self.cases.get(case["id"])
                 self.cases[case["id"]] = case
