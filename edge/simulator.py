@@ -26,6 +26,7 @@ from contracts import (
     encode,
     topics,
 )
+from contracts.clock import Clock, SystemClock
 from contracts.ids import new_id
 from contracts.site import Site
 from contracts.site.models import Sensor, SensorKind
@@ -81,8 +82,10 @@ def sensor_alarm(
     state: EventState = EventState.NEW,
     severity: Severity = Severity.CRITICAL,
     episode_id: str | None = None,
+    clock: Clock | None = None,
 ) -> HazardEvent:
     """Publish one sensor alarm as the edge node that hosts the sensor would."""
+    now = (clock or SystemClock()).now()
     found = site.device(device_id)
     if found is None or not isinstance(found[1], Sensor):
         sensors = sorted(d for n in site.nodes.values() for d in (s.id for s in n.sensors))
@@ -95,6 +98,7 @@ def sensor_alarm(
     event = HazardEvent(
         source=node_id,
         seq=seq.next(),
+        ts=now,
         hazard_type=hazard,
         severity=severity,
         confidence=0.95,
@@ -108,7 +112,7 @@ def sensor_alarm(
     )
     client = _connect(broker, f"{node_id}-sim")
     try:
-        status = NodeStatus(source=node_id, seq=seq.next(), state="online", reason="simulator")
+        status = NodeStatus(source=node_id, seq=seq.next(), ts=now, state="online", reason="simulator")
         _publish(client, topics.node_status(node_id), encode(status), retain=True)
         _publish(client, topics.node_event(node_id), encode(event))
     finally:
@@ -119,11 +123,17 @@ def sensor_alarm(
 
 
 def worker_fix(
-    worker_id: str, location: GeoPoint, broker: Broker, state_dir: Path, on_patrol: bool = True
+    worker_id: str,
+    location: GeoPoint,
+    broker: Broker,
+    state_dir: Path,
+    on_patrol: bool = True,
+    clock: Clock | None = None,
 ) -> LocationFix:
     """Publish one location fix as the worker's phone would."""
     fix = LocationFix(
         source=worker_id,
+        ts=(clock or SystemClock()).now(),
         seq=FileSequence(state_dir, worker_id).next(),
         worker_id=worker_id,
         location=location,

@@ -6,19 +6,32 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from contracts.clock import Clock
+from contracts.clock import Clock, RunningClock
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings, MqttSettings
 from gridwatch.broker import Mosquitto
 
 T = TypeVar("T")
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def site_time(hour: int, minute: int = 0) -> RunningClock:
+    """A clock running at real speed from Wednesday 2 December 2026, hour:minute in Shanghai.
+
+    System tests run the live gateway on it, so what they see (who is on duty, which
+    schedule is armed) is the same whatever the machine's clock and time zone say.
+    """
+    return RunningClock(datetime(2026, 12, 2, hour, minute, tzinfo=SHANGHAI))
 
 
 def wait_until(
@@ -43,6 +56,8 @@ def running_gateway(
     clock: Clock | None = None,
     **settings: object,
 ) -> Iterator[Gateway]:
+    # Daytime by default: the demo rota has most workers on duty (see site_time).
+    clock = clock or site_time(10)
     gw = Gateway(
         GatewaySettings(
             gateway_id=gateway_id,

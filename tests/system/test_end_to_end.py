@@ -7,6 +7,7 @@ import random
 import threading
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -18,15 +19,18 @@ from edge.simulator import Broker, sensor_alarm
 from gateway.events.models import DeadLetter
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE
-from tests.helpers import Collector, publisher, running_gateway, wait_until
+from tests.helpers import Collector, publisher, running_gateway, site_time, wait_until
 
 
 def test_smoke_alarm_reaches_the_nearest_workers_phone_and_the_api(
     mosquitto: Mosquitto, db_url: str, demo_site: Site, tmp_path: Path
 ) -> None:
     phones = Collector(mosquitto, f"{topics.ROOT}/worker/+/task")
-    with running_gateway(mosquitto, db_url, DEMO_SITE):
-        event = sensor_alarm(demo_site, "smk-factory-a1", Broker(mosquitto.host, mosquitto.port), tmp_path)
+    clock = site_time(10)
+    with running_gateway(mosquitto, db_url, DEMO_SITE, clock=clock):
+        event = sensor_alarm(
+            demo_site, "smk-factory-a1", Broker(mosquitto.host, mosquitto.port), tmp_path, clock=clock
+        )
         wait_until(phones.payloads, timeout=15, what="a task offer on a worker topic")
     [msg] = phones.messages
     offer = decode(msg.topic, msg.payload)
@@ -80,9 +84,11 @@ def _malformed(rng: random.Random, good: bytes) -> tuple[str, bytes]:
     return topic, json.dumps(data).encode()
 
 
+@pytest.mark.parametrize("hour", [14, 23], ids=["14h00-shanghai", "23h00-shanghai"])
 def test_a_thousand_malformed_payloads_are_dead_lettered_and_the_gateway_keeps_serving(
-    mosquitto: Mosquitto, sqlite_url: str, demo_site: Site, tmp_path: Path
+    mosquitto: Mosquitto, sqlite_url: str, demo_site: Site, tmp_path: Path, hour: int
 ) -> None:
+    """At any hour: the night duty roster (值班) answers the alarm after the flood."""
     from contracts.examples import examples
     from tests.gateway.conftest import Harness  # noqa: F401  (documents the message shape used)
 
@@ -90,7 +96,8 @@ def test_a_thousand_malformed_payloads_are_dead_lettered_and_the_gateway_keeps_s
     rng = random.Random(20261122)
     bad = [_malformed(rng, good) for _ in range(1000)]
     phones = Collector(mosquitto, f"{topics.ROOT}/worker/+/task")
-    with running_gateway(mosquitto, sqlite_url, DEMO_SITE) as gw:
+    clock = site_time(hour)
+    with running_gateway(mosquitto, sqlite_url, DEMO_SITE, clock=clock) as gw:
         client = publisher(mosquitto, "fuzzer")
         infos = [client.publish(t, p, qos=1) for t, p in bad]
         for info in infos:
@@ -102,7 +109,9 @@ def test_a_thousand_malformed_payloads_are_dead_lettered_and_the_gateway_keeps_s
 
         wait_until(lambda: dead_letters() == 1000, timeout=30, what="1000 dead letters")
         # still serving: a real alarm afterwards is dispatched
-        sensor_alarm(demo_site, "smk-rental-12", Broker(mosquitto.host, mosquitto.port), tmp_path)
+        sensor_alarm(
+            demo_site, "smk-rental-12", Broker(mosquitto.host, mosquitto.port), tmp_path, clock=clock
+        )
         wait_until(phones.payloads, timeout=15, what="a task after the flood")
         assert dead_letters() == 1000
         with gw.sessions() as s:
