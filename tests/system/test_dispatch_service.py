@@ -21,7 +21,7 @@ from gateway.store.migrate import upgrade
 from gateway.workers.models import WorkerAvailability
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE
-from tests.helpers import Collector, publisher, running_gateway, wait_until
+from tests.helpers import Collector, publisher, running_gateway, site_time, wait_until
 from tests.receiver import Receiver
 from tests.site.test_config_check import edit_yaml
 
@@ -124,18 +124,19 @@ def test_a_stalled_webhook_holds_up_nothing(
                     worker_id=worker_id,
                     available=False,
                     reason="drill",
-                    updated_at=datetime.now(UTC),
+                    updated_at=WEDNESDAY_10AM,
                     updated_by="test",
                 )
             )
     engine.dispose()
     client = publisher(mosquitto, "test-edge")
+    clock = site_time(10)
     try:
-        with running_gateway(mosquitto, sqlite_url, site_copy):
-            alarm(client, demo_site, "smk-factory-a1", datetime.now(UTC), 1, sqlite_url)
+        with running_gateway(mosquitto, sqlite_url, site_copy, clock=clock):
+            alarm(client, demo_site, "smk-factory-a1", clock.now(), 1, sqlite_url)
             wait_until(lambda: receiver.received(), timeout=10, what="the first webhook post (it stalls 4 s)")
             first_post = receiver.received()[0].at
-            alarm(client, demo_site, "smk-rental-12", datetime.now(UTC), 2, sqlite_url)
+            alarm(client, demo_site, "smk-rental-12", clock.now(), 2, sqlite_url)
             wait_until(
                 lambda: len(rows(sqlite_url, Escalation)) == 2, timeout=10, what="the second escalation"
             )
