@@ -30,7 +30,7 @@ from contracts.site import load_site
 from contracts.site.access import parse_env
 from gateway.context import GatewayContext
 from gateway.store.db import make_engine, read_session_factory, session_factory
-from gateway.store.migrate import upgrade
+from gateway.store.migrate import prepare_schema
 
 STATIC = Path(__file__).with_name("static")
 
@@ -42,7 +42,8 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upgrade(engine)  # the API may start before the gateway
+        # The API may start before the gateway: it upgrades under the lock too, or waits.
+        prepare_schema(engine, settings.db_schema, settings.db_schema_wait_s)
         yield
         engine.dispose()
 

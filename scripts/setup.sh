@@ -33,6 +33,11 @@ need mosquitto_pub mosquitto-clients   # the ingest benchmark's load generator
 need victoria-metrics victoria-metrics # telemetry tests: accepts the InfluxDB v2 write API
 need chromium chromium       # browser tests drive Debian's Chromium with Playwright
 need socat socat             # Modbus RTU tests: a serial line between two pseudo-terminals
+need curl curl               # the demo prints curl commands (tests paste them)
+need pg_dump postgresql-client       # backups of the PostgreSQL store (gridwatch db backup)
+need systemd-analyze systemd         # the systemd units are checked with systemd-analyze verify
+# Grid, community and worker names are Chinese: a small CJK font for Chromium's pages.
+fc-list :lang=zh 2>/dev/null | grep -q . || apt_install fonts-wqy-microhei || true
 
 # --- Python ------------------------------------------------------------------
 "$PY" - <<'PYCHECK'
