@@ -26,6 +26,12 @@ class ApiSettings(BaseSettings):
         pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
         description="Source id of messages the API itself publishes (task offers after a reassignment ...).",
     )
+    live_interval_s: float = Field(
+        default=0.2,
+        gt=0,
+        le=5,
+        description="How often the live feed reads the change log (pages see a change within about this).",
+    )
     api_tokens: str = Field(
         default="",
         description="API tokens besides the site's access.yaml: '<role>:<id>:<sha256>' entries separated by "

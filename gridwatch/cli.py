@@ -172,7 +172,11 @@ def api(
 
     setup_logging(log_level)
     uvicorn.run(
-        create_app(ApiSettings(site_dir=site, database_url=db)), host=host, port=port, log_config=None
+        create_app(ApiSettings(site_dir=site, database_url=db)),
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=3,  # open live feeds (SSE) would otherwise hold a restart forever
     )
 
 

@@ -205,6 +205,7 @@ def run_demo(
             port=api_port,
             log_config=None,
             log_level="warning",
+            timeout_graceful_shutdown=1,
         )
     )
     threading.Thread(target=server.run, name="api", daemon=True).start()

@@ -36,8 +36,8 @@ need socat socat             # Modbus RTU tests: a serial line between two pseud
 need curl curl               # the demo prints curl commands (tests paste them)
 need pg_dump postgresql-client       # backups of the PostgreSQL store (gridwatch db backup)
 need systemd-analyze systemd         # the systemd units are checked with systemd-analyze verify
-# Grid, community and worker names are Chinese: a small CJK font for Chromium's pages.
-fc-list :lang=zh 2>/dev/null | grep -q . || apt_install fonts-wqy-microhei || true
+# Chinese glyphs for the pages in headless Chromium (browser tests, screenshots in docs/).
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || apt_install fonts-noto-cjk || true
 
 # --- Python ------------------------------------------------------------------
 "$PY" - <<'PYCHECK'
