@@ -33,6 +33,8 @@ need mosquitto_pub mosquitto-clients   # the ingest benchmark's load generator
 need victoria-metrics victoria-metrics # telemetry tests: accepts the InfluxDB v2 write API
 need chromium chromium       # browser tests drive Debian's Chromium with Playwright
 need socat socat             # Modbus RTU tests: a serial line between two pseudo-terminals
+# Chinese glyphs for the pages in headless Chromium (browser tests, screenshots in docs/).
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || apt_install fonts-noto-cjk || true
 
 # --- Python ------------------------------------------------------------------
 "$PY" - <<'PYCHECK'
