@@ -22,7 +22,7 @@ from gateway.dispatch import centre
 from gateway.dispatch.choice import Decision
 from gateway.dispatch.models import Task
 from gateway.dispatch.schemas import TaskView
-from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
+from gateway.flows.task_updates import TaskUpdateRefused, apply_task_update
 from gateway.sla.schemas import TimerView
 from gateway.sla.service import timers_for_case
 

@@ -58,14 +58,14 @@ from gateway.cases.notices import notify_centre
 from gateway.cases.service import Place, mark_cleared, record_hazard, resolve_place
 from gateway.context import GatewayContext
 from gateway.dispatch.models import Task
-from gateway.dispatch.service import start_case
-from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
 from gateway.events import service as ledger
 from gateway.evidence.service import EvidenceRejected, link_evidence, store_evidence
+from gateway.flows.dispatch import start_case
+from gateway.flows.location_fixes import apply_fix
+from gateway.flows.task_updates import TaskUpdateRefused, apply_task_update
 from gateway.ingest.sequences import SequenceReport, SequenceTracker, group_by_source
 from gateway.ingest.throttle import LogThrottle
 from gateway.telemetry import NullTelemetry, TelemetrySink
-from gateway.workers.fixes import apply_fix
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from contracts import GeoPoint, TaskAction, TaskUpdate
 from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
-from gateway.dispatch import steps
 from gateway.dispatch.models import Task, TaskStatus
-from gateway.dispatch.service import redispatch
-from gateway.escalation import service as escalation
+from gateway.flows import escalate as escalation
+from gateway.flows import task_steps as steps
+from gateway.flows.dispatch import redispatch
 
 log = logging.getLogger(__name__)
 
