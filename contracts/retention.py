@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field
 
 
 def _no_limit_words(value: Any) -> Any:
-    """"none" in an environment variable means no limit."""
+    """ "none" in an environment variable means no limit."""
     if isinstance(value, str) and value.strip().lower() in ("none", "null", "off"):
         return None
     return value

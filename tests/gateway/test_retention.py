@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from contracts import topics
-from gateway.cases import operator
 from gateway.cases.models import Case
 from gateway.events.models import DeadLetter
 from gateway.evidence.models import Evidence
+from gateway.flows import case_decisions
 from gateway.retention.service import MB, Retention
 from gateway.retention.settings import RetentionSettings
 from gateway.store.db import make_engine, session_factory
@@ -68,7 +68,7 @@ def test_old_evidence_goes_unless_its_case_is_open_or_closed_recently(
         by_device = {c.device_id: c.id for c in s.scalars(select(Case))}
     h.clock.advance(days=175)
     with h.sessions.begin() as s:
-        operator.dismiss(s, h.ctx, by_device["smk-factory-a1"], "op-1", "cooking smoke", h.clock.now())
+        case_decisions.dismiss(s, h.ctx, by_device["smk-factory-a1"], "op-1", "cooking smoke", h.clock.now())
     h.clock.advance(days=5)
     _bad(h, "health")  # a recent dead letter
 
