@@ -368,8 +368,8 @@ def models_verify(
         found = check(spec, dirs)
         if found.status is Status.OK:
             out.print(f"[green]OK[/] {spec.name}: {found.path}", highlight=False)
-        elif found.status is Status.MISSING and not name:
-            out.print(f"[dim]-- {spec.name}: not installed[/]", highlight=False)
+        elif found.status in (Status.MISSING, Status.UNPINNED) and not name:
+            out.print(f"[dim]-- {spec.name}: not installed ({found.status.value})[/]", highlight=False)
         else:
             bad += 1
             err.print(f"[red]FAIL[/] {spec.name}: {found.detail}", highlight=False)
@@ -397,7 +397,7 @@ def models_pull(
     except ModelError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
-    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {spec.sha256[:12]}…)", highlight=False)
+    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {(spec.sha256 or '')[:12]}…)", highlight=False)
 
 
 @app.command()

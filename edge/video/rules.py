@@ -189,23 +189,42 @@ class WorkshopRule:
 
 
 class FireRule:
-    """fire_smoke: flames or smoke in enough of the recent analysed frames. Always critical."""
+    """fire_smoke: flames or smoke in enough of the recent analysed frames, seen for at least
+    ``min_evidence_s``. Always critical.
+
+    It holds (keeps an open episode alive) only while the evidence is sustained — at least
+    half of ``min_positive`` of the window — never on one stray positive frame, so a looping
+    or intermittent false source lets an episode clear after ``clear_after_s``."""
 
     hazard = HazardType.FIRE_SMOKE
+    GAP_S = 2.0  # an evidence run survives negative frames this long
 
     def __init__(self, settings: FireRuleSettings) -> None:
         self.settings = settings
         self._window: deque[bool] = deque(maxlen=settings.window)
+        self._run_start: datetime | None = None
+        self._last_positive: datetime | None = None
 
     def reset(self) -> None:
         self._window.clear()
+        self._run_start = self._last_positive = None
 
     def assess(
         self, frame: FireFrame, zones: list[ZoneArea], now: datetime, signals: list[SensorSignal]
     ) -> Assessment:
+        s = self.settings
         self._window.append(frame.positive)
         positives = sum(self._window)
-        triggered = positives >= self.settings.min_positive
+        if frame.positive:
+            gap = (now - self._last_positive).total_seconds() if self._last_positive else None
+            if self._run_start is None or gap is None or gap > self.GAP_S:
+                self._run_start = now
+            self._last_positive = now
+        elif self._last_positive is not None and (now - self._last_positive).total_seconds() > self.GAP_S:
+            self._run_start = None
+        lasted = (now - self._run_start).total_seconds() if self._run_start else 0.0
+        triggered = positives >= s.min_positive and lasted >= s.min_evidence_s
+        holding = positives >= max(1, (s.min_positive + 1) // 2)
         zone_id = None
         if frame.regions:
             biggest = max(frame.regions, key=lambda r: r.area)
@@ -214,11 +233,19 @@ class FireRule:
         kinds = sorted({r.label for r in frame.regions})
         share = sum(r.area for r in frame.regions)
         summary = (
-            f"{' and '.join(kinds)} seen in {positives} of the last {len(self._window)} frames, "
-            f"{share:.0%} of the view"
+            f"{' and '.join(kinds)} seen in {positives} of the last {len(self._window)} frames "
+            f"for {lasted:.0f} s, {share:.0%} of the view"
             if kinds
             else "no flames or smoke in view"
         )
+        flames = [r for r in frame.regions if r.label == "flame"]
+        if flames:
+            best = max(flames, key=lambda r: r.score)
+            summary += (
+                f" (flicker {best.flicker:.0%}, fast {best.fast:.0%}, shape change {best.shape:.0%}"
+                + (f", growing x{best.growth:.1f}" if best.growth > 1.2 else "")
+                + ")"
+            )
         alarms = [x for x in signals if x.alarm is not None]
         if alarms:
             summary += "; smoke/gas alarm nearby: " + ", ".join(sorted({x.device_id for x in alarms}))
@@ -227,7 +254,7 @@ class FireRule:
             self.hazard,
             zone_id,
             triggered=triggered,
-            holding=frame.positive,
+            holding=holding,
             severity=Severity.CRITICAL,
             confidence=round(confidence, 3),
             summary=summary,

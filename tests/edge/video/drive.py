@@ -80,6 +80,14 @@ class Run:
         return matches[0]
 
 
+def arm_empty(pipeline: CameraPipeline, empty: np.ndarray, clock: ManualClock, run: Run | None = None) -> Run:
+    """The camera starts watching (its zones arm) over the empty scene, without moving the
+    clock: whatever arrives afterwards arrived after arming, so it can be no fixture."""
+    run = run or Run()
+    run.outgoing += pipeline.process(Frame(empty, 0, clock.now(), 0.0), clock.now())
+    return run
+
+
 def play(
     pipeline: CameraPipeline,
     images: Iterable[np.ndarray],

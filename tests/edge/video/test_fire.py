@@ -1,5 +1,5 @@
-"""fire_smoke by colour + flicker + motion on real footage: the fire clip raises
-it (once, critical, with evidence), the pedestrian clip never does."""
+"""fire_smoke on real footage: the fire clip raises it (once, critical, with evidence,
+within 10 s but only after the minimum evidence time), the pedestrian clip never does."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_the_fire_clip_raises_one_critical_fire_event_with_evidence(
     assert new.severity is Severity.CRITICAL and new.zone_id == "sealed"
     assert (new.ts - new.started_at).total_seconds() == 0 if new.started_at else False
     seconds_in = (new.ts - at(hour).now()).total_seconds()
-    assert seconds_in <= 3, f"raised after {seconds_in:.1f} s of fire"
+    assert SETTINGS.fire.min_evidence_s <= seconds_in <= 10, f"raised after {seconds_in:.1f} s of fire"
     flames = [d for d in new.detections if d.label == "flame"]
     assert flames and max(d.box.y2 - d.box.y1 for d in flames) > 0.2, "the burning band is boxed"
     snap = run.evidence_for(new)
