@@ -397,7 +397,8 @@ def models_pull(
     except ModelError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
-    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {(spec.sha256 or '')[:12]}…)", highlight=False)
+    pinned = (spec.sha256 or "")[:12]
+    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {pinned}…)", highlight=False)
 
 
 @app.command()
