@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from gridwatch.auth_cli import auth_app
 from gridwatch.deadletters_cli import deadletters_app
+from gridwatch.eval_cli import eval_command
 from gridwatch.logs import setup_logging
 
 # OpenCV's own warnings (e.g. on each failed RTSP open) say less than our camera log lines;
@@ -35,6 +36,7 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
+app.command("eval")(eval_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

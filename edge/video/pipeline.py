@@ -109,6 +109,16 @@ class CameraPipeline:
         self.blocked = False
         self.offline = False
 
+    def warnings(self) -> list[str]:
+        """What an installer or operator should know about this camera's analysis."""
+        out = list(self.problems)
+        if self.infrared.active:
+            out.append(
+                "greyscale (infrared) view: flames are not looked for (they need colour); only the "
+                "smoke cue and the sensors near the camera watch for fire"
+            )
+        return out
+
     def _new_tracker(self) -> Tracker:
         return Tracker(self.settings.tracker, self.detector.calibration.track_score)
 

@@ -11,6 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 from contracts import HazardType, Measurement, Severity
 from edge.fusion import SensorSignal
 from edge.video.episodes import Assessment, Finding
@@ -55,6 +57,15 @@ def _combined(confidences: list[float]) -> float:
     return round(min(0.99, 1.0 - miss), 3)
 
 
+def _near(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two boxes of about one person's size apart at most (centre to centre)."""
+    size = max(float(a[2] - a[0]), float(a[3] - a[1]), float(b[2] - b[0]), float(b[3] - b[1]), 1.0)
+    return (
+        abs(float(a[0] + a[2] - b[0] - b[2])) / 2 <= size
+        and abs(float(a[1] + a[3] - b[1] - b[3])) / 2 <= size
+    )
+
+
 def _readings(signals: list[SensorSignal]) -> tuple[Measurement, ...]:
     latest: dict[str, SensorSignal] = {}
     for s in signals:
@@ -62,36 +73,67 @@ def _readings(signals: list[SensorSignal]) -> tuple[Measurement, ...]:
     return tuple(m for s in latest.values() for m in s.measurements)[:50]
 
 
+@dataclass
+class _Stay:
+    since: datetime  # when this person's stay began
+    box: np.ndarray  # where they were last seen
+    last_seen: datetime
+    still: bool = False  # keeping still when last seen (a sleeper, not a passer-by)
+
+
 class DormRule:
     """occupied_factory_dorm (厂房住人): people staying in a no-residence zone at night.
 
-    Signs: the zone occupied for ``person_dwell_s``; a bed; lights on with people;
-    several people staying. One sign is minor, two major, three or more critical.
+    Signs: someone has stayed in the zone for ``person_dwell_s``; a bed; lights on with
+    people; several people staying. One sign is minor, two major, three or more critical.
+
+    A stay is one person's: people walking through one after another (a passage, a
+    looping pedestrian clip) never add up to "occupied for 10 minutes". When the track of
+    someone keeping still is lost and a track starts where they were within
+    ``occupancy_gap_s``, it is the same stay (detectors miss a sleeper now and then); a
+    passer-by's stay is never handed on to whoever walks by next.
     """
 
     hazard = HazardType.OCCUPIED_FACTORY_DORM
 
     def __init__(self, settings: DormRuleSettings) -> None:
         self.settings = settings
-        self._occupied_since: dict[str, datetime] = {}
-        self._last_occupied: dict[str, datetime] = {}
+        self._stays: dict[str, dict[int, _Stay]] = {}
 
     def reset(self, zone_id: str) -> None:
-        self._occupied_since.pop(zone_id, None)
-        self._last_occupied.pop(zone_id, None)
+        self._stays.pop(zone_id, None)
+
+    def _stay_of(self, stays: dict[int, _Stay], t: Track, present: set[int], now: datetime) -> _Stay:
+        stay = stays.get(t.id)
+        if stay is None:
+            gap = self.settings.occupancy_gap_s
+            lost = [
+                (k, v)
+                for k, v in stays.items()
+                if k not in present
+                and v.still
+                and (now - v.last_seen).total_seconds() <= gap
+                and _near(v.box, t.box)
+            ]
+            if lost:  # the same person, picked up again by a new track
+                k, prev = min(lost, key=lambda kv: kv[1].since)
+                del stays[k]
+                stay = _Stay(prev.since, t.box, now)
+            else:
+                stay = _Stay(t.first_seen, t.box, now)
+            stays[t.id] = stay
+        stay.box, stay.last_seen, stay.still = t.box, now, t.stationary
+        return stay
 
     def assess(self, view: ZoneView, now: datetime) -> Assessment:
         s = self.settings
         zid = view.zone.id
-        if view.people:
-            self._occupied_since.setdefault(zid, now)
-            self._last_occupied[zid] = now
-        else:
-            last = self._last_occupied.get(zid)
-            if last is None or (now - last).total_seconds() > s.occupancy_gap_s:
-                self.reset(zid)
-        since = self._occupied_since.get(zid)
-        occupied_s = (now - since).total_seconds() if since else 0.0
+        stays = self._stays.setdefault(zid, {})
+        present = {p.id for p in view.people}
+        current = [self._stay_of(stays, p, present, now) for p in view.people]
+        for k in [k for k, v in stays.items() if (now - v.last_seen).total_seconds() > s.occupancy_gap_s]:
+            del stays[k]
+        occupied_s = max(((now - st.since).total_seconds() for st in current), default=0.0)
         beds = [b for b in view.beds if b.hits >= s.bed_min_hits]
         signs: list[str] = []
         confidences: list[float] = []
@@ -192,9 +234,10 @@ class FireRule:
     """fire_smoke: flames or smoke in enough of the recent analysed frames, seen for at least
     ``min_evidence_s``. Always critical.
 
-    It holds (keeps an open episode alive) only while the evidence is sustained — at least
-    half of ``min_positive`` of the window — never on one stray positive frame, so a looping
-    or intermittent false source lets an episode clear after ``clear_after_s``."""
+    It holds (keeps an open episode alive) only on the same sustained evidence that opens
+    one, never on stray positive frames or bursts shorter than ``min_evidence_s``: a looping
+    or intermittent source lets an episode clear ``clear_after_s`` after the last sustained
+    evidence."""
 
     hazard = HazardType.FIRE_SMOKE
     GAP_S = 2.0  # an evidence run survives negative frames this long
@@ -224,7 +267,6 @@ class FireRule:
             self._run_start = None
         lasted = (now - self._run_start).total_seconds() if self._run_start else 0.0
         triggered = positives >= s.min_positive and lasted >= s.min_evidence_s
-        holding = positives >= max(1, (s.min_positive + 1) // 2)
         zone_id = None
         if frame.regions:
             biggest = max(frame.regions, key=lambda r: r.area)
@@ -254,7 +296,7 @@ class FireRule:
             self.hazard,
             zone_id,
             triggered=triggered,
-            holding=holding,
+            holding=triggered,
             severity=Severity.CRITICAL,
             confidence=round(confidence, 3),
             summary=summary,

@@ -29,6 +29,7 @@ def camera(
     zones: list[dict] | None = None,
     ignore_masks: list[list[tuple[float, float]]] | None = None,
     camera_id: str = "cam-test",
+    ignore_objects: list[dict] | None = None,
 ) -> Camera:
     return Camera.model_validate(
         {
@@ -38,6 +39,7 @@ def camera(
             "location": {"lon": 120.3121, "lat": 31.4955},
             "zones": zones if zones is not None else [],
             "ignore_masks": ignore_masks or [],
+            "ignore_objects": ignore_objects or [],
         }
     )
 

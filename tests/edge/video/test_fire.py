@@ -35,7 +35,8 @@ def test_the_fire_clip_raises_one_critical_fire_event_with_evidence(
     hour: int, yolox: DetectorService
 ) -> None:
     pipeline = sealed_workshop(yolox)
-    run = play(pipeline, fire_frames(), at(hour), STEP)
+    clock = at(hour)
+    run = play(pipeline, fire_frames(), clock, STEP)
     fire = run.of(HazardType.FIRE_SMOKE)
     assert [e.state for e in fire] == [EventState.NEW], [e.summary for e in fire]
     new = fire[0]
@@ -51,7 +52,7 @@ def test_the_fire_clip_raises_one_critical_fire_event_with_evidence(
 
     # The fire is out (flames gone from the same view): one clear, after the quiet period.
     out = greyscale(fire_frames()[-1])
-    run = play(pipeline, [out] * 150, at(hour), STEP, run)  # the clock restarts: only order matters here
+    run = play(pipeline, [out] * 150, clock, STEP, run)  # 30 s of the same view, no flames
     states = [e.state for e in run.of(HazardType.FIRE_SMOKE)]
     assert states == [EventState.NEW, EventState.CLEAR]
 
