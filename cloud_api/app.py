@@ -11,12 +11,14 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from cloud_api.auth import TokenBook
+from cloud_api.live import LiveHub
 from cloud_api.routes import (
     availability,
     case_actions,
     cases,
     dead_letters,
     ingest_status,
+    live,
     operations,
     patrol,
     performance,
@@ -30,7 +32,7 @@ from contracts.site import load_site
 from contracts.site.access import parse_env
 from gateway.context import GatewayContext
 from gateway.store.db import make_engine, read_session_factory, session_factory
-from gateway.store.migrate import upgrade
+from gateway.store.migrate import prepare_schema
 
 STATIC = Path(__file__).with_name("static")
 
@@ -42,8 +44,11 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upgrade(engine)  # the API may start before the gateway
+        # The API may start before the gateway: it upgrades under the lock too, or waits.
+        prepare_schema(engine, settings.db_schema, settings.db_schema_wait_s)
+        await app.state.live.start()
         yield
+        await app.state.live.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -55,10 +60,11 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
     app.state.site = site
     app.state.sessions = session_factory(engine)  # routes that write
     app.state.read_sessions = read_session_factory(engine)  # GET routes
+    app.state.live = LiveHub(app.state.read_sessions, interval=settings.live_interval_s)
     app.state.tokens = TokenBook.for_site(site, parse_env(settings.api_tokens)[0])
     app.state.ctx = GatewayContext(site, settings.api_id, clock or SystemClock())
     routers = (cases, workers, operations, tasks, supervision, patrol, availability, performance)
-    for module in (*routers, case_actions, dead_letters, ingest_status):
+    for module in (*routers, case_actions, dead_letters, ingest_status, live):
         app.include_router(module.router)
 
     app.mount("/ui", StaticFiles(directory=STATIC), name="ui")

@@ -11,12 +11,14 @@ from gateway.outbound.models import OutboundMessage, SourceCounter
 from gateway.patrol.models import PatrolPlan, PatrolPoint, PatrolStop, PatrolTrack
 from gateway.sla.models import SlaTimer
 from gateway.store.base import Base
+from gateway.store.change_log import Change
 from gateway.workers.models import WorkerAvailability, WorkerPosition
 
 __all__ = [
     "Base",
     "Case",
     "CaseTransition",
+    "Change",
     "DeadLetter",
     "Delivery",
     "DeliveryAttempt",

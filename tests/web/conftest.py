@@ -43,7 +43,9 @@ def serve_api():  # type: ignore[no-untyped-def]
     def start(db_url: str) -> str:
         port = free_port()
         app = create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url))
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
