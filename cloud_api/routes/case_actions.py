@@ -16,10 +16,11 @@ from pydantic import BaseModel, Field
 from cloud_api.auth import OperatorDep, same_person
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts.envelope import Identifier
-from gateway.cases import operator, queries
+from gateway.cases import queries
 from gateway.cases.feedback import FalseAlarmStats, false_alarm_stats
 from gateway.cases.lifecycle import TransitionError
 from gateway.cases.schemas import CaseDetail
+from gateway.flows import case_decisions as operator
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 

@@ -9,9 +9,9 @@ from cloud_api.auth import OperatorDep, same_person
 from cloud_api.deps import CtxDep, ReadSessionDep
 from contracts.envelope import Identifier
 from gateway.events import queries as dead_letters
-from gateway.events import replay
 from gateway.events.models import DeadLetter
 from gateway.events.schemas import DeadLetterView
+from gateway.flows import replay
 from gateway.ingest.pipeline import Pipeline
 
 router = APIRouter(prefix="/api/v1/dead-letters", tags=["operations"])

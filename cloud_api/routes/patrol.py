@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from cloud_api.auth import WorkerDep, same_person
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts.geo import haversine_m
-from gateway.dispatch.arrivals import arrive
+from gateway.flows.arrivals import arrive
 from gateway.patrol import plans
 from gateway.patrol.queries import PatrolDay, patrol_day
 
