@@ -15,6 +15,7 @@ from rich.markup import escape
 from gridwatch.auth_cli import auth_app
 from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.logs import setup_logging
+from gridwatch.users_cli import users_app
 
 # OpenCV's own warnings (e.g. on each failed RTSP open) say less than our camera log lines;
 # set before anything imports cv2.
@@ -35,6 +36,7 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
+app.add_typer(users_app, name="users")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

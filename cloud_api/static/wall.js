@@ -24,11 +24,7 @@ const el = (tag, attrs = {}, ...children) => {
   return node;
 };
 
-async function getJSON(url) {
-  const resp = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!resp.ok) throw new Error(`${url}: HTTP ${resp.status}`);
-  return resp.json();
-}
+const getJSON = gw.getJSON;  // signed in: auth.js keeps the session going
 
 function age(iso) {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -170,6 +166,9 @@ async function refresh() {
 }
 
 async function main() {
+  const who = await gw.me();
+  $("#who-name").textContent = `${who.display_name} (${who.roles.join(", ")})`;
+  $("#sign-out").addEventListener("click", gw.signOut);
   state.grids = await getJSON("/api/v1/grids");
   $("#show-closed").addEventListener("change", refresh);
   await refresh();
