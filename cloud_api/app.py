@@ -23,6 +23,7 @@ from cloud_api.auth.book import AccessBook
 from cloud_api.auth.errors import on_http_error, on_validation_error
 from cloud_api.auth.guard import Guard, GuardedRoute, check_routes
 from cloud_api.auth.tokens import AccessTokens, load_keys
+from cloud_api.live import LiveHub
 from cloud_api.routes import (
     auth,
     availability,
@@ -30,6 +31,7 @@ from cloud_api.routes import (
     cases,
     dead_letters,
     ingest_status,
+    live,
     operations,
     patrol,
     people,
@@ -47,7 +49,7 @@ from gateway.people import service as people_service
 from gateway.people.areas import SiteAreas
 from gateway.people.passwords import HashCost, Passwords
 from gateway.store.db import make_engine, read_session_factory, session_factory
-from gateway.store.migrate import upgrade
+from gateway.store.migrate import prepare_schema
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -98,10 +100,13 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upgrade(engine)  # the API may start before the gateway
+        # The API may start before the gateway: it upgrades under the lock too, or waits.
+        prepare_schema(engine, settings.db_schema, settings.db_schema_wait_s)
         _sync_workers(app)
         app.state.book.refresh(force=True)
+        await app.state.live.start()
         yield
+        await app.state.live.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -119,6 +124,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
     app.state.site = site
     app.state.sessions = session_factory(engine)  # routes that write
     app.state.read_sessions = read_session_factory(engine)  # GET routes
+    app.state.live = LiveHub(app.state.read_sessions, interval=settings.live_interval_s)
     app.state.ctx = ctx
     app.state.areas = SiteAreas(site)
     app.state.passwords = Passwords(HashCost(settings.password_time_cost, settings.password_memory_kib))
@@ -145,7 +151,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         performance,
         people,
     )
-    for module in (*routers, case_actions, dead_letters, ingest_status):
+    for module in (*routers, case_actions, dead_letters, ingest_status, live):
         app.include_router(module.router)
     app.include_router(_docs_router(app))
 

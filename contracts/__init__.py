@@ -3,6 +3,7 @@ site-configuration schema that every component imports. Nothing in here does
 I/O beyond reading configuration files."""
 
 from contracts.codec import ALL_MESSAGES, ContractError, Message, decode, encode
+from contracts.delivery import DeliveryReceipt
 from contracts.devices import (
     Availability,
     CameraHealth,
@@ -51,6 +52,7 @@ __all__ = [
     "CaseNotice",
     "ConfigPush",
     "ContractError",
+    "DeliveryReceipt",
     "Detection",
     "DetectorHealth",
     "DeviceFlag",

@@ -76,10 +76,34 @@ class SensorHealth(Model):
 
 
 class OutboxHealth(Model):
-    depth: int = Field(ge=0, description="Messages waiting for the broker's acknowledgement.")
+    """The node's store-and-forward outbox. Events, statuses and evidence stay in it until a
+    gateway's receipt covers them; telemetry and health leave on the broker's PUBACK."""
+
+    depth: int = Field(ge=0, description="Messages in the outbox: to send, and sent awaiting a receipt.")
     capacity: int = Field(ge=0)
-    oldest_unsent_age_s: float = Field(ge=0)
+    oldest_unsent_age_s: float = Field(ge=0, description="Age of the oldest message in the outbox.")
     evicted_total: int = Field(ge=0, description="Telemetry dropped to make room.")
+    awaiting_receipt: int = Field(
+        default=0, ge=0, description="Sent and acknowledged by the broker, waiting for a gateway's receipt."
+    )
+    oldest_unreceipted_age_s: float = Field(
+        default=0, ge=0, description="Age of the oldest event, status or evidence no receipt covers yet."
+    )
+    resent_total: int = Field(default=0, ge=0, description="Messages sent again for want of a receipt.")
+    no_subscriber_total: int = Field(
+        default=0,
+        ge=0,
+        description="Events the broker acknowledged with 'no matching subscribers' (no gateway listening).",
+    )
+    last_seq: int = Field(
+        default=0, ge=0, description="Highest sequence number the node has handed out (tail-loss check)."
+    )
+    dropped_seqs: list[tuple[int, int]] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Recent [first, last] sequence ranges the node dropped itself (outbox full), so the "
+        "gateway can tell a loss at the source from one at the broker.",
+    )
 
 
 class DetectorHealth(Model):

@@ -23,7 +23,7 @@ from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.outbound.publisher import OutboundDrain
 from gateway.settings import GatewaySettings
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
+from gateway.store.migrate import prepare_schema
 from gateway.telemetry import NullTelemetry, TelemetrySink
 from gateway.telemetry_influx import InfluxTelemetry
 
@@ -40,7 +40,7 @@ class Gateway:
         self.settings = settings
         site = load_site(settings.site_dir)
         self.engine = make_engine(settings.database_url)
-        upgrade(self.engine)
+        prepare_schema(self.engine, settings.db_schema, settings.db_schema_wait_s)
         self.sessions = session_factory(self.engine)
         self.ctx = GatewayContext(site, settings.gateway_id, clock or SystemClock())
         if telemetry is None:

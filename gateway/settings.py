@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.store.migrate import SchemaMode
 from gateway.telemetry_influx import InfluxSettings
 
 
@@ -34,6 +35,14 @@ class GatewaySettings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///gridwatch.db",
         description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user@host/db.",
+    )
+    db_schema: SchemaMode = Field(
+        default=SchemaMode.UPGRADE,
+        description="At start: 'upgrade' the schema (under a lock; safe with several processes) or "
+        "'wait' for 'gridwatch db upgrade' to have run (Compose, systemd).",
+    )
+    db_schema_wait_s: float = Field(
+        default=300, gt=0, description="How long to wait for the schema (or the migration lock)."
     )
     share_group: str | None = Field(
         default="gateways",

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from gridwatch.auth_cli import auth_app
+from gridwatch.db_cli import db_app
 from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.logs import setup_logging
 from gridwatch.users_cli import users_app
@@ -37,6 +38,7 @@ app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
 app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -172,7 +174,11 @@ def api(
 
     setup_logging(log_level)
     uvicorn.run(
-        create_app(ApiSettings(site_dir=site, database_url=db)), host=host, port=port, log_config=None
+        create_app(ApiSettings(site_dir=site, database_url=db)),
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=3,  # open live feeds (SSE) would otherwise hold a restart forever
     )
 
 
@@ -314,7 +320,8 @@ ModelPathOpt = Annotated[
     typer.Option(
         "--model-path",
         envvar="GRIDWATCH_MODEL_PATH",
-        help="Directories searched for weights, ':'-separated (default: models/ in the repository).",
+        help="Directories searched for weights, ':'-separated (default: models/ and ../shared/models of a "
+        "checkout; installed: ~/.local/share/gridwatch/models).",
     ),
 ]
 RegistryOpt = Annotated[

@@ -31,6 +31,7 @@ from contracts.site.access import IssuedTokens, Role
 from contracts.site.schedule import any_active
 from edge.simulator import Broker, worker_fix
 from gridwatch.broker import BrokerError, Mosquitto, free_port
+from gridwatch.demo_commands import demo_site_copy, raise_alarm_command, telemetry_curl
 from gridwatch.demo_devices import DemoDevices
 from gridwatch.demo_feed import CaseFeed, get_json
 from gridwatch.victoria import VictoriaMetrics, find_victoria_metrics
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SITE = REPO / "device_configs" / "demo_site"
 SHARED_MEDIA = REPO.parent / "shared" / "media"
-SHARED_MODELS = REPO.parent / "shared" / "models"
 FIRST_ALARM = "smk-factory-a1"  # zigbee2mqtt smoke detector in a factory, industrial park grid 1
 SECOND_ALARM = "gas-restaurant-3"  # restaurant kitchen gas detector speaking GridWatch, Donghu grid 3
 SECOND_ALARM_LEL = 32.0  # past the 25 %LEL major threshold (GB/T 50493)
@@ -157,8 +157,6 @@ def _start_edge_nodes(site: Site, broker: Broker, workdir: Path, console: Consol
     from edge.node import EdgeNode
     from edge.settings import BrokerSettings, EdgeSettings
 
-    if SHARED_MODELS.is_dir():
-        os.environ.setdefault("GRIDWATCH_MODEL_PATH", str(SHARED_MODELS))
     settings = EdgeSettings(
         state_dir=workdir / "edge",
         uplink=BrokerSettings(host=broker.host, port=broker.port),
@@ -184,7 +182,8 @@ def run_demo(
     workdir = workdir.resolve()
     if SHARED_MEDIA.is_dir():
         os.environ.setdefault("GRIDWATCH_MEDIA", str(SHARED_MEDIA))
-    site = load_site(DEMO_SITE)
+    site_dir = demo_site_copy(DEMO_SITE, workdir)
+    site = load_site(site_dir)
 
     try:
         mosquitto = Mosquitto(workdir / "broker").start()
@@ -206,7 +205,7 @@ def run_demo(
     db_url = f"sqlite:///{workdir / 'gridwatch.db'}"
     gw = Gateway(
         GatewaySettings(
-            site_dir=DEMO_SITE,
+            site_dir=site_dir,
             database_url=db_url,
             mqtt=MqttSettings(host=broker.host, port=broker.port),
             influx=InfluxSettings(url=vm.url if vm else None),
@@ -222,11 +221,12 @@ def run_demo(
     tokens = IssuedTokens([DEMO_OPERATOR], site.workers)  # this run only: printed below, kept nowhere
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url, api_tokens=tokens.env())),
+            create_app(ApiSettings(site_dir=site_dir, database_url=db_url, api_tokens=tokens.env())),
             host="127.0.0.1",
             port=api_port,
             log_config=None,
             log_level="warning",
+            timeout_graceful_shutdown=1,
         )
     )
     threading.Thread(target=server.run, name="api", daemon=True).start()
@@ -268,11 +268,7 @@ def run_demo(
         console.print(
             f"🔥 gas detector [bold]{SECOND_ALARM}[/] (restaurant kitchen) reads {SECOND_ALARM_LEL:g} %LEL"
         )
-        vm_line = (
-            f"  telemetry          curl -s '{vm.url}/api/v1/export?match[]={{__name__=~\"sensor_.*\"}}'\n"
-            if vm
-            else ""
-        )
+        vm_line = f"  telemetry          {telemetry_curl(vm.url)}\n" if vm else ""
         worker = case["assigned_worker_id"]
         task_id = get_json(f"{api}/api/v1/cases/{case['id']}", op_header)["tasks"][-1]["id"]  # type: ignore[index]
         op_auth = f"-H 'Authorization: Bearer {op_token}'"
@@ -301,7 +297,7 @@ def run_demo(
             f"  edge nodes         curl -s {op_auth} {api}/api/v1/sources\n"
             f"  dead letters       curl -s {op_auth} {api}/api/v1/dead-letters\n"
             f"{vm_line}"
-            f"  raise another      gridwatch edge simulate-alarm smk-rental-12 --mqtt-port {broker.port}",
+            f"  raise another      {raise_alarm_command('smk-rental-12', broker.port, site_dir)}",
             highlight=False,
             markup=False,
             emoji=False,

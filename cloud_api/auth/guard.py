@@ -27,7 +27,7 @@ from cloud_api.auth.book import AccessBook
 from cloud_api.auth.caller import Caller
 from cloud_api.auth.errors import Refusal, error, printable
 from cloud_api.auth.permissions import Perm, reaches
-from cloud_api.auth.tokens import AccessTokens, TokenRefused
+from cloud_api.auth.tokens import AccessClaims, AccessTokens, TokenRefused
 from gateway.people import service as people
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,10 @@ class GuardedRoute(APIRoute):
                 body = await guard.read_body(request)
             except Refusal as refusal:
                 return guard.refused(request, refusal)
-            replay = StrictJSONRequest(request.scope, _replay(body))
-            replay.state.caller = request.state.caller
-            return await handler(replay)
+            response = await handler(StrictJSONRequest(request.scope, _replay(body)))
+            # The site's clock, for pages that count down to deadlines (common/time.js).
+            response.headers["X-Server-Time"] = guard.book.clock.now().isoformat()
+            return response
 
         return guarded
 
@@ -134,7 +135,9 @@ class Guard:
 
     # -------------------------------------------------------------- who
     def identify(self, request: Request) -> tuple[Caller | None, bool, str]:
-        """(caller, came by cookie, csrf value of its session); raises Refusal for a bad credential."""
+        """(caller, came by cookie, csrf value of its session); raises Refusal for a bad credential.
+        Keeps what the caller came with on ``request.state.credential`` (see ``still_valid``)."""
+        request.state.credential = None
         header = request.headers.get("authorization")
         if header is not None:
             scheme, _, credential = header.partition(" ")
@@ -142,16 +145,31 @@ class Guard:
             if scheme.lower() != "bearer" or not credential:
                 raise Refusal(401, "the Authorization header must be 'Bearer <token>'")
             if credential.count(".") != 2:  # not a JWT: an API token (gwt_..., or access.yaml's own)
-                return self._api_token(credential), False, ""
-            caller, csrf = self._access_token(credential)
+                return self._api_token(request, credential), False, ""
+            caller, csrf = self._access_token(request, credential)
             return caller, False, csrf
         cookie = request.cookies.get(ACCESS_COOKIE)
         if cookie:
-            caller, csrf = self._access_token(cookie)
+            caller, csrf = self._access_token(request, cookie)
             return caller, True, csrf
         return None, False, ""
 
-    def _api_token(self, token: str) -> Caller:
+    def still_valid(self, request: Request) -> bool:
+        """Does what the caller came with still hold (not disabled, revoked or signed out)? For
+        answers that last, like the live feed: an access token's own expiry does not end them."""
+        credential = request.state.credential
+        snapshot = self.book.current()
+        if isinstance(credential, AccessClaims):
+            state = snapshot.people.get(credential.person_id)
+            return (
+                state is not None
+                and state.active
+                and state.epoch == credential.epoch
+                and credential.session_id not in snapshot.ended_sessions
+            )
+        return isinstance(credential, str) and credential in snapshot.tokens
+
+    def _api_token(self, request: Request, token: str) -> Caller:
         digest = people.sha256(token)
         caller = self.book.current().tokens.get(digest)
         if caller is None and time.monotonic() - self._unknown_token_check > 1.0:
@@ -160,9 +178,10 @@ class Guard:
             caller = self.book.refresh().tokens.get(digest)
         if caller is None:
             raise Refusal(401, "unknown or revoked API token")
+        request.state.credential = digest
         return caller
 
-    def _access_token(self, token: str) -> tuple[Caller, str]:
+    def _access_token(self, request: Request, token: str) -> tuple[Caller, str]:
         try:
             claims = self.tokens.check(token, self.book.clock.now())
         except TokenRefused as exc:
@@ -173,6 +192,7 @@ class Guard:
             raise Refusal(401, "this account is disabled or unknown")
         if state.epoch != claims.epoch or claims.session_id in snapshot.ended_sessions:
             raise Refusal(401, "this session has ended (signed out, password changed): sign in again")
+        request.state.credential = claims
         return state.caller, claims.csrf
 
     # -------------------------------------------------------------- the checks, in order

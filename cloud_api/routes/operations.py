@@ -46,6 +46,18 @@ def evidence(
     return Response(row.jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
+class SiteView(BaseModel):
+    id: str
+    name: str
+    timezone: str  # IANA: every schedule and every time a page shows is in it
+
+
+@router.get("/site", response_model=SiteView, summary="The site: id, name, time zone")
+def site_info(site: SiteDep, _access: Annotated[Access, Depends(allow(Perm.SIGNED_IN))]) -> SiteView:
+    info = site.settings.site
+    return SiteView(id=info.id, name=info.name, timezone=info.timezone)
+
+
 @router.get("/grids", summary="The grid map as GeoJSON", dependencies=[Depends(allow(Perm.READ_MAP))])
 def grids(site: SiteDep) -> dict[str, Any]:
     features = [

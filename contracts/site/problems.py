@@ -6,7 +6,7 @@ import difflib
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -140,3 +140,17 @@ def problems_from_validation(
             msg = f"value {err.get('input')!r} is not allowed"
         problems.append(Problem(file, where, msg, hint))
     return problems
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(file: str, model: type[M], data: Any, problems: list[Problem], prefix: str = "") -> M | None:
+    """``data`` as ``model``, or None with every validation error added to ``problems``."""
+    if data is None:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(file, exc, model, data, prefix))
+        return None

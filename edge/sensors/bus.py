@@ -130,10 +130,14 @@ class SensorBus:
                 continue
             sensor = names.get(r.friendly_name)
             if sensor is None:
+                # Several nodes may share one zigbee2mqtt (one broker, one base topic): then every
+                # node hears the others' devices. Say which node ignores what, and why.
                 self.service.bad_input(
                     None,
                     "unknown_device",
-                    f"zigbee2mqtt device {r.friendly_name!r}; not in the node's sensors",
+                    f"node {self.node_id} ignores zigbee2mqtt device {r.friendly_name!r} on {base}/: "
+                    f"not one of its sensors; another node's device on a shared zigbee2mqtt, or add it "
+                    f"to nodes/{self.node_id}.yaml",
                 )
                 return
             try:

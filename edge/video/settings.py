@@ -28,9 +28,12 @@ class DetectorSettings(Section):
         default_factory=lambda: [
             Path(p) for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p.strip()
         ],
-        description=f"Directories searched for weights (default: ${MODEL_PATH_ENV}, else models/).",
+        description=f"Directories searched for weights (default: ${MODEL_PATH_ENV}, else models/ and "
+        "../shared/models of a checkout).",
     )
-    registry: Path | None = Field(default=None, description="Registry file (default models/registry.yaml).")
+    registry: Path | None = Field(
+        default=None, description="Registry file (default: the one shipped with GridWatch)."
+    )
     workers: int = Field(
         default=2,
         ge=1,

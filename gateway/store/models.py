@@ -19,6 +19,7 @@ from gateway.people.models import (
 )
 from gateway.sla.models import SlaTimer
 from gateway.store.base import Base
+from gateway.store.change_log import Change
 from gateway.workers.models import WorkerAvailability, WorkerPosition
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseTransition",
+    "Change",
     "DeadLetter",
     "Delivery",
     "DeliveryAttempt",

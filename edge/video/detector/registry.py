@@ -1,9 +1,12 @@
-"""The model registry (``models/registry.yaml``) and the model search path.
+"""The model registry (``registry.yaml`` beside this module) and the model search path.
 
 Weights are never part of the repository: a model is found by looking for its
 ``file`` under each directory of the search path (``GRIDWATCH_MODEL_PATH``) and
 is only used when its sha256 matches the registry. ``pull`` downloads a model
 with the same check and never leaves a partial or wrong file behind.
+
+The registry ships inside the package (also in the wheel), so ``gridwatch models``
+works wherever GridWatch is installed, not only in a checkout.
 """
 
 from __future__ import annotations
@@ -24,8 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from contracts.codec import describe_validation_error
 
 REPO = Path(__file__).resolve().parents[3]
-DEFAULT_REGISTRY = REPO / "models" / "registry.yaml"
-DEFAULT_MODEL_DIR = REPO / "models"
+DEFAULT_REGISTRY = Path(__file__).with_name("registry.yaml")
 MODEL_PATH_ENV = "GRIDWATCH_MODEL_PATH"
 REGISTRY_ENV = "GRIDWATCH_MODEL_REGISTRY"
 _CHUNK = 1 << 20
@@ -104,14 +106,30 @@ def load_registry(path: Path | None = None) -> Registry:
     return Registry(path, models)
 
 
+def default_model_dirs() -> list[Path]:
+    """Where weights are looked for when nothing is configured.
+
+    In a source checkout: its ``models/`` (where ``pull`` puts downloads), then
+    ``../shared/models`` beside the checkout when it exists (the weights the demo and
+    the tests use), so ``gridwatch models list`` sees what the demo runs. Installed
+    from a wheel: ``$XDG_DATA_HOME/gridwatch/models`` (``~/.local/share/...``); services
+    set ``GRIDWATCH_MODEL_PATH`` (the systemd units: ``/var/lib/gridwatch/models``).
+    """
+    if (REPO / "pyproject.toml").is_file() and (REPO / "edge").is_dir():
+        shared = REPO.parent / "shared" / "models"
+        return [REPO / "models", *([shared] if shared.is_dir() else [])]
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return [data_home / "gridwatch" / "models"]
+
+
 def search_path(configured: list[Path] | None = None) -> list[Path]:
     """Directories searched for weights: the configured list, else GRIDWATCH_MODEL_PATH,
-    else ``models/`` in the repository (where ``pull`` puts downloads)."""
+    else :func:`default_model_dirs`."""
     if configured:
         return [Path(p).expanduser() for p in configured]
     env = os.environ.get(MODEL_PATH_ENV, "")
     dirs = [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
-    return dirs or [DEFAULT_MODEL_DIR]
+    return dirs or default_model_dirs()
 
 
 def sha256_of(path: Path) -> str:

@@ -1,7 +1,7 @@
 """people: accounts, sessions, API tokens, security log
 
-Revision ID: 0005_people
-Revises: 0004_outbound_claims
+Revision ID: 0006_people
+Revises: 0005_change_log
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import gateway.store.base
 
-revision = "0005_people"
-down_revision = "0004_outbound_claims"
+revision = "0006_people"
+down_revision = "0005_change_log"
 branch_labels = None
 depends_on = None
 
