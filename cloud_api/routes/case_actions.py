@@ -21,10 +21,11 @@ from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep, SiteDep
 from cloud_api.params import Time, site_time
 from cloud_api.routes.cases import case_in_reach
 from contracts.envelope import Identifier
-from gateway.cases import operator, queries
+from gateway.cases import queries
 from gateway.cases.feedback import FalseAlarmStats, false_alarm_stats
 from gateway.cases.lifecycle import TransitionError
 from gateway.cases.schemas import CaseDetail
+from gateway.flows import case_decisions as operator
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], route_class=GuardedRoute)
 

@@ -20,9 +20,9 @@ from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep
 from cloud_api.params import BodyDbId, DbId, Limit, Offset
 from contracts.envelope import Identifier
 from gateway.events import queries as dead_letters
-from gateway.events import replay
 from gateway.events.models import DeadLetter
 from gateway.events.schemas import DeadLetterView
+from gateway.flows import replay
 from gateway.ingest.pipeline import Pipeline
 from gateway.people.areas import SiteAreas
 

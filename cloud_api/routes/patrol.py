@@ -13,7 +13,7 @@ from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from cloud_api.params import Day
 from cloud_api.routes.workers import WorkerReader, worker_in_reach
 from contracts.geo import haversine_m
-from gateway.dispatch.arrivals import arrive
+from gateway.flows.arrivals import arrive
 from gateway.patrol import plans
 from gateway.patrol.queries import PatrolDay, patrol_day
 

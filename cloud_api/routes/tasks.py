@@ -21,11 +21,11 @@ from cloud_api.auth.places import task_place, worker_place
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts import GeoPoint, TaskAction, TaskResult, TaskUpdate
 from contracts.envelope import Identifier
-from gateway.dispatch import centre
 from gateway.dispatch.choice import Decision
 from gateway.dispatch.models import Task
 from gateway.dispatch.schemas import TaskView
-from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
+from gateway.flows import task_decisions as centre
+from gateway.flows.task_updates import TaskUpdateRefused, apply_task_update
 from gateway.sla.schemas import TimerView
 from gateway.sla.service import timers_for_case
 

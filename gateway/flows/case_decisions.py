@@ -23,9 +23,9 @@ from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
 from gateway.cases.notices import notify_centre
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
-from gateway.dispatch import steps
 from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task, TaskStatus
-from gateway.dispatch.service import dispatch_case
+from gateway.flows import task_steps as steps
+from gateway.flows.dispatch import dispatch_case
 from gateway.outbound import service as outbound
 from gateway.sla import service as timers
 from gateway.sla.models import Outcome, Phase
