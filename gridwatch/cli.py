@@ -19,6 +19,7 @@ from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.eval_cli import eval_command
 from gridwatch.logs import setup_logging
 from gridwatch.mqtt_options import PasswordOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, UserOpt, broker_fields
+from gridwatch.users_cli import users_app
 
 # OpenCV's own warnings (e.g. on each failed RTSP open) say less than our camera log lines;
 # set before anything imports cv2.
@@ -39,6 +40,7 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
+app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")
 app.command("eval")(eval_command)
