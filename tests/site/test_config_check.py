@@ -8,32 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
-from contracts.site import Problem, SiteConfigError, check_site, load_site
+from contracts.site import SiteConfigError, check_site, load_site
 from gridwatch.cli import app
+from tests.site.sitefiles import edit_yaml, only, problems_of
 
 NODE = "nodes/node-gongye-1.yaml"
-
-
-def edit_yaml(site: Path, rel: str, change) -> None:  # type: ignore[no-untyped-def]
-    path = site / rel
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-
-def problems_of(site: Path) -> list[Problem]:
-    loaded, problems = check_site(site)
-    assert loaded is None, "a broken site must not load"
-    return problems
-
-
-def only(problems: list[Problem], words: str) -> Problem:
-    hits = [p for p in problems if words in p.message]
-    assert len(hits) == 1, f"expected one problem with {words!r}, got {[str(p) for p in problems]}"
-    return hits[0]
 
 
 def test_demo_site_is_clean(demo_site) -> None:  # type: ignore[no-untyped-def]
