@@ -12,8 +12,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.tls import MqttTls
 
-class BrokerSettings(BaseModel):
+
+class BrokerSettings(MqttTls):
+    """A broker the node talks to; TLS fields (tls_ca, tls_cert, tls_key): contracts.tls."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = Field(default="127.0.0.1", description="Broker address.")

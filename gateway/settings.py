@@ -7,11 +7,14 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.tls import MqttTls
 from gateway.store.migrate import SchemaMode
 from gateway.telemetry_influx import InfluxSettings
 
 
-class MqttSettings(BaseSettings):
+class MqttSettings(BaseSettings, MqttTls):
+    """The broker; TLS from GRIDWATCH_MQTT_TLS_CA / _TLS_CERT / _TLS_KEY (contracts.tls)."""
+
     model_config = SettingsConfigDict(env_prefix="GRIDWATCH_MQTT_", extra="forbid")
 
     host: str = Field(default="127.0.0.1", description="Broker address.")

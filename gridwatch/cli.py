@@ -13,9 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from gridwatch.auth_cli import auth_app
+from gridwatch.certs_cli import certs_app
 from gridwatch.db_cli import db_app
 from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.logs import setup_logging
+from gridwatch.mqtt_options import PasswordOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, UserOpt, broker_fields
 
 # OpenCV's own warnings (e.g. on each failed RTSP open) say less than our camera log lines;
 # set before anything imports cv2.
@@ -37,6 +39,7 @@ app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
 app.add_typer(db_app, name="db")
+app.add_typer(certs_app, name="certs")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -140,6 +143,11 @@ def gateway(
     db: DbOpt = "sqlite:///gridwatch.db",
     mqtt_host: HostOpt = "127.0.0.1",
     mqtt_port: PortOpt = 1883,
+    mqtt_username: UserOpt = None,
+    mqtt_password: PasswordOpt = None,
+    mqtt_tls_ca: TlsCaOpt = None,
+    mqtt_tls_cert: TlsCertOpt = None,
+    mqtt_tls_key: TlsKeyOpt = None,
     gateway_id: Annotated[str, typer.Option(envvar="GRIDWATCH_GATEWAY_ID")] = "gateway-1",
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics here.")] = None,
     influx_url: Annotated[
@@ -185,7 +193,11 @@ def gateway(
         share_group=share_group or None,
         batch_max=batch_max,
         outbound_lease_s=outbound_lease_s,
-        mqtt=MqttSettings(host=mqtt_host, port=mqtt_port),
+        mqtt=MqttSettings(
+            host=mqtt_host,
+            port=mqtt_port,
+            **broker_fields(mqtt_username, mqtt_password, mqtt_tls_ca, mqtt_tls_cert, mqtt_tls_key),
+        ),
         influx=InfluxSettings(url=influx_url),
     )
     if processes > 1:
@@ -203,22 +215,42 @@ def gateway(
 def api(
     site: SiteOpt = DEFAULT_SITE,
     db: DbOpt = "sqlite:///gridwatch.db",
-    host: str = "127.0.0.1",
-    port: int = 8080,
+    host: Annotated[str, typer.Option(envvar="GRIDWATCH_API_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="GRIDWATCH_API_PORT")] = 8080,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(envvar="GRIDWATCH_API_TLS_CERT", help="Serve HTTPS with this certificate (PEM)."),
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(envvar="GRIDWATCH_API_TLS_KEY", help="Its key.")] = None,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Reverse proxies whose X-Forwarded-Proto/For are believed (comma-separated, '*' = any).",
+        ),
+    ] = "127.0.0.1",
     log_level: LogOpt = "INFO",
 ) -> None:
-    """Serve the HTTP API and web pages."""
+    """Serve the HTTP API and web pages (HTTPS with --tls-cert/--tls-key, or behind a reverse proxy)."""
     import uvicorn
 
     from cloud_api.app import create_app
     from cloud_api.settings import ApiSettings
 
+    for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if (tls_cert or tls_key) and (path is None or not path.is_file()):
+            err.print(f"[red]{option} {path or '(not given)'}: HTTPS needs both a certificate and its key[/]")
+            raise typer.Exit(2)
     setup_logging(log_level)
     uvicorn.run(
         create_app(ApiSettings(site_dir=site, database_url=db)),
         host=host,
         port=port,
         log_config=None,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=3,  # open live feeds (SSE) would otherwise hold a restart forever
     )
 
@@ -233,6 +265,11 @@ def edge_run(
     ],
     mqtt_host: HostOpt = "127.0.0.1",
     mqtt_port: PortOpt = 1883,
+    mqtt_username: UserOpt = None,
+    mqtt_password: PasswordOpt = None,
+    mqtt_tls_ca: TlsCaOpt = None,
+    mqtt_tls_cert: TlsCertOpt = None,
+    mqtt_tls_key: TlsKeyOpt = None,
     sensor_mqtt_host: Annotated[
         str | None,
         typer.Option(envvar="GRIDWATCH_SENSOR_MQTT_HOST", help="zigbee2mqtt's broker (default: uplink)."),
@@ -276,7 +313,11 @@ def edge_run(
             )
         settings = EdgeSettings(
             state_dir=state_dir,
-            uplink=BrokerSettings(host=mqtt_host, port=mqtt_port),
+            uplink=BrokerSettings(
+                host=mqtt_host,
+                port=mqtt_port,
+                **broker_fields(mqtt_username, mqtt_password, mqtt_tls_ca, mqtt_tls_cert, mqtt_tls_key),
+            ),
             sensor_broker=sensor_broker,
             outbox=OutboxSettings(**outbox),
             health_interval_s=health_interval,

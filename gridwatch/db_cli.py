@@ -18,14 +18,6 @@ DbOpt = Annotated[
     str, typer.Option("--db", envvar="GRIDWATCH_DATABASE_URL", help="SQLAlchemy URL of the store.")
 ]
 DEFAULT_DB = "sqlite:///gridwatch.db"
-SchemaOpt = Annotated[
-    str,
-    typer.Option(
-        "--db-schema",
-        envvar="GRIDWATCH_DB_SCHEMA",
-        help="At start: 'upgrade' the schema (under a lock) or 'wait' for 'gridwatch db upgrade'.",
-    ),
-]
 
 
 def sqlite_path(db: str) -> Path | None:

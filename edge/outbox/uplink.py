@@ -95,6 +95,7 @@ class Uplink:
         self.farewell = farewell
         self.flush_on_stop_s = flush_on_stop_s
         self.stats = UplinkStats(disconnected_since=time.time())
+        self._tls = broker.tls_context()  # checked here: a wrong file fails at start, not per reconnect
         self.connected = threading.Event()
         # A small burst: the bound should hold over any second, not only on average.
         self._limiter = TokenBucket(publish_rate, burst=min(window, max(publish_rate / 10, 1)))
@@ -187,6 +188,8 @@ class Uplink:
         )
         if self.broker.username:
             client.username_pw_set(self.broker.username, self.broker.password)
+        if self._tls is not None:
+            client.tls_set_context(self._tls)
         if self.will:
             client.will_set(self.will[0], self.will[1], qos=1, retain=True)
         # Our window bounds what is in flight. paho must not: its own limit rescans every

@@ -60,6 +60,9 @@ class SensorBus:
         )
         if broker.username:
             client.username_pw_set(broker.username, broker.password)
+        tls = broker.tls_context()
+        if tls is not None:
+            client.tls_set_context(tls)
         client.reconnect_delay_set(min_delay=0.5, max_delay=5)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
