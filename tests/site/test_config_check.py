@@ -130,3 +130,19 @@ def test_cli_lists_problems_and_fails(site_copy: Path) -> None:
     assert "workers.yaml · workers[w-li-na].duty[0]" in proc.stderr
     assert "cameras[cam-workshop-b].colour: unknown key 'colour'" in proc.stderr
     assert "hint:" in proc.stderr
+
+
+def test_a_check_that_fails_inside_is_reported_and_the_others_still_run(
+    site_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contracts.site import loader
+
+    def broken_check(draft: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(loader, "CHECKS", (broken_check, *loader.CHECKS))
+    edit_yaml(site_copy, "workers.yaml", lambda d: d["workers"][2].update(home_grid="g-nowhere"))
+    problems = problems_of(site_copy)
+    inside = only(problems, "internal error while checking: ZeroDivisionError: 'a bug'")
+    assert inside.where.endswith("broken_check") and "please report it" in inside.hint
+    only(problems, "unknown grid 'g-nowhere'")

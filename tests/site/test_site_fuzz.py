@@ -78,7 +78,7 @@ def edits(draw: st.DrawFn) -> tuple[str, Any]:
     return rel, data
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(300)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edit=edits())
 def test_any_edit_gets_problems_or_a_site_never_an_exception(edit: tuple[str, Any]) -> None:
