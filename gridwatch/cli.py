@@ -16,8 +16,10 @@ from gridwatch.auth_cli import auth_app
 from gridwatch.certs_cli import certs_app
 from gridwatch.db_cli import db_app
 from gridwatch.deadletters_cli import deadletters_app
+from gridwatch.eval_cli import eval_command
 from gridwatch.logs import setup_logging
 from gridwatch.mqtt_options import PasswordOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, UserOpt, broker_fields
+from gridwatch.users_cli import users_app
 
 # OpenCV's own warnings (e.g. on each failed RTSP open) say less than our camera log lines;
 # set before anything imports cv2.
@@ -38,8 +40,10 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
+app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")
+app.command("eval")(eval_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -459,8 +463,8 @@ def models_verify(
         found = check(spec, dirs)
         if found.status is Status.OK:
             out.print(f"[green]OK[/] {spec.name}: {found.path}", highlight=False)
-        elif found.status is Status.MISSING and not name:
-            out.print(f"[dim]-- {spec.name}: not installed[/]", highlight=False)
+        elif found.status in (Status.MISSING, Status.UNPINNED) and not name:
+            out.print(f"[dim]-- {spec.name}: not installed ({found.status.value})[/]", highlight=False)
         else:
             bad += 1
             err.print(f"[red]FAIL[/] {spec.name}: {found.detail}", highlight=False)
@@ -488,7 +492,8 @@ def models_pull(
     except ModelError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
-    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {spec.sha256[:12]}…)", highlight=False)
+    pinned = (spec.sha256 or "")[:12]
+    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {pinned}…)", highlight=False)
 
 
 @app.command()

@@ -111,3 +111,35 @@ def db_status(db: DbOpt = DEFAULT_DB) -> None:
         return
     err.print(f"[yellow]{state.describe()}[/]: run 'gridwatch db upgrade'", highlight=False)
     raise typer.Exit(1)
+
+
+@db_app.command("retention")
+def db_retention(
+    db: DbOpt = DEFAULT_DB,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be deleted.")] = False,
+) -> None:
+    """Delete evidence and dead letters past their days or over their quota, as the gateway does
+    every hour (GRIDWATCH_RETENTION_*); an open case's evidence is always kept."""
+    from contracts.clock import SystemClock
+    from gateway.retention.service import MB, Retention
+    from gateway.retention.settings import RetentionSettings
+    from gateway.store.db import session_factory
+
+    engine = existing_engine(db)
+    settings = RetentionSettings()
+    report = Retention(engine, session_factory(engine), settings).sweep(SystemClock().now(), dry_run=dry_run)
+    engine.dispose()
+    if report.skipped:
+        out.print(f"nothing done: {report.skipped}")
+        return
+    verb = "would delete" if dry_run else "deleted"
+    out.print(
+        f"evidence: {verb} {report.evidence_expired} past {settings.evidence_days} days and "
+        f"{report.evidence_over_quota} over the {settings.evidence_quota_mb} MB quota "
+        f"({report.evidence_bytes_freed / MB:.1f} MB); {report.evidence_bytes / MB:.1f} MB kept, "
+        f"{report.evidence_kept_for_open_cases} old snapshot(s) kept for open cases\n"
+        f"dead letters: {verb} {report.dead_letters_expired} past {settings.dead_letter_days} days and "
+        f"{report.dead_letters_over_quota} over the {settings.dead_letter_quota_mb} MB quota; "
+        f"{report.dead_letter_bytes / MB:.1f} MB kept",
+        highlight=False,
+    )

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contracts import GeoPoint, TaskAction, TaskUpdate
+from contracts import ContractError, GeoPoint, TaskAction, TaskUpdate, decode
 from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
-from gateway.dispatch import steps
 from gateway.dispatch.models import Task, TaskStatus
-from gateway.dispatch.service import redispatch
-from gateway.escalation import service as escalation
+from gateway.events import service as ledger
+from gateway.events.outcomes import Outcome
+from gateway.flows import escalate as escalation
+from gateway.flows import task_steps as steps
+from gateway.flows.dispatch import redispatch
 
 log = logging.getLogger(__name__)
+
+REDRIVE_WINDOW = timedelta(minutes=10)  # refused task updates this recent are retried after a step
 
 # The task states each worker action may start from.
 _NEEDS: dict[TaskAction, frozenset[TaskStatus]] = {
@@ -89,3 +95,70 @@ def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate,
         extra={"task_id": task.id, "case_id": case.id, "worker_id": update.worker_id},
     )
     return task
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """What became of a task update a phone sent."""
+
+    applied: bool
+    redriven: tuple[str, ...] = ()  # earlier refused updates of the task that it let through
+
+
+def take_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate, now: datetime) -> Reported:
+    """A worker's update from the phone, claimed in the ingest ledger.
+
+    Refused (it does not fit the task's state), it is kept in the ledger as refused at once,
+    so that a later step can re-drive it; applied, it may let earlier refused updates of the
+    task through (a ``check_in`` that overtook its ``accept`` is applied once the accept is in).
+    """
+    _lock_task(session, update.task_id)
+    try:
+        apply_task_update(session, ctx, update, now)
+    except TaskUpdateRefused as exc:
+        log.warning(
+            "task update %s refused: %s",
+            update.id,
+            exc,
+            extra={"worker_id": update.worker_id, "task_id": update.task_id},
+        )
+        ledger.set_outcomes(session, {update.id: Outcome.REFUSED.value})
+        return Reported(False)
+    return Reported(True, _redrive(session, ctx, update.task_id, now))
+
+
+def _lock_task(session: Session, task_id: str) -> None:
+    # Two gateways may get one worker's accept and check-in at the same moment
+    # (shared subscriptions do not keep order): the row lock makes them take turns,
+    # so the one that comes second sees the first one's step (or its refusal, below).
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Task).where(Task.id == task_id).with_for_update()).first()
+
+
+def _redrive(session: Session, ctx: GatewayContext, task_id: str, now: datetime) -> tuple[str, ...]:
+    """A step applied: retry recently refused updates of the task that it may have unblocked."""
+    redriven: list[str] = []
+    progress = True
+    while progress:
+        progress = False
+        for row in ledger.refused_updates(session, task_id, now - REDRIVE_WINDOW):
+            try:
+                update = decode(row.topic, row.payload)
+            except ContractError:
+                continue
+            if not isinstance(update, TaskUpdate):
+                continue
+            try:
+                with session.begin_nested():
+                    apply_task_update(session, ctx, update, now)
+            except TaskUpdateRefused:
+                continue
+            row.outcome = Outcome.APPLIED.value
+            redriven.append(row.id)
+            log.info(
+                "task update %s applied after an update that overtook it",
+                row.id,
+                extra={"task_id": task_id, "worker_id": update.worker_id},
+            )
+            progress = True
+    return tuple(redriven)

@@ -11,8 +11,8 @@ from contracts.geo import haversine_m
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
-from gateway.dispatch import steps
 from gateway.dispatch.models import Task, TaskStatus
+from gateway.flows import task_steps as steps
 
 _WAITING = [TaskStatus.OFFERED.value, TaskStatus.ACCEPTED.value]
 

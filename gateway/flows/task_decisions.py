@@ -11,11 +11,12 @@ from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus
 from gateway.cases.models import Case
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
-from gateway.dispatch import metrics, steps
+from gateway.dispatch import metrics
 from gateway.dispatch.choice import Decision
 from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task, TaskStatus
-from gateway.dispatch.service import dispatch_case, redispatch
-from gateway.dispatch.updates import TaskUpdateRefused
+from gateway.flows import task_steps as steps
+from gateway.flows.dispatch import dispatch_case, redispatch
+from gateway.flows.task_updates import TaskUpdateRefused
 from gateway.sla import service as timers
 from gateway.sla.models import Outcome, Phase
 

@@ -26,7 +26,7 @@ from gateway.dispatch import metrics
 from gateway.dispatch.choice import Candidate, Decision, WorkerState, choose_worker
 from gateway.dispatch.eta import StraightLineEta
 from gateway.dispatch.models import Task, TaskStatus
-from gateway.escalation import service as escalation
+from gateway.flows import escalate as escalation
 from gateway.notify import service as notify
 from gateway.outbound import service as outbound
 from gateway.patrol import plans

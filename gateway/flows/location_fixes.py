@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from contracts import LocationFix
 from gateway.context import GatewayContext
-from gateway.dispatch.arrivals import arrive
+from gateway.flows.arrivals import arrive
 from gateway.patrol import plans, track
 from gateway.workers.service import record_fix
 
