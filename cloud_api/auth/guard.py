@@ -198,7 +198,12 @@ class Guard:
     # -------------------------------------------------------------- the checks, in order
     def admit(self, request: Request, permission: Perm | str | None) -> None:
         request.state.caller = None
-        caller, by_cookie, csrf = self.identify(request)
+        try:
+            caller, by_cookie, csrf = self.identify(request)
+        except Refusal:
+            if permission == "public":  # an expired cookie must not stop its own refresh
+                return
+            raise
         request.state.caller = caller
         if permission == "public":
             return
