@@ -51,3 +51,42 @@ class CaseView(BaseModel):
 
 class CaseDetail(CaseView):
     transitions: list[TransitionView]
+
+
+class EvidenceView(BaseModel):
+    """One snapshot of a case: a camera's frame, a worker's photo, or another device's picture."""
+
+    id: str
+    kind: str  # camera, worker or device
+    device_id: str
+    device_name: str
+    worker_id: str | None
+    event_id: str | None
+    taken_at: datetime
+    received_at: datetime
+    width: int
+    height: int
+    url: str
+
+
+class Reading(BaseModel):
+    quantity: str
+    value: float
+    unit: str
+
+
+class ReadingEvent(BaseModel):
+    """One device report on a case (the alarm, its updates, the clear) and what it measured."""
+
+    id: str
+    at: datetime
+    received_at: datetime
+    state: str | None
+    severity: str | None
+    device_id: str | None
+    zone_id: str | None
+    confidence: float | None
+    rule: str
+    summary: str
+    readings: list[Reading]
+    detections: list[str]  # what a camera saw: label and confidence
