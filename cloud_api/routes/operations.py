@@ -14,6 +14,7 @@ from cloud_api.auth import Access, Perm, Place, allow, public
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.auth.places import evidence_place
 from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep, SiteDep
+from contracts.site.models import MapSettings
 from gateway.cases.devices import device_state, device_troubles
 from gateway.events.models import SourceProgress
 from gateway.evidence.models import Evidence
@@ -47,16 +48,35 @@ def evidence(
     return Response(row.jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
+class DepartmentView(BaseModel):
+    id: str
+    name: str
+    phone: str
+
+
 class SiteView(BaseModel):
     id: str
     name: str
     timezone: str  # IANA: every schedule and every time a page shows is in it
+    departments: list[DepartmentView] = []  # who a case can be escalated to by hand (吹哨)
+    map: MapSettings = MapSettings()
+    stale_fix_s: float = 300  # a worker's position older than this is stale (dispatch ignores it)
 
 
-@router.get("/site", response_model=SiteView, summary="The site: id, name, time zone")
+@router.get("/site", response_model=SiteView, summary="The site: name, time zone, departments, map")
 def site_info(site: SiteDep, _access: Annotated[Access, Depends(allow(Perm.SIGNED_IN))]) -> SiteView:
     info = site.settings.site
-    return SiteView(id=info.id, name=info.name, timezone=info.timezone)
+    departments = [
+        DepartmentView(id=d, name=c.name, phone=c.phone) for d, c in site.escalation.departments.items()
+    ]
+    return SiteView(
+        id=info.id,
+        name=info.name,
+        timezone=info.timezone,
+        departments=departments,
+        map=site.settings.map,
+        stale_fix_s=site.settings.dispatch.stale_fix_s,
+    )
 
 
 @router.get("/grids", summary="The grid map as GeoJSON", dependencies=[Depends(allow(Perm.READ_MAP))])
