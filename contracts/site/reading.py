@@ -32,8 +32,9 @@ PATROLS_FILE = "patrols.yaml"
 NODES_DIR = "nodes"
 
 ENV_MAX_FILE_MB = "GRIDWATCH_SITE_MAX_FILE_MB"
-# A whole district's workers.yaml (2,000 workers) is ~0.3 MB and its grids ~1-4 MB; PyYAML reads
-# about 0.5 MB/s, so a larger file is a mistake or an attack, and would take minutes.
+# A whole district's workers.yaml (2,000 workers) is ~0.3 MB and its grids ~1-4 MB. Checking a
+# 4 MB workers.yaml takes 5-10 s even with libyaml (bench/site_check.py): a larger file is a
+# mistake or an attack, and would take minutes.
 DEFAULT_MAX_FILE_MB = 4.0
 # The deepest site file (a MultiPolygon in grids.geojson) nests 8 levels.
 MAX_DEPTH = 32
