@@ -143,3 +143,47 @@ def db_retention(
         f"{report.dead_letter_bytes / MB:.1f} MB kept",
         highlight=False,
     )
+
+
+@db_app.command("backup")
+def db_backup(
+    out_file: Annotated[
+        Path, typer.Argument(help="Where the backup goes, e.g. /var/backups/gridwatch.sqlite3.")
+    ],
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Back up the store while GridWatch runs: SQLite's online backup (one consistent snapshot,
+    integrity-checked) or pg_dump's custom format. See docs/deploy.md."""
+    from gridwatch.backup import BackupError, backup
+
+    try:
+        info = backup(db, out_file)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"[green]backed up[/] {_shown_url(db)} to {info.describe()}", highlight=False)
+
+
+@db_app.command("restore")
+def db_restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file made by 'gridwatch db backup'.")],
+    db: DbOpt = DEFAULT_DB,
+    replace: Annotated[
+        bool, typer.Option(help="Overwrite an existing store (stop the gateway and the API first).")
+    ] = False,
+) -> None:
+    """Restore a backup into the store: checked first, then all or nothing. Afterwards run
+    'gridwatch db upgrade' if the backup is from an older version."""
+    from gridwatch.backup import BackupError, restore
+
+    try:
+        info = restore(backup_file, db, replace)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    what = info.describe() if info else str(backup_file)
+    out.print(f"[green]restored[/] {_shown_url(db)} from {what}", highlight=False)
+
+
+def _shown_url(db: str) -> str:
+    return make_url(db).render_as_string(hide_password=True)
