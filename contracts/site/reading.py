@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, ScalarNode
 
-from contracts.site.problems import Problem
+from contracts.site.problems import Problem, short_repr
 
 # The files of a site directory (access.yaml: contracts.site.access.ACCESS_FILE).
 SITE_FILE = "site.yaml"
@@ -115,7 +115,7 @@ class SiteReader:
             self._add(
                 name,
                 f"line {line}",
-                f"key {key!r} appears twice in one mapping (first on line {first}); "
+                f"key {short_repr(key)} appears twice in one mapping (first on line {first}); "
                 "YAML would keep only the second",
                 "remove one of them or merge the two",
             )
@@ -155,8 +155,8 @@ class SiteReader:
         for key in dict.fromkeys(duplicates):
             self._add(
                 name,
-                key,
-                f"key {key!r} appears twice in one object; JSON readers keep only the second",
+                key if len(key) <= 64 else key[:60] + "…",
+                f"key {short_repr(key)} appears twice in one object; JSON readers keep only the second",
                 "remove one of them or merge the two",
             )
         return data if self._depth_fits(name, data) else None
