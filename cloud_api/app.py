@@ -31,8 +31,8 @@ from contracts.clock import Clock, SystemClock
 from contracts.site import load_site
 from contracts.site.access import parse_env
 from gateway.context import GatewayContext
+from gateway.schema.migrate import prepare_schema
 from gateway.store.db import make_engine, read_session_factory, session_factory
-from gateway.store.migrate import prepare_schema
 
 STATIC = Path(__file__).with_name("static")
 

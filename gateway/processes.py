@@ -95,8 +95,8 @@ class Supervisor:
 
     def run(self) -> int:
         # Settle the schema once here (the processes would only wait on the migration lock).
+        from gateway.schema.migrate import prepare_schema
         from gateway.store.db import make_engine
-        from gateway.store.migrate import prepare_schema
 
         first = self.settings[0]
         engine = make_engine(first.database_url)

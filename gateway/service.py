@@ -15,15 +15,15 @@ from gateway import metrics
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
-from gateway.dispatch.duties import DispatchDuties
+from gateway.duties import DispatchDuties
+from gateway.flows.ingest import Incoming, Pipeline, StoreUnavailable
 from gateway.heartbeat import service as heartbeat
 from gateway.ingest.consumer import MqttLink
-from gateway.ingest.pipeline import Incoming, Pipeline, StoreUnavailable
 from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.outbound.publisher import OutboundDrain
+from gateway.schema.migrate import prepare_schema
 from gateway.settings import GatewaySettings
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import prepare_schema
 from gateway.telemetry import NullTelemetry, TelemetrySink
 from gateway.telemetry_influx import InfluxTelemetry
 

@@ -8,7 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.tls import MqttTls
-from gateway.store.migrate import SchemaMode
+from gateway.schema.migrate import SchemaMode
 from gateway.telemetry_influx import InfluxSettings
 
 
