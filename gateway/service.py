@@ -15,7 +15,7 @@ from gateway import metrics
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
-from gateway.duties import DispatchDuties
+from gateway.duties import TimedDuties
 from gateway.flows.ingest import Incoming, Pipeline, StoreUnavailable
 from gateway.heartbeat import service as heartbeat
 from gateway.ingest.consumer import MqttLink
@@ -53,7 +53,7 @@ class Gateway:
             self.sessions, self.ctx.clock, settings.gateway_id, settings.outbound_lease_s
         )
         self.link.on_connected = self.drain.reset
-        self.duties = DispatchDuties(self.sessions, self.ctx, settings.timer_interval_s)
+        self.duties = TimedDuties(self.sessions, self.ctx, settings.timer_interval_s)
         self.stop_event = threading.Event()
         self._gauges_at = 0.0
         self._retry: list[Incoming] = []

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from cloud_api.deps import ReadSessionDep
 from gateway.cases.models import Case
 from gateway.escalation.models import Escalation
-from gateway.escalation.schemas import DeliveryView, EscalationView
+from gateway.escalation.schemas import EscalationView
 from gateway.notify.models import Delivery
+from gateway.notify.schemas import DeliveryView
 from gateway.sla.schemas import TimerView
 from gateway.sla.service import timers_for_case
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from cloud_api.deps import ReadSessionDep, SiteDep
 from contracts import utcnow
 from contracts.site.schedule import any_active
-from gateway.dispatch.queries import tasks_for_worker
+from gateway.dispatch.queries import active_task_counts, tasks_for_worker
 from gateway.dispatch.schemas import TaskView
 from gateway.workers import queries
 
@@ -41,7 +41,7 @@ class TaskList(BaseModel):
 def list_workers(session: ReadSessionDep, site: SiteDep) -> list[WorkerView]:
     now = utcnow()
     positions = queries.positions(session)
-    load = queries.active_task_counts(session)
+    load = active_task_counts(session)
     out = []
     for w in site.workers.values():
         fix = positions.get(w.id)

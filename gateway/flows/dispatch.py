@@ -23,6 +23,7 @@ from gateway.cases.models import Case
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
 from gateway.dispatch import metrics
+from gateway.dispatch import queries as task_queries
 from gateway.dispatch.choice import Candidate, Decision, WorkerState, choose_worker
 from gateway.dispatch.eta import StraightLineEta
 from gateway.dispatch.models import Task, TaskStatus
@@ -49,7 +50,7 @@ def load_state(
     if not ids:
         return WorkerState(), frozenset()
     since = now - timedelta(seconds=settings.decline_cooldown_s)
-    load = worker_queries.task_load(session, ids, since, case_id)
+    load = task_queries.task_load(session, ids, since, case_id)
     state = WorkerState(
         positions=worker_queries.latest_fixes(session, ids),
         workloads=load.active,

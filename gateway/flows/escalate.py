@@ -22,7 +22,7 @@ from gateway.cases.lifecycle import TRANSITIONS, CaseStatus
 from gateway.cases.models import Case
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
-from gateway.dispatch import metrics
+from gateway.escalation import metrics
 from gateway.escalation.models import Escalation
 from gateway.escalation.targets import Missing, Target, resolve
 from gateway.notify import service as notify

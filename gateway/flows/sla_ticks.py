@@ -19,12 +19,12 @@ from gateway.cases.audit import note
 from gateway.cases.lifecycle import CaseStatus
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
-from gateway.dispatch import metrics
 from gateway.dispatch.models import Task, TaskStatus
 from gateway.flows import escalate as escalation
 from gateway.flows import task_steps as steps
 from gateway.flows.dispatch import redispatch
 from gateway.notify import service as notify
+from gateway.sla import metrics
 from gateway.sla import service as timers
 from gateway.sla.models import Outcome, Phase, SlaTimer
 
