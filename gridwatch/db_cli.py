@@ -69,9 +69,9 @@ def db_upgrade(
 ) -> None:
     """Bring the store to this version's schema, once: safe when several processes run it at the
     same moment (a PostgreSQL advisory lock, a lock on the SQLite file)."""
+    from contracts.logs import setup_logging
     from gateway.schema.migrate import SchemaError, head_revision, upgrade
     from gateway.store.db import make_engine
-    from gridwatch.logs import setup_logging
 
     setup_logging("INFO")  # says so while it waits for another process's migration
     engine = make_engine(db)
