@@ -202,7 +202,9 @@ def redispatch_count(session: Session, case_id: str) -> int:
 
 
 def _shortfall(session: Session, ctx: GatewayContext, case: Case, decision: Decision, now: datetime) -> None:
-    notify.tell_centre(session, ctx, case, "shortfall", f"{decision.reason_code}: {decision.reason}", now)
+    notify.tell_centre(
+        session, ctx, case, "shortfall", f"{decision.reason_code}: {decision.reason}", now, record=True
+    )
     escalation.escalate(
         session, ctx, case, decision.reason_code, decision.reason, now, escalation.CLEARED_BY_ACCEPT
     )
