@@ -38,6 +38,37 @@ class ApiSettings(BaseSettings):
         "commas (GRIDWATCH_API_TOKENS). 'gridwatch auth token <role> <id>' prints one.",
     )
 
+    jwt_keys: str = Field(
+        default="",
+        repr=False,
+        description="Signing keys of access tokens, '<kid>:<secret>' separated by newlines or commas; the "
+        "first signs (GRIDWATCH_JWT_KEYS). 'gridwatch users jwt-key' prints one.",
+    )
+    jwt_key_file: Path | None = Field(
+        default=None,
+        description="A file with the signing keys, one '<kid>:<secret>' a line (GRIDWATCH_JWT_KEY_FILE).",
+    )
+    access_ttl_s: int = Field(default=300, ge=30, le=3600, description="Lifetime of an access token.")
+    session_ttl_s: int = Field(
+        default=14 * 86400, ge=300, le=90 * 86400, description="Lifetime of a sign-in (its refresh cookie)."
+    )
+    access_check_s: float = Field(
+        default=5,
+        ge=0,
+        le=30,
+        description="How often each API process looks for disabled people, revoked tokens, ended sessions.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1_048_576, description="Larger request bodies are refused (413)."
+    )
+    cookie_secure: bool | None = Field(
+        default=None, description="Mark cookies Secure; default: when the request came over https."
+    )
+    password_time_cost: int = Field(default=2, ge=1, le=20, description="argon2id passes per password check.")
+    password_memory_kib: int = Field(
+        default=65536, ge=8, le=1_048_576, description="argon2id memory per password check (KiB)."
+    )
+
     @field_validator("api_tokens")
     @classmethod
     def _tokens_parse(cls, value: str) -> str:

@@ -21,6 +21,7 @@ from gateway.heartbeat import service as heartbeat
 from gateway.ingest.consumer import MqttLink
 from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.outbound.publisher import OutboundDrain
+from gateway.retention.service import Retention, RetentionTimer
 from gateway.schema.migrate import prepare_schema
 from gateway.settings import GatewaySettings
 from gateway.store.db import make_engine, session_factory
@@ -54,6 +55,7 @@ class Gateway:
         )
         self.link.on_connected = self.drain.reset
         self.duties = TimedDuties(self.sessions, self.ctx, settings.timer_interval_s)
+        self.retention = RetentionTimer(Retention(self.engine, self.sessions, settings.retention))
         self.stop_event = threading.Event()
         self._gauges_at = 0.0
         self._retry: list[Incoming] = []
@@ -79,6 +81,7 @@ class Gateway:
                 self.step()
         finally:
             self.duties.stop()
+            self.retention.join(timeout=10)
             self.link.stop()
             self.telemetry.close()
             self.engine.dispose()
@@ -106,6 +109,7 @@ class Gateway:
         """Gauges, lost-sequence sweep and the heartbeat; never stops the loop."""
         self._gauges_at = time.monotonic()
         self.link.retry_refused()
+        self.retention.maybe_start(self.ctx.now())  # evidence and dead letters past their days or quota
         try:
             self._update_gauges()
         except Exception:

@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.tls import MqttTls
+from gateway.retention.settings import RetentionSettings
 from gateway.telemetry_influx import InfluxSettings
 
 
@@ -91,3 +92,6 @@ class GatewaySettings(BaseSettings):
     )
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings, description="Telemetry store.")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long evidence and dead letters are kept."
+    )

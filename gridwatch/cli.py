@@ -17,7 +17,9 @@ from gridwatch.auth_cli import auth_app
 from gridwatch.certs_cli import certs_app
 from gridwatch.db_cli import db_app
 from gridwatch.deadletters_cli import deadletters_app
+from gridwatch.eval_cli import eval_command
 from gridwatch.mqtt_options import PasswordOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, UserOpt, broker_fields
+from gridwatch.users_cli import users_app
 
 # OpenCV's own warnings (e.g. on each failed RTSP open) say less than our camera log lines;
 # set before anything imports cv2.
@@ -38,8 +40,10 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
+app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")
+app.command("eval")(eval_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -58,40 +62,83 @@ DEFAULT_SITE = Path("device_configs/demo_site")
 
 @config_app.command("check")
 def config_check(
-    directory: Annotated[Path, typer.Argument(help="Site directory, e.g. device_configs/demo_site.")],
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            envvar="GRIDWATCH_SITE_DIR",
+            show_default=False,
+            help=f"Site directory (default: {DEFAULT_SITE}, from here or from this GridWatch checkout).",
+        ),
+    ] = None,
+    max_file_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-file-mb",
+            min=0.001,
+            help="Refuse larger site files (default 4, or GRIDWATCH_SITE_MAX_FILE_MB).",
+        ),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
 ) -> None:
-    """Check a site directory and report every problem with file, key and hint.
+    """Check a site directory and report every problem with file, key and fix.
 
-    Also checks the API tokens in GRIDWATCH_API_TOKENS when it is set."""
+    Also checks the API tokens in GRIDWATCH_API_TOKENS when it is set. Exit status 1 when the
+    site has errors (or, with --strict, warnings)."""
     from contracts.site import check_site
     from contracts.site.access import ENV_VAR, check_grants, grants_from_file, parse_env
+    from contracts.site.reading import ReadLimits
 
-    site, problems = check_site(directory)
+    directory = directory or _default_site()
+    limits = ReadLimits(max_file_mb=max_file_mb) if max_file_mb else None
+    site, problems = check_site(directory, limits, warnings=True)
     env_grants, env_problems = parse_env(os.environ.get(ENV_VAR, ""))
     problems += env_problems
     if site is not None:
         file_grants = grants_from_file(site.access)
         env_problems = check_grants([*file_grants, *env_grants], site.workers, "environment")
         problems += [p for p in env_problems if p.where.startswith(ENV_VAR)]
-    if problems:
-        err.print(f"[bold red]{len(problems)} problem(s)[/] in {directory}:")
-        for p in problems:
-            err.print(
-                f"  [bold]{escape(p.file)}[/] · {escape(p.where)}: {escape(p.message)}", highlight=False
-            )
-            if p.hint:
-                err.print(f"      [dim]hint: {escape(p.hint)}[/]", highlight=False)
+    errors = [p for p in problems if p.is_error]
+    warnings = [p for p in problems if not p.is_error]
+    for title, colour, listed in (("problem(s)", "red", errors), ("warning(s)", "yellow", warnings)):
+        if listed:
+            err.print(f"[bold {colour}]{len(listed)} {title}[/] in {escape(str(directory))}:")
+        _print_problems(listed, directory)
+    if errors or (strict and warnings):
         raise typer.Exit(1)
     assert site is not None
     cameras = sum(len(n.cameras) for n in site.nodes.values())
     sensors = sum(len(n.sensors) for n in site.nodes.values())
     out.print(
-        f"[green]OK[/] site {site.settings.site.id!r}: {len(site.areas)} areas "
+        f"[green]OK[/] site {site.settings.site.id!r} ({escape(str(directory))}): {len(site.areas)} areas "
         f"({len(site.grids)} grids), {len(site.workers)} workers, {len(site.nodes)} edge nodes, "
         f"{cameras} cameras, {sensors} sensors, {len(site.patrols.routes)} patrol routes, "
         f"API tokens: {len(site.access.operators)} operator(s) and {len(site.access.workers)} worker(s) "
         f"in access.yaml, {len(env_grants)} in {ENV_VAR}"
+        + (f"; {len(warnings)} warning(s) above" if warnings else "")
     )
+
+
+def _print_problems(problems: list, directory: Path) -> None:  # type: ignore[type-arg]
+    """One entry per problem; the same message and fix at several places is one entry naming them all."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for p in problems:
+        groups.setdefault((p.file, p.message, p.hint), []).append(p.where)
+    for (file, message, hint), places in groups.items():
+        if places == ["(directory)"] and not directory.is_absolute():
+            checkout = Path(__file__).resolve().parents[1] / directory
+            if checkout.is_dir() and not directory.exists():
+                hint = f"did you mean {checkout}? " + hint
+        where = ", ".join(places)
+        err.print(f"  [bold]{escape(file)}[/] · {escape(where)}: {escape(message)}", highlight=False)
+        err.print(f"      [dim]hint: {escape(hint)}[/]", highlight=False)
+
+
+def _default_site() -> Path:
+    """``device_configs/demo_site`` from the current directory, else from the checkout GridWatch runs from."""
+    if DEFAULT_SITE.is_dir():
+        return DEFAULT_SITE
+    checkout = Path(__file__).resolve().parents[1] / DEFAULT_SITE
+    return checkout if checkout.is_dir() else DEFAULT_SITE
 
 
 @app.command()
@@ -416,8 +463,8 @@ def models_verify(
         found = check(spec, dirs)
         if found.status is Status.OK:
             out.print(f"[green]OK[/] {spec.name}: {found.path}", highlight=False)
-        elif found.status is Status.MISSING and not name:
-            out.print(f"[dim]-- {spec.name}: not installed[/]", highlight=False)
+        elif found.status in (Status.MISSING, Status.UNPINNED) and not name:
+            out.print(f"[dim]-- {spec.name}: not installed ({found.status.value})[/]", highlight=False)
         else:
             bad += 1
             err.print(f"[red]FAIL[/] {spec.name}: {found.detail}", highlight=False)
@@ -445,7 +492,8 @@ def models_pull(
     except ModelError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
-    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {spec.sha256[:12]}…)", highlight=False)
+    pinned = (spec.sha256 or "")[:12]
+    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {pinned}…)", highlight=False)
 
 
 @app.command()

@@ -111,3 +111,79 @@ def db_status(db: DbOpt = DEFAULT_DB) -> None:
         return
     err.print(f"[yellow]{state.describe()}[/]: run 'gridwatch db upgrade'", highlight=False)
     raise typer.Exit(1)
+
+
+@db_app.command("retention")
+def db_retention(
+    db: DbOpt = DEFAULT_DB,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be deleted.")] = False,
+) -> None:
+    """Delete evidence and dead letters past their days or over their quota, as the gateway does
+    every hour (GRIDWATCH_RETENTION_*); an open case's evidence is always kept."""
+    from contracts.clock import SystemClock
+    from gateway.retention.service import MB, Retention
+    from gateway.retention.settings import RetentionSettings
+    from gateway.store.db import session_factory
+
+    engine = existing_engine(db)
+    settings = RetentionSettings()
+    report = Retention(engine, session_factory(engine), settings).sweep(SystemClock().now(), dry_run=dry_run)
+    engine.dispose()
+    if report.skipped:
+        out.print(f"nothing done: {report.skipped}")
+        return
+    verb = "would delete" if dry_run else "deleted"
+    out.print(
+        f"evidence: {verb} {report.evidence_expired} past {settings.evidence_days} days and "
+        f"{report.evidence_over_quota} over the {settings.evidence_quota_mb} MB quota "
+        f"({report.evidence_bytes_freed / MB:.1f} MB); {report.evidence_bytes / MB:.1f} MB kept, "
+        f"{report.evidence_kept_for_open_cases} old snapshot(s) kept for open cases\n"
+        f"dead letters: {verb} {report.dead_letters_expired} past {settings.dead_letter_days} days and "
+        f"{report.dead_letters_over_quota} over the {settings.dead_letter_quota_mb} MB quota; "
+        f"{report.dead_letter_bytes / MB:.1f} MB kept",
+        highlight=False,
+    )
+
+
+@db_app.command("backup")
+def db_backup(
+    out_file: Annotated[
+        Path, typer.Argument(help="Where the backup goes, e.g. /var/backups/gridwatch.sqlite3.")
+    ],
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Back up the store while GridWatch runs: SQLite's online backup (one consistent snapshot,
+    integrity-checked) or pg_dump's custom format. See docs/deploy.md."""
+    from gridwatch.backup import BackupError, backup
+
+    try:
+        info = backup(db, out_file)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"[green]backed up[/] {_shown_url(db)} to {info.describe()}", highlight=False)
+
+
+@db_app.command("restore")
+def db_restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file made by 'gridwatch db backup'.")],
+    db: DbOpt = DEFAULT_DB,
+    replace: Annotated[
+        bool, typer.Option(help="Overwrite an existing store (stop the gateway and the API first).")
+    ] = False,
+) -> None:
+    """Restore a backup into the store: checked first, then all or nothing. Afterwards run
+    'gridwatch db upgrade' if the backup is from an older version."""
+    from gridwatch.backup import BackupError, restore
+
+    try:
+        info = restore(backup_file, db, replace)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    what = info.describe() if info else str(backup_file)
+    out.print(f"[green]restored[/] {_shown_url(db)} from {what}", highlight=False)
+
+
+def _shown_url(db: str) -> str:
+    return make_url(db).render_as_string(hide_password=True)

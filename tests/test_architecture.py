@@ -56,7 +56,8 @@ FLOORS: dict[str, int] = {
     "heartbeat": 2,
     "performance": 2,
     "ingest": 2,
-    "accounts": 2,
+    "people": 2,
+    "retention": 2,
     # 3 use cases that span domains; the schema (every domain's tables, migrations)
     "flows": 3,
     "schema": 3,
@@ -69,7 +70,9 @@ DOMAIN_FLOOR = 2
 # What a domain package may take from a sibling domain package (modules by name).
 SIBLING_PUBLIC = {"models", "schemas", "queries", "lifecycle", "labels", "targets"}
 # (importing module, imported part) -> why it is allowed to point upward. Keep it short.
-UPWARD_ALLOWED: dict[tuple[str, str], str] = {}
+UPWARD_ALLOWED: dict[tuple[str, str], str] = {
+    ("gateway.settings", "retention"): "the process's settings gather each part's own settings model",
+}
 MAX_UPWARD = 3  # "no more than a handful", and each one named above
 
 
@@ -206,7 +209,7 @@ def test_gateway_parts_import_nothing_above_their_floor() -> None:
             if FLOORS.get(src, 99) < FLOORS.get(dst, 99):
                 upward.extend((module, dst) for module in sorted(set(modules)))
     unexplained = [
-        f"{m} imports gateway.{d} (floor {FLOORS[d]})" for m, d in upward if (m, d) not in UPWARD_ALLOWED
+        f"{m} imports gateway.{d} (floor {FLOORS.get(d)})" for m, d in upward if (m, d) not in UPWARD_ALLOWED
     ]
     assert unexplained == [], "\n".join(unexplained)
     assert len(upward) <= MAX_UPWARD

@@ -106,6 +106,7 @@ class Uplink:
         self._wake_w.setblocking(False)
         self._wake_pending = False
         self._live: deque[QueuedMessage] = deque()
+        self._live_stale = False
         # Per-connection state, touched only by the uplink thread (paho callbacks run in it).
         self._acks: list[tuple[int, ReasonCode]] = []
         self._ready = False
@@ -146,8 +147,17 @@ class Uplink:
             self._live.append(row)
         self.wake()
 
+    def forget_cached(self) -> None:
+        """Rows were deleted from the outbox without being sent (retention): the in-memory cache may
+        still hold some, so the drain reads the outbox again. Emptied by the uplink thread itself."""
+        self._live_stale = True
+        self.wake()
+
     def _next_rows(self, cursor: int, limit: int) -> list[QueuedMessage]:
         live = self._live
+        if self._live_stale:
+            self._live_stale = False
+            live.clear()
         while live and live[0].pos <= cursor:
             live.popleft()
         if not live or live[0].pos != cursor + 1:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from contracts import HazardCategory, TaskAction, TaskUpdate, topics
 from gateway.cases.audit import note
 from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus, check_transition
-from gateway.cases.models import Case, FalseAlarmFeedback
+from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
 from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task, TaskStatus
@@ -40,6 +40,25 @@ class CaseNotFound(LookupError):
 
 class CaseActionRefused(ValueError):
     """A well-formed request that does not fit the case (already confirmed, place taken, ...)."""
+
+
+def acknowledge(
+    session: Session, case: Case, actor: str, department: str, note_text: str, now: datetime
+) -> Case:
+    """A department says it has taken the escalated case up (部门报到); once per department."""
+    already = session.scalar(
+        select(CaseTransition.at).where(
+            CaseTransition.case_id == case.id,
+            CaseTransition.change == "acknowledged",
+            CaseTransition.actor.startswith(actor.rsplit("/", 1)[0] + "/"),
+        )
+    )
+    if already is not None:
+        raise CaseActionRefused(f"{department} already acknowledged case {case.id}")
+    note(session, case, "acknowledged", actor, f"{department}: {note_text}".rstrip(": "), now)
+    case.updated_at = now
+    _log(case, "acknowledged", actor)
+    return case
 
 
 def _case(session: Session, case_id: str) -> Case:

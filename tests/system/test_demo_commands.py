@@ -53,8 +53,8 @@ def _paste(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _get(api: str, path: str) -> object:
-    done = _paste(f"curl -sf {api}{path}", REPO)
+def _get(api: str, path: str, auth: str) -> object:
+    done = _paste(f"curl -sf {auth} {api}{path}", REPO)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -74,9 +74,11 @@ def test_the_printed_commands_work_when_pasted(tmp_path: Path) -> None:
         text = _read_until(demo, "Press Ctrl-C to stop.", timeout=120)
         api = re.search(r"alert wall\s+(http://127\.0\.0\.1:\d+)/", text).group(1)  # type: ignore[union-attr]
         case_id = re.search(r"✅ case (\S+) is dispatched", text).group(1)  # type: ignore[union-attr]
+        # every read needs credentials: the operator's token from the printed "cases" command
+        auth = re.search(r"cases\s+curl -s (-H 'Authorization: Bearer [^']+')", text).group(1)  # type: ignore[union-attr]
 
         # the offer waits long enough for a reader (the site file's 60 s would not)
-        task = _get(api, f"/api/v1/cases/{case_id}")["tasks"][-1]  # type: ignore[index]
+        task = _get(api, f"/api/v1/cases/{case_id}", auth)["tasks"][-1]  # type: ignore[index]
         window = datetime.fromisoformat(task["accept_by"]) - datetime.fromisoformat(task["offered_at"])
         assert window.total_seconds() >= 25 * 60, task
 
@@ -107,7 +109,7 @@ def test_the_printed_commands_work_when_pasted(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         cases: list[dict] = []
         while time.monotonic() < deadline:
-            listed = _get(api, "/api/v1/cases?hazard_type=smoke_alarm")
+            listed = _get(api, "/api/v1/cases?hazard_type=smoke_alarm", auth)
             cases = [c for c in listed["items"] if c["device_id"] == "smk-rental-12"]  # type: ignore[index]
             if cases:
                 break

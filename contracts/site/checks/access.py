@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts.site.access import ACCESS_FILE, check_grants, grants_from_file
 from contracts.site.checks.draft import SiteDraft
-from contracts.site.models import AccessFile
-from contracts.site.problems import validate
-from contracts.site.reading import read_yaml
+from contracts.site.models import AccessFile, TokenEntry
+from contracts.site.problems import salvage, validate
 
 
 def check_access(draft: SiteDraft) -> None:
-    if not (draft.root / ACCESS_FILE).is_file():
+    if not draft.reader.exists(ACCESS_FILE):
         return  # optional: no tokens in the file
-    raw = read_yaml(draft.root, ACCESS_FILE, draft.problems)
+    raw = draft.reader.yaml(ACCESS_FILE)
     draft.access = validate(ACCESS_FILE, AccessFile, raw, draft.problems)
-    if draft.access is not None and draft.workers_file is not None:
-        draft.problems += check_grants(grants_from_file(draft.access), draft.workers, ACCESS_FILE)
+    # A malformed entry must not hide the other entries' problems: cross-check the sound ones.
+    checkable = draft.access if draft.access is not None else _salvage(raw)
+    if draft.workers_file is not None:
+        draft.problems.extend(check_grants(grants_from_file(checkable), draft.workers, ACCESS_FILE))
+
+
+def _salvage(raw: Any) -> AccessFile:
+    if not isinstance(raw, dict):
+        return AccessFile()
+    return AccessFile(
+        operators=salvage(TokenEntry, raw.get("operators")), workers=salvage(TokenEntry, raw.get("workers"))
+    )

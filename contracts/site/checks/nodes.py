@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
+import errno
+import math
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from shapely.geometry import Point, Polygon, box
 from shapely.validation import explain_validity
 
-from contracts.geo import GeoPoint
 from contracts.site.checks.draft import SiteDraft
 from contracts.site.models import EdgeNodeConfig, ModbusSource, Sensor, Zigbee2MqttSource
-from contracts.site.problems import Problem, validate
-from contracts.site.reading import NODES_DIR, read_yaml
-from contracts.site.site import GridArea
+from contracts.site.problems import Problem, Severity, validate
+from contracts.site.reading import NODES_DIR
 
 
 def read_nodes(draft: SiteDraft) -> None:
-    node_dir = draft.root / NODES_DIR
-    node_files = sorted(node_dir.glob("*.yaml")) if node_dir.is_dir() else []
-    if not node_files:
-        draft.report(NODES_DIR, "(directory)", "no edge node files", f"add {NODES_DIR}/<node id>.yaml")
-    grids = draft.grids
-    for path in node_files:
-        name = f"{NODES_DIR}/{path.name}"
-        cfg = validate(name, EdgeNodeConfig, read_yaml(draft.root, name, draft.problems), draft.problems)
+    for name in _node_files(draft):
+        cfg = validate(name, EdgeNodeConfig, draft.reader.yaml(name), draft.problems)
         if cfg is None:
             continue
-        if cfg.node.id != path.stem:
+        stem = Path(name).stem
+        if cfg.node.id != stem:
             draft.report(
                 name,
                 "node.id",
@@ -34,10 +31,49 @@ def read_nodes(draft: SiteDraft) -> None:
                 f"rename the file to {cfg.node.id}.yaml or fix the id",
             )
         if cfg.node.id in draft.nodes:
-            draft.report(name, "node.id", f"duplicate node id {cfg.node.id!r}")
+            draft.report(
+                name, "node.id", f"duplicate node id {cfg.node.id!r}", "give each node its own id and file"
+            )
         draft.nodes[cfg.node.id] = cfg
         _register_devices(draft, name, cfg)
-        check_node(name, cfg, grids, draft.problems)
+        for cam in cfg.cameras:
+            draft.locate(name, f"cameras[{cam.id}].location", "camera", cam.location)
+        for sensor in cfg.sensors:
+            draft.locate(name, f"sensors[{sensor.id}].location", "sensor", sensor.location)
+        check_node(name, cfg, draft.problems)
+
+
+def _node_files(draft: SiteDraft) -> list[str]:
+    """``nodes/*.yaml`` by name; other files there are named, since they are never read."""
+    node_dir = draft.root / NODES_DIR
+    add = f"add {NODES_DIR}/<node id>.yaml for each edge node"
+    try:
+        entries = sorted(os.listdir(node_dir))
+    except OSError as exc:
+        why = {
+            errno.ENOENT: "is missing",
+            errno.ENOTDIR: "is a file, not a directory",
+            errno.ELOOP: "is a symbolic link loop",
+        }.get(exc.errno or 0, f"cannot be listed: {exc.strerror}")
+        draft.report(NODES_DIR, "(directory)", f"no edge node files: {NODES_DIR} {why}", add)
+        return []
+    names = []
+    for entry in entries:
+        if entry.startswith("."):
+            continue  # editors' swap and lock files
+        if entry.endswith(".yaml"):
+            names.append(f"{NODES_DIR}/{entry}")
+        elif entry.endswith((".yml", ".YAML", ".YML")):
+            draft.report(
+                f"{NODES_DIR}/{entry}",
+                "(file)",
+                "never read: only files ending in .yaml are node files",
+                f"rename it to {Path(entry).stem}.yaml",
+                Severity.WARNING,
+            )
+    if not names:
+        draft.report(NODES_DIR, "(directory)", "no edge node files", add)
+    return names
 
 
 def _register_devices(draft: SiteDraft, file: str, cfg: EdgeNodeConfig) -> None:
@@ -55,30 +91,20 @@ def _register_devices(draft: SiteDraft, file: str, cfg: EdgeNodeConfig) -> None:
         devices[dev.id] = (cfg.node.id, dev)
 
 
-def check_node(file: str, cfg: EdgeNodeConfig, site_grids: list[GridArea], problems: list[Problem]) -> None:
-    """One node's own rules; with ``site_grids``, its devices must stand inside some grid."""
-
-    def locate(what: str, where: str, point: GeoPoint) -> None:
-        p = Point(point.lon, point.lat)
-        if site_grids and not any(g.geometry.covers(p) for g in site_grids):
-            problems.append(
-                Problem(
-                    file,
-                    where,
-                    f"{what} at ({point.lon:.6f}, {point.lat:.6f}) is outside every grid",
-                    "check the coordinates (lon first) or draw the grid",
-                )
-            )
-
+def check_node(file: str, cfg: EdgeNodeConfig, problems: list[Problem]) -> None:
+    """One node's own rules: zones inside their camera's frame, sensors wired once."""
     cameras = {c.id for c in cfg.cameras}
     for cam in cfg.cameras:
         frame = box(0, 0, cam.resolution[0], cam.resolution[1])
         base = f"cameras[{cam.id}]"
-        locate("camera", f"{base}.location", cam.location)
         seen: set[str] = set()
         for zone in cam.zones:
             if zone.id in seen:
-                problems.append(Problem(file, f"{base}.zones[{zone.id}]", "duplicate zone id"))
+                problems.append(
+                    Problem(
+                        file, f"{base}.zones[{zone.id}]", "duplicate zone id", "give each zone its own id"
+                    )
+                )
             seen.add(zone.id)
             for msg in _polygon_problems(list(zone.polygon), frame):
                 problems.append(
@@ -90,20 +116,21 @@ def check_node(file: str, cfg: EdgeNodeConfig, site_grids: list[GridArea], probl
                     )
                 )
         for i, mask in enumerate(cam.ignore_masks):
+            where = f"{base}.ignore_masks[{i}]"
             if len(mask) < 3:
-                problems.append(Problem(file, f"{base}.ignore_masks[{i}]", "needs at least 3 vertices"))
+                problems.append(
+                    Problem(file, where, "needs at least 3 vertices", "a mask is a polygon of [x, y] pixels")
+                )
                 continue
             for msg in _polygon_problems(list(mask), frame):
-                problems.append(Problem(file, f"{base}.ignore_masks[{i}]", msg))
+                problems.append(Problem(file, where, msg, "mask vertices are pixels of the camera frame"))
     for sensor in cfg.sensors:
-        base = f"sensors[{sensor.id}]"
-        locate("sensor", f"{base}.location", sensor.location)
         for cam_id in sensor.near_cameras:
             if cam_id not in cameras:
                 problems.append(
                     Problem(
                         file,
-                        f"{base}.near_cameras",
+                        f"sensors[{sensor.id}].near_cameras",
                         f"unknown camera {cam_id!r} on node {cfg.node.id!r}",
                         f"cameras on this node: {', '.join(sorted(cameras)) or 'none'}",
                     )
@@ -112,6 +139,10 @@ def check_node(file: str, cfg: EdgeNodeConfig, site_grids: list[GridArea], probl
 
 
 def _polygon_problems(points: list[tuple[float, float]], frame: Polygon) -> Iterator[str]:
+    odd = [p for p in points if not all(math.isfinite(c) for c in p)]
+    if odd:
+        yield f"vertex {list(odd[0])} is not a number (NaN or infinite)"
+        return
     poly = Polygon(points)
     if not poly.is_valid:
         yield f"invalid polygon: {explain_validity(poly)}"

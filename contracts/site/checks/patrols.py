@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 from typing import Any
 
-from pydantic import ValidationError
-from shapely.geometry import Point
-
 from contracts.site.checks.draft import SiteDraft
 from contracts.site.models import Checkpoint, PatrolRoute, PatrolsFile
-from contracts.site.problems import validate
-from contracts.site.reading import PATROLS_FILE, WORKERS_FILE, read_yaml
+from contracts.site.problems import salvage, validate
+from contracts.site.reading import PATROLS_FILE, WORKERS_FILE
 
 
 def check_patrols(draft: SiteDraft) -> None:
-    if not (draft.root / PATROLS_FILE).is_file():
+    if not draft.reader.exists(PATROLS_FILE):
         return  # optional: draft.patrols stays empty
-    raw = read_yaml(draft.root, PATROLS_FILE, draft.problems)
+    raw = draft.reader.yaml(PATROLS_FILE)
     draft.patrols = validate(PATROLS_FILE, PatrolsFile, raw, draft.problems)
     # Cross-check what did validate too, so that one bad entry does not hide the others' problems.
     checkable, declared = (draft.patrols, set()) if draft.patrols is not None else _salvage(raw)
@@ -26,43 +22,34 @@ def check_patrols(draft: SiteDraft) -> None:
     _check_routes(draft, checkable, declared)
 
 
-def _salvage(raw: Any) -> tuple[PatrolsFile, set[str]]:
-    """The entries of a patrols file that are valid on their own, and every checkpoint id declared."""
+def _salvage(raw: Any) -> tuple[PatrolsFile, set[str] | None]:
+    """The entries of a patrols file that are valid on their own, and every checkpoint id declared
+    (None: the checkpoints cannot be read, so no route's checkpoint can be called unknown)."""
     if not isinstance(raw, dict):
-        return PatrolsFile(), set()
-    checkpoints, routes, declared = [], [], set()
-    for item in raw.get("checkpoints") or []:
-        if isinstance(item, dict) and isinstance(item.get("id"), str):
-            declared.add(item["id"])
-        with contextlib.suppress(ValidationError):
-            checkpoints.append(Checkpoint.model_validate(item))
-    for item in raw.get("routes") or []:
-        with contextlib.suppress(ValidationError):
-            routes.append(PatrolRoute.model_validate(item))
-    return PatrolsFile(checkpoints=checkpoints, routes=routes), declared
+        return PatrolsFile(), None
+    items = raw.get("checkpoints", [])
+    if not isinstance(items, list):
+        return PatrolsFile(routes=salvage(PatrolRoute, raw.get("routes"))), None
+    declared = {item["id"] for item in items if isinstance(item, dict) and isinstance(item.get("id"), str)}
+    checkpoints = salvage(Checkpoint, items)
+    return PatrolsFile(checkpoints=checkpoints, routes=salvage(PatrolRoute, raw.get("routes"))), declared
 
 
 def _check_checkpoints(draft: SiteDraft, patrols: PatrolsFile) -> None:
-    grids = draft.grids
     known: set[str] = set()
     for cp in patrols.checkpoints:
         where = f"checkpoints[{cp.id}]"
         if cp.id in known:
-            draft.report(PATROLS_FILE, where, f"duplicate checkpoint id {cp.id!r}")
-        known.add(cp.id)
-        p = Point(cp.location.lon, cp.location.lat)
-        if grids and not any(g.geometry.covers(p) for g in grids):
             draft.report(
-                PATROLS_FILE,
-                f"{where}.location",
-                f"checkpoint at ({cp.location.lon:.6f}, {cp.location.lat:.6f}) is outside every grid",
-                "check the coordinates (lon first) or draw the grid",
+                PATROLS_FILE, where, f"duplicate checkpoint id {cp.id!r}", "give each checkpoint its own id"
             )
+        known.add(cp.id)
+        draft.locate(PATROLS_FILE, f"{where}.location", "checkpoint", cp.location)
 
 
-def _check_routes(draft: SiteDraft, patrols: PatrolsFile, declared: set[str]) -> None:
+def _check_routes(draft: SiteDraft, patrols: PatrolsFile, declared: set[str] | None) -> None:
     workers = draft.known_workers
-    known = {cp.id for cp in patrols.checkpoints} | declared
+    known = {cp.id for cp in patrols.checkpoints} | (declared or set())
     walkers: set[str] = set()
     for i, route in enumerate(patrols.routes):
         where = f"routes[{i}]"
@@ -84,7 +71,7 @@ def _check_routes(draft: SiteDraft, patrols: PatrolsFile, declared: set[str]) ->
         walkers.add(route.worker)
         seen: set[str] = set()
         for j, cp_id in enumerate(route.checkpoints):
-            if cp_id not in known:
+            if declared is not None and cp_id not in known:
                 close = difflib.get_close_matches(cp_id, sorted(known), n=1)
                 draft.report(
                     PATROLS_FILE,

@@ -5,10 +5,8 @@ from __future__ import annotations
 from contracts.site.checks.draft import SiteDraft
 from contracts.site.models import SiteFile
 from contracts.site.problems import validate
-from contracts.site.reading import SITE_FILE, read_yaml
+from contracts.site.reading import SITE_FILE
 
 
 def read_settings(draft: SiteDraft) -> None:
-    draft.settings = validate(
-        SITE_FILE, SiteFile, read_yaml(draft.root, SITE_FILE, draft.problems), draft.problems
-    )
+    draft.settings = validate(SITE_FILE, SiteFile, draft.reader.yaml(SITE_FILE), draft.problems)
