@@ -440,6 +440,9 @@ def models_list(model_path: ModelPathOpt = None, registry: RegistryOpt = None) -
             f"{spec.licence}: {found.status.value}" + (f" ({found.path})" if found.path else ""),
             highlight=False,
         )
+    out.print(
+        f"[dim]searched: {os.pathsep.join(str(d) for d in dirs)} (GRIDWATCH_MODEL_PATH)[/]", highlight=False
+    )
 
 
 @models_app.command("verify")

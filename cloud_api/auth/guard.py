@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -198,7 +198,12 @@ class Guard:
     # -------------------------------------------------------------- the checks, in order
     def admit(self, request: Request, permission: Perm | str | None) -> None:
         request.state.caller = None
-        caller, by_cookie, csrf = self.identify(request)
+        try:
+            caller, by_cookie, csrf = self.identify(request)
+        except Refusal:
+            if permission == "public":  # an expired cookie must not stop its own refresh
+                return
+            raise
         request.state.caller = caller
         if permission == "public":
             return
@@ -274,12 +279,25 @@ class _Budget:
         return self._used <= self.per_second
 
 
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every API route of an app or router, however deeply included."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        # FastAPI 0.16x keeps an included router whole (a private _IncludedRouter holding
+        # .original_router); older ones copy its routes into the app. Both are walked; the test
+        # tests/api/test_permission_matrix.py checks every route in the OpenAPI document is found.
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from api_routes(inner.routes)
+
+
 def check_routes(app: FastAPI) -> None:
     """Refuse to start with a route that declares no permission (fail closed)."""
     unguarded = [
         f"{sorted(r.methods)} {r.path}"
-        for r in app.routes
-        if isinstance(r, APIRoute) and (not isinstance(r, GuardedRoute) or r.permission is None)
+        for r in api_routes(app.routes)
+        if not isinstance(r, GuardedRoute) or r.permission is None
     ]
     if unguarded:
         raise RuntimeError(

@@ -375,7 +375,7 @@ def known_address(session: Session, person_id: str, address: str) -> bool:
 # ------------------------------------------------------------------ slow-down after failed sign-ins
 @dataclass(frozen=True)
 class Backoff:
-    free: int  # failures allowed before slowing down
+    free: int  # failures before each further attempt has to wait
     first_s: float
     max_s: float
     forget_s: float  # a quiet spell this long forgets the failures
@@ -403,11 +403,10 @@ def failed(session: Session, key: str, backoff: Backoff, now: datetime) -> None:
         row.failures = 0
     row.failures += 1
     row.last_at = now
-    over = row.failures - backoff.free
-    if over > 0:
-        row.blocked_until = now + timedelta(
-            seconds=min(backoff.max_s, backoff.first_s * 2 ** min(over - 1, 20))
-        )
+    over = row.failures - backoff.free  # 0 at the failure that uses up the free ones
+    if over >= 0:
+        delay = min(backoff.max_s, backoff.first_s * 2 ** min(over, 20))
+        row.blocked_until = now + timedelta(seconds=delay)
 
 
 def succeeded(session: Session, key: str) -> None:
