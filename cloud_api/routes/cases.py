@@ -22,13 +22,17 @@ from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep, SiteDep
 from cloud_api.params import Limit, Offset, Time, site_time
 from contracts import HazardType, Severity
 from contracts.site import Site
-from gateway.cases import dossier, queries
+from gateway.cases import queries
 from gateway.cases.lifecycle import CaseStatus
 from gateway.cases.models import Case
 from gateway.cases.queries import CaseFilter
-from gateway.cases.schemas import CaseDetail, CaseView, EvidenceView, ReadingEvent
+from gateway.cases.schemas import CaseDetail, CaseView
 from gateway.dispatch.queries import tasks_for_case
 from gateway.dispatch.schemas import TaskView
+from gateway.events.queries import hazard_events_of_case
+from gateway.events.schemas import ReadingEvent
+from gateway.evidence import queries as evidence_queries
+from gateway.evidence.schemas import EvidenceView
 from gateway.people.areas import SiteAreas
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], route_class=GuardedRoute)
@@ -245,7 +249,7 @@ def case_evidence(
     case_id: str, session: ReadSessionDep, site: SiteDep, access: CaseReader
 ) -> list[EvidenceView]:
     case = case_in_reach(session, site, access, case_id)
-    return dossier.evidence(session, site, case)
+    return evidence_queries.of_case(session, site, case)
 
 
 @router.get(
@@ -256,8 +260,8 @@ def case_evidence(
 def case_events(
     case_id: str, session: ReadSessionDep, site: SiteDep, access: CaseReader
 ) -> list[ReadingEvent]:
-    case = case_in_reach(session, site, access, case_id)
-    return dossier.events(session, case)
+    case_in_reach(session, site, access, case_id)
+    return hazard_events_of_case(session, case_id)
 
 
 @router.get(
@@ -269,4 +273,4 @@ def related_cases(
     case_id: str, session: ReadSessionDep, site: SiteDep, access: CaseReader, limit: Limit = 20
 ) -> list[CaseView]:
     case = case_in_reach(session, site, access, case_id)
-    return dossier.related(session, site, case, case_filter(access, site), limit)
+    return queries.related(session, site, case, case_filter(access, site), limit)

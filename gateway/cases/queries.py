@@ -6,6 +6,7 @@ and :func:`case_query`, so an export holds exactly what the list showed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from contracts.geo import haversine_m, metres_per_degree
 from contracts.hazards import Severity
+from contracts.site import Site
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case, CaseTransition
 from gateway.cases.schemas import CaseDetail, CaseView, TransitionView
@@ -142,3 +145,41 @@ def get_case(session: Session, case_id: str) -> CaseDetail | None:
         **CaseView.model_validate(case).model_dump(),
         transitions=[TransitionView.model_validate(t) for t in transitions],
     )
+
+
+def related(
+    session: Session, site: Site, case: Case, where: ColumnElement[bool] | None, limit: int = 20
+) -> list[CaseView]:
+    """Other cases at the same place — the same device or camera zone, or within the site's
+    correlation radius — newest first. ``where``: the caller's reach."""
+    same_place = [Case.place_key == case.place_key]
+    if case.device_id:
+        same_place.append(Case.device_id == case.device_id)
+    radius = site.settings.correlation.radius_m
+    if case.lon is not None and case.lat is not None:
+        per_lon, per_lat = metres_per_degree(case.lat)
+        dlon, dlat = radius / per_lon, radius / per_lat
+        same_place.append(
+            and_(
+                Case.lon.between(case.lon - dlon, case.lon + dlon),
+                Case.lat.between(case.lat - dlat, case.lat + dlat),
+            )
+        )
+    query = select(Case).where(Case.id != case.id, or_(*same_place))
+    if where is not None:
+        query = query.where(where)
+    out = []
+    for other in session.scalars(query.order_by(Case.opened_at.desc(), Case.id.desc()).limit(limit * 4)):
+        elsewhere = other.place_key != case.place_key and other.device_id != case.device_id
+        if elsewhere and _apart(case, other) > radius:
+            continue  # in the box, outside the circle
+        out.append(CaseView.model_validate(other))
+        if len(out) == limit:
+            break
+    return out
+
+
+def _apart(a: Case, b: Case) -> float:
+    if a.lon is None or a.lat is None or b.lon is None or b.lat is None:
+        return math.inf
+    return haversine_m(a.lon, a.lat, b.lon, b.lat)

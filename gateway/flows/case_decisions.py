@@ -22,12 +22,12 @@ from gateway.cases.audit import note
 from gateway.cases.feedback import FalseAlarmReason
 from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus, check_transition
 from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
-from gateway.cases.notices import notify_centre
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
 from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task, TaskStatus
 from gateway.flows import task_steps as steps
 from gateway.flows.dispatch import dispatch_case
+from gateway.notify import service as notify
 from gateway.outbound import service as outbound
 from gateway.sla import service as timers
 from gateway.sla.models import Outcome, Phase
@@ -136,7 +136,7 @@ def dismiss(
             reason_code=reason_code.value if reason_code is not None else None,
         )
     )
-    notify_centre(session, ctx, case, "dismissed", f"false alarm: {said}", now)
+    notify.tell_centre(session, ctx, case, "dismissed", f"false alarm: {said}", now)
     _log(case, "dismissed", actor)
     return case
 
@@ -149,7 +149,7 @@ def close(
     actor = f"operator:{operator}"
     transition(session, case, CaseStatus.CLOSED, actor, reason or "closed by the centre", now)
     wind_down(session, ctx, case, actor, f"case closed by the centre: {reason}".rstrip(": "), now)
-    notify_centre(session, ctx, case, "closed", reason or "closed by the centre", now)
+    notify.tell_centre(session, ctx, case, "closed", reason or "closed by the centre", now)
     _log(case, "closed", actor)
     return case
 

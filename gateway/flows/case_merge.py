@@ -24,11 +24,11 @@ from contracts import Severity
 from gateway.cases.audit import note
 from gateway.cases.lifecycle import FINISHED_STATUSES, OPEN_STATUSES, CaseStatus, check_transition
 from gateway.cases.models import Case
-from gateway.cases.notices import notify_centre
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
 from gateway.events.models import EventRecord
 from gateway.flows.case_decisions import CaseActionRefused, locked_case, wind_down
+from gateway.notify import service as notify
 
 log = logging.getLogger(__name__)
 _FINISHED = {s.value for s in FINISHED_STATUSES}
@@ -68,7 +68,7 @@ def merge(
     duplicate.merged_into = target.id
     transition(session, duplicate, CaseStatus.MERGED, actor, why, now)
     _take_over(session, target, duplicate, actor, reason, now)
-    notify_centre(session, ctx, duplicate, "closed", f"merged into case {target.id}", now)
+    notify.tell_centre(session, ctx, duplicate, "closed", f"merged into case {target.id}", now)
     log.info(
         "case %s merged into case %s by %s",
         duplicate.id,
