@@ -31,6 +31,7 @@ from cloud_api.routes import (
     availability,
     case_actions,
     cases,
+    console,
     dead_letters,
     ingest_status,
     live,
@@ -100,6 +101,7 @@ ROUTERS = (
     performance,
     people,
     case_actions,
+    console,
     dead_letters,
     ingest_status,
     live,
@@ -203,7 +205,8 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
 
     # The longer prefix first: mounts are matched in order.
     app.mount("/ui/docs-assets", StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
-    app.mount("/ui", StaticFiles(directory=STATIC), name="ui")
+    # html: /ui/console/ serves the console's index.html (each app is a folder)
+    app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")
 
     check_routes(app)
     return app
@@ -217,7 +220,7 @@ def _docs_router(app: FastAPI) -> APIRouter:
 
     @router.get("/", dependencies=[Depends(public)])
     def index() -> RedirectResponse:
-        return RedirectResponse("/ui/wall.html")
+        return RedirectResponse("/ui/console/")
 
     @router.get("/openapi.json", dependencies=signed_in)
     def openapi() -> JSONResponse:

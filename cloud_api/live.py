@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.cases.models import Case
 from gateway.cases.schemas import CaseView
 from gateway.dispatch.models import Task
+from gateway.sla.queries import deadlines
 from gateway.store import change_log
 from gateway.store.change_log import Change
 
@@ -87,6 +88,7 @@ def build_updates(session: Session, changes: list[Change], watermark: int) -> li
     cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(by_case)))}
     task_ids = [c.entity_id for cs in by_case.values() for c in cs if c.entity == "task"]
     tasks = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(task_ids)))} if task_ids else {}
+    pressing = deadlines(session, list(cases))  # the console's SLA column: what each case waits for
     updates = []
     for case_id, case_changes in by_case.items():
         case = cases.get(case_id)
@@ -99,6 +101,7 @@ def build_updates(session: Session, changes: list[Change], watermark: int) -> li
             "changed": sorted({c.entity for c in case_changes}),
             "created": any(c.entity == "case" and c.kind == "created" for c in case_changes),
             "tasks": [{"id": t.id, "worker_id": t.worker_id, "status": t.status} for t in changed_tasks],
+            "deadline": pressing[case_id].model_dump(mode="json") if case_id in pressing else None,
         }
         updates.append(
             Update(
@@ -213,7 +216,11 @@ class LiveHub:
         LIVE_SUBSCRIBERS.inc()
         try:
             yield "retry: 2000\n\n"
-            yield f"event: hello\ndata: {json.dumps({'cursor': live_from})}\n\n"
+            # The hello's id is where a reconnecting browser resumes (Last-Event-ID): the page's own
+            # cursor while its backlog is still to come, else this moment — a page that saw no
+            # update before its connection dropped still misses nothing.
+            resume = since if since is not None and since < live_from else live_from
+            yield f"id: {resume}\nevent: hello\ndata: {json.dumps({'cursor': live_from})}\n\n"
             if since is not None and since < live_from:
                 backlog = await self._backlog(since, live_from)
                 if backlog is None:

@@ -110,8 +110,8 @@ def _wait_for_dispatch(feed: CaseFeed, device: str, timeout: float) -> dict[str,
 
 
 def _demo_operator(db_url: str, site: Site) -> str:
-    """An operator account for the alert wall, covering the whole demo town; returns its password
-    (made for this run, printed once)."""
+    """An operator account for the command centre's console, covering the whole demo town; returns
+    its password (made for this run, printed once)."""
     import secrets
 
     from gateway.people import service
@@ -125,7 +125,7 @@ def _demo_operator(db_url: str, site: Site) -> str:
     engine = make_engine(db_url)
     with session_factory(engine)() as session, session.begin():
         person = service.add_person(session, spec, "demo", utcnow(), Passwords().hash(password))
-        person.must_change_password = False  # a demo: straight to the wall
+        person.must_change_password = False  # a demo: straight to the console
     engine.dispose()
     return password
 
@@ -242,7 +242,7 @@ def run_demo(
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         gw.link.connected.wait(10)
-        wall_password = _demo_operator(db_url, site)  # the API has made the store by now
+        console_password = _demo_operator(db_url, site)  # the API has made the store by now
         feed.start()
 
         state = workdir / "sim"
@@ -289,7 +289,7 @@ def run_demo(
         )
         console.print("\n[bold]Look at it[/] (every read needs a sign-in too):")
         console.print(  # plain, like the tokens above
-            f"  alert wall         {api}/   (in a browser; sign in as {DEMO_OPERATOR} / {wall_password})\n"
+            f"  console            {api}/   (in a browser; sign in as {DEMO_OPERATOR} / {console_password})\n"
             f"  API docs           {api}/docs   (after signing in)\n"
             f"  cases              curl -s {op_auth} {api}/api/v1/cases\n"
             f"  one case + audit   curl -s {op_auth} {api}/api/v1/cases/{case['id']}\n"

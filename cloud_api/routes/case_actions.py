@@ -19,9 +19,8 @@ from cloud_api.auth.guard import GuardedRoute
 from cloud_api.auth.places import case_filter
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep, SiteDep
 from cloud_api.params import Time, site_time
-from cloud_api.routes.cases import case_in_reach
+from cloud_api.routes.cases import case_detail, case_in_reach
 from contracts.envelope import Identifier
-from gateway.cases import queries
 from gateway.cases.feedback import FalseAlarmReason, FalseAlarmStats, false_alarm_stats
 from gateway.cases.lifecycle import TransitionError
 from gateway.cases.schemas import CaseDetail
@@ -111,9 +110,7 @@ def acknowledge(
             operator.acknowledge(session, case, actor, name or "", body.note, ctx.now(), body.responsible)
         except operator.CaseActionRefused as exc:
             raise HTTPException(409, str(exc)) from None
-    detail = queries.get_case(session, case_id)
-    assert detail is not None
-    return detail
+    return case_detail(session, ctx.site, case_id)
 
 
 @router.post(
@@ -137,9 +134,7 @@ def escalate_by_hand(
             whistle(session, ctx, case, body.department, operator_id, body.message, ctx.now())
         except WhistleRefused as exc:
             raise HTTPException(409, str(exc)) from None
-    detail = queries.get_case(session, case_id)
-    assert detail is not None
-    return detail
+    return case_detail(session, ctx.site, case_id)
 
 
 @router.post(
@@ -164,9 +159,7 @@ def merge_into(
             merge(session, ctx, case_id, body.into, operator_id, body.reason, ctx.now())
         except (TransitionError, operator.CaseActionRefused) as exc:
             raise HTTPException(409, str(exc)) from None
-    detail = queries.get_case(session, body.into)
-    assert detail is not None
-    return detail
+    return case_detail(session, ctx.site, body.into)
 
 
 @router.post(
@@ -202,9 +195,7 @@ def act_on_case(
             raise HTTPException(404, str(exc)) from None
         except (TransitionError, operator.CaseActionRefused) as exc:
             raise HTTPException(409, str(exc)) from None
-    detail = queries.get_case(session, case_id)
-    assert detail is not None
-    return detail
+    return case_detail(session, ctx.site, case_id)
 
 
 @router.get(

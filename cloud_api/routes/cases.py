@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud_api.auth import Access, Perm, allow
@@ -34,6 +35,9 @@ from gateway.events.schemas import ReadingEvent
 from gateway.evidence import queries as evidence_queries
 from gateway.evidence.schemas import EvidenceView
 from gateway.people.areas import SiteAreas
+from gateway.people.models import Person
+from gateway.sla.queries import deadlines
+from gateway.sla.schemas import DeadlineView
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], route_class=GuardedRoute)
 CaseReader = Annotated[Access, Depends(allow(Perm.READ_CASES))]
@@ -44,11 +48,50 @@ class CaseWithTasks(CaseDetail):
     tasks: list[TaskView]
 
 
+class CaseRow(CaseView):
+    deadline: DeadlineView | None = None  # what it waits for next, and by when
+
+
 class CaseList(BaseModel):
-    items: list[CaseView]
+    items: list[CaseRow]
     count: int  # how many cases meet the filter in all (not only this page)
     limit: int
     offset: int
+
+
+def with_deadlines(session: Session, items: list[CaseView]) -> list[CaseRow]:
+    pressing = deadlines(session, [c.id for c in items])
+    return [CaseRow(**c.model_dump(), deadline=pressing.get(c.id)) for c in items]
+
+
+def actor_names(session: Session, site: Site, actors: set[str]) -> dict[str, str]:
+    """How a trail's actors read to people: an operator's or a department desk's name, a worker's."""
+    signed = [a.split(":", 1)[1] for a in actors if a.startswith(("operator:", "department:"))]
+    people = {who.rsplit("/", 1)[-1] for who in signed}
+    names = dict(session.execute(select(Person.id, Person.display_name).where(Person.id.in_(people))).all())
+    out = {}
+    for actor in actors:
+        kind, _, who = actor.partition(":")
+        if kind == "operator":
+            out[actor] = names.get(who, who)
+        elif kind == "department":
+            department, _, person = who.partition("/")
+            contact = site.escalation.departments.get(department)
+            out[actor] = f"{contact.name if contact else department} · {names.get(person, person)}"
+        elif actor in site.workers or (kind == "worker" and who in site.workers):
+            out[actor] = site.workers[who if kind == "worker" else actor].name
+    return out
+
+
+def case_detail(session: Session, site: Site, case_id: str) -> CaseDetail:
+    """A case with its trail, each step naming who took it."""
+    detail = queries.get_case(session, case_id)
+    if detail is None:
+        raise HTTPException(404, f"no case {case_id!r}")
+    names = actor_names(session, site, {t.actor for t in detail.transitions})
+    for step in detail.transitions:
+        step.actor_name = names.get(step.actor, "")
+    return detail
 
 
 def case_in_reach(session: Session, site: Site, access: Access, case_id: str) -> Case:
@@ -146,7 +189,7 @@ def list_cases(
     items, total = queries.list_cases(
         session, query.criteria, case_filter(access, site), query.sort, limit, offset
     )
-    return CaseList(items=items, count=total, limit=limit, offset=offset)
+    return CaseList(items=with_deadlines(session, items), count=total, limit=limit, offset=offset)
 
 
 CSV_COLUMNS = (
@@ -235,8 +278,7 @@ def export_cases(request: Request, ctx: CtxDep, access: CaseReader, query: ListQ
 @router.get("/{case_id}", response_model=CaseWithTasks, summary="One case with its audit trail and tasks")
 def get_case(case_id: str, session: ReadSessionDep, site: SiteDep, access: CaseReader) -> CaseWithTasks:
     case_in_reach(session, site, access, case_id)
-    case = queries.get_case(session, case_id)
-    assert case is not None
+    case = case_detail(session, site, case_id)
     return CaseWithTasks(**case.model_dump(), tasks=tasks_for_case(session, case_id))
 
 

@@ -49,7 +49,7 @@ class CaseFilter:
     worker_id: str | None = None  # held a task on the case, or is assigned to it
     opened_from: datetime | None = None  # inclusive
     opened_to: datetime | None = None  # exclusive
-    text: str = ""  # in the title, or the start of the case id, or the device / grid id
+    text: str = ""  # in the title, the start or end of the case id, the device or grid id
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conds: list[ColumnElement[bool]] = []
@@ -79,6 +79,7 @@ class CaseFilter:
                 or_(
                     Case.title.ilike(like, escape="\\"),
                     Case.id.startswith(text, autoescape=True),
+                    Case.id.endswith(text, autoescape=True),  # the short id the console shows
                     Case.device_id.ilike(like, escape="\\"),
                     Case.grid_id.ilike(like, escape="\\"),
                 )

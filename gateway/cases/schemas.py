@@ -16,7 +16,8 @@ class TransitionView(BaseModel):
     actor: str
     reason: str
     event_id: str | None
-    change: str = "status"  # status, or: severity, cleared, returned, corroborated, confirmed
+    change: str = "status"  # status, or: severity, cleared, returned, corroborated, confirmed, ...
+    actor_name: str = ""  # who the actor is, in people's words (filled by the API)
 
 
 class CaseView(BaseModel):

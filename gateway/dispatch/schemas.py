@@ -24,3 +24,8 @@ class TaskView(BaseModel):
     shortlist: list[dict]
     result: str | None
     note: str
+    accepted_at: datetime | None = None
+    on_site_at: datetime | None = None
+    resolved_at: datetime | None = None
+    verified_at: datetime | None = None
+    ended_at: datetime | None = None  # declined, expired or cancelled

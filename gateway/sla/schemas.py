@@ -22,3 +22,18 @@ class TimerView(BaseModel):
     stopped_at: datetime | None
     outcome: str | None
     detail: str
+
+
+class DeadlineView(BaseModel):
+    """What a case waits for next, and by when (its most pressing running SLA timer)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    phase: str
+    worker_id: str | None
+    detail: str
+    limit_s: float
+    started_at: datetime
+    warn_at: datetime | None
+    due_at: datetime
+    breached_at: datetime | None

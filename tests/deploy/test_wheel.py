@@ -35,7 +35,7 @@ def test_the_wheel_builds_without_licence_warnings_and_ships_its_data(wheel_venv
     for needed in (
         "edge/video/detector/registry.yaml",
         "gateway/schema/migrations/env.py",
-        "cloud_api/static/wall.html",
+        "cloud_api/static/console/index.html",
         "gridwatch-0.1.0.dist-info/licenses/LICENSE",
     ):
         assert needed in names, needed

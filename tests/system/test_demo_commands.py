@@ -72,7 +72,7 @@ def test_the_printed_commands_work_when_pasted(tmp_path: Path) -> None:
     )
     try:
         text = _read_until(demo, "Press Ctrl-C to stop.", timeout=120)
-        api = re.search(r"alert wall\s+(http://127\.0\.0\.1:\d+)/", text).group(1)  # type: ignore[union-attr]
+        api = re.search(r"console\s+(http://127\.0\.0\.1:\d+)/", text).group(1)  # type: ignore[union-attr]
         case_id = re.search(r"✅ case (\S+) is dispatched", text).group(1)  # type: ignore[union-attr]
         # every read needs credentials: the operator's token from the printed "cases" command
         auth = re.search(r"cases\s+curl -s (-H 'Authorization: Bearer [^']+')", text).group(1)  # type: ignore[union-attr]

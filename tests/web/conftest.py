@@ -20,8 +20,9 @@ from gridwatch.broker import free_port
 from tests.conftest import DEMO_SITE
 from tests.people import add_person, api_settings
 
-# The operator the wall tests sign in as (whole street: every case of the demo site).
-WALL_OPERATOR = ("op-wall", "wall-password-1")
+# The operator the console tests sign in as (whole street: every case of the demo site).
+CONSOLE_OPERATOR = ("op-zhang", "console-password-1")
+WALL_OPERATOR = CONSOLE_OPERATOR  # the console replaced the alert wall
 # A whole-site operator's API token, for tests that read the API without a browser.
 _TOKENS = IssuedTokens(["op-web"])
 OPERATOR = {"Authorization": f"Bearer {_TOKENS.token(GrantRole.OPERATOR, 'op-web')}"}
@@ -87,25 +88,41 @@ def page() -> Iterator[object]:
         browser.close()
 
 
-def sign_in(page, base: str, who: tuple[str, str] = WALL_OPERATOR) -> None:  # type: ignore[no-untyped-def]
-    """Open the site and sign in through the sign-in page, as a person would."""
-    page.goto(base + "/")
+def sign_in(page, base: str, who: tuple[str, str] = CONSOLE_OPERATOR, path: str = "/") -> None:  # type: ignore[no-untyped-def]
+    """Open the site (``path``) and sign in through the sign-in page, as a person would; returns
+    once the page they land on (their app) is open."""
+    page.goto(base + path)
     page.wait_for_url("**/ui/signin.html**")
     page.fill("#username", who[0])
     page.fill("#password", who[1])
     page.click("#signin-submit")
-    page.wait_for_url("**/ui/wall.html")
-    # The visit before signing in met 401s (that is how the page knew to ask): not errors of the wall.
+    page.wait_for_url(lambda url: "/ui/signin.html" not in url)
+    page.wait_for_load_state()
+    # The visit before signing in met 401s (that is how the page knew to ask): not errors of the app.
     page.errors.clear()
 
 
 @pytest.fixture
-def wall_operator(db_url: str) -> tuple[str, str]:
+def console_operator(db_url: str) -> tuple[str, str]:
+    """张伟, an operator of the whole street, with a password (signs in through the page)."""
     engine = make_engine(db_url)
     upgrade(engine)
-    add_person(session_factory(engine), WALL_OPERATOR[0], [Role.OPERATOR], ["s-qingshan"], WALL_OPERATOR[1])
+    add_person(
+        session_factory(engine),
+        CONSOLE_OPERATOR[0],
+        [Role.OPERATOR],
+        ["s-qingshan"],
+        CONSOLE_OPERATOR[1],
+        name="张伟",
+    )
     engine.dispose()
-    return WALL_OPERATOR
+    return CONSOLE_OPERATOR
+
+
+@pytest.fixture
+def wall_operator(console_operator: tuple[str, str]) -> tuple[str, str]:
+    """The console replaced the alert wall: the same operator."""
+    return console_operator
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ export const $ = (sel, root = document) => root.querySelector(sel);
 export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 const SVG = "http://www.w3.org/2000/svg";
-const SVG_TAGS = new Set(["svg", "path", "circle", "g", "text", "rect", "line", "polyline", "title"]);
+const SVG_TAGS = new Set(["svg", "path", "circle", "g", "text", "rect", "line", "polyline", "polygon", "title", "image"]);
 
 export function el(tag, attrs = {}, ...children) {
   const node = SVG_TAGS.has(tag) ? document.createElementNS(SVG, tag) : document.createElement(tag);

@@ -32,6 +32,28 @@ export function localDay(date = new Date()) {
   return `${p.year}-${p.month}-${p.day}`;
 }
 
+// A wall-clock time typed in the site's zone ("2026-12-01T22:00", what <input type=datetime-local>
+// gives) as an instant (ms since the epoch), whatever zone the browser is in.
+export function siteInstant(local) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(local || "");
+  if (!m) return NaN;
+  const asUtc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+  // the zone's offset at about that time, then once more at the corrected instant (DST edges)
+  let at = asUtc;
+  for (let i = 0; i < 2; i++) {
+    const p = parts(new Date(at));
+    const shown = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
+    at = asUtc - (shown - at);
+  }
+  return at;
+}
+
+// The site-local "YYYY-MM-DDTHH:MM" of an instant (to fill a datetime-local input).
+export function localInput(date) {
+  const p = parts(date);
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
 // 75 → "1:15", 3725 → "1:02:05"; negative → "-1:15" (overdue).
 export function duration(seconds) {
   const sign = seconds < 0 ? "-" : "";
