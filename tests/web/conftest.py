@@ -11,6 +11,7 @@ import pytest
 import uvicorn
 
 from cloud_api.app import create_app
+from contracts.clock import Clock
 from contracts.site.access import IssuedTokens
 from contracts.site.access import Role as GrantRole
 from gateway.people.models import Role
@@ -49,12 +50,12 @@ def chromium_path() -> str:
 
 @pytest.fixture
 def serve_api():  # type: ignore[no-untyped-def]
-    """Start the API on a free port against a given database; yields its base URL."""
+    """Start the API on a free port against a given database (and clock); yields its base URL."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(db_url: str, **settings: object) -> str:
+    def start(db_url: str, clock: Clock | None = None, **settings: object) -> str:
         port = free_port()
-        app = create_app(api_settings(DEMO_SITE, db_url, api_tokens=_TOKENS.env(), **settings))
+        app = create_app(api_settings(DEMO_SITE, db_url, api_tokens=_TOKENS.env(), **settings), clock=clock)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
         )
@@ -70,6 +71,38 @@ def serve_api():  # type: ignore[no-untyped-def]
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """One headless Chromium for a module's tests (each test takes a fresh context: ``new_page``)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium):  # type: ignore[no-untyped-def]
+    """A fresh browser context and page (its own cookies) on the module's Chromium; ``errors``
+    collects the page's script errors and console errors."""
+    contexts = []
+
+    def make(width: int = 1920, height: int = 1080, **options: object):  # type: ignore[no-untyped-def]
+        context = chromium.new_context(viewport={"width": width, "height": height}, locale="zh-CN", **options)
+        contexts.append(context)
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        pg.errors = errors
+        return pg
+
+    yield make
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture

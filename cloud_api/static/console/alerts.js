@@ -43,11 +43,15 @@ function chime() {
   });
 }
 
+let lastChime = 0;
+
 export function alertCritical(c, { onOpen } = {}) {
   const text = t("console.alert.critical", { title: c.title, hazard: label("hazard", c.hazard_type) });
   $("#announcer").textContent = text;
   if (muted()) return;
-  chime();
+  // A burst (a reconnect's catch-up) chimes once, not fifty times; each case is still notified.
+  if (Date.now() - lastChime > 3000) chime();
+  lastChime = Date.now();
   if ("Notification" in window && Notification.permission === "granted") {
     const note = new Notification(t("console.alert.title"), { body: c.title, tag: c.id, requireInteraction: true });
     note.onclick = () => { window.focus(); onOpen?.(c.id); note.close(); };

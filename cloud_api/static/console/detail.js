@@ -13,7 +13,7 @@ import { countdown } from "./sla.js";
 const ACTIVE_TASK = ["offered", "accepted", "on_site"];
 
 function section(key, ...children) {
-  return el("section", { class: `block ${key}` }, el("h3", { text: t(`console.detail.${key}`) }), ...children);
+  return el("section", { class: "block", "data-section": key }, el("h3", { text: t(`console.detail.${key}`) }), ...children);
 }
 
 function when(iso) {

@@ -115,10 +115,7 @@ class Console {
   }
 
   alert(c) {
-    // A burst (a reconnect's catch-up) sounds once, not fifty times.
-    const quiet = Date.now() - (this.lastAlert || 0) < 3000;
-    this.lastAlert = Date.now();
-    if (!quiet) alertCritical(c, { onOpen: (id) => this.open(id) });
+    alertCritical(c, { onOpen: (id) => this.open(id) });
     document.body.dataset.alerts = String(Number(document.body.dataset.alerts || 0) + 1);
   }
 
