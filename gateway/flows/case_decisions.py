@@ -180,7 +180,7 @@ def reopen(
     transition(session, case, CaseStatus.REOPENED, actor, reason, now)
     _log(case, "reopened", actor)
     if case.category == HazardCategory.EMERGENCY.value and case.grid_id is not None:
-        dispatch_case(session, ctx, case, now, context=f"reopened by {operator}; ")
+        dispatch_case(session, ctx, case, now, context=f"reopened by {operator}; ", actor=actor)
     return case
 
 

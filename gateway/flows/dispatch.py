@@ -82,6 +82,7 @@ def dispatch_case(
     now: datetime,
     context: str = "",
     assign_to: tuple[str, str] | None = None,
+    actor: str | None = None,
 ) -> Decision:
     """Pick a worker and offer the task; on a shortfall nothing is offered (the caller escalates).
 
@@ -89,7 +90,9 @@ def dispatch_case(
     """
     if assign_to is not None:
         worker_id, by = assign_to
-        decision = Decision(worker_id, "centre_assigned", f"assigned by {by}", ())
+        # the ranking is kept with the centre's choice: who else was near, and how far
+        ranked = decide(session, ctx, case, now).shortlist if case.grid_id is not None else ()
+        decision = Decision(worker_id, "centre_assigned", f"assigned by {by}", ranked)
     else:
         decision = decide(session, ctx, case, now)
     if decision.worker_id is None:
@@ -122,7 +125,9 @@ def dispatch_case(
         detail = plans.insert_task(session, ctx, task, case, now).describe()
     case.assigned_worker_id = decision.worker_id
     why = f"offered to {decision.worker_id}: {decision.reason}"
-    transition(session, case, CaseStatus.DISPATCHED, ctx.gateway_id, f"{context}{why}", now)
+    # the trail names who decided: the operator who named the worker, else this gateway
+    by = actor or (assign_to[1] if assign_to is not None else ctx.gateway_id)
+    transition(session, case, CaseStatus.DISPATCHED, by, f"{context}{why}", now)
     for phase, limit in (
         (Phase.WORKER_ACCEPT, policy.sla.worker_accept),
         (Phase.ON_SITE, policy.sla.on_site),
@@ -174,10 +179,12 @@ def start_case(session: Session, ctx: GatewayContext, case: Case, now: datetime)
     return decision
 
 
-def redispatch(session: Session, ctx: GatewayContext, case: Case, now: datetime, cause: str) -> Decision:
+def redispatch(
+    session: Session, ctx: GatewayContext, case: Case, now: datetime, cause: str, actor: str | None = None
+) -> Decision:
     """Offer the case to the next candidate after a decline or an expired offer."""
     metrics.REDISPATCHES.labels(cause.split(":")[0]).inc()
-    decision = dispatch_case(session, ctx, case, now, context=f"re-dispatch after {cause}; ")
+    decision = dispatch_case(session, ctx, case, now, context=f"re-dispatch after {cause}; ", actor=actor)
     if decision.shortfall:
         _shortfall(session, ctx, case, decision, now)
         return decision

@@ -63,7 +63,7 @@ def verify(
         session, case, CaseStatus.REOPENED, actor, f"result sent back: {note or 'no reason given'}", now
     )
     metrics.TASK_STEPS.labels("send_back", "operator").inc()
-    dispatch_case(session, ctx, case, now, context="reopened by the centre; ")
+    dispatch_case(session, ctx, case, now, context="reopened by the centre; ", actor=actor)
     return task
 
 
@@ -93,4 +93,4 @@ def reassign(
     session.flush()  # the old task must stop being active before the new one is inserted
     if worker_id is not None:
         return dispatch_case(session, ctx, case, now, f"reassigned by {operator}; ", (worker_id, actor))
-    return redispatch(session, ctx, case, now, f"reassignment by {operator}")
+    return redispatch(session, ctx, case, now, f"reassignment by {operator}", actor)

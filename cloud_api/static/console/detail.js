@@ -102,13 +102,18 @@ export class CaseDetail {
         el("span", { class: `sev ${c.severity}`, text: label("severity", c.severity) }),
         el("h2", { text: c.title }),
         el("span", { class: `badge ${c.status}`, "data-status": c.status, text: label("case_status", c.status) }),
-        c.confirmed_at ? el("span", { class: "confirmed", text: t("console.confirmed_by", { name: c.confirmed_by?.replace(/^operator:/, "") || "" }) }) : null,
+        c.confirmed_at ? el("span", { class: "confirmed", text: t("console.confirmed_by", { name: this.confirmer(c) }) }) : null,
         el("button", { type: "button", class: "close", "aria-label": t("app.close"), text: "×", onclick: () => this.close() })),
       el("dl", { class: "facts" }, ...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])),
       el("div", { class: "case-id" }, el("span", { text: t("console.detail.case_id") }), el("code", { text: c.id })),
       c.merged_into ? el("p", { class: "merged" }, t("console.detail.merged_into"), " ",
         el("a", { href: "#", text: `#${c.merged_into.slice(-6)}`, onclick: (e) => { e.preventDefault(); this.onOpen(c.merged_into); } })) : null,
       c.warnings.length ? el("ul", { class: "warnings" }, ...c.warnings.map((w) => el("li", { text: w }))) : null);
+  }
+
+  confirmer(c) {
+    const step = c.transitions.findLast((s) => s.change === "confirmed");
+    return step?.actor_name || (c.confirmed_by || "").replace(/^operator:/, "");
   }
 
   acknowledgedByMe(c) {
