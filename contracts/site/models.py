@@ -25,7 +25,7 @@ from pydantic import (
 
 from contracts.envelope import Identifier
 from contracts.geo import GeoPoint
-from contracts.hazards import Detection, HazardType, Unit
+from contracts.hazards import Detection, HazardType, Severity, Unit
 from contracts.site.schedule import Schedule
 
 
@@ -576,6 +576,16 @@ class Contact(ConfigModel):
     webhooks: list[Webhook] = Field(default_factory=list)
 
 
+class NewCaseAlert(ConfigModel):
+    """A group robot (企业微信, 钉钉) told of every new case at or above a severity — the duty group
+    hears of a fire as it is raised, not only when something slips."""
+
+    name: str = Field(min_length=1, max_length=200, description="Who is told, e.g. 值班群.")
+    min_severity: Severity = Field(default=Severity.CRITICAL, description="This severity and worse.")
+    hazards: list[HazardType] = Field(default_factory=list, description="Only these hazards; empty = all.")
+    webhooks: list[Webhook] = Field(min_length=1)
+
+
 class EscalationFile(ConfigModel):
     """``escalation.yaml``: SLAs per hazard and who is told when they slip."""
 
@@ -606,6 +616,9 @@ class EscalationFile(ConfigModel):
             "goes a tier up: the next tier after 'department' in 'tiers' not yet told, else "
             "'supervision'; null = no deadline."
         ),
+    )
+    new_case_alerts: list[NewCaseAlert] = Field(
+        default_factory=list, description="Group robots told of each new case at or above a severity."
     )
     supervision: Contact | None = Field(
         default=None,

@@ -4,7 +4,8 @@
    within the correlation radius), or opens a new case — ``cases.service.record_hazard``;
 2. a new case may have been cleared already: a clear that overtook its alarm on the way
    (out-of-order delivery) was ledgered without a case, and now ends the source state;
-3. a new case is announced on the command centre's alert wall;
+3. a new case is announced on the command centre's console, and to the group robots that want
+   every new case of its severity (``new_case_alerts``);
 4. an emergency starts the centre's SLA clock and is offered to the nearest on-duty
    worker, or escalated at once when nobody can go (``flows.dispatch.start_case``);
    maintenance (a camera offline, a low battery) goes to installers via the centre.
@@ -64,6 +65,7 @@ def open_case(
 ) -> Decision | None:
     """What follows a new case: the centre's notice and, for an emergency, the first offer."""
     notify.tell_centre(session, ctx, case, "opened", case.title, now)
+    notify.alert_groups(session, ctx, case, now)
     if category is not HazardCategory.EMERGENCY:
         return None  # maintenance goes to installers via the centre, not to grid workers
     # SLA clock, first offer, and immediate escalation when nobody can go.

@@ -62,7 +62,11 @@ class WebhookNotice:
 
 
 def _markdown(n: WebhookNotice) -> str:
-    heading = {"escalated": "升级通报 Escalation", "sla_breach": "超时 SLA breach"}.get(n.event, n.event)
+    heading = {
+        "escalated": "升级通报 Escalation",
+        "sla_breach": "超时 SLA breach",
+        "opened": "新案件 New case",
+    }.get(n.event, n.event)
     lines = [
         f"### GridWatch {heading}",
         f"**{n.title}**",

@@ -7,7 +7,8 @@ The vocabulary:
 - :func:`tell_centre` puts it on the command centre's alert wall topic;
 - :func:`tell_worker` puts it on a worker's phone topic (the grid leader an escalation reached);
 - :func:`webhook_notice` and :func:`queue_webhooks`: the same news for departments' and group
-  robots' webhooks, posted by ``notify.sender``.
+  robots' webhooks, posted by ``notify.sender``; :func:`alert_groups`: a new case for the group
+  robots that want to hear of every one (``new_case_alerts``).
 
 Notices about supervision (SLA warnings and breaches, shortfalls, escalations) are also kept
 as :class:`~gateway.notify.models.Delivery` rows, so the case shows who was told what and when;
@@ -16,11 +17,13 @@ the notices of a case's own life (opened, dismissed, closed) are only on the ale
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from contracts import CaseNotice, GeoPoint, HazardType, NoticeEvent, Severity, topics
+from contracts.site.models import Webhook
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
 from gateway.escalation.targets import Target
@@ -164,8 +167,32 @@ def queue_webhooks(
     now: datetime,
     escalation_id: int | None,
 ) -> list[Delivery]:
+    return _post(session, case, target.webhooks, what, now, escalation_id)
+
+
+def alert_groups(session: Session, ctx: GatewayContext, case: Case, now: datetime) -> list[Delivery]:
+    """A new case at or above an alert's severity (escalation.yaml ``new_case_alerts``): its group
+    robots are told now, not only when a deadline slips."""
+    rank = Severity(case.severity).rank
+    deliveries: list[Delivery] = []
+    for alert in ctx.site.escalation.new_case_alerts:
+        if rank < alert.min_severity.rank or (alert.hazards and case.hazard_type not in alert.hazards):
+            continue
+        what = webhook_notice(ctx, case, "opened", case.title, now, target=alert.name)
+        deliveries += _post(session, case, alert.webhooks, what, now, None)
+    return deliveries
+
+
+def _post(
+    session: Session,
+    case: Case,
+    hooks: Sequence[Webhook],
+    what: WebhookNotice,
+    now: datetime,
+    escalation_id: int | None,
+) -> list[Delivery]:
     deliveries = []
-    for hook in target.webhooks:
+    for hook in hooks:
         delivery = Delivery(
             case_id=case.id,
             escalation_id=escalation_id,

@@ -183,3 +183,43 @@ def test_a_missing_hook_fails_at_once(db_url: str, site_copy: Path, receiver: Re
             sender.stop()
         [d] = deliveries(h)
         assert d.status == "failed" and d.attempts == 1 and d.last_error.startswith("HTTP 404")
+
+
+def test_a_duty_group_hears_of_each_new_critical_case(
+    db_url: str, site_copy: Path, receiver: Receiver
+) -> None:
+    """escalation.yaml new_case_alerts: a group robot told of a new case as it opens, not only when a
+    deadline slips; lesser cases and other hazards are left to the console."""
+    receiver.up()
+    edit_yaml(
+        site_copy,
+        "escalation.yaml",
+        lambda d: d.update(
+            new_case_alerts=[
+                {
+                    "name": "值班群",
+                    "min_severity": "critical",
+                    "webhooks": [{"url": f"{receiver.base}/duty?key=k", "format": "wecom"}],
+                },
+                {
+                    "name": "燃气专班",
+                    "min_severity": "major",
+                    "hazards": ["gas_leak"],
+                    "webhooks": [{"url": f"{receiver.base}/gas"}],
+                },
+            ]
+        ),
+    )
+    with harness_for(db_url, load_site(site_copy)) as h:
+        h.raise_event("smk-rental-15", severity="major")  # not critical, not gas: nobody
+        h.raise_event(SMOKE, severity="critical")
+        h.raise_event("gas-restaurant-3", hazard_type="gas_leak", severity="major")
+        h.raise_event(SMOKE, severity="critical", state="update")  # the same case: told once
+        assert sender_for(h).run_once() == 2
+        posts = receiver.received()
+        assert [p.path for p in posts] == ["/duty", "/gas"]
+        duty = posts[0].body["markdown"]["content"]
+        assert "新案件 New case" in duty and "烟感报警 Smoke alarm · 车间烟感 1" in duty
+        assert posts[1].body["event"] == "opened" and posts[1].body["target"] == "燃气专班"
+        assert [d.event for d in deliveries(h)] == ["opened", "opened"]
+        assert all(d.status == "sent" for d in deliveries(h))
