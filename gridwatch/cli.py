@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from gridwatch.auth_cli import auth_app
+from gridwatch.broker_cli import broker_app
 from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.logs import setup_logging
 
@@ -35,6 +36,7 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
+app.add_typer(broker_app, name="broker")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

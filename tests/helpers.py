@@ -54,16 +54,18 @@ def running_gateway(
     site_dir: Path,
     gateway_id: str = "gateway-1",
     clock: Clock | None = None,
+    login: tuple[str, str] | None = None,
     **settings: object,
 ) -> Iterator[Gateway]:
     # Daytime by default: the demo rota has most workers on duty (see site_time).
     clock = clock or site_time(10)
+    username, password = login or (None, None)
     gw = Gateway(
         GatewaySettings(
             gateway_id=gateway_id,
             site_dir=site_dir,
             database_url=db_url,
-            mqtt=MqttSettings(host=broker.host, port=broker.port),
+            mqtt=MqttSettings(host=broker.host, port=broker.port, username=username, password=password),
             **settings,  # type: ignore[arg-type]
         ),
         clock=clock,
