@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from contracts import HazardEvent, Measurement, SensorReading, encode, new_id, topics
 
-NODES = ("node-fz-1", "node-fz-2", "node-fz-3")
+# The demo site's nodes (a gateway admits only nodes its site knows), reporting devices of their own.
+NODES = ("node-gongye-1", "node-donghu-1")
 T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 
 

@@ -265,3 +265,15 @@ def test_a_flood_of_bad_payloads_is_a_few_log_lines_without_tracebacks(
     assert len(caplog.records) == 2  # one per reason: invalid, bad_json
     assert all(r.exc_info is None for r in caplog.records)
     assert {r for r, _ in letters(harness)} == {"invalid", "bad_json"}
+
+
+def test_the_gateway_takes_the_allowed_skew_from_its_settings(sqlite_url: str) -> None:
+    from gateway.service import Gateway
+    from gateway.settings import GatewaySettings
+    from tests.conftest import DEMO_SITE
+
+    gw = Gateway(GatewaySettings(site_dir=DEMO_SITE, database_url=sqlite_url, max_clock_skew_s=7200))
+    try:
+        assert gw.pipeline.admission.max_clock_skew == timedelta(hours=2)
+    finally:
+        gw.engine.dispose()
