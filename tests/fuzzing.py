@@ -132,7 +132,11 @@ class Fuzzer:
         return topics.node_reading(node), json.dumps(data).encode()
 
     def broken(self, stream: Stream) -> tuple[str, bytes]:
-        topic, good = self.rng.choice(self.sent_events) if self.sent_events else self.hazard(Stream())
+        if self.sent_events:
+            topic, good = self.rng.choice(self.sent_events)
+        else:
+            topic, good = self.hazard(Stream())
+            self.sent_events.pop()  # only a stand-in to break: never sent as itself, nor as a duplicate
         data = json.loads(good)
         rng = self.rng
         kind = rng.choice(
