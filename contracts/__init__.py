@@ -3,6 +3,7 @@ site-configuration schema that every component imports. Nothing in here does
 I/O beyond reading configuration files."""
 
 from contracts.codec import ALL_MESSAGES, ContractError, Message, decode, encode
+from contracts.delivery import DeliveryReceipt
 from contracts.devices import (
     Availability,
     CameraHealth,
@@ -36,6 +37,7 @@ from contracts.ids import new_id, uuid7
 from contracts.tasks import (
     CaseNotice,
     LocationFix,
+    NoticeEvent,
     TaskAction,
     TaskOffer,
     TaskResult,
@@ -51,6 +53,7 @@ __all__ = [
     "CaseNotice",
     "ConfigPush",
     "ContractError",
+    "DeliveryReceipt",
     "Detection",
     "DetectorHealth",
     "DeviceFlag",
@@ -68,6 +71,7 @@ __all__ = [
     "Measurement",
     "Message",
     "NodeStatus",
+    "NoticeEvent",
     "OutboxHealth",
     "SensorHealth",
     "SensorReading",

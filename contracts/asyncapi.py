@@ -38,6 +38,9 @@ CHANNEL_TEXT = {
     Channel.TASK_UPDATE: "The worker's steps on a task: accept, decline, check in, resolve.",
     Channel.LOCATION: "The worker's phone position.",
     Channel.NOTICE: "Case notices for the command centre's alert wall and escalations.",
+    Channel.RECEIPT: "What the gateway has committed of this source's stream, sent after each commit "
+    "(cumulative ranges of sequence numbers); the source keeps events, statuses and evidence until "
+    "a receipt covers them.",
 }
 SITE_SCHEMAS: dict[str, type[BaseModel]] = {
     "site": site_models.SiteFile,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json
 
 from contracts import topics
+from contracts.delivery import DeliveryReceipt
 from contracts.devices import ConfigPush, DeviceStatus, EdgeHealth, NodeStatus, SensorReading
 from contracts.envelope import NO_NUL, SUPPORTED_SCHEMA_VERSIONS, WIRE_REQUIRED, Envelope
 from contracts.hazards import EvidenceSnapshot, HazardEvent
@@ -34,6 +35,7 @@ Message = (
     | TaskUpdate
     | LocationFix
     | CaseNotice
+    | DeliveryReceipt
 )
 
 ALL_MESSAGES: tuple[type[Envelope], ...] = (
@@ -48,6 +50,7 @@ ALL_MESSAGES: tuple[type[Envelope], ...] = (
     TaskUpdate,
     LocationFix,
     CaseNotice,
+    DeliveryReceipt,
 )
 
 # (role, channel) -> the message kinds that may appear there.
@@ -59,10 +62,12 @@ CHANNEL_MESSAGES: dict[tuple[Role, Channel], tuple[type[Envelope], ...]] = {
     (Role.NODE, Channel.READING): (SensorReading,),
     (Role.NODE, Channel.DEVICE): (DeviceStatus,),
     (Role.NODE, Channel.CONFIG): (ConfigPush,),
+    (Role.NODE, Channel.RECEIPT): (DeliveryReceipt,),
     (Role.DEVICE, Channel.STATUS): (DeviceStatus,),
     (Role.DEVICE, Channel.EVENT): (HazardEvent,),
     (Role.DEVICE, Channel.EVIDENCE): (EvidenceSnapshot,),
     (Role.DEVICE, Channel.READING): (SensorReading,),
+    (Role.DEVICE, Channel.RECEIPT): (DeliveryReceipt,),
     (Role.WORKER, Channel.TASK): (TaskOffer, TaskUpdate, CaseNotice),  # notice: escalated to a leader
     (Role.WORKER, Channel.TASK_UPDATE): (TaskUpdate,),
     (Role.WORKER, Channel.LOCATION): (LocationFix,),
@@ -203,11 +208,16 @@ def _short(value: object, limit: int = 60) -> str:
 
 def _check_ownership(address: topics.Topic, message: Envelope) -> None:
     """The id in the topic is what the ACL checked; the payload must agree with it."""
-    downlink = address.channel in (Channel.CONFIG, Channel.TASK, Channel.NOTICE)
+    downlink = address.channel in (Channel.CONFIG, Channel.TASK, Channel.NOTICE, Channel.RECEIPT)
     if not downlink and message.source != address.owner:
         raise ContractError(
             "source_mismatch",
             f"envelope source {message.source!r} differs from the topic's id {address.owner!r}",
+        )
+    if address.channel is Channel.RECEIPT and message.stream != address.owner:  # type: ignore[attr-defined]
+        raise ContractError(
+            "source_mismatch",
+            f"receipt for {message.stream!r} sent on {address.owner!r}'s topic",  # type: ignore[attr-defined]
         )
     fields = message.__dict__  # the model's field values; getattr on a missing field is slow in pydantic
     worker_id = fields.get("worker_id")

@@ -76,10 +76,33 @@ class SensorHealth(Model):
 
 
 class OutboxHealth(Model):
-    depth: Count = Field(description="Messages waiting for the broker's acknowledgement.")
+    """The node's store-and-forward outbox. Events, statuses and evidence stay in it until a
+    gateway's receipt covers them; telemetry and health leave on the broker's PUBACK."""
+
+    depth: Count = Field(description="Messages in the outbox: to send, and sent awaiting a receipt.")
     capacity: Count
-    oldest_unsent_age_s: StrictFloat = Field(ge=0)
+    oldest_unsent_age_s: StrictFloat = Field(ge=0, description="Age of the oldest message in the outbox.")
     evicted_total: Count = Field(description="Telemetry dropped to make room.")
+    awaiting_receipt: Count = Field(
+        default=0, description="Sent and acknowledged by the broker, waiting for a gateway's receipt."
+    )
+    oldest_unreceipted_age_s: StrictFloat = Field(
+        default=0, ge=0, description="Age of the oldest event, status or evidence no receipt covers yet."
+    )
+    resent_total: Count = Field(default=0, description="Messages sent again for want of a receipt.")
+    no_subscriber_total: Count = Field(
+        default=0,
+        description="Events the broker acknowledged with 'no matching subscribers' (no gateway listening).",
+    )
+    last_seq: Count = Field(
+        default=0, description="Highest sequence number the node has handed out (tail-loss check)."
+    )
+    dropped_seqs: list[tuple[Count, Count]] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Recent [first, last] sequence ranges the node dropped itself (outbox full), so the "
+        "gateway can tell a loss at the source from one at the broker.",
+    )
 
 
 class DetectorHealth(Model):

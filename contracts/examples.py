@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from contracts.delivery import DeliveryReceipt
 from contracts.devices import (
     CameraHealth,
     ConfigPush,
@@ -199,5 +200,15 @@ def examples() -> dict[str, Envelope]:
             worker_id="w-zhao-lei",
             text="escalated to grid_leader: 赵磊 (leader of 工业园一网格) — SLA breach: 300 s passed waiting "
             "for the worker to be on site (w-ma-li)",
+        ),
+        "delivery_receipt": DeliveryReceipt(
+            id="01a2023a-5c00-7000-8000-00000000000c",
+            seq=0,
+            source="gateway-1",
+            ts=TS,
+            stream=node,
+            since=1,
+            through=4183,
+            also=[(4185, 4186)],
         ),
     }

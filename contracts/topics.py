@@ -46,6 +46,7 @@ class Channel(StrEnum):
     TASK_UPDATE = "task_update"  # TaskUpdate from a worker (up)
     LOCATION = "location"  # LocationFix from a worker (up)
     NOTICE = "notice"  # CaseNotice to the command centre
+    RECEIPT = "receipt"  # DeliveryReceipt to a node or device: what the gateway has committed (down)
 
 
 # Which channels each role publishes (up) and reads (down). The ACL and the
@@ -63,8 +64,8 @@ UPLINK: dict[Role, tuple[Channel, ...]] = {
     Role.WORKER: (Channel.TASK_UPDATE, Channel.LOCATION),
 }
 DOWNLINK: dict[Role, tuple[Channel, ...]] = {
-    Role.NODE: (Channel.CONFIG,),
-    Role.DEVICE: (),
+    Role.NODE: (Channel.CONFIG, Channel.RECEIPT),
+    Role.DEVICE: (Channel.RECEIPT,),
     Role.WORKER: (Channel.TASK,),
     Role.CENTRE: (Channel.NOTICE,),
 }
@@ -133,6 +134,15 @@ def node_device_status(node_id: str, device_id: str) -> str:
 
 def node_config(node_id: str) -> str:
     return build(Role.NODE, node_id, Channel.CONFIG)
+
+
+def receipt_topic(role: Role, owner: str) -> str:
+    """Where the gateway tells a node or device what it has committed of its stream."""
+    return build(role, owner, Channel.RECEIPT)
+
+
+def node_receipt(node_id: str) -> str:
+    return build(Role.NODE, node_id, Channel.RECEIPT)
 
 
 def device_topic(device_id: str, channel: Channel) -> str:

@@ -1,14 +1,16 @@
 """Start a private Mosquitto on a free port (demo and tests).
 
-The generated configuration follows what we ship in docker/mosquitto: persistence
-on, and a large ``max_queued_messages`` so that a gateway that is offline for a
-while does not silently lose queued events (Mosquitto's default is 1000).
+The generated configuration follows what we ship in docker/mosquitto by default
+(persistence on, a large ``max_queued_messages``); tests that prove the delivery
+guarantee does not depend on the broker turn persistence off, shrink the queue,
+stop the broker and start it again on the same port, or kill it with SIGKILL.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -55,6 +57,9 @@ class Mosquitto:
     port: int = field(default_factory=free_port)
     extra_config: str = ""
     host: str = "127.0.0.1"
+    persistence: bool = True  # sessions, subscriptions and queued messages saved to disk
+    autosave_interval_s: int = 1  # how often the in-memory state is written (a SIGKILL loses the rest)
+    max_queued_messages: int = 1_000_000  # per offline (or slow) client; Mosquitto drops past it
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,10 +77,10 @@ class Mosquitto:
         lines = [
             f"listener {self.port} {self.host}",
             "allow_anonymous true",
-            "persistence true",
+            f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {data}/",
-            "autosave_interval 1",
-            "max_queued_messages 1000000",
+            f"autosave_interval {self.autosave_interval_s}",
+            f"max_queued_messages {self.max_queued_messages}",
             "max_inflight_messages 1000",
             f"log_dest file {self.log_path}",
             "log_type error",
@@ -92,8 +97,7 @@ class Mosquitto:
             raise BrokerError(
                 "mosquitto is not installed; run scripts/setup.sh or 'apt-get install mosquitto'"
             )
-        if not self.config_path.exists():
-            self.write_config()
+        self.write_config()  # always from the fields: a restart may change persistence or limits
         self.process = subprocess.Popen(
             [binary, "-c", str(self.config_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -105,7 +109,12 @@ class Mosquitto:
             raise BrokerError(f"mosquitto did not start on port {self.port}: {log[-2000:]}") from None
         return self
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def stop(self) -> None:
+        """SIGTERM: Mosquitto disconnects its clients and, with persistence on, saves its state."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -115,7 +124,15 @@ class Mosquitto:
                 self.process.wait()
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: the broker dies at once; what it had not autosaved is gone."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
     def restart(self, down_for: float = 0.0) -> None:
+        """Stop, stay down ``down_for`` seconds, start again on the same port."""
         self.stop()
         time.sleep(down_for)
         self.start()

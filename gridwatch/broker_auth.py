@@ -1,7 +1,7 @@
 """Broker logins for a site: a password for every node, device, worker phone, gateway, centre
 screen and zigbee2mqtt bridge, and the files Mosquitto reads — ``acl`` with ``passwd`` and
-``passwd-field`` (docker/mosquitto/mosquitto.conf), or ``dynamic-security.json`` for the
-dynamic-security plugin (docker/mosquitto/mosquitto-dynsec.conf).
+``passwd-field`` (docker/mosquitto/examples/passwords.conf), or ``dynamic-security.json`` for
+the dynamic-security plugin (docker/mosquitto/examples/dynsec.conf).
 
 The rules come from :mod:`contracts.topics` (one rule set per kind of login). Logins that hold
 one connection (phones, devices) go in ``passwd-field``, read by the listener that binds the

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -26,12 +27,19 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def site_time(hour: int, minute: int = 0) -> RunningClock:
-    """A clock running at real speed from Wednesday 2 December 2026, hour:minute in Shanghai.
+    """A clock running at real speed from a Wednesday, hour:minute in Shanghai.
 
     System tests run the live gateway on it, so what they see (who is on duty, which
-    schedule is armed) is the same whatever the machine's clock and time zone say.
+    schedule is armed) is the same whatever the machine's clock and time zone say. The
+    Wednesday is 2 December 2026, or as many whole weeks later as it takes not to be behind
+    the machine's clock: what edge nodes and simulators date with that clock is then never
+    ahead of the gateway's (which refuses messages from the future: max_clock_skew_s).
     """
-    return RunningClock(datetime(2026, 12, 2, hour, minute, tzinfo=SHANGHAI))
+    start = datetime(2026, 12, 2, hour, minute, tzinfo=SHANGHAI)
+    behind = datetime.now(UTC) - start
+    if behind > timedelta(0):
+        start += timedelta(weeks=math.ceil(behind / timedelta(weeks=1)))
+    return RunningClock(start)
 
 
 def wait_until(

@@ -23,9 +23,11 @@ from gridwatch.broker import Mosquitto, free_port
 from gridwatch.broker_auth import BrokerAuth
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = {
-    "password_file": REPO / "docker" / "mosquitto" / "mosquitto.conf",
-    "dynsec": REPO / "docker" / "mosquitto" / "mosquitto-dynsec.conf",
+MOSQUITTO = REPO / "docker" / "mosquitto"
+BASE = MOSQUITTO / "mosquitto.conf"
+EXAMPLES = {
+    "password_file": MOSQUITTO / "examples" / "passwords.conf",
+    "dynsec": MOSQUITTO / "examples" / "dynsec.conf",
 }
 DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"  # Debian's mosquitto 2.0
 
@@ -34,37 +36,57 @@ DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"  # Deb
 class SecuredBroker:
     broker: Mosquitto
     site_port: int  # gateways, nodes, screens
-    field_port: int  # phones and GridWatch-speaking sensors
+    field_port: int  # phones and GridWatch-speaking sensors (the site port when there is one listener)
     auth: BrokerAuth
 
     def password(self, login: str) -> str:
         return self.auth.passwords[login]
 
 
+@dataclass
+class _Shipped(Mosquitto):
+    """A Mosquitto started on a configuration given whole (not one written from fields)."""
+
+    text: str = ""
+
+    def write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.text, encoding="utf-8")
+
+
+def _local(text: str, replacements: dict[str, str]) -> str:
+    for shipped, here in replacements.items():
+        assert shipped in text, f"the shipped configuration no longer has {shipped!r}"
+        text = text.replace(shipped, here)
+    return text
+
+
 @contextmanager
 def secured_broker(workdir: Path, mode: str, roster: Roster) -> Iterator[SecuredBroker]:
+    """The shipped base file with one of the shipped examples in its conf.d, as an installer would."""
     auth = BrokerAuth.create(roster, admin="admin" if mode == "dynsec" else None)
     auth_dir = workdir / "auth"
     auth.write(auth_dir)
     site_port, field_port = free_port(), free_port()
-    (workdir / "data").mkdir(parents=True, exist_ok=True)
-    text = SHIPPED[mode].read_text(encoding="utf-8")
-    local = {
-        "/mosquitto/config/auth/": f"{auth_dir}/",
-        "/mosquitto/data/": f"{workdir / 'data'}/",
-        "listener 1883": f"listener {site_port} 127.0.0.1",
-        "listener 1884": f"listener {field_port} 127.0.0.1",
-    }
+    conf_d = workdir / "conf.d"
+    conf_d.mkdir(parents=True, exist_ok=True)
+    (workdir / "data").mkdir(exist_ok=True)
+    example = EXAMPLES[mode].read_text(encoding="utf-8")
+    ports = {"listener 1883": f"listener {site_port} 127.0.0.1", "/mosquitto/config/auth/": f"{auth_dir}/"}
     if mode == "dynsec":
-        local["plugin /usr/lib/mosquitto_dynamic_security.so"] = f"plugin {DYNSEC_PLUGIN}"
-    for shipped, here in local.items():
-        assert shipped in text, f"{SHIPPED[mode].name} no longer has {shipped!r}"
-        text = text.replace(shipped, here)
-    text += f"\nlog_dest file {workdir / 'mosquitto.log'}\n"
+        ports["plugin /usr/lib/mosquitto_dynamic_security.so"] = f"plugin {DYNSEC_PLUGIN}"
+        field_port = site_port  # one listener: the plugin binds phones' client ids itself
+    else:
+        ports["listener 1884"] = f"listener {field_port} 127.0.0.1"
+    (conf_d / EXAMPLES[mode].name).write_text(_local(example, ports), encoding="utf-8")
+    base = _local(
+        BASE.read_text(encoding="utf-8"),
+        {"/mosquitto/data/": f"{workdir / 'data'}/", "/mosquitto/config/conf.d": str(conf_d)},
+    )
+    base += f"\nlog_dest file {workdir / 'mosquitto.log'}\n"
     if os.geteuid() == 0:
-        text += "user root\n"  # otherwise it drops to 'mosquitto', which cannot read the files here
-    broker = Mosquitto(workdir, port=site_port)
-    broker.config_path.write_text(text, encoding="utf-8")
+        base += "user root\n"  # otherwise it drops to 'mosquitto', which cannot read the files here
+    broker = _Shipped(workdir, port=site_port, text=base)
     broker.start()
     try:
         yield SecuredBroker(broker, site_port, field_port, auth)

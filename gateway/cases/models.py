@@ -9,12 +9,31 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.store.base import Base, UtcDateTime
+from gateway.store.change_log import ChangeFeed
 
 _OPEN_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES)) + ")"
 
 
 class Case(Base):
     __tablename__ = "cases"
+    # What the console shows; a repeat event that only bumps the count is not a change.
+    __change_feed__ = ChangeFeed(
+        entity="case",
+        case_id="id",
+        watch=(
+            "status",
+            "severity",
+            "urgent",
+            "grid_id",
+            "title",
+            "warnings",
+            "evidence_ids",
+            "assigned_worker_id",
+            "confirmed_at",
+            "source_cleared_at",
+            "corroborated_by",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     hazard_type: Mapped[str] = mapped_column(String(32))
@@ -69,6 +88,7 @@ class CaseTransition(Base):
     """
 
     __tablename__ = "case_transitions"
+    __change_feed__ = ChangeFeed(entity="trail", case_id="case_id")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)

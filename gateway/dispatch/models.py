@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UtcDateTime
+from gateway.store.change_log import ChangeFeed
 
 
 class TaskStatus(StrEnum):
@@ -28,6 +29,7 @@ _ACTIVE_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_TA
 
 class Task(Base):
     __tablename__ = "tasks"
+    __change_feed__ = ChangeFeed(entity="task", case_id="case_id", watch=("status", "worker_id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UtcDateTime
+from gateway.store.change_log import ChangeFeed
 
 
 class Escalation(Base):
@@ -15,6 +16,7 @@ class Escalation(Base):
     racing on the same trigger cannot notify a tier twice."""
 
     __tablename__ = "escalations"
+    __change_feed__ = ChangeFeed(entity="escalation", case_id="case_id")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -6,6 +6,15 @@ anything we had not committed when we crashed. The session is persistent
 (MQTT 5 clean_start=False plus a session expiry), so messages published while
 the gateway is down wait in the broker.
 
+It subscribes again on every connection, whatever the CONNACK's session-present
+flag says: Mosquitto 2.0 restores a persistent session from its file after a
+restart but not its ``$share/...`` subscriptions, and without persistence there
+is no session at all. A broker that comes back must find its gateways
+subscribed within seconds, so reconnecting backs off only up to
+``RECONNECT_MAX_S``, with jitter so that several gateways do not knock in step.
+(What the broker drops meanwhile is sent again by the edge: see receipts in
+docs/gateway-ingest.md.)
+
 "Connected" (health, metrics, heartbeat, ``connected``) means the broker granted
 every subscription in its SUBACK, not merely that it accepted the connection:
 until then nothing arrives, and a subscription the broker refuses (an ACL that
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -30,12 +40,21 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts import topics
 from gateway import metrics
-from gateway.ingest.pipeline import Incoming
+from gateway.ingest.incoming import Incoming
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
 RESUBSCRIBE_S = 60.0  # refused subscriptions are asked for again this often (an ACL may be fixed live)
+RECONNECT_MIN_S = 0.25  # first wait after a lost connection
+RECONNECT_MAX_S = 3.0  # back-off cap: an edge node reconnects within 5 s, the gateway must be there first
+
+
+def reconnect_delay(attempt: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait before reconnect attempt ``attempt`` (1, 2, ...): doubling up to the cap,
+    each wait drawn from its upper half ("equal jitter": never zero, never in step)."""
+    ceiling = min(RECONNECT_MAX_S, RECONNECT_MIN_S * 2 ** max(attempt - 1, 0))
+    return (rng or random).uniform(ceiling / 2, ceiling)
 
 
 READ_AHEAD = 65536  # bytes taken from the socket at once by the network thread
@@ -102,6 +121,7 @@ class MqttLink:
         self._pending_mid: int | None = None
         self._asked: list[str] = []
         self._refused_at = 0.0
+        self._reconnects = 0  # failed or lost connections since the last good one
         # The read-ahead relies on paho's private _sock_recv; a paho without it gets the stock client.
         client_class = ReadAheadClient if hasattr(mqtt.Client, "_sock_recv") else mqtt.Client
         client = client_class(
@@ -112,15 +132,20 @@ class MqttLink:
         )
         if settings.mqtt.username:
             client.username_pw_set(settings.mqtt.username, settings.mqtt.password)
+        tls = settings.mqtt.tls_context()
+        if tls is not None:
+            client.tls_set_context(tls)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect_fail = self._on_connect_fail
         # paho keeps QoS>0 messages it could not send and retries them on reconnect.
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(100)
         self.client = client
+        self.reconnect_wait_s = 0.0
+        self._plan_reconnect()  # also the wait after a failed first connection
 
     # -- connection ----------------------------------------------------------
     def start(self) -> None:
@@ -158,6 +183,20 @@ class MqttLink:
                 for what, why in sorted(self._problems.items())
             ]
 
+    def _plan_reconnect(self) -> None:
+        """Set paho's next reconnect wait (its own back-off has no jitter and grows to 30 s here).
+
+        paho waits ``min_delay`` after ``reconnect_delay_set`` resets it, so both bounds are
+        set to the wait we chose; called (from paho's network thread) after a lost or failed
+        connection, before paho waits.
+        """
+        self._reconnects += 1
+        self.reconnect_wait_s = wait = reconnect_delay(self._reconnects)
+        self.client.reconnect_delay_set(min_delay=wait, max_delay=wait)  # type: ignore[arg-type]
+
+    def _on_connect_fail(self, _c: mqtt.Client, _ud: object) -> None:
+        self._plan_reconnect()
+
     def _on_connect(
         self, client: mqtt.Client, _ud: object, flags: mqtt.ConnectFlags, rc: ReasonCode, _props: object
     ) -> None:
@@ -166,6 +205,7 @@ class MqttLink:
                 self._problems = {"connection": str(rc)}
             log.error("broker refused the connection: %s", rc)
             return
+        self._reconnects = 0  # a lost connection waits the shortest again
         with self._lock:
             self._problems = {}
         self.online.set()
@@ -249,7 +289,8 @@ class MqttLink:
         with self._lock:
             self._pending_mid = None
         metrics.MQTT_CONNECTED.set(0)
-        log.warning("disconnected from the broker (%s); paho reconnects with back-off", rc)
+        self._plan_reconnect()
+        log.warning("disconnected from the broker (%s); reconnecting in %.1f s", rc, self.reconnect_wait_s)
 
     def _on_message(self, _c: mqtt.Client, _ud: object, msg: mqtt.MQTTMessage) -> None:
         # Blocks when the gateway falls behind: back-pressure reaches the broker,

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.store import change_log
+
 # Execution option of engines (and sessions) that only read; see read_session_factory.
 READ_ONLY = "gridwatch_read_only"
 
@@ -54,6 +56,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
+    change_log.install()  # pages are pushed what commits (gateway/store/change_log.py)
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -48,6 +48,8 @@ def topic_for(message: object) -> str:
         return topics.worker_task(fields.get("worker_id") or "w-ma-li")
     if kind == "config_push":
         return topics.node_config("node-gongye-1")
+    if kind == "delivery_receipt":
+        return topics.node_receipt(fields["stream"])
     return by_kind[kind](source)
 
 

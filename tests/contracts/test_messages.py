@@ -23,6 +23,8 @@ def topic_for(kind: str, source: str) -> str:
             owner = getattr(EXAMPLES[kind], "worker_id", None) if role is topics.Role.WORKER else source
             if role is topics.Role.NODE and kind in ("task_offer", "config_push"):
                 owner = EXAMPLES[kind].node_id  # type: ignore[attr-defined]
+            if kind == "delivery_receipt":
+                owner = EXAMPLES[kind].stream  # type: ignore[attr-defined]
             return topics.build(role, owner or source, channel, device)
     raise AssertionError(kind)
 

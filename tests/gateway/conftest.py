@@ -16,10 +16,10 @@ from contracts.clock import ManualClock
 from contracts.site import Site
 from contracts.site.access import IssuedTokens, Role
 from gateway.context import GatewayContext
-from gateway.ingest.pipeline import Incoming, Outcome, Pipeline
+from gateway.flows.ingest import Incoming, Outcome, Pipeline
 from gateway.outbound.models import OutboundMessage
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 
 # Wednesday 2026-11-18 10:00 in Shanghai: day-shift workers are on duty.
 WEDNESDAY_10AM = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
@@ -96,11 +96,20 @@ def api_tokens(demo_site: Site) -> ApiTokens:
 
 @pytest.fixture
 def api(harness: Harness, db_url: str, api_tokens: ApiTokens) -> Iterator[TestClient]:
-    """The HTTP API on the harness's store and clock."""
+    """The HTTP API on the harness's store and clock, called as operator op-1 (whole site) unless a
+    request says otherwise (``headers=api_tokens.worker(...)``); ``anon`` calls it without credentials."""
     from cloud_api.app import create_app
     from cloud_api.settings import ApiSettings
     from tests.conftest import DEMO_SITE
 
-    settings = ApiSettings(site_dir=DEMO_SITE, database_url=db_url, api_tokens=api_tokens.env())
-    with TestClient(create_app(settings, clock=harness.clock)) as client:
+    settings = ApiSettings(
+        site_dir=DEMO_SITE, database_url=db_url, api_tokens=api_tokens.env(), password_memory_kib=64
+    )
+    with TestClient(create_app(settings, clock=harness.clock), headers=api_tokens.operator()) as client:
         yield client
+
+
+@pytest.fixture
+def anon(api: TestClient) -> TestClient:
+    """The same API, without credentials."""
+    return TestClient(api.app)

@@ -14,8 +14,8 @@ from contracts import HazardEvent, LocationFix, encode, topics
 from contracts.geo import GeoPoint
 from gateway.cases.models import Case
 from gateway.events.models import DeadLetter, EventRecord
+from gateway.flows.ingest import Incoming, Outcome, Pipeline
 from gateway.ingest.admission import Admission
-from gateway.ingest.pipeline import Incoming, Outcome, Pipeline
 from gateway.workers.models import WorkerPosition
 from tests.gateway.conftest import Harness
 
@@ -219,11 +219,11 @@ def test_a_message_that_breaks_its_batch_costs_a_few_transactions_not_one_each(
 ) -> None:
     """Should something still break a batch (a bug), the batch is halved until the message
     that breaks it stands alone: about 2·log2(n) transactions for n messages."""
-    import gateway.ingest.pipeline as pipeline_module
+    import gateway.flows.hazard_events as hazard_flow
 
     events = [harness.event("smk-factory-a1", state="update") for _ in range(64)]
     poison = events[37]
-    real = pipeline_module.record_hazard
+    real = hazard_flow.record_hazard
 
     def flaky(session, ctx, event, *args, **kwargs):  # type: ignore[no-untyped-def]
         if event.id == poison.id:
@@ -238,7 +238,7 @@ def test_a_message_that_breaks_its_batch_costs_a_few_transactions_not_one_each(
         transactions += 1
         return real_transaction(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline_module, "record_hazard", flaky)
+    monkeypatch.setattr(hazard_flow, "record_hazard", flaky)
     monkeypatch.setattr(harness.pipeline, "_transaction", counted)
     outcomes = harness.pipeline.process([event_incoming(e) for e in events])
     assert outcomes[37] is Outcome.DEAD_LETTER
@@ -259,7 +259,7 @@ def test_a_flood_of_bad_payloads_is_a_few_log_lines_without_tracebacks(
         bad = {"schema_version": [1]} if i % 3 == 0 else {"ts": "0001-01-01T00:00:00+01:00"}
         batch.append(Incoming(topic, json.dumps({**doc, "seq": i + 1, **bad}).encode()))
         batch.append(Incoming(topic, b"\xff not json"))
-    with caplog.at_level(logging.WARNING, logger="gateway.ingest.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="gateway.flows.ingest"):
         outcomes = harness.pipeline.process(batch)
     assert outcomes == [Outcome.DEAD_LETTER] * 600
     assert len(caplog.records) == 2  # one per reason: invalid, bad_json

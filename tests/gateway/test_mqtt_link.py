@@ -147,3 +147,15 @@ def test_a_refused_subscription_is_an_error_in_logs_health_and_metrics(
         node.publish(topics.node_event("node-gongye-1"), encode(hazard), qos=1).wait_for_publish(5)
         wait_until(lambda: gw.processed == 1, what="the node's event at the gateway")
         node.disconnect()
+
+
+def test_reconnect_waits_are_capped_at_a_few_seconds_and_jittered() -> None:
+    import random
+
+    from gateway.ingest.consumer import RECONNECT_MAX_S, reconnect_delay
+
+    rng = random.Random(7)
+    waits = [[reconnect_delay(attempt, rng) for attempt in range(1, 30)] for _ in range(50)]
+    assert all(0 < w <= RECONNECT_MAX_S <= 5 for run in waits for w in run)
+    assert all(run[0] <= 0.25 for run in waits)  # the first try comes quickly
+    assert len({round(run[-1], 6) for run in waits}) == 50  # gateways do not knock in step

@@ -27,7 +27,7 @@ from gateway.events.models import DeadLetter, EventRecord
 from gateway.store.db import make_engine, session_factory
 from tests.conftest import DEMO_SITE
 from tests.helpers import running_gateway, wait_until
-from tests.secured_broker import SHIPPED, Login, SecuredBroker, secured_broker
+from tests.secured_broker import BASE, EXAMPLES, MOSQUITTO, Login, SecuredBroker, secured_broker
 
 NOT_AUTHORIZED = "Not authorized"
 
@@ -87,21 +87,24 @@ def test_the_attack_matrix_is_refused_or_delivered_nowhere(secured: SecuredBroke
 
         # -- login A with client id B, where client ids are not the login's to choose: refused
         # (password file: phones have no login on the site listener; dynsec: their client id is bound)
-        assert str(Login(site, "w-zhao-lei", sb.password("w-zhao-lei"), "w-ma-li").connack) == NOT_AUTHORIZED
+        impostor = Login(site, "w-zhao-lei", sb.password("w-zhao-lei"), "w-ma-li")
+        assert impostor.connack is not None and impostor.connack.is_failure, impostor.connack
 
-        # -- a worker: hazards on node and device topics (its own id, and a real node's)
+        # -- a worker: hazards on node and device topics (its own id, and a real node's). Login A
+        # with client id B on the field listener: the broker makes it "w-zhao-lei" (dynsec, which
+        # binds it, refused that above: there the client id must be the login's own).
         zhao = Login(
             field,
             "w-zhao-lei",
             sb.password("w-zhao-lei"),
-            client_id="w-ma-li",  # login A, client id B: the broker makes it "w-zhao-lei"
+            client_id="w-ma-li" if field != site else "w-zhao-lei",
             subscribe=(
                 topics.worker_task("w-ma-li"),
                 f"{topics.ROOT}/worker/+/task",
                 topics.worker_task("w-zhao-lei"),
             ),
         )
-        assert zhao.accepted
+        assert zhao.accepted, zhao.connack
         assert not ma_li.disconnected.is_set()  # nobody took over w-ma-li's session
         attacks = [
             (zhao, topics.node_event("w-zhao-lei"), hazard("w-zhao-lei", "smk-factory-a1", now)),
@@ -147,7 +150,7 @@ def test_the_attack_matrix_is_refused_or_delivered_nowhere(secured: SecuredBroke
         assert not marker.publish(topics.worker_task("w-zhao-lei"), b"marker").is_failure
         wait_until(lambda: zhao.messages, what="the marker on w-zhao-lei's own task topic")
 
-        assert zhao.topics() == [topics.worker_task("w-zhao-lei")]  # only its own
+        assert set(zhao.topics()) == {topics.worker_task("w-zhao-lei")}  # only its own (twice: two filters)
         assert not ma_li.disconnected.is_set()
     assert count(sqlite_url, Case) == 1 and count(sqlite_url, Case, Case.device_id == "smk-factory-a1") == 1
     assert count(sqlite_url, EventRecord) == 1 and count(sqlite_url, EventRecord, EventRecord.seq == 2) == 1
@@ -157,11 +160,24 @@ def test_the_attack_matrix_is_refused_or_delivered_nowhere(secured: SecuredBroke
 
 
 def test_no_shipped_configuration_lets_anonymous_clients_in() -> None:
-    for path in SHIPPED.values():
-        settings = [
-            line.split()
-            for line in path.read_text().splitlines()
-            if line.strip() and not line.startswith("#")
-        ]
-        anonymous = [s for s in settings if s[0] == "allow_anonymous"]
-        assert anonymous and all(s[1] == "false" for s in anonymous), path.name
+    """Every listener of every shipped configuration says allow_anonymous false after it (each
+    listener carries its own security: per_listener_settings), and the base file has none."""
+
+    def settings(path: Path) -> list[list[str]]:
+        lines = path.read_text().splitlines()
+        return [line.split() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+    base = settings(BASE)
+    assert ["per_listener_settings", "true"] in base and ["allow_anonymous", "false"] in base
+    assert not any(s[0] == "listener" for s in base)
+    for path in [*EXAMPLES.values(), *(MOSQUITTO / "conf.d").glob("*.conf")]:
+        blocks: list[list[list[str]]] = []
+        for s in settings(path):
+            if s[0] == "listener":
+                blocks.append([])
+            elif s[0] in ("allow_anonymous", "password_file", "acl_file", "plugin", "per_listener_settings"):
+                assert blocks, f"{path.name}: {s[0]} before any listener"
+                blocks[-1].append(s)
+        assert blocks, path.name
+        for block in blocks:
+            assert ["allow_anonymous", "false"] in block, path.name

@@ -1,0 +1,42 @@
+"""What the gateway does on time rather than on a message: SLA timers on the main loop
+(``flows.sla_ticks``), webhook deliveries in the background (``notify.sender``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.context import GatewayContext
+from gateway.flows.sla_ticks import SlaTicker
+from gateway.notify.sender import WebhookSender
+
+log = logging.getLogger(__name__)
+
+
+class TimedDuties:
+    def __init__(
+        self, sessions: sessionmaker[Session], ctx: GatewayContext, timer_interval_s: float = 1.0
+    ) -> None:
+        self.ticker = SlaTicker(sessions, ctx)
+        self.sender = WebhookSender(sessions, ctx.clock, ctx.site.settings.notify)
+        self.interval = timer_interval_s
+        self._last = 0.0
+
+    def start(self) -> None:
+        self.sender.start()
+
+    def tick(self) -> int:
+        """Fire due SLA timers, at most once per interval; never raises (the loop must go on)."""
+        if time.monotonic() - self._last < self.interval:
+            return 0
+        self._last = time.monotonic()
+        try:
+            return self.ticker.tick()
+        except Exception:
+            log.exception("SLA tick failed; retrying next interval")
+            return 0
+
+    def stop(self) -> None:
+        self.sender.stop()

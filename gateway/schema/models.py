@@ -1,0 +1,55 @@
+"""Import every domain's tables so that Base.metadata is complete (for Alembic)."""
+
+from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
+from gateway.dispatch.models import Task
+from gateway.escalation.models import Escalation
+from gateway.events.models import DeadLetter, EventRecord, SourceProgress
+from gateway.evidence.models import Evidence
+from gateway.heartbeat.models import GatewayHeartbeat
+from gateway.notify.models import Delivery, DeliveryAttempt
+from gateway.outbound.models import OutboundMessage, SourceCounter
+from gateway.patrol.models import PatrolPlan, PatrolPoint, PatrolStop, PatrolTrack
+from gateway.people.models import (
+    AccessRevision,
+    ApiToken,
+    Person,
+    SecurityEvent,
+    SignInFailure,
+    SignInSession,
+)
+from gateway.sla.models import SlaTimer
+from gateway.store.base import Base
+from gateway.store.change_log import Change
+from gateway.workers.models import WorkerAvailability, WorkerPosition
+
+__all__ = [
+    "AccessRevision",
+    "ApiToken",
+    "Base",
+    "Case",
+    "CaseTransition",
+    "Change",
+    "DeadLetter",
+    "Delivery",
+    "DeliveryAttempt",
+    "Escalation",
+    "EventRecord",
+    "Evidence",
+    "FalseAlarmFeedback",
+    "GatewayHeartbeat",
+    "OutboundMessage",
+    "PatrolPlan",
+    "PatrolPoint",
+    "PatrolStop",
+    "PatrolTrack",
+    "Person",
+    "SecurityEvent",
+    "SignInFailure",
+    "SignInSession",
+    "SlaTimer",
+    "SourceCounter",
+    "SourceProgress",
+    "Task",
+    "WorkerAvailability",
+    "WorkerPosition",
+]
