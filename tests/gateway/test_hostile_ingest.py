@@ -277,3 +277,23 @@ def test_the_gateway_takes_the_allowed_skew_from_its_settings(sqlite_url: str) -
         assert gw.pipeline.admission.max_clock_skew == timedelta(hours=2)
     finally:
         gw.engine.dispose()
+
+
+def test_a_source_jumping_to_the_largest_sequence_number_does_not_overflow_its_counters(
+    harness: Harness,
+) -> None:
+    """seq 2^63 - 1 is valid; the gap it opens (and loses, twice, across a restart) is counted up
+    to what the store holds instead of failing the batch's UPDATE."""
+    from gateway.events.models import SourceProgress
+
+    node = "node-gongye-1"
+    steps = [(1, 0), (2**63 - 1, 1), (1, 2), (2**63 - 1, 3), (1, 4)]  # (seq, seconds later)
+    for seq, later in steps:
+        ts = harness.clock.now() + timedelta(seconds=later)
+        event = harness.event("smk-factory-a1", seq=seq, ts=ts, state="update")
+        assert harness.pipeline.process([event_incoming(event)]) == [Outcome.APPLIED]
+    with harness.sessions() as s:
+        row = s.get(SourceProgress, node)
+        assert row is not None
+    assert row.lost_total == 2**63 - 1 and row.resets_total == 2
+    assert letters(harness) == []
