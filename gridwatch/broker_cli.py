@@ -62,22 +62,9 @@ def auth(
 ) -> None:
     """One login per node, GridWatch-speaking sensor, worker phone, gateway and zigbee2mqtt bridge,
     with the files Mosquitto reads. Passwords already given out (credentials.json) are kept."""
-    from contracts.site import SiteConfigError, load_site
-    from contracts.topics import Roster
     from gridwatch.broker_auth import BrokerAuth, read_passwords
 
-    try:
-        loaded = load_site(site)
-    except SiteConfigError as exc:
-        err.print(f"[red]{site}: the site configuration has problems[/]; run 'gridwatch config check {site}'")
-        raise typer.Exit(2) from exc
-    try:
-        roster = Roster.from_site(
-            loaded, gateways=tuple(gateway or ("gateway",)), operators=tuple(operator or ())
-        )
-    except ValueError as exc:
-        err.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+    roster = _roster(site, gateway, operator)
     keep = read_passwords(out_dir)
     broker_auth = BrokerAuth.create(roster, keep, admin=dynsec_admin)
     written = broker_auth.write(out_dir)

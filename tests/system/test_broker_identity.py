@@ -181,3 +181,37 @@ def test_no_shipped_configuration_lets_anonymous_clients_in() -> None:
         assert blocks, path.name
         for block in blocks:
             assert ["allow_anonymous", "false"] in block, path.name
+
+
+def test_broker_auth_keeps_the_passwords_given_out_and_adds_new_logins(
+    site_copy: Path, tmp_path: Path
+) -> None:
+    """A second run for a changed site (a new worker) gives only the newcomer a password; the
+    files hold hashes only, and the secrets are readable by their owner only."""
+    import json
+    import stat
+
+    from typer.testing import CliRunner
+
+    from gridwatch.cli import app
+
+    out = tmp_path / "auth"
+    run = CliRunner().invoke(app, ["broker", "auth", "--site", str(site_copy), "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    first = json.loads((out / "credentials.json").read_text())
+    workers = site_copy / "workers.yaml"
+    workers.write_text(
+        workers.read_text()
+        + '  - {id: w-new, name: 新人, role: part_time, home_grid: g-gongye-01, phone: "13800000099",\n'
+        + '     duty: ["always"]}\n'
+    )
+    run = CliRunner().invoke(app, ["broker", "auth", "--site", str(site_copy), "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    assert "1 new" in run.output
+    second = json.loads((out / "credentials.json").read_text())
+    assert set(second) - set(first) == {"w-new"}
+    assert all(second[login] == first[login] for login in first)
+    passwd = (out / "passwd-field").read_text()
+    assert "w-new:$7$101$" in passwd and second["w-new"]["password"] not in passwd
+    for path in out.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
