@@ -30,8 +30,18 @@ class EvidenceRejected(ValueError):
 
 
 def store_evidence(session: Session, snap: EvidenceSnapshot, now: datetime) -> bool:
-    """Returns False when this evidence was already stored (a redelivery)."""
-    if session.get(Evidence, snap.evidence_id) is not None:
+    """Returns False when this evidence was already stored (a redelivery).
+
+    An id another source already holds is refused (a dead letter, kept for a replay), never
+    taken for a redelivery: one source cannot make another's snapshot vanish by using its id.
+    """
+    held = session.get(Evidence, snap.evidence_id)
+    if held is not None:
+        if held.source != snap.source:
+            raise EvidenceRejected(
+                f"evidence id {snap.evidence_id!r} is already held by {held.source!r}; "
+                "the snapshot is kept here (replay it once the other one is gone)"
+            )
         return False
     try:
         jpeg = base64.b64decode(snap.jpeg_b64, validate=True)

@@ -293,3 +293,24 @@ def test_a_source_jumping_to_the_largest_sequence_number_does_not_overflow_its_c
         assert row is not None
     assert row.lost_total == 2**63 - 1 and row.resets_total == 2
     assert letters(harness) == []
+
+
+def test_another_sources_snapshot_neither_shadows_nor_joins_the_genuine_one(harness: Harness) -> None:
+    """node-donghu-1 publishes a snapshot under the id (and for the event) of node-gongye-1's: the
+    genuine snapshot is not taken for a redelivery (it is a dead letter, kept for a replay), and
+    the impostor's picture is attached to no case of the other node."""
+    from gateway.evidence.models import Evidence
+    from tests.gateway.test_evidence_links import snapshot
+
+    event, outcome = harness.raise_event("smk-factory-a1")  # node-gongye-1's
+    assert outcome is Outcome.APPLIED
+    genuine = snapshot(harness, event.id)
+    impostor = genuine.model_copy(update={"source": "node-donghu-1", "device_id": "cam-rental-yard"})
+    assert harness.send(topics.node_evidence("node-donghu-1"), impostor) is Outcome.APPLIED
+    assert harness.send(topics.node_evidence("node-gongye-1"), genuine) is Outcome.DEAD_LETTER
+    [(reason, detail)] = letters(harness)
+    assert reason == "bad_evidence" and "already held by 'node-donghu-1'" in detail
+    with harness.sessions() as s:
+        assert s.get(Evidence, genuine.evidence_id).source == "node-donghu-1"  # type: ignore[union-attr]
+    [case] = cases(harness)
+    assert case.evidence_ids == []  # the impostor named the event, but it is not its source's
