@@ -48,8 +48,8 @@ from gateway.context import GatewayContext
 from gateway.people import service as people_service
 from gateway.people.areas import SiteAreas
 from gateway.people.passwords import HashCost, Passwords
+from gateway.schema.migrate import prepare_schema
 from gateway.store.db import make_engine, read_session_factory, session_factory
-from gateway.store.migrate import prepare_schema
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")

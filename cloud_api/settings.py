@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.site.access import parse_env
-from gateway.store.migrate import SchemaMode
+from gateway.settings import SchemaMode
 
 
 class ApiSettings(BaseSettings):

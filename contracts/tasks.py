@@ -77,23 +77,27 @@ class LocationFix(Envelope):
     on_patrol: bool = False
 
 
+# What a case notice is about (CaseNotice.event).
+NoticeEvent = Literal[
+    "opened",
+    "updated",
+    "dispatched",
+    "escalated",
+    "sla_warning",
+    "sla_breach",
+    "resolved",
+    "closed",
+    "dismissed",
+    "shortfall",
+]
+
+
 class CaseNotice(Envelope):
     """Operator alert wall / escalation notification (gateway → centre, a grid leader's phone)."""
 
     kind: Literal["case_notice"] = "case_notice"
     case_id: str = Field(max_length=64)
-    event: Literal[
-        "opened",
-        "updated",
-        "dispatched",
-        "escalated",
-        "sla_warning",
-        "sla_breach",
-        "resolved",
-        "closed",
-        "dismissed",
-        "shortfall",
-    ]
+    event: NoticeEvent
     hazard_type: HazardType
     severity: Severity
     status: str = Field(max_length=32)

@@ -12,12 +12,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from contracts.logs import setup_logging
 from gridwatch.auth_cli import auth_app
 from gridwatch.certs_cli import certs_app
 from gridwatch.db_cli import db_app
 from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.eval_cli import eval_command
-from gridwatch.logs import setup_logging
 from gridwatch.mqtt_options import PasswordOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, UserOpt, broker_fields
 
 if TYPE_CHECKING:

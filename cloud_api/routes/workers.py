@@ -16,7 +16,7 @@ from cloud_api.deps import CtxDep, ReadSessionDep
 from cloud_api.params import Limit
 from contracts.site import Site
 from contracts.site.schedule import any_active
-from gateway.dispatch.queries import tasks_for_worker
+from gateway.dispatch.queries import active_task_counts, tasks_for_worker
 from gateway.dispatch.schemas import TaskView
 from gateway.workers import queries
 
@@ -58,7 +58,7 @@ def list_workers(session: ReadSessionDep, ctx: CtxDep, access: WorkerReader) -> 
     shown = [w for w in site.workers.values() if access.allows(worker_place(site, w.id))]
     ids = [w.id for w in shown]
     positions = queries.positions(session, ids)
-    load = queries.active_task_counts(session, ids)
+    load = active_task_counts(session, ids)
     out = []
     for w in shown:
         fix = positions.get(w.id)

@@ -20,12 +20,12 @@ from contracts import HazardCategory, TaskAction, TaskUpdate, topics
 from gateway.cases.audit import note
 from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus, check_transition
 from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
-from gateway.cases.notices import notify_centre
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
 from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task, TaskStatus
 from gateway.flows import task_steps as steps
 from gateway.flows.dispatch import dispatch_case
+from gateway.notify import service as notify
 from gateway.outbound import service as outbound
 from gateway.sla import service as timers
 from gateway.sla.models import Outcome, Phase
@@ -111,7 +111,7 @@ def dismiss(
             reason=reason,
         )
     )
-    notify_centre(session, ctx, case, "dismissed", f"false alarm: {reason}", now)
+    notify.tell_centre(session, ctx, case, "dismissed", f"false alarm: {reason}", now)
     _log(case, "dismissed", actor)
     return case
 
@@ -124,7 +124,7 @@ def close(
     actor = f"operator:{operator}"
     transition(session, case, CaseStatus.CLOSED, actor, reason or "closed by the centre", now)
     _wind_down(session, ctx, case, actor, f"case closed by the centre: {reason}".rstrip(": "), now)
-    notify_centre(session, ctx, case, "closed", reason or "closed by the centre", now)
+    notify.tell_centre(session, ctx, case, "closed", reason or "closed by the centre", now)
     _log(case, "closed", actor)
     return case
 

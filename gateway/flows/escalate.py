@@ -22,7 +22,7 @@ from gateway.cases.lifecycle import TRANSITIONS, CaseStatus
 from gateway.cases.models import Case
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
-from gateway.dispatch import metrics
+from gateway.escalation import metrics
 from gateway.escalation.models import Escalation
 from gateway.escalation.targets import Missing, Target, resolve
 from gateway.notify import service as notify
@@ -137,15 +137,16 @@ def _announce(
     current = CaseStatus(case.status)
     if CaseStatus.ESCALATED in TRANSITIONS[current]:
         transition(session, case, CaseStatus.ESCALATED, ctx.gateway_id, text, now)
-    notify.tell_centre(session, ctx, case, "escalated", text, now, target.tier.value, escalation.id)
+    tier, told = target.tier.value, escalation.id
+    notify.tell_centre(session, ctx, case, "escalated", text, now, tier=tier, record=True, escalation_id=told)
     if target.worker_id:
         notify.tell_worker(
-            session, ctx, case, target.worker_id, "escalated", text, now, target.tier.value, escalation.id
+            session, ctx, case, target.worker_id, "escalated", text, now, tier=tier, escalation_id=told
         )
-    what = notify.notice(
-        ctx, case, "escalated", escalation.reason, now, target.tier.value, target.name, escalation.trigger
+    what = notify.webhook_notice(
+        ctx, case, "escalated", escalation.reason, now, tier, target.name, escalation.trigger
     )
-    notify.queue_webhooks(session, case, target, what, now, escalation.id)
+    notify.queue_webhooks(session, case, target, what, now, told)
     log.warning(
         "case %s escalated to %s (%s): %s",
         case.id,

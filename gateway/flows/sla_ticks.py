@@ -19,12 +19,12 @@ from gateway.cases.audit import note
 from gateway.cases.lifecycle import CaseStatus
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
-from gateway.dispatch import metrics
 from gateway.dispatch.models import Task, TaskStatus
 from gateway.flows import escalate as escalation
 from gateway.flows import task_steps as steps
 from gateway.flows.dispatch import redispatch
 from gateway.notify import service as notify
+from gateway.sla import metrics
 from gateway.sla import service as timers
 from gateway.sla.models import Outcome, Phase, SlaTimer
 
@@ -161,7 +161,7 @@ def _warn(
         f"limit {timer.limit_s:.0f} s, due {timer.due_at:%H:%M:%S} UTC"
     )
     note(session, case, "sla_warning", ctx.gateway_id, text, now)
-    notify.tell_centre(session, ctx, case, "sla_warning", text, now)
+    notify.tell_centre(session, ctx, case, "sla_warning", text, now, record=True)
     metrics.SLA_EVENTS.labels(phase.value, "warning").inc()
     log.warning("case %s: %s", case.id, text, extra={"case_id": case.id, "worker_id": timer.worker_id})
 
@@ -193,7 +193,7 @@ def _breach(
     metrics.SLA_EVENTS.labels(phase.value, "breach").inc()
     log.warning("case %s: %s", case.id, text, extra={"case_id": case.id, "worker_id": timer.worker_id})
     note(session, case, "sla_breach", ctx.gateway_id, text, now)
-    notify.tell_centre(session, ctx, case, "sla_breach", text, now)
+    notify.tell_centre(session, ctx, case, "sla_breach", text, now, record=True)
     if phase is Phase.WORKER_ACCEPT and task is not None:
         # No answer in time: the offer expires and goes to the next candidate.
         steps.end_offer(

@@ -17,8 +17,8 @@ from gateway.evidence.models import Evidence
 from gateway.flows import case_decisions
 from gateway.retention.service import MB, Retention
 from gateway.retention.settings import RetentionSettings
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 from gridwatch.broker import Mosquitto
 from gridwatch.cli import app
 from tests.conftest import DEMO_SITE

@@ -16,8 +16,8 @@ from contracts import topics
 from gateway.context import GatewayContext
 from gateway.escalation.models import Escalation
 from gateway.flows import task_decisions as centre
+from gateway.flows.ingest import Outcome, Pipeline
 from gateway.flows.sla_ticks import SlaTicker
-from gateway.ingest.pipeline import Outcome, Pipeline
 from gateway.notify.models import Delivery
 from gateway.store.db import make_engine, session_factory
 from gateway.workers.models import WorkerAvailability

@@ -18,8 +18,8 @@ from sqlalchemy import func, select, text
 from contracts import encode, topics
 from gateway.cases.models import Case
 from gateway.events.models import EventRecord
+from gateway.schema.migrate import head_revision, upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import head_revision, upgrade
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE
 from tests.edge.mqtt_helpers import hazard

@@ -14,8 +14,8 @@ from cloud_api.app import create_app
 from contracts.site.access import IssuedTokens
 from contracts.site.access import Role as GrantRole
 from gateway.people.models import Role
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 from gridwatch.broker import free_port
 from tests.conftest import DEMO_SITE
 from tests.people import add_person, api_settings

@@ -24,7 +24,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from alembic import command
@@ -34,16 +33,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from gateway.settings import SchemaMode
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 LOCK_NAME = "gridwatch-schema-migration"
 WAIT_LOG_EVERY_S = 10.0
-
-
-class SchemaMode(StrEnum):
-    UPGRADE = "upgrade"  # migrate under the lock at start (the embedded default)
-    WAIT = "wait"  # wait for `gridwatch db upgrade` (Compose, systemd)
 
 
 class SchemaError(RuntimeError):
