@@ -36,6 +36,8 @@ from cloud_api.routes import (
     patrol,
     people,
     performance,
+    photos,
+    reports,
     supervision,
     tasks,
     workers,
@@ -137,7 +139,13 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         settings.access_check_s,
         session_grace_s=settings.access_ttl_s + 60,
     )
-    app.state.guard = Guard(app.state.book, app.state.tokens, settings.max_body_bytes, app.state.sessions)
+    app.state.guard = Guard(
+        app.state.book,
+        app.state.tokens,
+        settings.max_body_bytes,
+        app.state.sessions,
+        settings.max_photo_bytes,
+    )
 
     routers = (
         auth,
@@ -150,6 +158,8 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         availability,
         performance,
         people,
+        photos,
+        reports,
     )
     for module in (*routers, case_actions, dead_letters, ingest_status, live):
         app.include_router(module.router)

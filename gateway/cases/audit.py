@@ -18,6 +18,8 @@ Change = Literal[
     "sla_warning",
     "sla_breach",
     "acknowledged",
+    "photo",  # a worker's photo joined the case
+    "reported",  # a worker reported it from the phone (随手拍)
 ]
 
 

@@ -8,6 +8,9 @@ from sqlalchemy.orm import Session
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case, CaseTransition
 from gateway.cases.schemas import CaseDetail, CaseView, TransitionView
+from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task
+
+_ACTIVE_TASKS = [s.value for s in ACTIVE_TASK_STATUSES]
 
 
 def list_cases(
@@ -46,3 +49,18 @@ def get_case(session: Session, case_id: str) -> CaseDetail | None:
         **CaseView.model_validate(case).model_dump(),
         transitions=[TransitionView.model_validate(t) for t in transitions],
     )
+
+
+def worker_tasks_with_cases(session: Session, worker_id: str, finished: int = 50) -> list[tuple[Task, Case]]:
+    """A worker's phone list: every active task and the ``finished`` latest others, with their
+    cases (two queries, whatever the number of tasks)."""
+    both = select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.worker_id == worker_id)
+    active = session.execute(both.where(Task.status.in_(_ACTIVE_TASKS))).tuples().all()
+    done = (
+        session.execute(
+            both.where(Task.status.not_in(_ACTIVE_TASKS)).order_by(Task.updated_at.desc()).limit(finished)
+        )
+        .tuples()
+        .all()
+    )
+    return [*active, *done]
