@@ -1,7 +1,7 @@
 """worker phone: idempotent API receipts, workers' photos as evidence
 
-Revision ID: 0007_worker_phone
-Revises: 0006_people
+Revision ID: 0008_worker_phone
+Revises: 0007_console
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import gateway.store.base
 
-revision = "0007_worker_phone"
-down_revision = "0006_people"
+revision = "0008_worker_phone"
+down_revision = "0007_console"
 branch_labels = None
 depends_on = None
 
