@@ -14,36 +14,14 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.outbox_throughput import NODE, TOPIC, readings
-from edge.emit import Priority
-from edge.outbox import Outbox
-from edge.settings import BrokerSettings, OutboxSettings
+from bench.outbox_throughput import NODE, outbox_sustained
+from edge.settings import BrokerSettings
 from gridwatch.broker import Mosquitto, free_port, wait_for_port
-from gridwatch.certs import CertificateAuthority
-
-
-def sustained(settings: BrokerSettings, work: Path, n: int) -> float:
-    shutil.rmtree(work, ignore_errors=True)
-    outbox = Outbox(
-        NODE, work / "outbox.sqlite3", settings, OutboxSettings(publish_rate=0, capacity=1_000_000)
-    )
-    outbox.start()
-    if not outbox.uplink.connected.wait(15):
-        raise RuntimeError(f"outbox did not connect: {outbox.uplink.stats.last_error}")
-    messages = readings(n)
-    start = time.perf_counter()
-    for m in messages:
-        outbox.emit(TOPIC, m, Priority.TELEMETRY)
-    while outbox.store.depth:
-        time.sleep(0.002)
-    elapsed = time.perf_counter() - start
-    outbox.stop()
-    return n / elapsed
+from gridwatch.certs import CertificateAuthority, mosquitto_listener
 
 
 def main() -> None:
@@ -59,9 +37,8 @@ def main() -> None:
     tls_port = free_port()
     broker = Mosquitto(
         tmp / "broker",
-        extra_config=(
-            f"listener {tls_port} 127.0.0.1\ncafile {ca.cert_path}\ncertfile {server.cert_path}\n"
-            f"keyfile {server.key_path}\nrequire_certificate true\nuse_identity_as_username true\n"
+        extra_config=mosquitto_listener(
+            tls_port, ca.cert_path, server.cert_path, server.key_path, host="127.0.0.1"
         ),
     ).start()
     wait_for_port("127.0.0.1", tls_port)
@@ -76,8 +53,8 @@ def main() -> None:
     plain_rates, tls_rates, ratios = [], [], []
     try:
         for r in range(args.rounds):
-            plain_rates.append(sustained(plain, tmp / f"plain-{r}", args.messages))
-            tls_rates.append(sustained(tls, tmp / f"tls-{r}", args.messages))
+            plain_rates.append(outbox_sustained(broker, tmp / f"plain-{r}", args.messages, plain))
+            tls_rates.append(outbox_sustained(broker, tmp / f"tls-{r}", args.messages, tls))
             ratios.append(tls_rates[-1] / plain_rates[-1])
     finally:
         broker.stop()

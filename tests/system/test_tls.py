@@ -28,7 +28,7 @@ from edge.settings import BrokerSettings
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings, MqttSettings
 from gridwatch.broker import Mosquitto, free_port, wait_for_port
-from gridwatch.certs import CertificateAuthority
+from gridwatch.certs import CertificateAuthority, mosquitto_listener
 from tests.conftest import DEMO_SITE, REPO
 from tests.helpers import run_gridwatch, site_time, wait_until
 
@@ -67,10 +67,8 @@ def tls_broker(tmp_path: Path) -> Iterator[TlsBroker]:
     tls_port = free_port()
     broker = Mosquitto(
         tmp_path / "broker",
-        extra_config=(
-            f"listener {tls_port} 127.0.0.1\n"
-            f"cafile {ca.cert_path}\ncertfile {broker_cert.cert_path}\nkeyfile {broker_cert.key_path}\n"
-            "require_certificate true\nuse_identity_as_username true\ntls_version tlsv1.2\n"
+        extra_config=mosquitto_listener(
+            tls_port, ca.cert_path, broker_cert.cert_path, broker_cert.key_path, host="127.0.0.1"
         ),
     ).start()
     wait_for_port("127.0.0.1", tls_port)
