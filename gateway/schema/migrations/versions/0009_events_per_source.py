@@ -3,8 +3,8 @@
 A source that published another source's message id first made the genuine message be
 skipped as a redelivery; the ledger now keys every message by who sent it.
 
-Revision ID: 0007_events_per_source
-Revises: 0006_people
+Revision ID: 0009_events_per_source
+Revises: 0008_worker_phone
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0007_events_per_source"
-down_revision = "0006_people"
+revision = "0009_events_per_source"
+down_revision = "0008_worker_phone"
 branch_labels = None
 depends_on = None
 
