@@ -39,6 +39,8 @@ from cloud_api.routes import (
     patrol,
     people,
     performance,
+    photos,
+    reports,
     supervision,
     tasks,
     workers,
@@ -100,6 +102,8 @@ ROUTERS = (
     availability,
     performance,
     people,
+    photos,
+    reports,
     case_actions,
     console,
     dead_letters,
@@ -191,7 +195,13 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         settings.access_check_s,
         session_grace_s=settings.access_ttl_s + 60,
     )
-    app.state.guard = Guard(app.state.book, app.state.tokens, settings.max_body_bytes, app.state.sessions)
+    app.state.guard = Guard(
+        app.state.book,
+        app.state.tokens,
+        settings.max_body_bytes,
+        app.state.sessions,
+        settings.max_photo_bytes,
+    )
 
     app.include_router(_docs_router(app))
 
