@@ -118,11 +118,7 @@ class CaseBrief(BaseModel):
     opened_at: datetime
 
 
-class TaskCard(TaskView):
-    accepted_at: datetime | None
-    on_site_at: datetime | None
-    resolved_at: datetime | None
-    ended_at: datetime | None
+class TaskCard(TaskView):  # with the steps' times (TaskView: accepted_at, on_site_at, ...)
     active: bool
     due: datetime | None  # the next deadline: accept_by while offered, on_site_by once accepted
     case: CaseBrief
@@ -153,10 +149,6 @@ def _card(site: Site, task: Task, case: Case) -> TaskCard:
     )
     return TaskCard(
         **TaskView.model_validate(task).model_dump(),
-        accepted_at=task.accepted_at,
-        on_site_at=task.on_site_at,
-        resolved_at=task.resolved_at,
-        ended_at=task.ended_at,
         active=active,
         due=due if active else None,
         case=CaseBrief(

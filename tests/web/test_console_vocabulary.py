@@ -5,11 +5,14 @@ a new status or phase cannot reach the screen as a raw id."""
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 import pytest
 
+from contracts.hazards import HazardType
 from contracts.site.models import Tier, WorkerRole
 from contracts.tasks import TaskResult
+from gateway.cases.audit import Change
 from gateway.cases.feedback import FalseAlarmReason
 from gateway.cases.lifecycle import CaseStatus
 from gateway.dispatch.models import TaskStatus
@@ -43,6 +46,8 @@ KINDS = {
     "task_status": [s.value for s in TaskStatus],
     "task_result": [r.value for r in TaskResult],
     "phase": [p.value for p in Phase],
+    "change": ["status", *get_args(Change)],
+    "hazard": [h.value for h in HazardType],
     "outcome": [o.value for o in Outcome],
     "tier": [t.value for t in Tier],
     "false_alarm": [r.value for r in FalseAlarmReason],
