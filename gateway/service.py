@@ -19,6 +19,7 @@ from gateway.dispatch.duties import DispatchDuties
 from gateway.heartbeat import service as heartbeat
 from gateway.ingest.consumer import MqttLink
 from gateway.ingest.pipeline import Incoming, Pipeline, StoreUnavailable
+from gateway.ingest.receipts import ReceiptSender
 from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.outbound.publisher import OutboundDrain
 from gateway.settings import GatewaySettings
@@ -46,7 +47,9 @@ class Gateway:
         if telemetry is None:
             telemetry = InfluxTelemetry(settings.influx) if settings.influx.url else NullTelemetry()
         self.telemetry = telemetry
-        self.sequences = SequenceTracker(settings.sequence_grace_s)
+        self.sequences = SequenceTracker(settings.sequence_grace_s, settings.gateway_id)
+        self.receipts = ReceiptSender(settings.gateway_id, self.ctx.clock, settings.receipt_interval_s)
+        self.sequences.receipts = self.receipts
         self.pipeline = Pipeline(self.sessions, self.ctx, self.telemetry, self.sequences)
         self.link = MqttLink(settings)
         self.drain = OutboundDrain(
@@ -84,7 +87,11 @@ class Gateway:
             self.engine.dispose()
 
     def step(self) -> None:
-        batch = self._retry or self.link.next_batch(self.settings.batch_max, self.settings.batch_wait_s)
+        # Waiting receipts must not wait for the next message: poll sooner while there are some.
+        idle = min(0.2, self.settings.receipt_interval_s) if self.receipts.waiting else 0.2
+        batch = self._retry or self.link.next_batch(
+            self.settings.batch_max, self.settings.batch_wait_s, idle_timeout_s=idle
+        )
         self._retry = []
         if batch:
             try:
@@ -97,6 +104,7 @@ class Gateway:
                 return
             self.link.ack(batch)
             self.processed += len(batch)
+        self.receipts.flush(self.link, self.link.online.is_set())  # what this and earlier batches committed
         self.duties.tick()  # SLA warnings, breaches, accept deadlines (state in the database)
         self.drain.pump(self.link, self.link.online.is_set())  # publishing needs no SUBACK
         if time.monotonic() - self._gauges_at > self.settings.heartbeat_s:

@@ -62,7 +62,7 @@ from gateway.dispatch.service import start_case
 from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
 from gateway.events import service as ledger
 from gateway.evidence.service import EvidenceRejected, link_evidence, store_evidence
-from gateway.ingest.sequences import SequenceReport, SequenceTracker, group_by_source
+from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.ingest.throttle import LogThrottle
 from gateway.telemetry import NullTelemetry, TelemetrySink
 from gateway.workers.fixes import apply_fix
@@ -281,13 +281,11 @@ class Pipeline:
                 ledger.dead_letters(session, work.dead_letters, now)
             self.sequences.observe(
                 session,
-                group_by_source(
-                    [
-                        (i.message.source, i.message.seq, i.message.ts)
-                        for i in items
-                        if i.message is not None and not i.incoming.retain
-                    ]
-                ),
+                [
+                    (i.incoming.topic, i.message)
+                    for i in items
+                    if i.message is not None and not i.incoming.retain
+                ],
                 now,
                 work.sequences,
             )
@@ -328,7 +326,7 @@ class Pipeline:
                 r.detail[:300],
                 extra={"topic": r.topic, "reason": r.reason},
             )
-        work.sequences.publish()
+        self.sequences.after_commit(work.sequences)  # metrics, logs, receipts
 
     # -- one message ---------------------------------------------------------
     def _apply(self, session: Session, item: _Item, now: datetime, book: CaseBook, work: _Work) -> Outcome:
