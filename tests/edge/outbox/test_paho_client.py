@@ -12,7 +12,7 @@ from contracts import topics
 from edge.emit import Priority
 from edge.outbox import Outbox, paho_client
 from edge.outbox.buffered import BufferedSocket
-from edge.settings import BrokerSettings
+from edge.settings import BrokerSettings, OutboxSettings
 from gridwatch.broker import Mosquitto
 from tests.edge.mqtt_helpers import event_topic, hazard
 from tests.edge.outbox.test_store import reading
@@ -40,8 +40,11 @@ def test_hooks_are_refused_for_an_unchecked_version_or_a_changed_method() -> Non
 def test_uplink_reads_through_the_buffered_socket_and_takes_the_cheap_puback_path(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    ob = Outbox(
-        "node-a", tmp_path / "outbox.sqlite3", BrokerSettings(host=mosquitto.host, port=mosquitto.port)
+    ob = Outbox(  # one hop: nobody answers with receipts here
+        "node-a",
+        tmp_path / "outbox.sqlite3",
+        BrokerSettings(host=mosquitto.host, port=mosquitto.port),
+        OutboxSettings(receipts=False),
     )
     codes: list[object] = []
     original = ob.uplink._on_publish
@@ -71,7 +74,12 @@ def test_a_publish_the_broker_refuses_is_still_seen_as_refused_and_kept_aside(tm
         "topic write gridwatch/v1/node/node-a/event\ntopic write gridwatch/v1/node/node-a/status\n"
     )
     with Mosquitto(tmp_path / "broker", extra_config=f"acl_file {acl}\n") as broker:
-        ob = Outbox("node-a", tmp_path / "outbox.sqlite3", BrokerSettings(host=broker.host, port=broker.port))
+        ob = Outbox(  # one hop: nobody answers with receipts here
+            "node-a",
+            tmp_path / "outbox.sqlite3",
+            BrokerSettings(host=broker.host, port=broker.port),
+            OutboxSettings(receipts=False),
+        )
         ob.start()
         try:
             ob.emit(event_topic("node-a"), hazard("node-a", 1), Priority.EVENT)
