@@ -10,15 +10,21 @@ is followed by the next one).
 When is a row sent again?
 
 - Its receipt is overdue: ``timeout_s`` after its PUBACK, doubling with every
-  attempt up to ``resend_max_s`` — a gateway that is down for long is not flooded.
+  attempt up to ``resend_max_s`` — a gateway that is down for long is not flooded —
+  unless receipts are still advancing towards it: a gateway working through a
+  backlog is not sent the backlog again.
 - The broker said "no matching subscribers" (PUBACK 0x10): no gateway is listening
   (it is reconnecting, or the broker forgot its subscription in a restart). Sent
-  again soon — 0.5 s, doubling up to ``timeout_s`` — and counted, and the node's
-  health warns.
+  again soon — 0.5 s, doubling up to 4 s — and counted, and the node's health
+  warns. Until a PUBACK says someone listens again, nothing new is sent: the node
+  does not drain its backlog into a broker that hands it to nobody; the rows sent
+  again are the probes.
 - A receipt covers numbers sent after it but not it, ``REORDER_S`` after it was sent:
   the gateway is alive and has moved past it, so it was lost on the way.
-- Receipts start again after a silence: the gateway is back; every row waiting
-  longer than ``timeout_s`` goes now, and the back-off starts over.
+- Receipts start again after a silence: the gateway is back. Every row is due at
+  once and the back-off starts over — but rows above what the receipts cover wait
+  while the receipts keep advancing (the gateway is still taking what the broker
+  queued for it); ``REORDER_S`` after they stop, what is left goes.
 - Every new connection sends everything still in the outbox, in order (the uplink
   replays from the oldest row), since a broker that restarted may have lost it.
 
@@ -38,6 +44,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from contracts import DeliveryReceipt
+from contracts.delivery import merge_ranges
 from edge.emit import Priority
 from edge.outbox import metrics
 
@@ -47,6 +54,8 @@ RECEIPTED = Priority.STATUS  # this priority and above wait for a receipt: statu
 # A row a receipt passed over is sent again once it is this old (shared subscriptions reorder a little).
 REORDER_S = 2.0
 NO_SUBSCRIBER_RETRY_S = 0.5
+NO_SUBSCRIBER_RETRY_MAX_S = 4.0
+MAX_COVERAGE_RANGES = 1024  # receipted ranges remembered (the lowest are forgotten first)
 
 
 class Awaiting:
@@ -88,12 +97,13 @@ class ReceiptStats:
     no_subscriber_total: int = 0
     last_no_subscriber_at: float | None = None  # monotonic
     last_receipt_at: float | None = None  # monotonic
+    last_advance_at: float = float("-inf")  # monotonic: when a receipt last covered a higher number
     ignored_total: int = 0
     ignored_why: str = ""
 
 
 class Coverage:
-    """The ranges of the latest receipt, for quick look-ups."""
+    """What the receipts so far cover, for quick look-ups."""
 
     def __init__(self, ranges: list[tuple[int, int]]) -> None:
         self.ranges = ranges
@@ -114,7 +124,8 @@ class ReceiptBook:
         self.stats = ReceiptStats()
         self._awaiting: dict[int, Awaiting] = {}  # by seq; insertion order is seq order (sent in order)
         self._due: list[tuple[float, int]] = []  # heap of (due, seq); stale entries are skipped
-        self.coverage = Coverage([])  # the latest receipt: facts that stay true across connections
+        self.coverage = Coverage([])  # what receipts said: facts that stay true across connections
+        self.nobody_listening = False  # the last PUBACK of an event said "no matching subscribers"
 
     # -- sending ---------------------------------------------------------------------
     def reset(self) -> None:
@@ -123,12 +134,13 @@ class ReceiptBook:
         metrics.RESENT.inc(len(self._awaiting))
         self._awaiting.clear()
         self._due.clear()
+        self.nobody_listening = False  # a new connection: ask again
         self._publish_stats()
 
     @property
     def room(self) -> int:
-        """How many more rows may be sent before the bound on awaiting rows is reached."""
-        return max(0, self.limit - len(self._awaiting))
+        """How many new rows may be sent: up to the bound on awaiting rows, none while nobody listens."""
+        return 0 if self.nobody_listening else max(0, self.limit - len(self._awaiting))
 
     def sending(self, seq: int, pos: int, priority: Priority, created_at: float) -> Awaiting:
         entry = self._awaiting.get(seq)
@@ -145,6 +157,10 @@ class ReceiptBook:
             entry = self._awaiting.get(seq)
             if entry is None or entry.sending or entry.due != due:
                 continue  # covered, already on its way, or rescheduled
+            if seq > self.coverage.highest and now - self.stats.last_advance_at < REORDER_S:
+                # Receipts are still coming towards it: the gateway is behind, not missing it.
+                self._schedule(entry, self.stats.last_advance_at + REORDER_S)
+                continue
             entry.sending = True
             entry.backoff += 1
             out.append(entry)
@@ -161,6 +177,7 @@ class ReceiptBook:
         if self.coverage.covers(entry.seq):
             self._forget(entry)
             return True
+        self.nobody_listening = False
         if entry.no_subscriber:  # someone listens again: the timeout starts over
             entry.no_subscriber, entry.backoff = False, 0
         entry.sent_at = now
@@ -170,12 +187,16 @@ class ReceiptBook:
     def no_subscriber(self, entry: Awaiting, now: float) -> None:
         """PUBACK 0x10: the broker took it and handed it to nobody."""
         entry.sending = False
+        if entry.done:
+            return
         entry.no_subscriber = True
         entry.sent_at = now
+        self.nobody_listening = True
         self.stats.no_subscriber_total += 1
         self.stats.last_no_subscriber_at = now
         metrics.NO_SUBSCRIBER.inc()
-        self._schedule(entry, now + min(NO_SUBSCRIBER_RETRY_S * 2**entry.backoff, self.timeout_s))
+        retry = min(NO_SUBSCRIBER_RETRY_S * 2**entry.backoff, NO_SUBSCRIBER_RETRY_MAX_S, self.timeout_s)
+        self._schedule(entry, now + retry)
 
     def release(self) -> list[Awaiting]:
         """No receipts will come (the broker refused the subscription): the rows waiting for one
@@ -196,6 +217,8 @@ class ReceiptBook:
     def _forget(self, entry: Awaiting) -> None:
         entry.done = True
         self._awaiting.pop(entry.seq, None)
+        if not self._awaiting:
+            self.nobody_listening = False  # no row left to probe with: the next new one does
 
     # -- receipts ----------------------------------------------------------------------
     def receipt(self, receipt: DeliveryReceipt, now: float, last_seq: int) -> list[Awaiting]:
@@ -214,7 +237,11 @@ class ReceiptBook:
         silent = self.stats.last_receipt_at is None or now - self.stats.last_receipt_at > self.timeout_s
         self.stats.receipts_total += 1
         self.stats.last_receipt_at = now
-        self.coverage = coverage = Coverage(ranges)
+        if ranges and ranges[-1][1] > self.coverage.highest:
+            self.stats.last_advance_at = now
+        # Receipts from several gateways may arrive out of order; each one is true, so keep both.
+        merged = merge_ranges([*self.coverage.ranges, *ranges])
+        self.coverage = coverage = Coverage(merged[-MAX_COVERAGE_RANGES:])
         covered: list[Awaiting] = []
         for seq, entry in self._awaiting.items():
             if seq > coverage.highest:
@@ -225,11 +252,11 @@ class ReceiptBook:
                 self._schedule(entry, now)  # the gateway has moved past it: lost on the way
         for entry in covered:
             self._forget(entry)
-        if silent:  # the gateway is back: what waited through the silence goes now
+        if silent:  # the gateway is back: what waited through the silence is due now
             for entry in self._awaiting.values():
                 if not entry.sending:
                     entry.backoff = 0
-                    self._schedule(entry, min(entry.due, entry.sent_at + self.timeout_s))
+                    self._schedule(entry, now)
         self.stats.receipted_total += len(covered)
         metrics.RECEIPTS.inc()
         metrics.RECEIPTED.inc(len(covered))

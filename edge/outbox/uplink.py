@@ -395,7 +395,7 @@ class Uplink:
                         sent = self._resend(client, book, inflight, acked, receipted, budget)
                         budget -= sent
                     if book is not None and not self._one_hop:
-                        budget = min(budget, book.room)  # awaiting rows are bounded
+                        budget = min(budget, book.room)  # bounded, and nothing new while nobody listens
                     rows = self._next_rows(cursor, budget) if budget > 0 else []
                     for row in rows:
                         cursor = row.pos
@@ -511,9 +511,8 @@ class Uplink:
                 book.gone(item)
                 acked.append((pos, priority))
             elif rc.value == NO_MATCHING_SUBSCRIBERS:
-                if not item.done:
-                    book.no_subscriber(item, now)
-                    self._note_no_subscriber(now)
+                book.no_subscriber(item, now)
+                self._note_no_subscriber(now)
             elif book.acked(item, now):
                 acked.append((pos, priority))
         self.stats.acked_total += good
