@@ -177,7 +177,7 @@ def bench_decisions(ctx: GatewayContext, rng: random.Random, n: int) -> dict[str
 def bench_decisions_with_store(ctx: GatewayContext, rng: random.Random, n: int) -> dict[str, object]:
     """decide(): state of the nearby workers read from SQLite, then the choice (no offer written)."""
     from gateway.cases.models import Case
-    from gateway.dispatch.service import decide
+    from gateway.flows.dispatch import decide
     from gateway.store.db import make_engine, session_factory
     from gateway.store.migrate import upgrade
     from gateway.workers.models import WorkerPosition

@@ -1,18 +1,31 @@
-"""The HTTP API (and, later, the web pages) for operators, installers and workers."""
+"""The HTTP API and the web pages for operators, departments, installers and workers."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 
-from cloud_api.auth import TokenBook
+from cloud_api.auth import Perm, Refusal, allow, public
+from cloud_api.auth.book import AccessBook
+from cloud_api.auth.errors import on_http_error, on_validation_error
+from cloud_api.auth.guard import Guard, GuardedRoute, check_routes
+from cloud_api.auth.tokens import AccessTokens, load_keys
 from cloud_api.live import LiveHub
 from cloud_api.routes import (
+    auth,
     availability,
     case_actions,
     cases,
@@ -21,6 +34,7 @@ from cloud_api.routes import (
     live,
     operations,
     patrol,
+    people,
     performance,
     supervision,
     tasks,
@@ -28,48 +42,167 @@ from cloud_api.routes import (
 )
 from cloud_api.settings import ApiSettings
 from contracts.clock import Clock, SystemClock
-from contracts.site import load_site
-from contracts.site.access import parse_env
+from contracts.site import Site, load_site
+from contracts.site.access import ENV_VAR, check_grants, grants_from_file, parse_env
 from gateway.context import GatewayContext
+from gateway.people import service as people_service
+from gateway.people.areas import SiteAreas
+from gateway.people.passwords import HashCost, Passwords
 from gateway.store.db import make_engine, read_session_factory, session_factory
-from gateway.store.migrate import upgrade
+from gateway.store.migrate import prepare_schema
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
+DOCS_ASSETS = files("fastapi_offline") / "static"  # Swagger UI and Redoc, shipped in a Python package
+TITLE = "GridWatch API"
+
+
+def _grants(site: Site, env_value: str) -> list[Any]:
+    """access.yaml and GRIDWATCH_API_TOKENS keep working (each names one operator or worker)."""
+    grants = [*grants_from_file(site.access), *parse_env(env_value)[0]]
+    problems = check_grants(grants, site.workers, ENV_VAR)
+    if problems:
+        raise ValueError("API tokens: " + "; ".join(f"{p.where}: {p.message} ({p.hint})" for p in problems))
+    return grants
+
+
+def _sync_workers(app: FastAPI) -> None:
+    """Grid workers' accounts follow workers.yaml (several API processes may race: one wins)."""
+    for _attempt in range(3):
+        try:
+            with app.state.sessions() as session, session.begin():
+                added, changed, disabled = people_service.sync_workers(
+                    session, app.state.site, app.state.ctx.now()
+                )
+        except IntegrityError:
+            continue
+        if added or changed or disabled:
+            log.info(
+                "worker accounts from workers.yaml: %d added, %d changed, %d disabled",
+                added,
+                changed,
+                disabled,
+            )
+        return
 
 
 def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     site = load_site(settings.site_dir)
     engine = make_engine(settings.database_url)
+    grants = _grants(site, settings.api_tokens)
+    keys, configured = load_keys(settings.jwt_keys, settings.jwt_key_file)
+    if not configured:
+        log.warning(
+            "no JWT signing key configured (GRIDWATCH_JWT_KEY_FILE / GRIDWATCH_JWT_KEYS): this process made "
+            "its own: access tokens are refreshed after a restart and are not shared by API processes"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upgrade(engine)  # the API may start before the gateway
+        # The API may start before the gateway: it upgrades under the lock too, or waits.
+        prepare_schema(engine, settings.db_schema, settings.db_schema_wait_s)
+        _sync_workers(app)
+        app.state.book.refresh(force=True)
         await app.state.live.start()
         yield
         await app.state.live.stop()
         engine.dispose()
 
     app = FastAPI(
-        title="GridWatch API",
+        title=TITLE,
         version="1",
-        description="Cases raised by cameras and sensors, and the grid workers who verify them.",
+        description="Cases raised by cameras and sensors, and the grid workers who verify them. "
+        "Every route but sign-in and health needs a signed-in caller: docs/api-access.md.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+    ctx = GatewayContext(site, settings.api_id, clock or SystemClock())
+    app.state.settings = settings
     app.state.site = site
     app.state.sessions = session_factory(engine)  # routes that write
     app.state.read_sessions = read_session_factory(engine)  # GET routes
     app.state.live = LiveHub(app.state.read_sessions, interval=settings.live_interval_s)
-    app.state.tokens = TokenBook.for_site(site, parse_env(settings.api_tokens)[0])
-    app.state.ctx = GatewayContext(site, settings.api_id, clock or SystemClock())
-    routers = (cases, workers, operations, tasks, supervision, patrol, availability, performance)
+    app.state.ctx = ctx
+    app.state.areas = SiteAreas(site)
+    app.state.passwords = Passwords(HashCost(settings.password_time_cost, settings.password_memory_kib))
+    app.state.tokens = AccessTokens(keys, settings.access_ttl_s)
+    app.state.book = AccessBook(
+        app.state.read_sessions,
+        app.state.areas,
+        ctx.clock,
+        grants,
+        settings.access_check_s,
+        session_grace_s=settings.access_ttl_s + 60,
+    )
+    app.state.guard = Guard(app.state.book, app.state.tokens, settings.max_body_bytes, app.state.sessions)
+
+    routers = (
+        auth,
+        cases,
+        workers,
+        operations,
+        tasks,
+        supervision,
+        patrol,
+        availability,
+        performance,
+        people,
+    )
     for module in (*routers, case_actions, dead_letters, ingest_status, live):
         app.include_router(module.router)
+    app.include_router(_docs_router(app))
 
+    async def on_refusal(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Refusal)
+        return app.state.guard.refused(request, exc)  # type: ignore[no-any-return]
+
+    app.add_exception_handler(Refusal, on_refusal)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+    # The longer prefix first: mounts are matched in order.
+    app.mount("/ui/docs-assets", StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
     app.mount("/ui", StaticFiles(directory=STATIC), name="ui")
 
-    @app.get("/", include_in_schema=False)
+    check_routes(app)
+    return app
+
+
+def _docs_router(app: FastAPI) -> APIRouter:
+    """The OpenAPI document and its two readers, for anyone signed in; the assets come from
+    the installed fastapi-offline package, never a CDN (an air-gapped site has none)."""
+    router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
+    signed_in = [Depends(allow(Perm.SIGNED_IN))]
+
+    @router.get("/", dependencies=[Depends(public)])
     def index() -> RedirectResponse:
         return RedirectResponse("/ui/wall.html")
 
-    return app
+    @router.get("/openapi.json", dependencies=signed_in)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @router.get("/docs", dependencies=signed_in)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{TITLE} · docs",
+            swagger_js_url="/ui/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/ui/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/ui/docs-assets/favicon.png",
+        )
+
+    @router.get("/redoc", dependencies=signed_in)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{TITLE} · reference",
+            redoc_js_url="/ui/docs-assets/redoc.standalone.js",
+            redoc_favicon_url="/ui/docs-assets/favicon.png",
+            with_google_fonts=False,
+        )
+
+    return router

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from contracts.site import Site
 from gateway.context import GatewayContext
+from gateway.people.areas import SiteAreas
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -41,3 +42,11 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 SiteDep = Annotated[Site, Depends(get_site)]
 CtxDep = Annotated[GatewayContext, Depends(get_ctx)]
+
+
+def get_areas(request: Request) -> SiteAreas:
+    """The site's hierarchy and where workers, devices and nodes are (for area checks)."""
+    return request.app.state.areas
+
+
+AreasDep = Annotated[SiteAreas, Depends(get_areas)]

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.site.access import parse_env
+from gateway.store.migrate import SchemaMode
 
 
 class ApiSettings(BaseSettings):
@@ -15,6 +16,11 @@ class ApiSettings(BaseSettings):
 
     site_dir: Path = Field(default=Path("device_configs/demo_site"))
     database_url: str = Field(default="sqlite:///gridwatch.db")
+    db_schema: SchemaMode = Field(
+        default=SchemaMode.UPGRADE,
+        description="At start: 'upgrade' the schema under a lock, or 'wait' for 'gridwatch db upgrade'.",
+    )
+    db_schema_wait_s: float = Field(default=300, gt=0, description="How long to wait for the schema.")
     api_id: str = Field(
         default="api",
         pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
@@ -30,6 +36,37 @@ class ApiSettings(BaseSettings):
         default="",
         description="API tokens besides the site's access.yaml: '<role>:<id>:<sha256>' entries separated by "
         "commas (GRIDWATCH_API_TOKENS). 'gridwatch auth token <role> <id>' prints one.",
+    )
+
+    jwt_keys: str = Field(
+        default="",
+        repr=False,
+        description="Signing keys of access tokens, '<kid>:<secret>' separated by newlines or commas; the "
+        "first signs (GRIDWATCH_JWT_KEYS). 'gridwatch users jwt-key' prints one.",
+    )
+    jwt_key_file: Path | None = Field(
+        default=None,
+        description="A file with the signing keys, one '<kid>:<secret>' a line (GRIDWATCH_JWT_KEY_FILE).",
+    )
+    access_ttl_s: int = Field(default=300, ge=30, le=3600, description="Lifetime of an access token.")
+    session_ttl_s: int = Field(
+        default=14 * 86400, ge=300, le=90 * 86400, description="Lifetime of a sign-in (its refresh cookie)."
+    )
+    access_check_s: float = Field(
+        default=5,
+        ge=0,
+        le=30,
+        description="How often each API process looks for disabled people, revoked tokens, ended sessions.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1_048_576, description="Larger request bodies are refused (413)."
+    )
+    cookie_secure: bool | None = Field(
+        default=None, description="Mark cookies Secure; default: when the request came over https."
+    )
+    password_time_cost: int = Field(default=2, ge=1, le=20, description="argon2id passes per password check.")
+    password_memory_kib: int = Field(
+        default=65536, ge=8, le=1_048_576, description="argon2id memory per password check (KiB)."
     )
 
     @field_validator("api_tokens")

@@ -31,7 +31,7 @@ from contracts.clock import Clock, SystemClock
 from contracts.site.models import EdgeNodeConfig
 from edge.emit import Priority
 from edge.fusion import FusionHub
-from edge.outbox import Outbox
+from edge.outbox import Outbox, retention
 from edge.sensors.bus import SensorBus
 from edge.sensors.modbus import ModbusPoller, lines_for
 from edge.sensors.service import SensorService
@@ -156,12 +156,24 @@ class EdgeNode:
     def _health_loop(self) -> None:
         # First report soon after start, so a freshly installed node shows up at once.
         delay = min(5.0, self.settings.health_interval_s)
+        next_sweep = 0.0
         while not self._stop.wait(delay):
             try:
                 self.outbox.emit(topics.node_health(self.node_id), self.health(), Priority.HEALTH)
             except Exception:
                 log.exception("could not queue edge health", extra={"node_id": self.node_id})
+            if (
+                time.monotonic() >= next_sweep
+            ):  # unsent evidence and refused messages past their days or quota
+                next_sweep = time.monotonic() + self.settings.retention.interval_s
+                self.sweep_retention()
             delay = self.settings.health_interval_s
+
+    def sweep_retention(self) -> None:
+        try:
+            retention.sweep(self.outbox, self.settings.retention, self.clock.now())
+        except Exception:
+            log.exception("retention sweep failed", extra={"node_id": self.node_id})
 
     def health(self) -> EdgeHealth:
         outbox, warnings = self.outbox.health()

@@ -12,8 +12,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.retention import Limit
+from contracts.tls import MqttTls
 
-class BrokerSettings(BaseModel):
+
+class BrokerSettings(MqttTls):
+    """A broker the node talks to; TLS fields (tls_ca, tls_cert, tls_key): contracts.tls."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = Field(default="127.0.0.1", description="Broker address.")
@@ -68,6 +73,25 @@ class OutboxSettings(BaseModel):
     )
 
 
+class EdgeRetentionSettings(BaseModel):
+    """How long a node keeps evidence it could not send yet, and messages the broker refused
+    (``GRIDWATCH_EDGE_RETENTION__*``). Hazard events are never dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    evidence_days: Limit = Field(
+        default=7, description="Unsent snapshots older than this go (the uplink was down that long)."
+    )
+    evidence_quota_mb: Limit = Field(
+        default=512, description="Most megabytes of unsent snapshots kept; the oldest go first."
+    )
+    refused_days: Limit = Field(
+        default=30, description="Messages the broker refused for good are kept this long."
+    )
+    refused_quota_mb: Limit = Field(default=64, description="Most megabytes of them kept.")
+    interval_s: float = Field(default=3600, gt=0, description="How often the node sweeps.")
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDWATCH_EDGE_", env_nested_delimiter="__", extra="forbid")
 
@@ -82,6 +106,7 @@ class EdgeSettings(BaseSettings):
         description="Broker of zigbee2mqtt and GridWatch-speaking sensors; default: the uplink broker.",
     )
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    retention: EdgeRetentionSettings = Field(default_factory=EdgeRetentionSettings)
     health_interval_s: float = Field(default=60, gt=0, description="Period of the EdgeHealth message.")
     metrics_port: int | None = Field(default=None, description="Serve Prometheus /metrics on this port.")
 

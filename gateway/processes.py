@@ -94,13 +94,14 @@ class Supervisor:
         )
 
     def run(self) -> int:
-        # Migrate once here: N processes upgrading a fresh store at the same moment would race.
+        # Settle the schema once here (the processes would only wait on the migration lock).
         from gateway.store.db import make_engine
-        from gateway.store.migrate import upgrade
+        from gateway.store.migrate import prepare_schema
 
-        engine = make_engine(self.settings[0].database_url)
+        first = self.settings[0]
+        engine = make_engine(first.database_url)
         try:
-            upgrade(engine)
+            prepare_schema(engine, first.db_schema, first.db_schema_wait_s)
         finally:
             engine.dispose()
         for k in range(len(self._procs)):

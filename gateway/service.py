@@ -22,9 +22,10 @@ from gateway.ingest.pipeline import Incoming, Pipeline, StoreUnavailable
 from gateway.ingest.receipts import ReceiptSender
 from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.outbound.publisher import OutboundDrain
+from gateway.retention.service import Retention, RetentionTimer
 from gateway.settings import GatewaySettings
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
+from gateway.store.migrate import prepare_schema
 from gateway.telemetry import NullTelemetry, TelemetrySink
 from gateway.telemetry_influx import InfluxTelemetry
 
@@ -41,7 +42,7 @@ class Gateway:
         self.settings = settings
         site = load_site(settings.site_dir)
         self.engine = make_engine(settings.database_url)
-        upgrade(self.engine)
+        prepare_schema(self.engine, settings.db_schema, settings.db_schema_wait_s)
         self.sessions = session_factory(self.engine)
         self.ctx = GatewayContext(site, settings.gateway_id, clock or SystemClock())
         if telemetry is None:
@@ -57,6 +58,7 @@ class Gateway:
         )
         self.link.on_connected = self.drain.reset
         self.duties = DispatchDuties(self.sessions, self.ctx, settings.timer_interval_s)
+        self.retention = RetentionTimer(Retention(self.engine, self.sessions, settings.retention))
         self.stop_event = threading.Event()
         self._gauges_at = 0.0
         self._retry: list[Incoming] = []
@@ -82,6 +84,7 @@ class Gateway:
                 self.step()
         finally:
             self.duties.stop()
+            self.retention.join(timeout=10)
             self.link.stop()
             self.telemetry.close()
             self.engine.dispose()
@@ -114,6 +117,7 @@ class Gateway:
         """Gauges, lost-sequence sweep and the heartbeat; never stops the loop."""
         self._gauges_at = time.monotonic()
         self.link.retry_refused()
+        self.retention.maybe_start(self.ctx.now())  # evidence and dead letters past their days or quota
         try:
             self._update_gauges()
         except Exception:

@@ -7,10 +7,15 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.tls import MqttTls
+from gateway.retention.settings import RetentionSettings
+from gateway.store.migrate import SchemaMode
 from gateway.telemetry_influx import InfluxSettings
 
 
-class MqttSettings(BaseSettings):
+class MqttSettings(BaseSettings, MqttTls):
+    """The broker; TLS from GRIDWATCH_MQTT_TLS_CA / _TLS_CERT / _TLS_KEY (contracts.tls)."""
+
     model_config = SettingsConfigDict(env_prefix="GRIDWATCH_MQTT_", extra="forbid")
 
     host: str = Field(default="127.0.0.1", description="Broker address.")
@@ -34,6 +39,14 @@ class GatewaySettings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///gridwatch.db",
         description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user@host/db.",
+    )
+    db_schema: SchemaMode = Field(
+        default=SchemaMode.UPGRADE,
+        description="At start: 'upgrade' the schema (under a lock; safe with several processes) or "
+        "'wait' for 'gridwatch db upgrade' to have run (Compose, systemd).",
+    )
+    db_schema_wait_s: float = Field(
+        default=300, gt=0, description="How long to wait for the schema (or the migration lock)."
     )
     share_group: str | None = Field(
         default="gateways",
@@ -79,3 +92,6 @@ class GatewaySettings(BaseSettings):
     )
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings, description="Telemetry store.")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long evidence and dead letters are kept."
+    )

@@ -13,8 +13,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from gridwatch.auth_cli import auth_app
+from gridwatch.certs_cli import certs_app
+from gridwatch.db_cli import db_app
 from gridwatch.deadletters_cli import deadletters_app
+from gridwatch.eval_cli import eval_command
 from gridwatch.logs import setup_logging
+from gridwatch.mqtt_options import PasswordOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, UserOpt, broker_fields
+from gridwatch.users_cli import users_app
 
 # OpenCV's own warnings (e.g. on each failed RTSP open) say less than our camera log lines;
 # set before anything imports cv2.
@@ -35,6 +40,10 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
+app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
+app.add_typer(certs_app, name="certs")
+app.command("eval")(eval_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -53,40 +62,83 @@ DEFAULT_SITE = Path("device_configs/demo_site")
 
 @config_app.command("check")
 def config_check(
-    directory: Annotated[Path, typer.Argument(help="Site directory, e.g. device_configs/demo_site.")],
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            envvar="GRIDWATCH_SITE_DIR",
+            show_default=False,
+            help=f"Site directory (default: {DEFAULT_SITE}, from here or from this GridWatch checkout).",
+        ),
+    ] = None,
+    max_file_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-file-mb",
+            min=0.001,
+            help="Refuse larger site files (default 4, or GRIDWATCH_SITE_MAX_FILE_MB).",
+        ),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
 ) -> None:
-    """Check a site directory and report every problem with file, key and hint.
+    """Check a site directory and report every problem with file, key and fix.
 
-    Also checks the API tokens in GRIDWATCH_API_TOKENS when it is set."""
+    Also checks the API tokens in GRIDWATCH_API_TOKENS when it is set. Exit status 1 when the
+    site has errors (or, with --strict, warnings)."""
     from contracts.site import check_site
     from contracts.site.access import ENV_VAR, check_grants, grants_from_file, parse_env
+    from contracts.site.reading import ReadLimits
 
-    site, problems = check_site(directory)
+    directory = directory or _default_site()
+    limits = ReadLimits(max_file_mb=max_file_mb) if max_file_mb else None
+    site, problems = check_site(directory, limits, warnings=True)
     env_grants, env_problems = parse_env(os.environ.get(ENV_VAR, ""))
     problems += env_problems
     if site is not None:
         file_grants = grants_from_file(site.access)
         env_problems = check_grants([*file_grants, *env_grants], site.workers, "environment")
         problems += [p for p in env_problems if p.where.startswith(ENV_VAR)]
-    if problems:
-        err.print(f"[bold red]{len(problems)} problem(s)[/] in {directory}:")
-        for p in problems:
-            err.print(
-                f"  [bold]{escape(p.file)}[/] · {escape(p.where)}: {escape(p.message)}", highlight=False
-            )
-            if p.hint:
-                err.print(f"      [dim]hint: {escape(p.hint)}[/]", highlight=False)
+    errors = [p for p in problems if p.is_error]
+    warnings = [p for p in problems if not p.is_error]
+    for title, colour, listed in (("problem(s)", "red", errors), ("warning(s)", "yellow", warnings)):
+        if listed:
+            err.print(f"[bold {colour}]{len(listed)} {title}[/] in {escape(str(directory))}:")
+        _print_problems(listed, directory)
+    if errors or (strict and warnings):
         raise typer.Exit(1)
     assert site is not None
     cameras = sum(len(n.cameras) for n in site.nodes.values())
     sensors = sum(len(n.sensors) for n in site.nodes.values())
     out.print(
-        f"[green]OK[/] site {site.settings.site.id!r}: {len(site.areas)} areas "
+        f"[green]OK[/] site {site.settings.site.id!r} ({escape(str(directory))}): {len(site.areas)} areas "
         f"({len(site.grids)} grids), {len(site.workers)} workers, {len(site.nodes)} edge nodes, "
         f"{cameras} cameras, {sensors} sensors, {len(site.patrols.routes)} patrol routes, "
         f"API tokens: {len(site.access.operators)} operator(s) and {len(site.access.workers)} worker(s) "
         f"in access.yaml, {len(env_grants)} in {ENV_VAR}"
+        + (f"; {len(warnings)} warning(s) above" if warnings else "")
     )
+
+
+def _print_problems(problems: list, directory: Path) -> None:  # type: ignore[type-arg]
+    """One entry per problem; the same message and fix at several places is one entry naming them all."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for p in problems:
+        groups.setdefault((p.file, p.message, p.hint), []).append(p.where)
+    for (file, message, hint), places in groups.items():
+        if places == ["(directory)"] and not directory.is_absolute():
+            checkout = Path(__file__).resolve().parents[1] / directory
+            if checkout.is_dir() and not directory.exists():
+                hint = f"did you mean {checkout}? " + hint
+        where = ", ".join(places)
+        err.print(f"  [bold]{escape(file)}[/] · {escape(where)}: {escape(message)}", highlight=False)
+        err.print(f"      [dim]hint: {escape(hint)}[/]", highlight=False)
+
+
+def _default_site() -> Path:
+    """``device_configs/demo_site`` from the current directory, else from the checkout GridWatch runs from."""
+    if DEFAULT_SITE.is_dir():
+        return DEFAULT_SITE
+    checkout = Path(__file__).resolve().parents[1] / DEFAULT_SITE
+    return checkout if checkout.is_dir() else DEFAULT_SITE
 
 
 @app.command()
@@ -95,6 +147,11 @@ def gateway(
     db: DbOpt = "sqlite:///gridwatch.db",
     mqtt_host: HostOpt = "127.0.0.1",
     mqtt_port: PortOpt = 1883,
+    mqtt_username: UserOpt = None,
+    mqtt_password: PasswordOpt = None,
+    mqtt_tls_ca: TlsCaOpt = None,
+    mqtt_tls_cert: TlsCertOpt = None,
+    mqtt_tls_key: TlsKeyOpt = None,
     gateway_id: Annotated[str, typer.Option(envvar="GRIDWATCH_GATEWAY_ID")] = "gateway-1",
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics here.")] = None,
     influx_url: Annotated[
@@ -140,7 +197,11 @@ def gateway(
         share_group=share_group or None,
         batch_max=batch_max,
         outbound_lease_s=outbound_lease_s,
-        mqtt=MqttSettings(host=mqtt_host, port=mqtt_port),
+        mqtt=MqttSettings(
+            host=mqtt_host,
+            port=mqtt_port,
+            **broker_fields(mqtt_username, mqtt_password, mqtt_tls_ca, mqtt_tls_cert, mqtt_tls_key),
+        ),
         influx=InfluxSettings(url=influx_url),
     )
     if processes > 1:
@@ -158,22 +219,42 @@ def gateway(
 def api(
     site: SiteOpt = DEFAULT_SITE,
     db: DbOpt = "sqlite:///gridwatch.db",
-    host: str = "127.0.0.1",
-    port: int = 8080,
+    host: Annotated[str, typer.Option(envvar="GRIDWATCH_API_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="GRIDWATCH_API_PORT")] = 8080,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(envvar="GRIDWATCH_API_TLS_CERT", help="Serve HTTPS with this certificate (PEM)."),
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(envvar="GRIDWATCH_API_TLS_KEY", help="Its key.")] = None,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Reverse proxies whose X-Forwarded-Proto/For are believed (comma-separated, '*' = any).",
+        ),
+    ] = "127.0.0.1",
     log_level: LogOpt = "INFO",
 ) -> None:
-    """Serve the HTTP API and web pages."""
+    """Serve the HTTP API and web pages (HTTPS with --tls-cert/--tls-key, or behind a reverse proxy)."""
     import uvicorn
 
     from cloud_api.app import create_app
     from cloud_api.settings import ApiSettings
 
+    for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if (tls_cert or tls_key) and (path is None or not path.is_file()):
+            err.print(f"[red]{option} {path or '(not given)'}: HTTPS needs both a certificate and its key[/]")
+            raise typer.Exit(2)
     setup_logging(log_level)
     uvicorn.run(
         create_app(ApiSettings(site_dir=site, database_url=db)),
         host=host,
         port=port,
         log_config=None,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=3,  # open live feeds (SSE) would otherwise hold a restart forever
     )
 
@@ -188,6 +269,11 @@ def edge_run(
     ],
     mqtt_host: HostOpt = "127.0.0.1",
     mqtt_port: PortOpt = 1883,
+    mqtt_username: UserOpt = None,
+    mqtt_password: PasswordOpt = None,
+    mqtt_tls_ca: TlsCaOpt = None,
+    mqtt_tls_cert: TlsCertOpt = None,
+    mqtt_tls_key: TlsKeyOpt = None,
     sensor_mqtt_host: Annotated[
         str | None,
         typer.Option(envvar="GRIDWATCH_SENSOR_MQTT_HOST", help="zigbee2mqtt's broker (default: uplink)."),
@@ -231,7 +317,11 @@ def edge_run(
             )
         settings = EdgeSettings(
             state_dir=state_dir,
-            uplink=BrokerSettings(host=mqtt_host, port=mqtt_port),
+            uplink=BrokerSettings(
+                host=mqtt_host,
+                port=mqtt_port,
+                **broker_fields(mqtt_username, mqtt_password, mqtt_tls_ca, mqtt_tls_cert, mqtt_tls_key),
+            ),
             sensor_broker=sensor_broker,
             outbox=OutboxSettings(**outbox),
             health_interval_s=health_interval,
@@ -316,7 +406,8 @@ ModelPathOpt = Annotated[
     typer.Option(
         "--model-path",
         envvar="GRIDWATCH_MODEL_PATH",
-        help="Directories searched for weights, ':'-separated (default: models/ in the repository).",
+        help="Directories searched for weights, ':'-separated (default: models/ and ../shared/models of a "
+        "checkout; installed: ~/.local/share/gridwatch/models).",
     ),
 ]
 RegistryOpt = Annotated[
@@ -349,6 +440,9 @@ def models_list(model_path: ModelPathOpt = None, registry: RegistryOpt = None) -
             f"{spec.licence}: {found.status.value}" + (f" ({found.path})" if found.path else ""),
             highlight=False,
         )
+    out.print(
+        f"[dim]searched: {os.pathsep.join(str(d) for d in dirs)} (GRIDWATCH_MODEL_PATH)[/]", highlight=False
+    )
 
 
 @models_app.command("verify")
@@ -372,8 +466,8 @@ def models_verify(
         found = check(spec, dirs)
         if found.status is Status.OK:
             out.print(f"[green]OK[/] {spec.name}: {found.path}", highlight=False)
-        elif found.status is Status.MISSING and not name:
-            out.print(f"[dim]-- {spec.name}: not installed[/]", highlight=False)
+        elif found.status in (Status.MISSING, Status.UNPINNED) and not name:
+            out.print(f"[dim]-- {spec.name}: not installed ({found.status.value})[/]", highlight=False)
         else:
             bad += 1
             err.print(f"[red]FAIL[/] {spec.name}: {found.detail}", highlight=False)
@@ -401,7 +495,8 @@ def models_pull(
     except ModelError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
-    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {spec.sha256[:12]}…)", highlight=False)
+    pinned = (spec.sha256 or "")[:12]
+    out.print(f"[green]OK[/] {spec.name} installed at {path} (sha256 {pinned}…)", highlight=False)
 
 
 @app.command()

@@ -19,12 +19,12 @@ DbOpt = Annotated[
 
 
 def _sessions(db: str):  # type: ignore[no-untyped-def]
-    from gateway.store.db import make_engine, session_factory
-    from gateway.store.migrate import upgrade
+    """Sessions on the gateway's store, which must exist and be current: these commands
+    never create a store nor change its schema."""
+    from gateway.store.db import session_factory
+    from gridwatch.db_cli import existing_engine
 
-    engine = make_engine(db)
-    upgrade(engine)
-    return session_factory(engine)
+    return session_factory(existing_engine(db))
 
 
 @deadletters_app.command("list")
@@ -112,7 +112,7 @@ def replay_letters(
 
     from contracts.site import load_site
     from gateway.context import GatewayContext
-    from gateway.events import replay
+    from gateway.flows import replay
     from gateway.ingest.pipeline import Pipeline
     from gateway.telemetry import NullTelemetry
     from gateway.telemetry_influx import InfluxSettings, InfluxTelemetry

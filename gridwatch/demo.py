@@ -31,6 +31,7 @@ from contracts.site.access import IssuedTokens, Role
 from contracts.site.schedule import any_active
 from edge.simulator import Broker, worker_fix
 from gridwatch.broker import BrokerError, Mosquitto, free_port
+from gridwatch.demo_commands import demo_site_copy, raise_alarm_command, telemetry_curl
 from gridwatch.demo_devices import DemoDevices
 from gridwatch.demo_feed import CaseFeed, get_json
 from gridwatch.victoria import VictoriaMetrics, find_victoria_metrics
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SITE = REPO / "device_configs" / "demo_site"
 SHARED_MEDIA = REPO.parent / "shared" / "media"
-SHARED_MODELS = REPO.parent / "shared" / "models"
 FIRST_ALARM = "smk-factory-a1"  # zigbee2mqtt smoke detector in a factory, industrial park grid 1
 SECOND_ALARM = "gas-restaurant-3"  # restaurant kitchen gas detector speaking GridWatch, Donghu grid 3
 SECOND_ALARM_LEL = 32.0  # past the 25 %LEL major threshold (GB/T 50493)
@@ -109,6 +109,27 @@ def _wait_for_dispatch(feed: CaseFeed, device: str, timeout: float) -> dict[str,
     return None
 
 
+def _demo_operator(db_url: str, site: Site) -> str:
+    """An operator account for the alert wall, covering the whole demo town; returns its password
+    (made for this run, printed once)."""
+    import secrets
+
+    from gateway.people import service
+    from gateway.people.models import Role
+    from gateway.people.passwords import Passwords
+    from gateway.store.db import make_engine, session_factory
+
+    password = secrets.token_urlsafe(9)
+    roots = tuple(sorted(a.id for a in site.areas.values() if not a.parent))
+    spec = service.PersonSpec(DEMO_OPERATOR, "演示值班员 Demo operator", (Role.OPERATOR,), roots)
+    engine = make_engine(db_url)
+    with session_factory(engine)() as session, session.begin():
+        person = service.add_person(session, spec, "demo", utcnow(), Passwords().hash(password))
+        person.must_change_password = False  # a demo: straight to the wall
+    engine.dispose()
+    return password
+
+
 def prepare_workdir(workdir: Path) -> Path:
     """Every demo starts from a clean slate."""
     workdir = workdir.resolve()
@@ -136,8 +157,6 @@ def _start_edge_nodes(site: Site, broker: Broker, workdir: Path, console: Consol
     from edge.node import EdgeNode
     from edge.settings import BrokerSettings, EdgeSettings
 
-    if SHARED_MODELS.is_dir():
-        os.environ.setdefault("GRIDWATCH_MODEL_PATH", str(SHARED_MODELS))
     settings = EdgeSettings(
         state_dir=workdir / "edge",
         uplink=BrokerSettings(host=broker.host, port=broker.port),
@@ -163,7 +182,8 @@ def run_demo(
     workdir = workdir.resolve()
     if SHARED_MEDIA.is_dir():
         os.environ.setdefault("GRIDWATCH_MEDIA", str(SHARED_MEDIA))
-    site = load_site(DEMO_SITE)
+    site_dir = demo_site_copy(DEMO_SITE, workdir)
+    site = load_site(site_dir)
 
     try:
         mosquitto = Mosquitto(workdir / "broker").start()
@@ -185,7 +205,7 @@ def run_demo(
     db_url = f"sqlite:///{workdir / 'gridwatch.db'}"
     gw = Gateway(
         GatewaySettings(
-            site_dir=DEMO_SITE,
+            site_dir=site_dir,
             database_url=db_url,
             mqtt=MqttSettings(host=broker.host, port=broker.port),
             influx=InfluxSettings(url=vm.url if vm else None),
@@ -201,7 +221,7 @@ def run_demo(
     tokens = IssuedTokens([DEMO_OPERATOR], site.workers)  # this run only: printed below, kept nowhere
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url, api_tokens=tokens.env())),
+            create_app(ApiSettings(site_dir=site_dir, database_url=db_url, api_tokens=tokens.env())),
             host="127.0.0.1",
             port=api_port,
             log_config=None,
@@ -212,7 +232,9 @@ def run_demo(
     threading.Thread(target=server.run, name="api", daemon=True).start()
     api = f"http://127.0.0.1:{api_port}"
     phones = _phone_listener(broker, console)
-    feed = CaseFeed(api, console)
+    op_token = tokens.token(Role.OPERATOR, DEMO_OPERATOR)
+    op_header = {"Authorization": f"Bearer {op_token}"}
+    feed = CaseFeed(api, console, headers=op_header)
     nodes: list[EdgeNode] = []
     devices: DemoDevices | None = None
     try:
@@ -220,6 +242,7 @@ def run_demo(
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         gw.link.connected.wait(10)
+        wall_password = _demo_operator(db_url, site)  # the API has made the store by now
         feed.start()
 
         state = workdir / "sim"
@@ -245,14 +268,10 @@ def run_demo(
         console.print(
             f"🔥 gas detector [bold]{SECOND_ALARM}[/] (restaurant kitchen) reads {SECOND_ALARM_LEL:g} %LEL"
         )
-        vm_line = (
-            f"  telemetry          curl -s '{vm.url}/api/v1/export?match[]={{__name__=~\"sensor_.*\"}}'\n"
-            if vm
-            else ""
-        )
+        vm_line = f"  telemetry          {telemetry_curl(vm.url)}\n" if vm else ""
         worker = case["assigned_worker_id"]
-        task_id = get_json(f"{api}/api/v1/cases/{case['id']}")["tasks"][-1]["id"]  # type: ignore[index]
-        op_auth = f"-H 'Authorization: Bearer {tokens.token(Role.OPERATOR, DEMO_OPERATOR)}'"
+        task_id = get_json(f"{api}/api/v1/cases/{case['id']}", op_header)["tasks"][-1]["id"]  # type: ignore[index]
+        op_auth = f"-H 'Authorization: Bearer {op_token}'"
         worker_auth = f"-H 'Authorization: Bearer {tokens.token(Role.WORKER, worker)}'"
         console.print(
             f"\n[bold]Act on it[/] (API tokens made for this run: operator {DEMO_OPERATOR} and one per "
@@ -268,20 +287,23 @@ def run_demo(
             markup=False,
             emoji=False,
         )
-        console.print(
-            "\n[bold]Look at it:[/]\n"
-            f"  alert wall         {api}/   (open it in a browser: cases, map, evidence, audit trail)\n"
-            f"  API docs           {api}/docs\n"
-            f"  cases              curl -s {api}/api/v1/cases\n"
-            f"  one case + audit   curl -s {api}/api/v1/cases/{case['id']}\n"
-            f"  the worker's tasks curl -s {api}/api/v1/workers/{case['assigned_worker_id']}/tasks\n"
-            f"  edge nodes         curl -s {api}/api/v1/sources\n"
-            f"  dead letters       curl -s {api}/api/v1/dead-letters\n"
+        console.print("\n[bold]Look at it[/] (every read needs a sign-in too):")
+        console.print(  # plain, like the tokens above
+            f"  alert wall         {api}/   (in a browser; sign in as {DEMO_OPERATOR} / {wall_password})\n"
+            f"  API docs           {api}/docs   (after signing in)\n"
+            f"  cases              curl -s {op_auth} {api}/api/v1/cases\n"
+            f"  one case + audit   curl -s {op_auth} {api}/api/v1/cases/{case['id']}\n"
+            f"  the worker's tasks curl -s {op_auth} {api}/api/v1/workers/{worker}/tasks\n"
+            f"  edge nodes         curl -s {op_auth} {api}/api/v1/sources\n"
+            f"  dead letters       curl -s {op_auth} {api}/api/v1/dead-letters\n"
             f"{vm_line}"
-            f"  raise another      gridwatch edge simulate-alarm smk-rental-12 --mqtt-port {broker.port}\n"
-            "The cameras keep playing their clips: the sealed workshop's camera sees a fire.\n"
-            "Press Ctrl-C to stop."
+            f"  raise another      {raise_alarm_command('smk-rental-12', broker.port, site_dir)}",
+            highlight=False,
+            markup=False,
+            emoji=False,
         )
+        console.print("The cameras keep playing their clips: the sealed workshop's camera sees a fire.")
+        console.print("Press Ctrl-C to stop.")
         while not stop.is_set():
             if exit_after is not None and time.monotonic() - started >= exit_after:
                 break

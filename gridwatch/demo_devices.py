@@ -4,16 +4,24 @@ A zigbee2mqtt smoke detector publishes its state JSON on
 ``zigbee2mqtt/<friendly_name>`` (and a retained availability); a gas detector
 that speaks GridWatch publishes a :class:`contracts.SensorReading` on its own
 device topic. The edge node that hosts each sensor decides whether it is an alarm.
+
+Like real devices they keep reporting: each simulated sensor repeats its last state
+every half of its ``report_interval_s`` (a detector that goes quiet for two intervals is
+taken offline by its node, which would open a false maintenance case).
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contracts import Measurement, SensorReading, Unit, encode, topics
+from contracts.clock import Clock, SystemClock
 from contracts.site import Site
 from contracts.site.models import GridWatchSource, Sensor, Zigbee2MqttSource
 from edge.simulator import Broker, SimulationError
@@ -22,16 +30,68 @@ from edge.simulator import Broker, SimulationError
 class DemoDevices:
     """One MQTT connection standing in for every simulated device of the site."""
 
-    def __init__(self, site: Site, broker: Broker) -> None:
+    def __init__(self, site: Site, broker: Broker, clock: Clock | None = None) -> None:
         self.site = site
         self._seq: dict[str, int] = {}
+        self._clock = clock or SystemClock()
+        # device id -> (report again at, how to report): zigbee2mqtt and GridWatch sensors only;
+        # the site's Modbus devices are not simulated (their nodes report them offline).
+        self._schedule: dict[str, tuple[datetime, Callable[[], None]]] = {}
+        now = self._clock.now()
+        for node in site.nodes.values():
+            for sensor in node.sensors:
+                if isinstance(sensor.source, Zigbee2MqttSource):
+                    report = self._z2m_report(sensor.id, smoke=False)
+                elif isinstance(sensor.source, GridWatchSource):
+                    report = self._gas_report(sensor.id, 0.0)
+                else:
+                    continue
+                self._schedule[sensor.id] = (now + self._period(sensor), report)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
         self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="demo-devices")
         self.client.connect(broker.host, broker.port, keepalive=30)
         self.client.loop_start()
+        self._thread = threading.Thread(target=self._keep_reporting, name="demo-devices", daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
         self.client.disconnect()
         self.client.loop_stop()
+
+    @staticmethod
+    def _period(sensor: Sensor) -> timedelta:
+        return timedelta(seconds=sensor.report_interval_s / 2)
+
+    def _keep_reporting(self) -> None:
+        while not self._stop.wait(1.0):
+            self.report_due()
+
+    def report_due(self) -> list[str]:
+        """Repeat the last state of every device whose time has come; returns their ids."""
+        now = self._clock.now()
+        with self._lock:
+            due = [(d, report) for d, (at, report) in self._schedule.items() if at <= now]
+        sent = []
+        for device_id, report in due:
+            try:
+                report()
+            except SimulationError:
+                continue  # broker away for a moment: the next round tries again
+            sent.append(device_id)
+        return sent
+
+    def _remember(self, device_id: str, report: Callable[[], None]) -> None:
+        with self._lock:
+            self._schedule[device_id] = (self._clock.now() + self._period(self._sensor(device_id)), report)
+
+    def _z2m_report(self, device_id: str, smoke: bool) -> Callable[[], None]:
+        return lambda: self.zigbee_smoke(device_id, smoke)
+
+    def _gas_report(self, device_id: str, lel: float) -> Callable[[], None]:
+        return lambda: self.gas_reading(device_id, lel)
 
     def _sensor(self, device_id: str) -> Sensor:
         found = self.site.device(device_id)
@@ -62,6 +122,7 @@ class DemoDevices:
             "smoke_density": 38 if smoke else 0,
         }
         self._publish(base, json.dumps(state).encode())
+        self._remember(device_id, self._z2m_report(device_id, smoke))
 
     def gas_reading(self, device_id: str, lel: float) -> None:
         """A GridWatch-speaking gas detector reports a reading in %LEL on its own topic."""
@@ -72,7 +133,9 @@ class DemoDevices:
         reading = SensorReading(
             source=device_id,
             seq=seq,
+            ts=self._clock.now(),
             device_id=device_id,
             measurements=[Measurement(quantity="gas", value=lel, unit=Unit.PERCENT_LEL)],
         )
         self._publish(topics.device_topic(device_id, topics.Channel.READING), encode(reading))
+        self._remember(device_id, self._gas_report(device_id, lel))

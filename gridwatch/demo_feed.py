@@ -18,14 +18,17 @@ from rich.console import Console
 ICONS = {"critical": "🔴", "major": "🟠", "minor": "🟡", "info": "⚪"}
 
 
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
+def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as resp:
         return json.loads(resp.read())
 
 
 class CaseFeed:
-    def __init__(self, api: str, console: Console, interval_s: float = 0.5) -> None:
+    def __init__(
+        self, api: str, console: Console, interval_s: float = 0.5, headers: dict[str, str] | None = None
+    ) -> None:
         self.api = api
+        self.headers = headers or {}  # an operator's credentials: the API answers nobody else
         self.console = console
         self.interval_s = interval_s
         self.cases: dict[str, dict[str, Any]] = {}  # id -> last seen view
@@ -52,7 +55,7 @@ class CaseFeed:
             self._stop.wait(self.interval_s)
 
     def poll(self) -> None:
-        for case in reversed(get_json(f"{self.api}/api/v1/cases?limit=200")["items"]):
+        for case in reversed(get_json(f"{self.api}/api/v1/cases?limit=200", self.headers)["items"]):
             with self._lock:
                 before = self.cases.get(case["id"])
                 self.cases[case["id"]] = case

@@ -33,6 +33,11 @@ need mosquitto_pub mosquitto-clients   # the ingest benchmark's load generator
 need victoria-metrics victoria-metrics # telemetry tests: accepts the InfluxDB v2 write API
 need chromium chromium       # browser tests drive Debian's Chromium with Playwright
 need socat socat             # Modbus RTU tests: a serial line between two pseudo-terminals
+need curl curl               # the demo prints curl commands (tests paste them)
+need pg_dump postgresql-client       # backups of the PostgreSQL store (gridwatch db backup)
+need systemd-analyze systemd         # the systemd units are checked with systemd-analyze verify
+# Chinese glyphs for the pages in headless Chromium (browser tests, screenshots in docs/).
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || apt_install fonts-noto-cjk || true
 
 # --- Python ------------------------------------------------------------------
 "$PY" - <<'PYCHECK'

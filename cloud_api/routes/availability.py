@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
 
-from cloud_api.auth import PrincipalDep, forbid, same_person
+from cloud_api.auth import Access, Perm, allow, same_person
+from cloud_api.auth.guard import GuardedRoute
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
+from cloud_api.params import AwareTime
+from cloud_api.routes.workers import WorkerReader, worker_in_reach
 from contracts.envelope import Identifier
-from contracts.site.access import Role
 from gateway.workers.models import WorkerAvailability
 
-router = APIRouter(prefix="/api/v1/workers", tags=["workers"])
+router = APIRouter(prefix="/api/v1/workers", tags=["workers"], route_class=GuardedRoute)
 
 
 class AvailabilityRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
     available: bool
-    until: AwareDatetime | None = Field(
+    until: AwareTime | None = Field(
         default=None, description="Unavailable until then; empty = until changed."
     )
     reason: str = Field(default="", max_length=500)
     by: Identifier | None = Field(
-        default=None, description="Who says so: the token's holder, an operator or the worker (must match)."
+        default=None, description="Who says so: the caller, an operator or the worker (must match)."
     )
 
 
@@ -46,15 +49,11 @@ def set_availability(
     body: AvailabilityRequest,
     session: SessionDep,
     ctx: CtxDep,
-    who: PrincipalDep,
-    request: Request,
+    access: Annotated[Access, Depends(allow(Perm.SET_AVAILABILITY))],
 ) -> AvailabilityView:
-    """An operator for anyone; a worker only for themselves."""
-    if worker_id not in ctx.site.workers:
-        raise HTTPException(404, f"no worker {worker_id!r} in site {ctx.site.settings.site.id!r}")
-    by = same_person(who, request, body.by, "by")
-    if who.role is Role.WORKER and worker_id != who.id:
-        raise forbid(who, request, f"a worker sets only their own availability, not {worker_id}'s")
+    """An operator for the workers in their areas; a worker only for themselves."""
+    worker_in_reach(ctx.site, access, worker_id)
+    by = same_person(access, body.by, "by")
     now = ctx.now()
     if body.until is not None and body.until <= now:
         raise HTTPException(422, "'until' is in the past")
@@ -63,13 +62,18 @@ def set_availability(
         row.available, row.until, row.reason = body.available, body.until, body.reason
         row.updated_at, row.updated_by = now, by
         session.add(row)
-    return get_availability(worker_id, session, ctx)
+    return _view(worker_id, session, ctx)
 
 
 @router.get("/{worker_id}/availability", response_model=AvailabilityView, summary="A worker's availability")
-def get_availability(worker_id: str, session: ReadSessionDep, ctx: CtxDep) -> AvailabilityView:
-    if worker_id not in ctx.site.workers:
-        raise HTTPException(404, f"no worker {worker_id!r} in site {ctx.site.settings.site.id!r}")
+def get_availability(
+    worker_id: str, session: ReadSessionDep, ctx: CtxDep, access: WorkerReader
+) -> AvailabilityView:
+    worker_in_reach(ctx.site, access, worker_id)
+    return _view(worker_id, session, ctx)
+
+
+def _view(worker_id: str, session: ReadSessionDep, ctx: CtxDep) -> AvailabilityView:
     row = session.get(WorkerAvailability, worker_id)
     if row is None:
         return AvailabilityView(

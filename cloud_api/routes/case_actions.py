@@ -1,8 +1,9 @@
-"""The command centre's decisions on a case: confirm, dismiss (false alarm), close, reopen.
+"""The command centre's decisions on a case (confirm, dismiss, close, reopen), a department's
+acknowledgement (部门报到), and the false-alarm report.
 
 Each answers the case with its audit trail; a move the transition table does
 not allow answers 409 with the allowed moves and changes nothing. The actor
-on the trail is ``operator:<operator>``.
+on the trail is ``operator:<caller>`` (``department:<caller>`` for an acknowledgement).
 """
 
 from __future__ import annotations
@@ -10,18 +11,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from cloud_api.auth import OperatorDep, same_person
-from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
+from cloud_api.auth import Access, Perm, allow, same_person
+from cloud_api.auth.guard import GuardedRoute
+from cloud_api.auth.places import case_filter
+from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep, SiteDep
+from cloud_api.params import Time, site_time
+from cloud_api.routes.cases import case_in_reach
 from contracts.envelope import Identifier
-from gateway.cases import operator, queries
+from gateway.cases import queries
 from gateway.cases.feedback import FalseAlarmStats, false_alarm_stats
 from gateway.cases.lifecycle import TransitionError
 from gateway.cases.schemas import CaseDetail
+from gateway.flows import case_decisions as operator
 
-router = APIRouter(prefix="/api/v1", tags=["cases"])
+router = APIRouter(prefix="/api/v1", tags=["cases"], route_class=GuardedRoute)
 
 Action = Literal["confirm", "dismiss", "close", "reopen"]
 _ACTIONS = {
@@ -37,7 +43,7 @@ class CaseActionRequest(BaseModel):
 
     operator: Identifier | None = Field(
         default=None,
-        description="The operator's id (the trail says operator:<id>); defaults to the token's holder and "
+        description="The operator's id (the trail says operator:<id>); defaults to the caller and "
         "must match it when given.",
     )
     reason: str = Field(
@@ -47,9 +53,43 @@ class CaseActionRequest(BaseModel):
     )
 
 
+class AcknowledgeRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    note: str = Field(default="", max_length=2000, description="What the department does about it.")
+
+
 class FalseAlarmReport(BaseModel):
     items: list[FalseAlarmStats]
     since: datetime | None
+
+
+# Declared before the operators' actions: their {action} would take this path.
+@router.post(
+    "/cases/{case_id}/acknowledge",
+    response_model=CaseDetail,
+    summary="A department acknowledges a case escalated to it (部门报到)",
+)
+def acknowledge(
+    case_id: str,
+    body: AcknowledgeRequest,
+    session: SessionDep,
+    ctx: CtxDep,
+    access: Annotated[Access, Depends(allow(Perm.ACKNOWLEDGE_CASES))],
+) -> CaseDetail:
+    caller = access.caller
+    with session.begin():
+        case = case_in_reach(session, ctx.site, access, case_id)
+        department = ctx.site.escalation.departments.get(caller.department or "")
+        name = department.name if department else caller.department
+        actor = f"department:{caller.department}/{caller.actor}"
+        try:
+            operator.acknowledge(session, case, actor, name or "", body.note, ctx.now())
+        except operator.CaseActionRefused as exc:
+            raise HTTPException(409, str(exc)) from None
+    detail = queries.get_case(session, case_id)
+    assert detail is not None
+    return detail
 
 
 @router.post(
@@ -57,8 +97,8 @@ class FalseAlarmReport(BaseModel):
     response_model=CaseDetail,
     summary="Confirm, dismiss (false alarm), close or reopen a case",
     responses={
-        401: {"description": "No or unknown API token"},
-        403: {"description": "Not an operator's token, or another operator's"},
+        401: {"description": "Not signed in"},
+        403: {"description": "Not an operator, or the case is outside their areas"},
         404: {"description": "No such case"},
         409: {"description": "Not allowed from here"},
     },
@@ -69,11 +109,11 @@ def act_on_case(
     body: CaseActionRequest,
     session: SessionDep,
     ctx: CtxDep,
-    who: OperatorDep,
-    request: Request,
+    access: Annotated[Access, Depends(allow(Perm.DECIDE_CASES))],
 ) -> CaseDetail:
-    operator_id = same_person(who, request, body.operator, "operator")
+    operator_id = same_person(access, body.operator, "operator")
     with session.begin():
+        case_in_reach(session, ctx.site, access, case_id)
         try:
             _ACTIONS[action](session, ctx, case_id, operator_id, body.reason, ctx.now())
         except operator.CaseNotFound as exc:
@@ -92,6 +132,12 @@ def act_on_case(
 )
 def false_alarms(
     session: ReadSessionDep,
-    since: Annotated[datetime | None, Query(description="Only since this time (RFC 3339).")] = None,
+    site: SiteDep,
+    access: Annotated[Access, Depends(allow(Perm.READ_CASES))],
+    since: Annotated[
+        Time | None, Query(description="Only since this time (RFC 3339; without an offset: site time).")
+    ] = None,
 ) -> FalseAlarmReport:
-    return FalseAlarmReport(items=false_alarm_stats(session, since), since=since)
+    start = site_time(since, site.settings.site.tz, "since")
+    items = false_alarm_stats(session, start, case_filter(access, site))
+    return FalseAlarmReport(items=items, since=start)

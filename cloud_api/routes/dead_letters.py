@@ -1,20 +1,33 @@
-"""Dead letters: what the contracts refused, readable in full and replayable after a fix."""
+"""Dead letters: what the contracts refused, readable in full and replayable after a fix.
+
+Each caller sees the dead letters of the sources in their areas (an installer's
+devices, an operator's nodes); letters from unknown sources only whole-site callers.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field, model_validator
+from typing import Annotated
 
-from cloud_api.auth import OperatorDep, same_person
-from cloud_api.deps import CtxDep, ReadSessionDep
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud_api.auth import Access, Perm, allow, same_person
+from cloud_api.auth.guard import GuardedRoute
+from cloud_api.auth.places import source_ids, source_place
+from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep
+from cloud_api.params import BodyDbId, DbId, Limit, Offset
 from contracts.envelope import Identifier
 from gateway.events import queries as dead_letters
-from gateway.events import replay
 from gateway.events.models import DeadLetter
 from gateway.events.schemas import DeadLetterView
+from gateway.flows import replay
 from gateway.ingest.pipeline import Pipeline
+from gateway.people.areas import SiteAreas
 
-router = APIRouter(prefix="/api/v1/dead-letters", tags=["operations"])
+router = APIRouter(prefix="/api/v1/dead-letters", tags=["operations"], route_class=GuardedRoute)
+DeviceReader = Annotated[Access, Depends(allow(Perm.READ_DEVICES))]
 
 
 class ReplayRequest(BaseModel):
@@ -22,11 +35,11 @@ class ReplayRequest(BaseModel):
 
     operator: Identifier | None = Field(
         default=None,
-        description="Who replays (kept on each dead letter as operator:<id>): the token's holder.",
+        description="Who replays (kept on each dead letter as operator:<id>): the caller.",
     )
-    ids: list[int] = Field(default_factory=list, max_length=1000, description="These dead letters ...")
-    reason: str | None = Field(default=None, description="... or all with this reason ...")
-    source: str | None = Field(default=None, description="... and/or from this source.")
+    ids: list[BodyDbId] = Field(default_factory=list, max_length=1000, description="These dead letters ...")
+    reason: str | None = Field(default=None, max_length=32, description="... or all with this reason ...")
+    source: str | None = Field(default=None, max_length=64, description="... and/or from this source.")
     include_replayed: bool = Field(
         default=False, description="Also those already replayed successfully (by reason/source)."
     )
@@ -51,20 +64,28 @@ class ReplayReport(BaseModel):
     items: list[ReplayItem]
 
 
+def visible_sources(session: Session, access: Access, areas: SiteAreas) -> set[str] | None:
+    known = [s for s in session.scalars(select(DeadLetter.source).distinct()) if s is not None]
+    return source_ids(access, areas, known)
+
+
 @router.get("", response_model=list[DeadLetterView], summary="Refused payloads, newest first")
 def list_dead_letters(
     session: ReadSessionDep,
-    reason: str | None = None,
-    source: str | None = None,
-    limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    access: DeviceReader,
+    areas: AreasDep,
+    reason: str | None = Query(default=None, max_length=32),
+    source: str | None = Query(default=None, max_length=64),
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[DeadLetterView]:
-    return dead_letters.list_dead_letters(session, reason, source, limit, offset)
+    only = visible_sources(session, access, areas)
+    return dead_letters.list_dead_letters(session, reason, source, limit, offset, only)
 
 
 @router.get("/summary", summary="Dead letters counted by reason")
-def dead_letter_summary(session: ReadSessionDep) -> dict[str, int]:
-    return dead_letters.dead_letter_counts(session)
+def dead_letter_summary(session: ReadSessionDep, access: DeviceReader, areas: AreasDep) -> dict[str, int]:
+    return dead_letters.dead_letter_counts(session, visible_sources(session, access, areas))
 
 
 @router.get(
@@ -72,27 +93,46 @@ def dead_letter_summary(session: ReadSessionDep) -> dict[str, int]:
     summary="The raw payload as received (as far as it was kept)",
     response_class=Response,
 )
-def payload(letter_id: int, session: ReadSessionDep) -> Response:
+def payload(letter_id: DbId, session: ReadSessionDep, access: DeviceReader, areas: AreasDep) -> Response:
     row = session.get(DeadLetter, letter_id)
     if row is None:
         raise HTTPException(404, f"no dead letter {letter_id}")
+    access.require(source_place(areas, row.source), f"dead letter {letter_id}")
     return Response(
         bytes(row.payload),
         media_type="application/octet-stream",
-        headers={"X-Payload-Size": str(row.payload_size), "X-Topic": row.topic},
+        headers={
+            "X-Payload-Size": str(row.payload_size),
+            "X-Topic": row.topic.encode("ascii", "backslashreplace").decode(),
+        },
     )
 
 
 @router.post("/replay", response_model=ReplayReport, summary="Run dead letters through the pipeline again")
-def replay_dead_letters(body: ReplayRequest, request: Request, ctx: CtxDep, who: OperatorDep) -> ReplayReport:
+def replay_dead_letters(
+    body: ReplayRequest,
+    request: Request,
+    ctx: CtxDep,
+    areas: AreasDep,
+    access: Annotated[Access, Depends(allow(Perm.REPLAY_DEAD_LETTERS))],
+) -> ReplayReport:
     """Each payload goes through the same pipeline as live traffic (cases, dispatch, outbox);
-    telemetry replayed here is counted but not stored (the API has no telemetry store)."""
-    operator_id = same_person(who, request, body.operator, "operator")
+    telemetry replayed here is counted but not stored (the API has no telemetry store).
+    Only dead letters of sources in the caller's areas are replayed."""
+    operator_id = same_person(access, body.operator, "operator")
     sessions = request.app.state.sessions
     with sessions() as session:
         ids = replay.select_letters(
             session, body.ids, body.reason, body.source, body.include_replayed, body.limit
         )
+        if not access.everywhere:
+            sources = dict(
+                session.execute(select(DeadLetter.id, DeadLetter.source).where(DeadLetter.id.in_(ids))).all()
+            )
+            outside = [i for i in ids if not access.allows(source_place(areas, sources.get(i)))]
+            if body.ids and outside:
+                access.require(source_place(areas, sources.get(outside[0])), f"dead letter {outside[0]}")
+            ids = [i for i in ids if i not in set(outside)]
     if body.ids and not ids:
         raise HTTPException(404, f"no dead letters with ids {body.ids}")
     results = replay.replay(sessions, Pipeline(sessions, ctx), ids, f"operator:{operator_id}")

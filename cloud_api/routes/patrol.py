@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from cloud_api.auth import WorkerDep, same_person
+from cloud_api.auth import Access, Perm, allow, same_person
+from cloud_api.auth.guard import GuardedRoute
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
+from cloud_api.params import Day
+from cloud_api.routes.workers import WorkerReader, worker_in_reach
 from contracts.geo import haversine_m
-from gateway.dispatch.arrivals import arrive
+from gateway.flows.arrivals import arrive
 from gateway.patrol import plans
 from gateway.patrol.queries import PatrolDay, patrol_day
 
-router = APIRouter(prefix="/api/v1/workers", tags=["patrol"])
+router = APIRouter(prefix="/api/v1/workers", tags=["patrol"], route_class=GuardedRoute)
 
 
 class CheckIn(BaseModel):
@@ -30,20 +32,16 @@ class CheckedIn(BaseModel):
     tasks: list[str]  # task ids now on site
 
 
-def _known(ctx: CtxDep, worker_id: str) -> None:
-    if worker_id not in ctx.site.workers:
-        raise HTTPException(404, f"no worker {worker_id!r} in site {ctx.site.settings.site.id!r}")
-
-
 @router.get("/{worker_id}/patrol", response_model=PatrolDay, summary="A worker's patrol day")
 def get_patrol(
     worker_id: str,
     session: ReadSessionDep,
     ctx: CtxDep,
-    day: Annotated[date | None, Query(description="Local date; default today.")] = None,
+    access: WorkerReader,
+    day: Annotated[Day | None, Query(description="Local date; default today.")] = None,
     points: Annotated[bool, Query(description="Include the track's points.")] = False,
 ) -> PatrolDay:
-    _known(ctx, worker_id)
+    worker_in_reach(ctx.site, access, worker_id)
     return patrol_day(
         session, worker_id, (day.isoformat() if day else plans.local_day(ctx, ctx.now())), points
     )
@@ -53,13 +51,17 @@ def get_patrol(
     "/{worker_id}/patrol/check-in", response_model=CheckedIn, summary="Check in where the worker stands"
 )
 def check_in(
-    worker_id: str, body: CheckIn, session: SessionDep, ctx: CtxDep, who: WorkerDep, request: Request
+    worker_id: str,
+    body: CheckIn,
+    session: SessionDep,
+    ctx: CtxDep,
+    access: Annotated[Access, Depends(allow(Perm.CHECK_IN))],
 ) -> CheckedIn:
     """Visits the plan's checkpoints within the check-in radius and completes the on-site step
     of the worker's tasks there. Nothing in range answers 409 with the nearest open stop.
-    The worker's own token only."""
-    _known(ctx, worker_id)
-    same_person(who, request, worker_id, "worker")
+    The worker themselves only."""
+    worker_in_reach(ctx.site, access, worker_id)
+    same_person(access, worker_id, "worker_id")
     now = ctx.now()
     with session.begin():
         visited = plans.visit_checkpoints(session, ctx, worker_id, body.lon, body.lat, now)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
+from cloud_api.auth import Access, Perm, Place, allow
+from cloud_api.auth.guard import GuardedRoute
+from cloud_api.auth.places import worker_place
 from cloud_api.deps import CtxDep, ReadSessionDep
+from cloud_api.params import EARLIEST, Time, site_time
 from gateway.performance.service import GridRecord, WorkerRecord, grid_records, worker_records
 
-router = APIRouter(prefix="/api/v1/performance", tags=["performance"])
+router = APIRouter(prefix="/api/v1/performance", tags=["performance"], route_class=GuardedRoute)
+PerformanceReader = Annotated[Access, Depends(allow(Perm.READ_PERFORMANCE))]
 
 
 class Period(BaseModel):
@@ -28,30 +34,51 @@ class GridRecords(Period):
 
 def _period(ctx: CtxDep, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     tz = ctx.site.settings.site.tz
-    until = until or ctx.now()
-    since = since or until - timedelta(days=7)
-    # A time without an offset is the site's local time (what a grid office types).
-    since, until = (t if t.tzinfo else t.replace(tzinfo=tz) for t in (since, until))
+    until = site_time(until, tz, "until") or ctx.now()
+    since = site_time(since, tz, "since") or max(
+        until - timedelta(days=7), EARLIEST.replace(tzinfo=until.tzinfo)
+    )
     if since >= until:
         raise HTTPException(422, "'since' must be before 'until'")
     return since, until
 
 
-SINCE = Query(default=None, description="Start (inclusive); default 7 days before 'until'.")
-UNTIL = Query(default=None, description="End (exclusive); default now.")
+SINCE = Query(
+    default=None,
+    description="Start (inclusive; without an offset: site time); default 7 days before 'until'.",
+)
+UNTIL = Query(default=None, description="End (exclusive; without an offset: site time); default now.")
 
 
 @router.get("/workers", response_model=WorkerRecords, summary="Per worker, for tasks offered in the period")
 def workers(
-    session: ReadSessionDep, ctx: CtxDep, since: datetime | None = SINCE, until: datetime | None = UNTIL
+    session: ReadSessionDep,
+    ctx: CtxDep,
+    access: PerformanceReader,
+    since: Time | None = SINCE,
+    until: Time | None = UNTIL,
 ) -> WorkerRecords:
+    """The workers in the caller's areas."""
     start, end = _period(ctx, since, until)
-    return WorkerRecords(since=start, until=end, items=worker_records(session, ctx.site, start, end))
+    items = [
+        r
+        for r in worker_records(session, ctx.site, start, end)
+        if access.allows(worker_place(ctx.site, r.worker_id))
+    ]
+    return WorkerRecords(since=start, until=end, items=items)
 
 
 @router.get("/grids", response_model=GridRecords, summary="Per grid, for tasks offered in the period")
 def grids(
-    session: ReadSessionDep, ctx: CtxDep, since: datetime | None = SINCE, until: datetime | None = UNTIL
+    session: ReadSessionDep,
+    ctx: CtxDep,
+    access: PerformanceReader,
+    since: Time | None = SINCE,
+    until: Time | None = UNTIL,
 ) -> GridRecords:
+    """The grids in the caller's areas."""
     start, end = _period(ctx, since, until)
-    return GridRecords(since=start, until=end, items=grid_records(session, ctx.site, start, end))
+    items = [
+        r for r in grid_records(session, ctx.site, start, end) if access.allows(Place(frozenset([r.grid_id])))
+    ]
+    return GridRecords(since=start, until=end, items=items)

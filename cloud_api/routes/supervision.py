@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from cloud_api.deps import ReadSessionDep
+from cloud_api.auth import Access, Perm, allow
+from cloud_api.auth.guard import GuardedRoute
+from cloud_api.auth.places import case_filter
+from cloud_api.deps import ReadSessionDep, SiteDep
+from cloud_api.params import Limit
+from cloud_api.routes.cases import case_in_reach
 from gateway.cases.models import Case
 from gateway.escalation.models import Escalation
 from gateway.escalation.schemas import DeliveryView, EscalationView
@@ -14,7 +21,7 @@ from gateway.notify.models import Delivery
 from gateway.sla.schemas import TimerView
 from gateway.sla.service import timers_for_case
 
-router = APIRouter(prefix="/api/v1", tags=["supervision"])
+router = APIRouter(prefix="/api/v1", tags=["supervision"], route_class=GuardedRoute)
 
 
 class Supervision(BaseModel):
@@ -30,10 +37,13 @@ class Supervision(BaseModel):
     response_model=Supervision,
     summary="SLA timers (warnings, breaches), escalations and deliveries of one case",
 )
-def case_supervision(case_id: str, session: ReadSessionDep) -> Supervision:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise HTTPException(404, f"no case {case_id!r}")
+def case_supervision(
+    case_id: str,
+    session: ReadSessionDep,
+    site: SiteDep,
+    access: Annotated[Access, Depends(allow(Perm.READ_CASES))],
+) -> Supervision:
+    case = case_in_reach(session, site, access, case_id)
     escalations = session.scalars(
         select(Escalation).where(Escalation.case_id == case_id).order_by(Escalation.id)
     )
@@ -52,11 +62,19 @@ def case_supervision(case_id: str, session: ReadSessionDep) -> Supervision:
 )
 def notifications(
     session: ReadSessionDep,
-    status: str | None = Query(default=None, description="pending, sent, failed or queued (MQTT)."),
-    channel: str | None = Query(default=None, description="webhook or mqtt."),
-    limit: int = Query(default=100, ge=1, le=1000),
+    site: SiteDep,
+    access: Annotated[Access, Depends(allow(Perm.READ_NOTIFICATIONS))],
+    status: str | None = Query(
+        default=None, max_length=16, description="pending, sent, failed or queued (MQTT)."
+    ),
+    channel: str | None = Query(default=None, max_length=16, description="webhook or mqtt."),
+    limit: Limit = 100,
 ) -> list[DeliveryView]:
+    """Of the cases in the caller's areas."""
     query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+    visible = case_filter(access, site)
+    if visible is not None:
+        query = query.where(Delivery.case_id.in_(select(Case.id).where(visible)))
     if status:
         query = query.where(Delivery.status == status)
     if channel:

@@ -1,7 +1,7 @@
 """Task actions over HTTP: the worker's steps (as from the phone) and the centre's verify/reassign.
 
-Workers act with their own token on their own tasks, the centre with an
-operator's token (``cloud_api.auth``). The same code applies them as for MQTT
+Workers act on their own tasks, the centre's operators on the tasks of their
+areas (``cloud_api.auth``). The same code applies them as for MQTT
 task updates, in one transaction with the SLA timers, the patrol plan and the
 outbox. A step that does not fit the task's state answers 409 with the reason
 and changes nothing.
@@ -9,24 +9,28 @@ and changes nothing.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from cloud_api.auth import OperatorDep, WorkerDep, forbid, same_person
+from cloud_api.auth import Access, Perm, Refusal, allow, same_person
+from cloud_api.auth.guard import GuardedRoute
+from cloud_api.auth.places import task_place, worker_place
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts import GeoPoint, TaskAction, TaskResult, TaskUpdate
 from contracts.envelope import Identifier
-from gateway.dispatch import centre
 from gateway.dispatch.choice import Decision
 from gateway.dispatch.models import Task
 from gateway.dispatch.schemas import TaskView
-from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
+from gateway.flows import task_decisions as centre
+from gateway.flows.task_updates import TaskUpdateRefused, apply_task_update
 from gateway.sla.schemas import TimerView
 from gateway.sla.service import timers_for_case
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], route_class=GuardedRoute)
+TaskDecider = Annotated[Access, Depends(allow(Perm.DECIDE_TASKS))]
 
 WorkerStep = Literal["accept", "decline", "check-in", "resolve", "cannot-handle"]
 
@@ -35,14 +39,14 @@ class StepRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
     worker_id: Identifier | None = Field(
-        default=None, description="The worker taking the step: the token's holder (must match when given)."
+        default=None, description="The worker taking the step: the caller (must match when given)."
     )
     note: str = Field(default="", max_length=2000)
     location: GeoPoint | None = Field(default=None, description="check-in: where the phone is.")
     result: TaskResult | None = Field(default=None, description="resolve: what the worker found.")
 
 
-_OPERATOR = Field(default=None, description="The operator: the token's holder (must match when given).")
+_OPERATOR = Field(default=None, description="The operator: the caller (must match when given).")
 
 
 class VerifyRequest(BaseModel):
@@ -73,7 +77,16 @@ class Reassigned(BaseModel):
     reason: str
 
 
-def _detail(session: SessionDep, task: Task) -> TaskDetail:
+def task_in_reach(session: Session, access: Access, task_id: str) -> Task:
+    """404 for an unknown task, 403 for one outside the caller's reach."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise HTTPException(404, f"no task {task_id!r}")
+    access.require(task_place(session, task), f"task {task_id}")
+    return task
+
+
+def _detail(session: Session, task: Task) -> TaskDetail:
     timers = [
         TimerView.model_validate(t) for t in timers_for_case(session, task.case_id) if t.task_id == task.id
     ]
@@ -81,21 +94,21 @@ def _detail(session: SessionDep, task: Task) -> TaskDetail:
 
 
 @router.get("/{task_id}", response_model=TaskDetail, summary="One task with its SLA timers")
-def get_task(task_id: str, session: ReadSessionDep) -> TaskDetail:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise HTTPException(404, f"no task {task_id!r}")
-    return _detail(session, task)
+def get_task(
+    task_id: str, session: ReadSessionDep, access: Annotated[Access, Depends(allow(Perm.READ_TASKS))]
+) -> TaskDetail:
+    return _detail(session, task_in_reach(session, access, task_id))
 
 
 @router.post(
     "/{task_id}/verify", response_model=TaskDetail, summary="The centre verifies (or sends back) a result"
 )
 def verify(
-    task_id: str, body: VerifyRequest, session: SessionDep, ctx: CtxDep, who: OperatorDep, request: Request
+    task_id: str, body: VerifyRequest, session: SessionDep, ctx: CtxDep, access: TaskDecider
 ) -> TaskDetail:
-    operator_id = same_person(who, request, body.operator, "operator")
+    operator_id = same_person(access, body.operator, "operator")
     with session.begin():
+        task_in_reach(session, access, task_id)
         try:
             task = centre.verify(session, ctx, task_id, operator_id, body.approved, body.note, ctx.now())
         except TaskUpdateRefused as exc:
@@ -105,10 +118,14 @@ def verify(
 
 @router.post("/{task_id}/reassign", response_model=Reassigned, summary="The centre moves an active task")
 def reassign(
-    task_id: str, body: ReassignRequest, session: SessionDep, ctx: CtxDep, who: OperatorDep, request: Request
+    task_id: str, body: ReassignRequest, session: SessionDep, ctx: CtxDep, access: TaskDecider
 ) -> Reassigned:
-    operator_id = same_person(who, request, body.operator, "operator")
+    """The new worker, when named, must be in the operator's areas too."""
+    operator_id = same_person(access, body.operator, "operator")
     with session.begin():
+        task_in_reach(session, access, task_id)
+        if body.worker_id in ctx.site.workers:  # an unknown one is refused below, with the reason
+            access.require(worker_place(ctx.site, body.worker_id), f"worker {body.worker_id}")
         try:
             decision: Decision = centre.reassign(
                 session, ctx, task_id, operator_id, ctx.now(), body.worker_id, body.note
@@ -126,10 +143,9 @@ def worker_step(
     body: StepRequest,
     session: SessionDep,
     ctx: CtxDep,
-    who: WorkerDep,
-    request: Request,
+    access: Annotated[Access, Depends(allow(Perm.STEP_TASKS))],
 ) -> TaskDetail:
-    worker_id = same_person(who, request, body.worker_id, "worker_id")
+    worker_id = same_person(access, body.worker_id, "worker_id")
     action = TaskAction(step.replace("-", "_"))
     try:
         update = TaskUpdate(
@@ -149,8 +165,8 @@ def worker_step(
         held = session.get(Task, task_id)
         if held is None:
             raise HTTPException(404, f"no task {task_id!r}")
-        if held.worker_id != worker_id:
-            raise forbid(who, request, f"task {task_id} is not yours: it is {held.worker_id}'s")
+        if held.worker_id != worker_id:  # a worker's reach is their own tasks
+            raise Refusal(403, f"task {task_id} is not yours: it is {held.worker_id}'s")
         try:
             task = apply_task_update(session, ctx, update, ctx.now())
         except TaskUpdateRefused as exc:

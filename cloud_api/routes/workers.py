@@ -1,20 +1,27 @@
-"""Grid workers: who they are, where they are, what they have to do."""
+"""Grid workers: who they are, where they are, what they have to do — within the caller's reach
+(an operator's areas; a worker sees only themselves)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
-from cloud_api.deps import ReadSessionDep, SiteDep
-from contracts import utcnow
+from cloud_api.auth import Access, Perm, allow
+from cloud_api.auth.guard import GuardedRoute
+from cloud_api.auth.places import worker_place
+from cloud_api.deps import CtxDep, ReadSessionDep
+from cloud_api.params import Limit
+from contracts.site import Site
 from contracts.site.schedule import any_active
 from gateway.dispatch.queries import tasks_for_worker
 from gateway.dispatch.schemas import TaskView
 from gateway.workers import queries
 
-router = APIRouter(prefix="/api/v1/workers", tags=["workers"])
+router = APIRouter(prefix="/api/v1/workers", tags=["workers"], route_class=GuardedRoute)
+WorkerReader = Annotated[Access, Depends(allow(Perm.READ_WORKERS))]
 
 
 class WorkerView(BaseModel):
@@ -37,13 +44,23 @@ class TaskList(BaseModel):
     count: int
 
 
-@router.get("", response_model=list[WorkerView], summary="All workers with live state")
-def list_workers(session: ReadSessionDep, site: SiteDep) -> list[WorkerView]:
-    now = utcnow()
-    positions = queries.positions(session)
-    load = queries.active_task_counts(session)
+def worker_in_reach(site: Site, access: Access, worker_id: str) -> None:
+    """404 for a worker the site does not know, 403 for one outside the caller's reach."""
+    if worker_id not in site.workers:
+        raise HTTPException(404, f"no worker {worker_id!r} in site {site.settings.site.id!r}")
+    access.require(worker_place(site, worker_id), f"worker {worker_id}")
+
+
+@router.get("", response_model=list[WorkerView], summary="Workers in the caller's reach, with live state")
+def list_workers(session: ReadSessionDep, ctx: CtxDep, access: WorkerReader) -> list[WorkerView]:
+    site = ctx.site
+    now = ctx.now()
+    shown = [w for w in site.workers.values() if access.allows(worker_place(site, w.id))]
+    ids = [w.id for w in shown]
+    positions = queries.positions(session, ids)
+    load = queries.active_task_counts(session, ids)
     out = []
-    for w in site.workers.values():
+    for w in shown:
         fix = positions.get(w.id)
         out.append(
             WorkerView(
@@ -67,11 +84,11 @@ def list_workers(session: ReadSessionDep, site: SiteDep) -> list[WorkerView]:
 def worker_tasks(
     worker_id: str,
     session: ReadSessionDep,
-    site: SiteDep,
+    ctx: CtxDep,
+    access: Annotated[Access, Depends(allow(Perm.READ_TASKS))],
     active: bool = Query(default=False, description="Only offered, accepted or on-site tasks."),
-    limit: int = Query(default=100, ge=1, le=1000),
+    limit: Limit = 100,
 ) -> TaskList:
-    if worker_id not in site.workers:
-        raise HTTPException(404, f"no worker {worker_id!r} in site {site.settings.site.id!r}")
+    worker_in_reach(ctx.site, access, worker_id)
     items = tasks_for_worker(session, worker_id, active, limit)
     return TaskList(worker_id=worker_id, items=items, count=len(items))

@@ -1,6 +1,8 @@
 // Command-centre alert wall: open cases, the grid map and one case's evidence and audit trail.
 // Plain JS, no build step, no network beyond this API: it must work on an air-gapped site.
-"use strict";
+// Signed in: the shared API client keeps the session going (docs/api-access.md).
+import { api } from "/ui/common/api.js";
+import { signedIn, signOut } from "/ui/common/session.js";
 
 const REFRESH_MS = 2000;
 const SEVERITY_RANK = { critical: 3, major: 2, minor: 1, info: 0 };
@@ -24,11 +26,7 @@ const el = (tag, attrs = {}, ...children) => {
   return node;
 };
 
-async function getJSON(url) {
-  const resp = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!resp.ok) throw new Error(`${url}: HTTP ${resp.status}`);
-  return resp.json();
-}
+const getJSON = (url) => api.get(url);
 
 function age(iso) {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -170,6 +168,9 @@ async function refresh() {
 }
 
 async function main() {
+  const who = await signedIn();
+  $("#who-name").textContent = `${who.display_name} (${who.roles.join(", ")})`;
+  $("#sign-out").addEventListener("click", signOut);
   state.grids = await getJSON("/api/v1/grids");
   $("#show-closed").addEventListener("change", refresh);
   await refresh();

@@ -252,6 +252,27 @@ class Zone(ConfigModel):
     )
 
 
+class IgnoreObject(ConfigModel):
+    """Something an operator marked as not what the detector thinks it is ("this is a
+    signpost"): detections of ``label`` whose box matches ``box`` are dropped on this camera,
+    while a real person walking past it is still seen. Made from an event's evidence."""
+
+    label: str = Field(default="person", min_length=1, max_length=50, description="Detector class.")
+    box: tuple[float, float, float, float] = Field(
+        description="x1, y1, x2, y2 in pixels of the camera's configured resolution."
+    )
+    note: str = Field(default="", max_length=200, description="What it really is, e.g. 'signpost'.")
+    marked_by: str = Field(default="", max_length=100, description="Operator id.")
+    event_id: str | None = Field(default=None, max_length=64, description="Event whose evidence showed it.")
+
+    @field_validator("box")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if not (value[0] < value[2] and value[1] < value[3]):
+            raise ValueError("box must be [x1, y1, x2, y2] with x1 < x2 and y1 < y2")
+        return value
+
+
 class Camera(ConfigModel):
     id: Identifier
     name: str = Field(default="", max_length=200)
@@ -262,6 +283,16 @@ class Camera(ConfigModel):
     zones: list[Zone] = Field(default_factory=list)
     ignore_masks: list[list[PixelPoint]] = Field(
         default_factory=list, description="Polygons never analysed (a road, a TV screen)."
+    )
+    ignore_objects: list[IgnoreObject] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Objects marked false by operators (a signpost seen as a person); see IgnoreObject.",
+    )
+    reference_image: str | None = Field(
+        default=None,
+        description="A picture of the empty scene (path on the node, ${VARS} expanded): what the "
+        "detector finds in it are fixtures, never people.",
     )
     enabled: bool = True
 

@@ -110,6 +110,13 @@ class Outbox:
             raise ValueError(f"node {self.node_id!r} publishes only under {topics.ROOT}/node/{self.node_id}/")
         self._own_topics.add(topic)
 
+    def drop(self, positions: list[int], priority: Priority) -> int:
+        """Delete unsent rows (never events) that will not be sent after all (retention)."""
+        dropped = self.store.drop(positions, priority)
+        if dropped:
+            self.uplink.forget_cached()
+        return dropped
+
     # -- health ------------------------------------------------------------------
     def health(self) -> tuple[OutboxHealth, list[str]]:
         """The outbox part of EdgeHealth, and warnings a person should read."""

@@ -17,6 +17,7 @@ installed paho allows, and the uplink works unbuffered otherwise.
 from __future__ import annotations
 
 import contextlib
+import ssl
 from typing import Any
 
 READ_CHUNK = 65536
@@ -81,6 +82,6 @@ class BufferedSocket:
         while self._out:
             try:
                 sent = self._sock.send(self._out)
-            except BlockingIOError:
-                return
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                return  # kernel buffer full (or TLS needs the other direction first): next round
             del self._out[:sent]

@@ -48,4 +48,9 @@ RECEIPT_SECONDS = Histogram(
 REFUSED = Counter(
     "gridwatch_edge_outbox_refused_total", "Messages the broker refused permanently (kept aside)"
 )
+RETENTION_DROPPED = Counter(
+    "gridwatch_edge_retention_dropped_total",
+    "Unsent evidence and refused messages deleted by retention, by kind and why (age, quota)",
+    ["kind", "why"],
+)
 CONNECTED = Gauge("gridwatch_edge_uplink_connected", "1 while the node is connected to its uplink broker")

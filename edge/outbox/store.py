@@ -387,6 +387,64 @@ class OutboxStore:
             self._forget([(pos, priority)])
             self._depth -= removed
 
+    # -- retention (edge/outbox/retention.py decides what goes) ------------------------
+    def sizes(self, priority: Priority) -> list[tuple[int, float, int]]:
+        """(position, created at, payload bytes) of every queued row of ``priority``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT pos, created_at, length(payload) FROM messages WHERE priority = ? ORDER BY pos",
+                (int(priority),),
+            ).fetchall()
+        return [(int(p), float(c), int(n)) for p, c, n in rows]
+
+    def drop(self, positions: list[int], priority: Priority) -> int:
+        """Delete queued rows of ``priority`` (never events) that will not be sent; returns how many
+        went. Their sequence numbers stay used, so the gateway sees the gap."""
+        if priority >= Priority.EVENT:
+            raise ValueError("hazard events are never dropped")
+        if not positions:
+            return 0
+        with self._lock:
+            removed = 0
+
+            def work() -> None:
+                nonlocal removed
+                self._save_counters()
+                before = self._db.total_changes
+                self._db.executemany(
+                    "DELETE FROM messages WHERE pos = ? AND priority = ?",
+                    [(p, int(priority)) for p in positions],
+                )
+                removed = self._db.total_changes - before
+
+            self._write(work, f"drop {len(positions)} {priority.name.lower()} message(s)", transaction=True)
+            self._forget([(p, priority) for p in positions])
+            self._depth -= removed
+            return removed
+
+    def refused_sizes(self) -> list[tuple[int, float, int]]:
+        """(position, refused at, payload bytes) of the messages set aside, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT pos, refused_at, length(payload) FROM refused ORDER BY pos"
+            ).fetchall()
+        return [(int(p), float(c), int(n)) for p, c, n in rows]
+
+    def forget_refused(self, positions: list[int]) -> int:
+        if not positions:
+            return 0
+        with self._lock:
+            removed = 0
+
+            def work() -> None:
+                nonlocal removed
+                before = self._db.total_changes
+                self._db.executemany("DELETE FROM refused WHERE pos = ?", [(p,) for p in positions])
+                removed = self._db.total_changes - before
+
+            self._write(work, f"forget {len(positions)} refused message(s)", transaction=True)
+            return removed
+
     def refused(self) -> list[tuple[str, str, str]]:
         """(message id, topic, reason) of every message the broker refused for good."""
         with self._lock:

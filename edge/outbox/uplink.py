@@ -117,6 +117,7 @@ class Uplink:
         self.clock = clock or SystemClock()
         self.on_settled: Settled | None = None  # told which positions left the outbox (benchmarks)
         self.stats = UplinkStats(disconnected_since=time.time())
+        self._tls = broker.tls_context()  # checked here: a wrong file fails at start, not per reconnect
         self.connected = threading.Event()
         # A small burst: the bound should hold over any second, not only on average.
         self._limiter = TokenBucket(publish_rate, burst=min(window, max(publish_rate / 10, 1)))
@@ -127,6 +128,7 @@ class Uplink:
         self._wake_w.setblocking(False)
         self._wake_pending = False
         self._live: deque[QueuedMessage] = deque()
+        self._live_stale = False
         # Per-connection state, touched only by the uplink thread (paho callbacks run in it).
         self._acks: list[tuple[int, ReasonCode]] = []
         self._receipts_in: list[DeliveryReceipt] = []
@@ -171,8 +173,17 @@ class Uplink:
             self._live.append(row)
         self.wake()
 
+    def forget_cached(self) -> None:
+        """Rows were deleted from the outbox without being sent (retention): the in-memory cache may
+        still hold some, so the drain reads the outbox again. Emptied by the uplink thread itself."""
+        self._live_stale = True
+        self.wake()
+
     def _next_rows(self, cursor: int, limit: int) -> list[QueuedMessage]:
         live = self._live
+        if self._live_stale:
+            self._live_stale = False
+            live.clear()
         while live and live[0].pos <= cursor:
             live.popleft()
         if not live or live[0].pos != cursor + 1:
@@ -241,6 +252,8 @@ class Uplink:
         )
         if self.broker.username:
             client.username_pw_set(self.broker.username, self.broker.password)
+        if self._tls is not None:
+            client.tls_set_context(self._tls)
         if self.will:
             client.will_set(self.will[0], self.will[1], qos=1, retain=True)
         # Our window bounds what is in flight. paho must not: its own limit rescans every

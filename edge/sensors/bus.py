@@ -60,6 +60,9 @@ class SensorBus:
         )
         if broker.username:
             client.username_pw_set(broker.username, broker.password)
+        tls = broker.tls_context()
+        if tls is not None:
+            client.tls_set_context(tls)
         client.reconnect_delay_set(min_delay=0.5, max_delay=5)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -130,10 +133,14 @@ class SensorBus:
                 continue
             sensor = names.get(r.friendly_name)
             if sensor is None:
+                # Several nodes may share one zigbee2mqtt (one broker, one base topic): then every
+                # node hears the others' devices. Say which node ignores what, and why.
                 self.service.bad_input(
                     None,
                     "unknown_device",
-                    f"zigbee2mqtt device {r.friendly_name!r}; not in the node's sensors",
+                    f"node {self.node_id} ignores zigbee2mqtt device {r.friendly_name!r} on {base}/: "
+                    f"not one of its sensors; another node's device on a shared zigbee2mqtt, or add it "
+                    f"to nodes/{self.node_id}.yaml",
                 )
                 return
             try:

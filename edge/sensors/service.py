@@ -159,9 +159,9 @@ class SensorService:
         """Log and count input that cannot be used; the node keeps running."""
         label = device_id if device_id in self._books else UNKNOWN
         metrics.BAD_INPUT.labels(label, reason).inc()
-        extra = {"device_id": device_id or UNKNOWN, "reason": reason}
+        extra = {"device_id": device_id or UNKNOWN, "reason": reason, "node_id": self.emitter.node_id}
         if device_id is None or device_id not in self._books:
-            key = detail.split(";")[0][:80]
+            key = detail.split(":")[0][:120]
             self.unknown_inputs[key] += 1
             if self.unknown_inputs[key] in (1, 10, 100) or self.unknown_inputs[key] % 1000 == 0:
                 log.warning("ignored input (%d so far): %s", self.unknown_inputs[key], detail, extra=extra)

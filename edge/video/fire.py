@@ -1,12 +1,22 @@
-"""Flames and smoke by colour + flicker + motion (no small, permissively
-licensed fire model exists; see docs/video-fire-smoke.md for the method and
-its limits).
+"""Flames and smoke from the picture itself (no small, permissively licensed fire
+model exists; see docs/video-fire-smoke.md for the method, its figures and limits).
 
-Flames: pixels in flame colours (red dominant, R >= G > B, bright and
-saturated, or a yellow-white core next to them) that stay in place over the
-recent frames while flickering: the colour test toggles or the brightness
-jumps from frame to frame. A red wall is fire-coloured but still; a person in
-a red coat moves on, so no pixel of them stays fire-coloured long enough.
+Flames: a region in flame colours (red dominant, R >= G > B, bright and saturated,
+or a yellow-white hot core) that stays in place, and whose evidence over the recent
+frames is that of fire, not of a coloured object:
+
+- it **flickers while staying flame-coloured** (a pixel's brightness jumps again and
+  again and it is flame-coloured on both sides of the jump: people passing in front of
+  a traffic cone or tape fluttering swap flame colour for another colour instead);
+- its brightness **flickers broadband**: most of the variation of the region's mean
+  brightness is at the fast end of the spectrum, not one slow swing;
+- its **shape keeps changing** from frame to frame;
+- and it is not a **long-static** flame-coloured patch: a place flame-coloured nearly
+  all of the last minutes while barely flickering (a red sign, a cone under a street
+  light's flicker) is suppressed.
+
+Growth (the region getting bigger over the window) raises the score but is not
+required: a steady fire does not grow.
 
 Smoke: grey (low saturation) pixels, brighter than the learnt background, in
 which the background's fine detail is washed out, drifting slowly, in one
@@ -15,6 +25,7 @@ region that persists. Much weaker evidence than flames; documented as such.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass
 
@@ -28,6 +39,10 @@ SMOKE_BLOCK = 8
 SMOKE_WINDOW = 25  # analysed frames (5 s at 5 fps): smoke lingers, people walk on
 SMOKE_SAMPLE_EVERY = 10
 SMOKE_HISTORY = 9  # background samples: 90 analysed frames (18 s at 5 fps)
+JUMP = 18  # grey levels: more than compression noise or a slow exposure change
+SPECTRUM_WINDOW = 16  # analysed frames of a region's brightness for its flicker spectrum
+STATIC_EVERY = 5  # the long-static memory samples every 5th analysed frame
+STATIC_ALPHA = 1 / 120  # ... averaging over ~120 samples (2 minutes at 5 fps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +50,11 @@ class FireRegion:
     label: str  # "flame" or "smoke"
     box: tuple[int, int, int, int]  # frame pixels
     area: float  # share of the frame
-    flicker: float  # share of the region that flickers (flames) or drifts (smoke)
+    flicker: float  # share of the region that flickers while flame-coloured (flames)
     score: float  # 0..1
+    fast: float = 0.0  # share of the brightness variation at the fast end of the spectrum
+    shape: float = 0.0  # mean change of the region's outline between frames (1 - IoU)
+    growth: float = 0.0  # area now / area at the start of the window
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +102,14 @@ class FireAnalyzer:
         self._colour_sum = np.zeros((self.size[1], self.size[0]), np.uint8)
         self._jump_sum = np.zeros((self.size[1], self.size[0]), np.uint8)
         self._last_grey: np.ndarray | None = None
+        self._last_colour: np.ndarray | None = None
+        self._greys: deque[np.ndarray] = deque(maxlen=max(SPECTRUM_WINDOW, settings.window))
+        # Long-static memory: how often each pixel was flame-coloured, and flickered so,
+        # over the last minutes (exponential averages of samples).
+        self._static_colour = np.zeros((self.size[1], self.size[0]), np.float32)
+        self._static_flicker = np.zeros((self.size[1], self.size[0]), np.float32)
+        self._static_samples = 0
+        self._frames = 0
         self._background: np.ndarray | None = None
         self._bg_blocks: _BlockStats | None = None  # the background's per-block statistics
         self._keep_blocks: np.ndarray | None = None
@@ -99,6 +125,12 @@ class FireAnalyzer:
         self._colour_sum[:] = 0
         self._jump_sum[:] = 0
         self._last_grey = None
+        self._last_colour = None
+        self._greys.clear()
+        self._static_colour[:] = 0
+        self._static_flicker[:] = 0
+        self._static_samples = 0
+        self._frames = 0
         self._smoke.clear()
         self._history.clear()
         self._frames_seen = 0
@@ -106,58 +138,123 @@ class FireAnalyzer:
         self._background = None
         self._bg_blocks = None
 
-    def update(self, image: np.ndarray) -> FireFrame:
+    def update(self, image: np.ndarray, infrared: bool = False) -> FireFrame:
+        """One analysed frame. ``infrared``: the view carries no colour, so the flame test is
+        skipped (it cannot pass on grey pixels) and only the smoke cue runs."""
         small = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-        colour = flame_colour(small, hsv)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        regions: list[FireRegion] = []
+        if not infrared:
+            self._flame_update(small, hsv, grey)
+            regions = self._flames()
+        else:
+            self._last_grey = self._last_colour = None
+        if self.settings.smoke:
+            regions += self._smoke_regions(hsv, grey)
+        return FireFrame(regions)
+
+    # ------------------------------------------------------------------ flames
+    def _flame_update(self, small: np.ndarray, hsv: np.ndarray, grey: np.ndarray) -> None:
+        colour = flame_colour(small, hsv)
         if self.keep is not None:
             colour &= self.keep
         if len(self._colour) == self._colour.maxlen:
             self._colour_sum -= self._colour[0]
         self._colour.append(colour)
         self._colour_sum += colour
-        if self._last_grey is not None:
-            # Flicker: the brightness jumps by more than compression noise or a slow
-            # exposure change could. (Colour-threshold toggles alone are mostly noise
-            # at the threshold's edge.)
-            jump = (cv2.absdiff(grey, self._last_grey) > 18).astype(np.uint8)
+        self._greys.append(grey)
+        self._frames += 1
+        held = None
+        if self._last_grey is not None and self._last_colour is not None:
+            # Flicker counts only while the pixel stays flame-coloured on both sides of the
+            # jump: occlusion and fluttering swap flame colour for another colour instead.
+            held = cv2.absdiff(grey, self._last_grey) > JUMP
+            held = (held & (colour == 1) & (self._last_colour == 1)).astype(np.uint8)
             if len(self._jumps) == self._jumps.maxlen:
                 self._jump_sum -= self._jumps[0]
-            self._jumps.append(jump)
-            self._jump_sum += jump
-        self._last_grey = grey
-        regions = self._flames()
-        if self.settings.smoke:
-            regions += self._smoke_regions(hsv, grey)
-        return FireFrame(regions)
+            self._jumps.append(held)
+            self._jump_sum += held
+        self._last_grey, self._last_colour = grey, colour
+        if held is not None and self._frames % STATIC_EVERY == 0:
+            a = max(STATIC_ALPHA * STATIC_EVERY, 1.0 / (self._static_samples + 1))
+            cv2.accumulateWeighted(colour.astype(np.float32), self._static_colour, a)
+            recent = (self._jump_sum >= 2).astype(np.float32)
+            cv2.accumulateWeighted(recent, self._static_flicker, a)
+            self._static_samples += 1
 
-    # ------------------------------------------------------------------ flames
+    def _long_static(self) -> np.ndarray | None:
+        """Pixels flame-coloured nearly all of the last minutes while hardly flickering."""
+        if self._static_samples * STATIC_EVERY < 60 * 5:  # a minute of history first
+            return None
+        return (self._static_colour > 0.9) & (self._static_flicker < 0.15)
+
     def _flames(self) -> list[FireRegion]:
         n = len(self._colour)
+        s = self.settings
         if n < 4:
             return []
         # fire-coloured in place over the window, not passing by
         persistent = self._colour_sum >= max(2, int(0.3 * n))
         if not persistent.any():
             return []
-        flicker = self._jump_sum >= 2  # and jumping in brightness again and again
+        flicker = self._jump_sum >= 2  # and flickering while flame-coloured, again and again
         candidate = cv2.morphologyEx(persistent.astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
         total = float(self.size[0] * self.size[1])
+        static = self._long_static()
         out = []
         for i in range(1, count):
             x, y, w, h, area = stats[i]
             share = area / total
-            if share < self.settings.min_area:
+            if share < s.min_area:
                 continue
-            region = labels == i
-            flick = float(flicker[region].mean())
-            if flick < self.settings.flicker_min:
+            region = labels[y : y + h, x : x + w] == i
+            flick = float(flicker[y : y + h, x : x + w][region].mean())
+            if flick < s.flicker_min:
                 continue
-            score = min(1.0, 0.5 + flick + min(share * 5, 0.25))
-            out.append(FireRegion("flame", self._to_frame(x, y, w, h), share, flick, score))
+            if static is not None and float(static[y : y + h, x : x + w][region].mean()) > 0.5:
+                continue
+            fast = self._fast_share(region, x, y)
+            shape, growth = self._shape_change(region, x, y)
+            if fast < s.spectrum_min or shape < s.shape_min:
+                continue
+            score = min(1.0, 0.4 + flick * 0.5 + fast * 0.2 + min(shape, 0.3) + (0.1 if growth > 1.2 else 0))
+            box = self._to_frame(x, y, w, h)
+            out.append(FireRegion("flame", box, share, flick, score, fast, shape, growth))
         return out
+
+    def _fast_share(self, region: np.ndarray, x: int, y: int) -> float:
+        """Share of the region's brightness variation above a third of the analysis rate
+        (above ~1.7 Hz at 5 fps): flames flicker broadband, a passer-by or a slow swing is
+        one slow bump."""
+        greys = list(self._greys)[-SPECTRUM_WINDOW:]
+        if len(greys) < 8:
+            return 0.0
+        h, w = region.shape
+        series = np.array([float(g[y : y + h, x : x + w][region].mean()) for g in greys], np.float32)
+        series -= series.mean()
+        power = np.abs(np.fft.rfft(series * np.hanning(len(series)))) ** 2
+        power[0] = 0.0
+        total = float(power.sum())
+        if total < 1e-6:
+            return 0.0
+        cut = len(power) * 2 // 3  # bins above ~1/3 of the sampling rate
+        return float(power[cut:].sum() / total)
+
+    def _shape_change(self, region: np.ndarray, x: int, y: int) -> tuple[float, float]:
+        """Mean 1 - IoU of the flame-coloured pixels inside the region between consecutive
+        frames, and the growth of their area over the window."""
+        h, w = region.shape
+        masks = [c[y : y + h, x : x + w][region] for c in self._colour]
+        changes = []
+        for a, b in itertools.pairwise(masks):
+            union = int(np.count_nonzero(a | b))
+            if union:
+                changes.append(1.0 - np.count_nonzero(a & b) / union)
+        first = max(int(np.count_nonzero(masks[0])), 1)
+        growth = int(np.count_nonzero(masks[-1])) / first
+        return (float(np.mean(changes)) if changes else 0.0), growth
 
     # ------------------------------------------------------------------ smoke
     def _smoke_regions(self, hsv: np.ndarray, grey: np.ndarray) -> list[FireRegion]:

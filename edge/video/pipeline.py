@@ -27,6 +27,8 @@ from edge.video.detector.engine import DetectorService
 from edge.video.episodes import Assessment, Episode, Finding, Transition
 from edge.video.evidence import caption_for, encode_jpeg, render, snapshot
 from edge.video.fire import FireAnalyzer
+from edge.video.fixtures import FixtureMemory, ignored_object
+from edge.video.lowlight import InfraredWatch, LowLightPolicy
 from edge.video.motion import MotionDetector, MotionResult, share_in, small_size
 from edge.video.rules import BlockedRule, DormRule, FireRule, OfflineRule, WorkshopRule, ZoneView
 from edge.video.scene import ViewMonitor, ZoneLights
@@ -37,6 +39,8 @@ from edge.video.zones import CameraGeometry, ZoneArea, ZoneMembership, build_geo
 
 log = logging.getLogger(__name__)
 PixelBox = tuple[int, int, int, int]
+PERSON_RULES = frozenset({HazardType.OCCUPIED_FACTORY_DORM, HazardType.ILLEGAL_WORKSHOP})
+ARMED = "present when the zone armed"
 
 
 @dataclass
@@ -79,7 +83,10 @@ class CameraPipeline:
         self.stats = CameraStats()
         self.geometry: CameraGeometry | None = None
         self.problems: list[str] = []
-        self.tracker = Tracker(settings.tracker)
+        self.tracker = self._new_tracker()
+        self.fixtures = FixtureMemory(settings.fixtures, camera.id)
+        self.low_light = LowLightPolicy.of(detector.calibration.low_light, settings.detector.enhance_below)
+        self.infrared = InfraredWatch()
         self.membership = ZoneMembership(settings.tracker.zone_enter_hits, settings.tracker.zone_exit_hits)
         self.dorm = DormRule(settings.dorm)
         self.workshop = WorkshopRule(settings.workshop)
@@ -92,6 +99,8 @@ class CameraPipeline:
         self._fire: FireAnalyzer | None = None
         self._lights: dict[str, ZoneLights] = {}
         self._armed_before: dict[tuple[HazardType, str], bool] = {}
+        self._learn_fixtures = False  # the next full-frame pass records what is there
+        self._reference_pending = False
         self._last_full_scan: datetime | None = None
         self._scan_reason: str | None = None
         self._scan_event_id: str | None = None
@@ -99,6 +108,19 @@ class CameraPipeline:
         self.started_at: datetime | None = None
         self.blocked = False
         self.offline = False
+
+    def warnings(self) -> list[str]:
+        """What an installer or operator should know about this camera's analysis."""
+        out = list(self.problems)
+        if self.infrared.active:
+            out.append(
+                "greyscale (infrared) view: flames are not looked for (they need colour); only the "
+                "smoke cue and the sensors near the camera watch for fire"
+            )
+        return out
+
+    def _new_tracker(self) -> Tracker:
+        return Tracker(self.settings.tracker, self.detector.calibration.track_score)
 
     # ------------------------------------------------------------------ control
     def request_scan(self, reason: str, event_id: str | None = None) -> None:
@@ -139,9 +161,29 @@ class CameraPipeline:
             cv2.fillPoly(ignore_full, [np.round(p).astype(np.int32) for p in geometry.ignore], 255)
         self._fire = FireAnalyzer(self.settings.fire, (width, height), ignore_full)
         self._lights = {z.id: ZoneLights(self.settings.camera.lights_jump) for z in geometry.zones}
-        self.tracker = Tracker(self.settings.tracker)
+        self.tracker = self._new_tracker()
         self.geometry = geometry
+        self._reference_pending = bool(self.camera.reference_image)
         return geometry
+
+    def _learn_reference(self, width: int, height: int, now: datetime) -> None:
+        """What the detector finds in the camera's picture of the empty scene is a fixture."""
+        path = self.camera.reference_image
+        if not path or not self.detector.available:
+            return
+        from edge.video.sources import SourceError, resolve_source
+
+        try:
+            target = resolve_source(path).target
+        except SourceError as exc:
+            self.problems.append(f"reference_image: {exc}")
+            return
+        image = cv2.imread(target, cv2.IMREAD_COLOR)
+        if image is None:
+            self.problems.append(f"reference_image: cannot read {target!r}; no fixtures learnt from it")
+            return
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        self.fixtures.learn(self.detect_full_frame(image), now, "in the reference picture")
 
     # ------------------------------------------------------------------ per frame
     def process(self, frame: Frame, now: datetime) -> list[Outgoing]:
@@ -154,10 +196,14 @@ class CameraPipeline:
         assert self._motion is not None and self._fire is not None
         self.started_at = self.started_at or now
         self.last_frame_at = now
+        if self._reference_pending:
+            self._reference_pending = False
+            self._learn_reference(w, h, now)
         out: list[Outgoing] = []
         first = self.stats.frames_analysed == 0
 
         motion = self._motion.update(image)
+        infrared = self.infrared.update(image)
         view = self.view.update(motion.grey, now)
         lights_jumped = self._update_lights(motion, geometry)
 
@@ -168,6 +214,7 @@ class CameraPipeline:
             full = (
                 not self.settings.scan.motion_gating
                 or scan_reason is not None
+                or self._learn_fixtures
                 or lights_jumped
                 or motion.global_change
                 or self._last_full_scan is None
@@ -195,7 +242,7 @@ class CameraPipeline:
             armed.get((HazardType.FIRE_SMOKE, z.id)) for z in geometry.zones
         )
         if fire_armed and not view.uniform:
-            fire_frame = self._fire.update(image)
+            fire_frame = self._fire.update(image, infrared=infrared)
             a = self.fire_rule.assess(
                 fire_frame, geometry.zones, now, signals_for(self.settings.fire.fusion_window_s)
             )
@@ -251,6 +298,11 @@ class CameraPipeline:
             for hazard in zone.rules:
                 key = (hazard, zone.id)
                 armed[key] = zone.armed(hazard, now, tz)
+                if armed[key] and not self._armed_before.get(key) and hazard in PERSON_RULES:
+                    # Arming (or starting to watch while armed): what stands there now was
+                    # there before anyone could have arrived: a fixture until it moves.
+                    self.fixtures.forget_all(ARMED)
+                    self._learn_fixtures = True
                 if self._armed_before.get(key) and not armed[key]:
                     # The schedule ended: close what is open and forget the night's state.
                     episode = self._episode(hazard, zone.id)
@@ -285,32 +337,47 @@ class CameraPipeline:
                 self.tracker.prune(now)
                 return
         crops = [image] if regions is None else [image[r[1] : r[3], r[0] : r[2]] for r in regions]
-        crops = [self._enhance(c) for c in crops]
+        grey = bool(self.infrared.active)
+        crops = [self.low_light.prepare(c, grey) for c in crops]
         started = time.perf_counter()
         results = self.detector.detect(self.camera.id, crops, self.settings.detector.score_threshold)
         took = (time.perf_counter() - started) * 1000
         self.stats.inference_ms = _ema(self.stats.inference_ms, took, self.stats.detector_passes == 0)
         self.stats.detector_passes += 1
         self.stats.crops += len(crops)
+        detections = self.collect(results, regions)
         if regions is None:
             self._last_full_scan = now
-        detections = self._collect(results, regions)
+            if self._learn_fixtures:
+                self._learn_fixtures = False
+                self.fixtures.learn(detections, now, ARMED)
         self.tracker.update(detections, regions, now)
+        self.fixtures.classify(self.tracker.tracks, now)
 
-    def _enhance(self, crop: np.ndarray) -> np.ndarray:
-        """Night footage: local contrast (CLAHE on lightness) before detection."""
-        # Every 4th pixel of every 4th row is plenty for a mean brightness, at 1/16 of the cost.
-        if float(crop[::4, ::4].mean()) >= self.settings.detector.enhance_below:
-            return np.ascontiguousarray(crop)
-        lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)
-        lab[..., 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(lab[..., 0])
-        return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+    def detect_full_frame(self, image: np.ndarray) -> list[RawDetection]:
+        """One full-frame detection pass exactly as this camera runs it: low-light
+        enhancement where the model's calibration says it helps (colour or infrared), the
+        detector at the model's per-class thresholds, the tracked classes only, and the
+        camera's ignore masks and operator-marked objects. No tracking, no rules: what
+        `gridwatch eval` and tools use to see what the detector makes of a picture."""
+        h, w = image.shape[:2]
+        if self.geometry is None or self.geometry.frame != (w, h):
+            self._setup(w, h)
+        grey = self.infrared.active if self.infrared.active is not None else self.infrared.update(image)
+        prepared = self.low_light.prepare(image, bool(grey))
+        (found,) = self.detector.detect(self.camera.id, [prepared], self.settings.detector.score_threshold)
+        return self.collect([found], None)
 
-    def _collect(
+    def collect(
         self, results: list[list[RawDetection]], regions: list[PixelBox] | None
     ) -> list[RawDetection]:
+        """Detections of the passes over ``regions`` (None: the full frame) in frame pixels:
+        tracked classes only, outside ignore masks, not an operator-marked object, one box
+        per object where crops overlapped."""
         assert self.geometry is not None
         wanted = set(self.settings.detector.labels)
+        marks = self.geometry.ignore_objects
+        share = self.settings.fixtures.move_share
         found: list[RawDetection] = []
         for i, dets in enumerate(results):
             dx, dy = (0, 0) if regions is None else regions[i][:2]
@@ -319,6 +386,8 @@ class CameraPipeline:
                     continue
                 d = d.shifted(dx, dy)
                 if self.geometry.ignored((d.x1 + d.x2) / 2, d.y2):
+                    continue
+                if marks and ignored_object(d, marks, share):
                     continue
                 found.append(d)
         if regions is not None and len(regions) > 1:
@@ -336,7 +405,9 @@ class CameraPipeline:
 
     def _zone_view(self, zone: ZoneArea, motion: MotionResult, now: datetime) -> ZoneView:
         members = self.membership.members(zone.id)
-        inside = [t for t in self.tracker.tracks if t.id in members and self.tracker.confirmed(t)]
+        inside = [
+            t for t in self.tracker.tracks if t.id in members and self.tracker.confirmed(t) and not t.fixture
+        ]
         return ZoneView(
             zone,
             people=[t for t in inside if t.label == "person"],

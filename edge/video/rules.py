@@ -11,6 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 from contracts import HazardType, Measurement, Severity
 from edge.fusion import SensorSignal
 from edge.video.episodes import Assessment, Finding
@@ -55,6 +57,15 @@ def _combined(confidences: list[float]) -> float:
     return round(min(0.99, 1.0 - miss), 3)
 
 
+def _near(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two boxes of about one person's size apart at most (centre to centre)."""
+    size = max(float(a[2] - a[0]), float(a[3] - a[1]), float(b[2] - b[0]), float(b[3] - b[1]), 1.0)
+    return (
+        abs(float(a[0] + a[2] - b[0] - b[2])) / 2 <= size
+        and abs(float(a[1] + a[3] - b[1] - b[3])) / 2 <= size
+    )
+
+
 def _readings(signals: list[SensorSignal]) -> tuple[Measurement, ...]:
     latest: dict[str, SensorSignal] = {}
     for s in signals:
@@ -62,36 +73,67 @@ def _readings(signals: list[SensorSignal]) -> tuple[Measurement, ...]:
     return tuple(m for s in latest.values() for m in s.measurements)[:50]
 
 
+@dataclass
+class _Stay:
+    since: datetime  # when this person's stay began
+    box: np.ndarray  # where they were last seen
+    last_seen: datetime
+    still: bool = False  # keeping still when last seen (a sleeper, not a passer-by)
+
+
 class DormRule:
     """occupied_factory_dorm (厂房住人): people staying in a no-residence zone at night.
 
-    Signs: the zone occupied for ``person_dwell_s``; a bed; lights on with people;
-    several people staying. One sign is minor, two major, three or more critical.
+    Signs: someone has stayed in the zone for ``person_dwell_s``; a bed; lights on with
+    people; several people staying. One sign is minor, two major, three or more critical.
+
+    A stay is one person's: people walking through one after another (a passage, a
+    looping pedestrian clip) never add up to "occupied for 10 minutes". When the track of
+    someone keeping still is lost and a track starts where they were within
+    ``occupancy_gap_s``, it is the same stay (detectors miss a sleeper now and then); a
+    passer-by's stay is never handed on to whoever walks by next.
     """
 
     hazard = HazardType.OCCUPIED_FACTORY_DORM
 
     def __init__(self, settings: DormRuleSettings) -> None:
         self.settings = settings
-        self._occupied_since: dict[str, datetime] = {}
-        self._last_occupied: dict[str, datetime] = {}
+        self._stays: dict[str, dict[int, _Stay]] = {}
 
     def reset(self, zone_id: str) -> None:
-        self._occupied_since.pop(zone_id, None)
-        self._last_occupied.pop(zone_id, None)
+        self._stays.pop(zone_id, None)
+
+    def _stay_of(self, stays: dict[int, _Stay], t: Track, present: set[int], now: datetime) -> _Stay:
+        stay = stays.get(t.id)
+        if stay is None:
+            gap = self.settings.occupancy_gap_s
+            lost = [
+                (k, v)
+                for k, v in stays.items()
+                if k not in present
+                and v.still
+                and (now - v.last_seen).total_seconds() <= gap
+                and _near(v.box, t.box)
+            ]
+            if lost:  # the same person, picked up again by a new track
+                k, prev = min(lost, key=lambda kv: kv[1].since)
+                del stays[k]
+                stay = _Stay(prev.since, t.box, now)
+            else:
+                stay = _Stay(t.first_seen, t.box, now)
+            stays[t.id] = stay
+        stay.box, stay.last_seen, stay.still = t.box, now, t.stationary
+        return stay
 
     def assess(self, view: ZoneView, now: datetime) -> Assessment:
         s = self.settings
         zid = view.zone.id
-        if view.people:
-            self._occupied_since.setdefault(zid, now)
-            self._last_occupied[zid] = now
-        else:
-            last = self._last_occupied.get(zid)
-            if last is None or (now - last).total_seconds() > s.occupancy_gap_s:
-                self.reset(zid)
-        since = self._occupied_since.get(zid)
-        occupied_s = (now - since).total_seconds() if since else 0.0
+        stays = self._stays.setdefault(zid, {})
+        present = {p.id for p in view.people}
+        current = [self._stay_of(stays, p, present, now) for p in view.people]
+        for k in [k for k, v in stays.items() if (now - v.last_seen).total_seconds() > s.occupancy_gap_s]:
+            del stays[k]
+        occupied_s = max(((now - st.since).total_seconds() for st in current), default=0.0)
         beds = [b for b in view.beds if b.hits >= s.bed_min_hits]
         signs: list[str] = []
         confidences: list[float] = []
@@ -189,23 +231,42 @@ class WorkshopRule:
 
 
 class FireRule:
-    """fire_smoke: flames or smoke in enough of the recent analysed frames. Always critical."""
+    """fire_smoke: flames or smoke in enough of the recent analysed frames, seen for at least
+    ``min_evidence_s``. Always critical.
+
+    It holds (keeps an open episode alive) only on the same sustained evidence that opens
+    one, never on stray positive frames or bursts shorter than ``min_evidence_s``: a looping
+    or intermittent source lets an episode clear ``clear_after_s`` after the last sustained
+    evidence."""
 
     hazard = HazardType.FIRE_SMOKE
+    GAP_S = 2.0  # an evidence run survives negative frames this long
 
     def __init__(self, settings: FireRuleSettings) -> None:
         self.settings = settings
         self._window: deque[bool] = deque(maxlen=settings.window)
+        self._run_start: datetime | None = None
+        self._last_positive: datetime | None = None
 
     def reset(self) -> None:
         self._window.clear()
+        self._run_start = self._last_positive = None
 
     def assess(
         self, frame: FireFrame, zones: list[ZoneArea], now: datetime, signals: list[SensorSignal]
     ) -> Assessment:
+        s = self.settings
         self._window.append(frame.positive)
         positives = sum(self._window)
-        triggered = positives >= self.settings.min_positive
+        if frame.positive:
+            gap = (now - self._last_positive).total_seconds() if self._last_positive else None
+            if self._run_start is None or gap is None or gap > self.GAP_S:
+                self._run_start = now
+            self._last_positive = now
+        elif self._last_positive is not None and (now - self._last_positive).total_seconds() > self.GAP_S:
+            self._run_start = None
+        lasted = (now - self._run_start).total_seconds() if self._run_start else 0.0
+        triggered = positives >= s.min_positive and lasted >= s.min_evidence_s
         zone_id = None
         if frame.regions:
             biggest = max(frame.regions, key=lambda r: r.area)
@@ -214,11 +275,19 @@ class FireRule:
         kinds = sorted({r.label for r in frame.regions})
         share = sum(r.area for r in frame.regions)
         summary = (
-            f"{' and '.join(kinds)} seen in {positives} of the last {len(self._window)} frames, "
-            f"{share:.0%} of the view"
+            f"{' and '.join(kinds)} seen in {positives} of the last {len(self._window)} frames "
+            f"for {lasted:.0f} s, {share:.0%} of the view"
             if kinds
             else "no flames or smoke in view"
         )
+        flames = [r for r in frame.regions if r.label == "flame"]
+        if flames:
+            best = max(flames, key=lambda r: r.score)
+            summary += (
+                f" (flicker {best.flicker:.0%}, fast {best.fast:.0%}, shape change {best.shape:.0%}"
+                + (f", growing x{best.growth:.1f}" if best.growth > 1.2 else "")
+                + ")"
+            )
         alarms = [x for x in signals if x.alarm is not None]
         if alarms:
             summary += "; smoke/gas alarm nearby: " + ", ".join(sorted({x.device_id for x in alarms}))
@@ -227,7 +296,7 @@ class FireRule:
             self.hazard,
             zone_id,
             triggered=triggered,
-            holding=frame.positive,
+            holding=triggered,
             severity=Severity.CRITICAL,
             confidence=round(confidence, 3),
             summary=summary,

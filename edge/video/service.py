@@ -132,7 +132,7 @@ class VideoService:
         if not self.detector.available:
             out.append(f"video detector not loaded: {self.detector.reason}")
         for r in self.runners.values():
-            out += [f"camera {r.camera.id}: {p}" for p in r.pipeline.problems]
+            out += [f"camera {r.camera.id}: {p}" for p in r.pipeline.warnings()]
         return out[:50]
 
     def _camera_health(self, r: CameraRunner) -> CameraHealth:

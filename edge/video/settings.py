@@ -28,9 +28,12 @@ class DetectorSettings(Section):
         default_factory=lambda: [
             Path(p) for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p.strip()
         ],
-        description=f"Directories searched for weights (default: ${MODEL_PATH_ENV}, else models/).",
+        description=f"Directories searched for weights (default: ${MODEL_PATH_ENV}, else models/ and "
+        "../shared/models of a checkout).",
     )
-    registry: Path | None = Field(default=None, description="Registry file (default models/registry.yaml).")
+    registry: Path | None = Field(
+        default=None, description="Registry file (default: the one shipped with GridWatch)."
+    )
     workers: int = Field(
         default=2,
         ge=1,
@@ -41,17 +44,22 @@ class DetectorSettings(Section):
     threads: int = Field(
         default=1, ge=1, le=64, description="onnxruntime intra-op threads of each inference worker."
     )
-    score_threshold: float = Field(
-        default=0.3, gt=0, lt=1, description="Detections below this score are dropped."
+    score_threshold: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Detections below this score are dropped, every class alike; default: the "
+        "model's own per-class calibration in models/registry.yaml.",
     )
     labels: list[str] = Field(
         default_factory=lambda: ["person", "bed"], description="Classes that are tracked; others ignored."
     )
-    enhance_below: float = Field(
-        default=70,
+    enhance_below: float | None = Field(
+        default=None,
         ge=0,
         le=255,
-        description="Crops darker than this mean grey level get local contrast enhancement (CLAHE).",
+        description="Crops darker than this mean grey level get local contrast enhancement (CLAHE); "
+        "default: the model's measured low-light calibration (colour and infrared apart).",
     )
 
 
@@ -99,8 +107,12 @@ class ScanSettings(Section):
 
 class TrackerSettings(Section):
     min_hits: int = Field(default=3, ge=1, le=50, description="Detections before a track counts.")
-    min_median_score: float = Field(
-        default=0.35, gt=0, lt=1, description="Median of the last 10 scores a track needs to count."
+    min_median_score: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Median of the last 10 scores a track needs to count; default: the model's "
+        "calibrated gate per class (never below its detection threshold).",
     )
     iou_match: float = Field(default=0.25, gt=0, lt=1, description="Overlap that continues a track.")
     max_misses: int = Field(default=4, ge=1, description="Looked-for-but-absent before a moving track ends.")
@@ -113,6 +125,26 @@ class TrackerSettings(Section):
     )
     zone_enter_hits: int = Field(default=3, ge=1, description="Observations inside before it is 'in' a zone.")
     zone_exit_hits: int = Field(default=3, ge=1, description="Observations outside before it has left.")
+
+
+class FixtureSettings(Section):
+    """Objects that only look like people (a signpost, a coat on a hook, a poster)."""
+
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"],
+        description="Classes that can be fixtures. Beds are not: a bed set up in a factory is a sign.",
+    )
+    move_share: float = Field(
+        default=0.15,
+        gt=0,
+        lt=1,
+        description="An edge of the box moving by more than this share of its size: it moved.",
+    )
+    forget_s: float = Field(
+        default=1800,
+        gt=0,
+        description="A fixture not seen for this long is forgotten (it was taken away).",
+    )
 
 
 class EpisodeSettings(Section):
@@ -157,7 +189,27 @@ class FireRuleSettings(EpisodeSettings):
         default=0.002, gt=0, lt=1, description="Smallest fire or smoke region, as a share of the frame."
     )
     flicker_min: float = Field(
-        default=0.3, gt=0, le=1, description="Share of a flame region's pixels that must flicker."
+        default=0.3,
+        gt=0,
+        le=1,
+        description="Share of a flame region's pixels that must flicker while staying flame-coloured.",
+    )
+    spectrum_min: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Share of a flame region's brightness variation that must be fast (broadband flicker).",
+    )
+    shape_min: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="Mean frame-to-frame change of a flame region's outline (1 - IoU) it must show.",
+    )
+    min_evidence_s: float = Field(
+        default=3,
+        ge=0,
+        description="Fire must be seen for this long (with at most short gaps) before it is raised.",
     )
     smoke: bool = Field(default=True, description="Also look for smoke (grey, slow, blurring); see docs.")
     fusion_window_s: float = Field(
@@ -208,6 +260,7 @@ class VideoSettings(BaseSettings):
     motion: MotionSettings = Field(default_factory=MotionSettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    fixtures: FixtureSettings = Field(default_factory=FixtureSettings)
     dorm: DormRuleSettings = Field(default_factory=DormRuleSettings)
     workshop: WorkshopRuleSettings = Field(default_factory=WorkshopRuleSettings)
     fire: FireRuleSettings = Field(default_factory=FireRuleSettings)

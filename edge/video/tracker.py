@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,6 +47,7 @@ class Track:
     anchor: np.ndarray | None = None
     anchor_since: datetime | None = None
     updated: bool = True  # seen in the latest detection pass
+    fixture: bool = False  # matches something present when the zone armed, and has not moved
 
     @property
     def score(self) -> float:
@@ -75,13 +77,20 @@ def _covered(track: Track, regions: list[PixelBox] | None) -> bool:
 
 
 class Tracker:
-    def __init__(self, settings: TrackerSettings) -> None:
+    def __init__(self, settings: TrackerSettings, gate: Callable[[str], float] | None = None) -> None:
+        """``gate``: the median score a track of a class needs (the model's calibration);
+        ``settings.min_median_score`` overrides it for every class."""
         self.settings = settings
+        self.gate = gate or (lambda _label: 0.3)
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
 
+    def min_score(self, label: str) -> float:
+        s = self.settings.min_median_score
+        return s if s is not None else self.gate(label)
+
     def confirmed(self, track: Track) -> bool:
-        return track.hits >= self.settings.min_hits and track.score >= self.settings.min_median_score
+        return track.hits >= self.settings.min_hits and track.score >= self.min_score(track.label)
 
     def update(self, detections: list[RawDetection], regions: list[PixelBox] | None, now: datetime) -> None:
         """One detection pass over ``regions`` (None: full frame) at time ``now``."""

@@ -116,6 +116,7 @@ class CameraGeometry:
     ignore: list[np.ndarray]  # polygons, frame pixels
     ignore_small: np.ndarray | None  # motion-scale mask, 255 = ignored
     problems: list[str] = field(default_factory=list)
+    ignore_objects: list[tuple[str, tuple[float, float, float, float]]] = field(default_factory=list)
 
     def ignored(self, x: float, y: float) -> bool:
         return any(cv2.pointPolygonTest(p, (float(x), float(y)), False) >= 0 for p in self.ignore)
@@ -167,7 +168,11 @@ def build_geometry(camera: Camera, frame: tuple[int, int], small: tuple[int, int
         ignore.append(polygon)
         m = polygon_mask(polygon, small, small_scale)
         ignore_small = m if ignore_small is None else cv2.bitwise_or(ignore_small, m)
-    return CameraGeometry(frame, zones, ignore, ignore_small, problems)
+    objects = [
+        (o.label, (o.box[0] * scale[0], o.box[1] * scale[1], o.box[2] * scale[0], o.box[3] * scale[1]))
+        for o in camera.ignore_objects
+    ]
+    return CameraGeometry(frame, zones, ignore, ignore_small, problems, objects)
 
 
 @dataclass

@@ -9,7 +9,16 @@ from sqlalchemy.orm import Session
 
 from gateway.cases.models import Case, CaseTransition
 
-Change = Literal["severity", "cleared", "returned", "corroborated", "confirmed", "sla_warning", "sla_breach"]
+Change = Literal[
+    "severity",
+    "cleared",
+    "returned",
+    "corroborated",
+    "confirmed",
+    "sla_warning",
+    "sla_breach",
+    "acknowledged",
+]
 
 
 def note(

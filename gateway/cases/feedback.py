@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from gateway.cases.models import Case, FalseAlarmFeedback
@@ -31,8 +31,11 @@ class FalseAlarmStats(BaseModel):
         return self.dismissed_by_centre + self.found_false_on_site
 
 
-def false_alarm_stats(session: Session, since: datetime | None = None) -> list[FalseAlarmStats]:
-    """Per (device, zone, hazard): false alarms and all cases raised, most false alarms first."""
+def false_alarm_stats(
+    session: Session, since: datetime | None = None, where: ColumnElement[bool] | None = None
+) -> list[FalseAlarmStats]:
+    """Per (device, zone, hazard): false alarms and all cases raised, most false alarms first.
+    ``where``: only cases meeting this condition (e.g. the caller's areas)."""
     key = (Case.device_id, Case.zone_id, Case.hazard_type)
     totals: dict[tuple, dict[str, object]] = defaultdict(
         lambda: {"dismissed": 0, "on_site": 0, "cases": 0, "last": None}
@@ -63,6 +66,10 @@ def false_alarm_stats(session: Session, since: datetime | None = None) -> list[F
         dismissed = dismissed.where(FalseAlarmFeedback.at >= since)
         on_site = on_site.where(Task.resolved_at >= since)
         raised = raised.where(Case.opened_at >= since)
+    if where is not None:
+        dismissed = dismissed.join(Case, Case.id == FalseAlarmFeedback.case_id).where(where)
+        on_site = on_site.where(where)
+        raised = raised.where(where)
     bump(session.execute(dismissed), "dismissed")
     bump(session.execute(on_site), "on_site")
     for device, zone, hazard, n, _last in session.execute(raised):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from gateway.cases.lifecycle import OPEN_STATUSES
@@ -18,8 +18,12 @@ def list_cases(
     grid_id: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    where: ColumnElement[bool] | None = None,
 ) -> list[CaseView]:
+    """``where``: a further condition, e.g. the caller's areas."""
     query = select(Case).order_by(Case.opened_at.desc(), Case.id.desc())
+    if where is not None:
+        query = query.where(where)
     if status:
         query = query.where(Case.status == status)
     if open_only:

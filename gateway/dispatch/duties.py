@@ -8,8 +8,8 @@ import time
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.context import GatewayContext
+from gateway.flows.sla_ticks import SlaTicker
 from gateway.notify.sender import WebhookSender
-from gateway.sla.ticker import SlaTicker
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -12,9 +14,17 @@ PREVIEW_BYTES = 2000
 
 
 def list_dead_letters(
-    session: Session, reason: str | None = None, source: str | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    reason: str | None = None,
+    source: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    sources: Collection[str] | None = None,
 ) -> list[DeadLetterView]:
+    """``sources``: only from these (e.g. the caller's areas); None = from anywhere."""
     query = select(DeadLetter).order_by(DeadLetter.id.desc())
+    if sources is not None:
+        query = query.where(DeadLetter.source.in_(sorted(sources)))
     if reason:
         query = query.where(DeadLetter.reason == reason)
     if source:
@@ -36,6 +46,9 @@ def list_dead_letters(
     ]
 
 
-def dead_letter_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason))
+def dead_letter_counts(session: Session, sources: Collection[str] | None = None) -> dict[str, int]:
+    query = select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)
+    if sources is not None:
+        query = query.where(DeadLetter.source.in_(sorted(sources)))
+    rows = session.execute(query)
     return {reason: int(n) for reason, n in rows}

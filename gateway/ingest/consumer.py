@@ -132,6 +132,9 @@ class MqttLink:
         )
         if settings.mqtt.username:
             client.username_pw_set(settings.mqtt.username, settings.mqtt.password)
+        tls = settings.mqtt.tls_context()
+        if tls is not None:
+            client.tls_set_context(tls)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect

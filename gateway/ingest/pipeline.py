@@ -31,10 +31,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,7 +40,6 @@ from contracts import (
     ContractError,
     EdgeHealth,
     EvidenceSnapshot,
-    HazardCategory,
     HazardEvent,
     LocationFix,
     Message,
@@ -53,35 +50,22 @@ from contracts import (
 )
 from gateway import metrics
 from gateway.cases.correlation import CaseBook
-from gateway.cases.models import Case
-from gateway.cases.notices import notify_centre
-from gateway.cases.service import Place, mark_cleared, record_hazard, resolve_place
+from gateway.cases.service import Place, resolve_place
 from gateway.context import GatewayContext
-from gateway.dispatch.models import Task
-from gateway.dispatch.service import start_case
-from gateway.dispatch.updates import TaskUpdateRefused, apply_task_update
 from gateway.events import service as ledger
+from gateway.events.outcomes import Outcome
 from gateway.evidence.service import EvidenceRejected, link_evidence, store_evidence
+from gateway.flows.hazard_events import take_hazard
+from gateway.flows.location_fixes import apply_fix
+from gateway.flows.task_updates import take_task_update
 from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.ingest.throttle import LogThrottle
 from gateway.telemetry import NullTelemetry, TelemetrySink
-from gateway.workers.fixes import apply_fix
 
 log = logging.getLogger(__name__)
 
-LATE_CLEAR_WINDOW = timedelta(hours=1)  # how far back a clear that overtook its alarm is looked for
-REDRIVE_WINDOW = timedelta(minutes=10)  # refused task updates this recent are retried after a step
 MAX_ATTEMPTS = 4
 PLACE_CACHE = 10_000  # resolved places remembered (devices x zones x locations)
-
-
-class Outcome(StrEnum):
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    DEAD_LETTER = "dead_letter"
-    REFUSED = "refused"  # valid message that does not fit the current state
-    TELEMETRY = "telemetry"
-    STALE = "stale"  # older than what we have (location fixes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,85 +342,17 @@ class Pipeline:
     def _apply_hazard(
         self, session: Session, item: _Item, event: HazardEvent, now: datetime, book: CaseBook, work: _Work
     ) -> None:
-        place = item.place or self._place(item)
-        case, created = record_hazard(session, self.ctx, event, place.node_id, now, book, place)
-        if case is not None:
-            work.case_of_event[event.id] = case.id
-        if case is None or not created:
-            return
-        earlier = ledger.later_clear(
-            session, event.device_id, event.hazard_type.value, event.ts, now - LATE_CLEAR_WINDOW
-        )
-        if earlier is not None:
-            mark_cleared(session, self.ctx, case, earlier.ts, earlier.id, now)
-            work.case_of_event[earlier.id] = case.id
-        work.count(metrics.CASES_OPENED, event.hazard_type.value)
-        self._case_opened(session, case, event, now, work)
-
-    def _case_opened(
-        self, session: Session, case: Case, event: HazardEvent, now: datetime, work: _Work
-    ) -> None:
-        """What follows a new case: the centre's notice and, for emergencies, dispatch."""
-        notify_centre(session, self.ctx, case, "opened", case.title, now)
-        if event.category is not HazardCategory.EMERGENCY:
-            return  # maintenance goes to installers via the centre, not to grid workers
-        # SLA clock, first offer, and immediate escalation when nobody can go.
-        decision = start_case(session, self.ctx, case, now)
-        work.count(metrics.DISPATCHES, decision.reason_code)
+        taken = take_hazard(session, self.ctx, event, item.place or self._place(item), now, book)
+        work.case_of_event.update(taken.case_of_event)
+        if taken.opened is not None:
+            work.count(metrics.CASES_OPENED, event.hazard_type.value)
+        if taken.decision is not None:
+            work.count(metrics.DISPATCHES, taken.decision.reason_code)
 
     def _apply_task_update(self, session: Session, update: TaskUpdate, now: datetime, work: _Work) -> Outcome:
-        self._lock_task(session, update.task_id)
-        try:
-            apply_task_update(session, self.ctx, update, now)
-        except TaskUpdateRefused as exc:
-            log.warning(
-                "task update %s refused: %s",
-                update.id,
-                exc,
-                extra={"worker_id": update.worker_id, "task_id": update.task_id},
-            )
-            # Kept in the ledger as refused at once, so that a later step can re-drive it.
-            ledger.set_outcomes(session, {update.id: Outcome.REFUSED.value})
-            return Outcome.REFUSED
-        self._redrive(session, update.task_id, now, work)
-        return Outcome.APPLIED
-
-    def _lock_task(self, session: Session, task_id: str) -> None:
-        # Two gateways may get one worker's accept and check-in at the same moment
-        # (shared subscriptions do not keep order): the row lock makes them take turns,
-        # so the one that comes second sees the first one's step (or its refusal, below).
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(select(Task).where(Task.id == task_id).with_for_update()).first()
-
-    def _redrive(self, session: Session, task_id: str, now: datetime, work: _Work) -> None:
-        """A step applied: retry recently refused updates of the task that it may have unblocked.
-
-        A worker's ``check_in`` that overtook its ``accept`` is refused first, and
-        applied here once the accept is in.
-        """
-        progress = True
-        while progress:
-            progress = False
-            for row in ledger.refused_updates(session, task_id, now - REDRIVE_WINDOW):
-                try:
-                    update = decode(row.topic, row.payload)
-                except ContractError:
-                    continue
-                if not isinstance(update, TaskUpdate):
-                    continue
-                try:
-                    with session.begin_nested():
-                        apply_task_update(session, self.ctx, update, now)
-                except TaskUpdateRefused:
-                    continue
-                row.outcome = Outcome.APPLIED.value
-                work.redriven.add(row.id)
-                log.info(
-                    "task update %s applied after an update that overtook it",
-                    row.id,
-                    extra={"task_id": task_id, "worker_id": update.worker_id},
-                )
-                progress = True
+        reported = take_task_update(session, self.ctx, update, now)
+        work.redriven.update(reported.redriven)
+        return Outcome.APPLIED if reported.applied else Outcome.REFUSED
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -28,8 +29,17 @@ class SourceView(BaseModel):
     last_seen_at: datetime
 
 
-def sources(session: Session, with_gaps_only: bool = False, limit: int = 1000) -> list[SourceView]:
+def source_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(SourceProgress.source)))
+
+
+def sources(
+    session: Session, with_gaps_only: bool = False, limit: int = 1000, only: Collection[str] | None = None
+) -> list[SourceView]:
+    """``only``: these sources (e.g. the caller's areas); None = all."""
     query = select(SourceProgress).order_by(SourceProgress.source).limit(limit)
+    if only is not None:
+        query = query.where(SourceProgress.source.in_(sorted(only)))
     if with_gaps_only:
         query = query.where((SourceProgress.open_gap_count > 0) | (SourceProgress.lost_total > 0))
     return [

@@ -1,14 +1,53 @@
-"""Bring a database to the newest schema (Alembic), at start-up or by command."""
+"""Bring a database to the newest schema (Alembic) exactly once, or wait until it is there.
+
+Several processes may start against one store at the same moment (two gateways and
+the API under Compose, ``gateway --processes N``, a systemd host rebooting). Two rules
+keep them from racing:
+
+- :func:`upgrade` runs under a lock that the store itself holds: a PostgreSQL
+  transaction-level advisory lock (per schema), or an exclusive ``flock`` on the SQLite
+  file. Whoever gets it first migrates; the others wait for it, then find the schema
+  current and change nothing. ``gridwatch db upgrade`` is this, as a command.
+- A service started with ``db_schema = "wait"`` (``GRIDWATCH_DB_SCHEMA=wait``) never
+  migrates: it waits for the schema to be current, says so in its log while it waits,
+  and gives up after ``db_schema_wait_s`` with an error naming the command to run. This
+  is how the Compose file and the systemd units run: one explicit migration step,
+  services that need no DDL rights.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+LOCK_NAME = "gridwatch-schema-migration"
+WAIT_LOG_EVERY_S = 10.0
+
+
+class SchemaMode(StrEnum):
+    UPGRADE = "upgrade"  # migrate under the lock at start (the embedded default)
+    WAIT = "wait"  # wait for `gridwatch db upgrade` (Compose, systemd)
+
+
+class SchemaError(RuntimeError):
+    """The schema is not usable and waiting will not help (or waited long enough)."""
 
 
 def alembic_config(url: str = "") -> Config:
@@ -19,8 +58,155 @@ def alembic_config(url: str = "") -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "no migrations"
+    return head
+
+
+def known_revisions() -> set[str]:
+    return {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None  # None: an empty database (no alembic_version yet)
+    head: str
+
+    @property
+    def ready(self) -> bool:
+        return self.current == self.head
+
+    @property
+    def unknown(self) -> bool:
+        """At a revision this build does not know: a newer GridWatch upgraded the store."""
+        return self.current is not None and self.current not in known_revisions()
+
+    def describe(self) -> str:
+        at = f"at revision {self.current}" if self.current else "empty (no GridWatch tables)"
+        return f"the database is {at}; this GridWatch needs {self.head}"
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return SchemaState(current, head_revision())
+
+
+def where(engine: Engine) -> str:
+    """The store's URL for messages, without its password."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    db = engine.url.database
+    if engine.dialect.name != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db)
+
+
+@contextlib.contextmanager
+def _sqlite_lock(path: Path, timeout_s: float) -> Iterator[None]:
+    """An exclusive flock on the database file itself: SQLite's own locks are POSIX
+    record locks, which flock does not touch, so this only excludes other migrations."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        _acquire(lambda: _try_flock(fd), timeout_s, str(path))
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _pg_lock(conn: Connection, timeout_s: float, what: str) -> None:
+    """A transaction-level advisory lock, one per schema (several stores may share a
+    database); released when the migration's transaction ends, also if the process dies."""
+    key = text("SELECT pg_try_advisory_xact_lock(hashtext(:name || current_schema()))")
+    _acquire(lambda: bool(conn.execute(key, {"name": LOCK_NAME}).scalar()), timeout_s, what)
+
+
+def _acquire(try_once: Callable[[], bool], timeout_s: float, what: str) -> None:
+    if try_once():
+        return
+    log.info("another process is migrating %s; waiting for it (up to %.0f s)", what, timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while not try_once():
+        if time.monotonic() > deadline:
+            raise SchemaError(
+                f"the migration lock of {what} is still held after {timeout_s:.0f} s: another "
+                "'gridwatch db upgrade' (or a service upgrading at start) is running or hung"
+            )
+        time.sleep(0.2)
+
+
+def upgrade(engine: Engine, revision: str = "head", lock_timeout_s: float = 600.0) -> SchemaState:
+    """Migrate to ``revision`` under the store's migration lock; returns the state before.
+
+    Safe to call from any number of processes at once: one migrates, the rest wait for
+    the lock and then find nothing to do."""
+    what = where(engine)
+    sqlite_file = _sqlite_file(engine)
+    file_lock = _sqlite_lock(sqlite_file, lock_timeout_s) if sqlite_file else contextlib.nullcontext()
+    with file_lock, engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            _pg_lock(conn, lock_timeout_s, what)
+        before = SchemaState(MigrationContext.configure(conn).get_current_revision(), head_revision())
+        if before.unknown:
+            raise SchemaError(f"{before.describe()}, which is newer than this build: install that version")
+        if before.current != revision and not (revision == "head" and before.ready):
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            log.info(
+                "database schema of %s upgraded from %s to %s", what, before.current or "empty", revision
+            )
+    return before
+
+
+def wait_for_schema(
+    engine: Engine, timeout_s: float, poll_s: float = 1.0, log_every_s: float = WAIT_LOG_EVERY_S
+) -> SchemaState:
+    """Wait until the store is reachable and at this build's head; never migrates.
+
+    Logs what it waits for every ``log_every_s``; raises :class:`SchemaError` after
+    ``timeout_s`` or at once when the store is ahead of this build."""
+    deadline = time.monotonic() + timeout_s
+    said_at = -float("inf")
+    while True:
+        try:
+            state = schema_state(engine)
+            if state.ready:
+                return state
+            if state.unknown:
+                raise SchemaError(f"{state.describe()}, which is newer than this build")
+            why = f"{state.describe()}: run 'gridwatch db upgrade' against it"
+        except (OperationalError, DBAPIError) as exc:
+            why = f"cannot reach it yet ({str(exc.orig or exc).strip().splitlines()[0]})"
+        now = time.monotonic()
+        if now > deadline:
+            raise SchemaError(f"gave up waiting {timeout_s:.0f} s for the schema of {where(engine)}: {why}")
+        if now - said_at >= log_every_s:
+            said_at = now
+            log.warning(
+                "waiting for the database schema of %s: %s (giving up in %.0f s)",
+                where(engine),
+                why,
+                deadline - now,
+            )
+        time.sleep(poll_s)
+
+
+def prepare_schema(engine: Engine, mode: SchemaMode | str, wait_s: float) -> None:
+    """What a service does with the schema at start: upgrade under the lock, or wait for it."""
+    if SchemaMode(mode) is SchemaMode.UPGRADE:
+        upgrade(engine, lock_timeout_s=wait_s)
+    else:
+        wait_for_schema(engine, wait_s)

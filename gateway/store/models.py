@@ -9,12 +9,22 @@ from gateway.heartbeat.models import GatewayHeartbeat
 from gateway.notify.models import Delivery, DeliveryAttempt
 from gateway.outbound.models import OutboundMessage, SourceCounter
 from gateway.patrol.models import PatrolPlan, PatrolPoint, PatrolStop, PatrolTrack
+from gateway.people.models import (
+    AccessRevision,
+    ApiToken,
+    Person,
+    SecurityEvent,
+    SignInFailure,
+    SignInSession,
+)
 from gateway.sla.models import SlaTimer
 from gateway.store.base import Base
 from gateway.store.change_log import Change
 from gateway.workers.models import WorkerAvailability, WorkerPosition
 
 __all__ = [
+    "AccessRevision",
+    "ApiToken",
     "Base",
     "Case",
     "CaseTransition",
@@ -32,6 +42,10 @@ __all__ = [
     "PatrolPoint",
     "PatrolStop",
     "PatrolTrack",
+    "Person",
+    "SecurityEvent",
+    "SignInFailure",
+    "SignInSession",
     "SlaTimer",
     "SourceCounter",
     "SourceProgress",

@@ -37,7 +37,7 @@ def n_cases(h: Harness) -> int:
 @pytest.fixture
 def a_bug_then_a_fix(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Incoming:
     """An alarm that hit a bug in the gateway (dead-lettered: processing_error); then the fix is deployed."""
-    import gateway.ingest.pipeline as pipeline_module
+    import gateway.flows.hazard_events as hazard_flow
 
     event = harness.event("smk-rental-12")
     msg = Incoming(topics.node_event(event.source), encode(event))
@@ -45,7 +45,7 @@ def a_bug_then_a_fix(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Incom
     def bug(*_a: object, **_k: object) -> None:
         raise KeyError("grid index out of date")
 
-    monkeypatch.setattr(pipeline_module, "record_hazard", bug)
+    monkeypatch.setattr(hazard_flow, "record_hazard", bug)
     assert harness.pipeline.process([msg]) == [Outcome.DEAD_LETTER]
     monkeypatch.undo()
     return msg

@@ -5,25 +5,14 @@ The gateway's pipeline (harness) and the API share one store and one controllabl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from cloud_api.app import create_app
-from cloud_api.settings import ApiSettings
 from contracts import TaskOffer, decode, topics
-from tests.conftest import DEMO_SITE
 from tests.gateway.conftest import ApiTokens, Harness
 from tests.gateway.dispatching import tasks, the_case
-
-
-@pytest.fixture
-def api(harness: Harness, db_url: str, api_tokens: ApiTokens) -> Iterator[TestClient]:
-    settings = ApiSettings(site_dir=DEMO_SITE, database_url=db_url, api_tokens=api_tokens.env())
-    with TestClient(create_app(settings, clock=harness.clock)) as c:
-        yield c
 
 
 @pytest.fixture

@@ -226,18 +226,18 @@ def test_retained_messages_and_seq_zero_are_not_sequenced_and_a_restart_is_recog
 
 
 def test_a_payload_that_breaks_the_batch_is_dead_lettered_alone(harness: Harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import gateway.ingest.pipeline as pipeline_module
+    import gateway.flows.hazard_events as hazard_flow
 
     good = harness.event("smk-rental-12")
     poison = harness.event("smk-factory-a1")
-    real = pipeline_module.record_hazard
+    real = hazard_flow.record_hazard
 
     def flaky(session, ctx, event, node_id, now, book=None, place=None):  # type: ignore[no-untyped-def]
         if event.id == poison.id:
             raise RuntimeError("bug triggered by this payload")
         return real(session, ctx, event, node_id, now, book, place)
 
-    monkeypatch.setattr(pipeline_module, "record_hazard", flaky)
+    monkeypatch.setattr(hazard_flow, "record_hazard", flaky)
     outcomes = harness.pipeline.process([incoming(poison), incoming(good)])
     assert outcomes == [Outcome.DEAD_LETTER, Outcome.APPLIED]
     with harness.sessions() as s:

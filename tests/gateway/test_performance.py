@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gateway.dispatch import centre
+from gateway.flows import task_decisions as centre
 from gateway.performance.service import grid_records, percentile, worker_records
 from tests.gateway.conftest import Harness
 from tests.gateway.dispatching import act, fix, tasks, tick

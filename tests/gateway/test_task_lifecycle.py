@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from contracts import topics
 from gateway.context import GatewayContext
-from gateway.dispatch import centre
 from gateway.escalation.models import Escalation
+from gateway.flows import task_decisions as centre
+from gateway.flows.sla_ticks import SlaTicker
 from gateway.ingest.pipeline import Outcome, Pipeline
 from gateway.notify.models import Delivery
-from gateway.sla.ticker import SlaTicker
 from gateway.store.db import make_engine, session_factory
 from gateway.workers.models import WorkerAvailability
 from tests.gateway.conftest import Harness

@@ -8,32 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
-from contracts.site import Problem, SiteConfigError, check_site, load_site
+from contracts.site import SiteConfigError, check_site, load_site
 from gridwatch.cli import app
+from tests.site.sitefiles import edit_yaml, only, problems_of
 
 NODE = "nodes/node-gongye-1.yaml"
-
-
-def edit_yaml(site: Path, rel: str, change) -> None:  # type: ignore[no-untyped-def]
-    path = site / rel
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-
-def problems_of(site: Path) -> list[Problem]:
-    loaded, problems = check_site(site)
-    assert loaded is None, "a broken site must not load"
-    return problems
-
-
-def only(problems: list[Problem], words: str) -> Problem:
-    hits = [p for p in problems if words in p.message]
-    assert len(hits) == 1, f"expected one problem with {words!r}, got {[str(p) for p in problems]}"
-    return hits[0]
 
 
 def test_demo_site_is_clean(demo_site) -> None:  # type: ignore[no-untyped-def]
@@ -149,3 +130,19 @@ def test_cli_lists_problems_and_fails(site_copy: Path) -> None:
     assert "workers.yaml · workers[w-li-na].duty[0]" in proc.stderr
     assert "cameras[cam-workshop-b].colour: unknown key 'colour'" in proc.stderr
     assert "hint:" in proc.stderr
+
+
+def test_a_check_that_fails_inside_is_reported_and_the_others_still_run(
+    site_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contracts.site import loader
+
+    def broken_check(draft: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(loader, "CHECKS", (broken_check, *loader.CHECKS))
+    edit_yaml(site_copy, "workers.yaml", lambda d: d["workers"][2].update(home_grid="g-nowhere"))
+    problems = problems_of(site_copy)
+    inside = only(problems, "internal error while checking: ZeroDivisionError: 'a bug'")
+    assert inside.where.endswith("broken_check") and "please report it" in inside.hint
+    only(problems, "unknown grid 'g-nowhere'")

@@ -35,7 +35,11 @@ def test_demo_runs_the_whole_pipeline_and_dispatches_within_30_seconds(tmp_path:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "is dispatched to w-ma-li in grid g-gongye-01" in proc.stdout
     assert "w-ma-li's phone received task" in proc.stdout
-    assert "curl -s http://127.0.0.1:" in proc.stdout
+    assert re.search(
+        r"curl -s -H 'Authorization: Bearer gwt_\S+' http://127\.0\.0\.1:\d+/api/v1/cases\n", proc.stdout
+    )
+    # the alert wall: an operator's sign-in made for this run
+    assert re.search(r"alert wall +http://127\.0\.0\.1:\d+/ .*sign in as op-demo / \S{8,}\)", proc.stdout)
     # tokens made for this run: the assigned worker may accept, an operator may confirm
     assert re.search(
         r"w-ma-li accepts .*Authorization: Bearer gwt_\S+' .*/api/v1/tasks/\S+/accept", proc.stdout

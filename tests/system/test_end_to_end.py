@@ -12,14 +12,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from cloud_api.app import create_app
-from cloud_api.settings import ApiSettings
 from contracts import TaskOffer, decode, topics
 from contracts.site import Site
 from edge.simulator import Broker, sensor_alarm
 from gateway.events.models import DeadLetter
+from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE
 from tests.helpers import Collector, publisher, running_gateway, site_time, wait_until
+from tests.people import add_person, api_settings
 
 
 def test_smoke_alarm_reaches_the_nearest_workers_phone_and_the_api(
@@ -39,7 +40,16 @@ def test_smoke_alarm_reaches_the_nearest_workers_phone_and_the_api(
     assert offer.hazard_type == "smoke_alarm" and offer.grid_id == "g-gongye-01"
     phones.close()
 
-    with TestClient(create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url))) as api:
+    with TestClient(create_app(api_settings(DEMO_SITE, db_url))) as api:
+        # the industrial park's operator signs in and reads what the centre sees
+        add_person(
+            session_factory(make_engine(db_url)), "op-gongye", ["operator"], ["c-gongye"], "park-desk-1"
+        )
+        signed_in = api.post(
+            "/api/v1/auth/sign-in", json={"username": "op-gongye", "password": "park-desk-1"}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        api.headers["Authorization"] = f"Bearer {signed_in.json()['access_token']}"
         cases = api.get("/api/v1/cases").json()["items"]
         assert [c["id"] for c in cases] == [offer.case_id]
         assert cases[0]["status"] == "dispatched" and cases[0]["device_id"] == "smk-factory-a1"

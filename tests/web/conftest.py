@@ -11,9 +11,20 @@ import pytest
 import uvicorn
 
 from cloud_api.app import create_app
-from cloud_api.settings import ApiSettings
+from contracts.site.access import IssuedTokens
+from contracts.site.access import Role as GrantRole
+from gateway.people.models import Role
+from gateway.store.db import make_engine, session_factory
+from gateway.store.migrate import upgrade
 from gridwatch.broker import free_port
 from tests.conftest import DEMO_SITE
+from tests.people import add_person, api_settings
+
+# The operator the wall tests sign in as (whole street: every case of the demo site).
+WALL_OPERATOR = ("op-wall", "wall-password-1")
+# A whole-site operator's API token, for tests that read the API without a browser.
+_TOKENS = IssuedTokens(["op-web"])
+OPERATOR = {"Authorization": f"Bearer {_TOKENS.token(GrantRole.OPERATOR, 'op-web')}"}
 
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -42,7 +53,7 @@ def serve_api():  # type: ignore[no-untyped-def]
 
     def start(db_url: str) -> str:
         port = free_port()
-        app = create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url))
+        app = create_app(api_settings(DEMO_SITE, db_url, api_tokens=_TOKENS.env()))
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
         )
@@ -74,6 +85,27 @@ def page() -> Iterator[object]:
         pg.errors = errors  # type: ignore[attr-defined]
         yield pg
         browser.close()
+
+
+def sign_in(page, base: str, who: tuple[str, str] = WALL_OPERATOR) -> None:  # type: ignore[no-untyped-def]
+    """Open the site and sign in through the sign-in page, as a person would."""
+    page.goto(base + "/")
+    page.wait_for_url("**/ui/signin.html**")
+    page.fill("#username", who[0])
+    page.fill("#password", who[1])
+    page.click("#signin-submit")
+    page.wait_for_url("**/ui/wall.html")
+    # The visit before signing in met 401s (that is how the page knew to ask): not errors of the wall.
+    page.errors.clear()
+
+
+@pytest.fixture
+def wall_operator(db_url: str) -> tuple[str, str]:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    add_person(session_factory(engine), WALL_OPERATOR[0], [Role.OPERATOR], ["s-qingshan"], WALL_OPERATOR[1])
+    engine.dispose()
+    return WALL_OPERATOR
 
 
 @pytest.fixture

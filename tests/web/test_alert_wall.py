@@ -5,20 +5,21 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.gateway.conftest import Harness
+from tests.web.conftest import sign_in
 
 
 def test_operator_sees_open_cases_on_the_wall_and_the_map_and_opens_one(
     harness: Harness,
     serve_api,
     page: Page,
-    tmp_path,  # type: ignore[no-untyped-def]
+    wall_operator,  # type: ignore[no-untyped-def]
 ) -> None:
     harness.raise_event("smk-rental-15", severity="major")
     harness.clock.advance(5)
     harness.raise_event("smk-factory-a1", severity="critical")
     base = serve_api(str(harness.engine.url))
 
-    page.goto(base + "/")
+    sign_in(page, base)
     rows = page.locator("#case-table tbody tr.case")
     expect(rows).to_have_count(2)
     # most severe first, whatever the arrival order
@@ -42,10 +43,11 @@ def test_operator_sees_open_cases_on_the_wall_and_the_map_and_opens_one(
 def test_wall_picks_up_new_cases_without_a_reload(
     harness: Harness,
     serve_api,
-    page: Page,  # type: ignore[no-untyped-def]
+    page: Page,
+    wall_operator,  # type: ignore[no-untyped-def]
 ) -> None:
     base = serve_api(str(harness.engine.url))
-    page.goto(base + "/ui/wall.html")
+    sign_in(page, base)
     expect(page.locator("#empty")).to_be_visible()
     harness.raise_event("gas-restaurant-3", hazard_type="gas_leak", severity="critical")
     expect(page.locator("#case-table tbody tr.case")).to_have_count(1, timeout=10_000)

@@ -11,6 +11,7 @@ from gateway.cases.models import Case
 from tests.gateway.conftest import Harness
 from tests.helpers import wait_until
 from tests.sse import SseReader
+from tests.web.conftest import OPERATOR
 
 SENSORS = ("smk-factory-a1", "smk-rental-12", "smk-rental-15", "gas-restaurant-3")
 
@@ -39,7 +40,7 @@ def _case_ids(reader: SseReader) -> set[str]:
 
 def test_a_new_case_and_its_dispatch_reach_an_open_page_without_a_reload(harness: Harness, serve_api) -> None:  # type: ignore[no-untyped-def]
     base = serve_api(str(harness.engine.url))
-    page = SseReader(base + "/api/v1/live")
+    page = SseReader(base + "/api/v1/live", headers=OPERATOR)
     try:
         wait_until(lambda: page.of("hello"), what="the feed's hello")
         case_id = _open(harness, "smk-factory-a1", severity="critical")
@@ -58,7 +59,7 @@ def test_a_new_case_and_its_dispatch_reach_an_open_page_without_a_reload(harness
 def test_a_repeat_that_changes_nothing_visible_is_not_pushed(harness: Harness, serve_api) -> None:  # type: ignore[no-untyped-def]
     harness.raise_event("smk-rental-15", severity="major")
     base = serve_api(str(harness.engine.url))
-    page = SseReader(base + "/api/v1/live")
+    page = SseReader(base + "/api/v1/live", headers=OPERATOR)
     try:
         wait_until(lambda: page.of("hello"), what="the feed's hello")
         harness.clock.advance(30)
@@ -76,7 +77,7 @@ def test_a_page_that_lost_its_connection_during_a_burst_catches_up_with_all_40_c
     harness: Harness, serve_api
 ) -> None:  # type: ignore[no-untyped-def]
     base = serve_api(str(harness.engine.url))
-    first = SseReader(base + "/api/v1/live")
+    first = SseReader(base + "/api/v1/live", headers=OPERATOR)
     places = _places(40)
     opened: set[str] = set()
     try:
@@ -92,7 +93,7 @@ def test_a_page_that_lost_its_connection_during_a_burst_catches_up_with_all_40_c
         opened.add(_open(harness, device, hazard, severity="major", location=_where(device)))
     assert len(opened) == 40
 
-    again = SseReader(base + "/api/v1/live", headers={"Last-Event-ID": str(resume_from)})
+    again = SseReader(base + "/api/v1/live", headers={**OPERATOR, "Last-Event-ID": str(resume_from)})
     try:
         wait_until(lambda: _case_ids(first) | _case_ids(again) == opened, timeout=5, what="all 40 cases")
         assert not again.of("reset")
@@ -110,7 +111,7 @@ def test_a_page_away_longer_than_the_log_is_told_to_reload(harness: Harness, ser
     with harness.sessions.begin() as s:  # retention pruned the log's start
         s.execute(delete(Change).where(Change.id <= 3))
     base = serve_api(str(harness.engine.url))
-    page = SseReader(base + "/api/v1/live", headers={"Last-Event-ID": "1"})
+    page = SseReader(base + "/api/v1/live", headers={**OPERATOR, "Last-Event-ID": "1"})
     try:
         wait_until(lambda: page.of("reset"), timeout=5, what="a reset for a page that is too far behind")
     finally:

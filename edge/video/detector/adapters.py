@@ -12,7 +12,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from edge.video.detector.registry import Family, ModelSpec
+from edge.video.detector.registry import Calibration, Family, ModelSpec, NmsMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,11 @@ class Prepared:
 class Adapter(Protocol):
     def prepare(self, image: np.ndarray) -> Prepared: ...
 
-    def decode(self, output: np.ndarray, prep: Prepared, threshold: float) -> list[RawDetection]: ...
+    def decode(
+        self, output: np.ndarray, prep: Prepared, threshold: float | None = None
+    ) -> list[RawDetection]:
+        """Boxes in image pixels; ``threshold`` overrides the calibration's per-class thresholds."""
+        ...
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
@@ -68,51 +72,111 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
     return keep
 
 
+def _inside(inner: np.ndarray, outer: np.ndarray) -> float:
+    """Share of ``inner``'s area that lies inside ``outer`` (boxes x1, y1, x2, y2)."""
+    w = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    h = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = max((inner[2] - inner[0]) * (inner[3] - inner[1]), 1e-9)
+    return float(w * h / area)
+
+
+def _groups(boxes: np.ndarray, idx: list[int]) -> set[int]:
+    """Boxes that only span two or more separate boxes of the same class: the model saw
+    two beds side by side (or two people close together) as one as well as each."""
+    out: set[int] = set()
+    for i in idx:
+        parts = [j for j in idx if j != i and _inside(boxes[j], boxes[i]) >= 0.8]
+        separate = [
+            (a, b)
+            for k, a in enumerate(parts)
+            for b in parts[k + 1 :]
+            if _inside(boxes[a], boxes[b]) < 0.3 and _inside(boxes[b], boxes[a]) < 0.3
+        ]
+        if separate:
+            out.add(i)
+    return out
+
+
+def _contained(boxes: np.ndarray, idx: list[int], share: float) -> set[int]:
+    """Boxes lying ``share`` inside a better box of their class (``idx`` best first)."""
+    out: set[int] = set()
+    for n, i in enumerate(idx):
+        if any(j not in out and _inside(boxes[i], boxes[j]) >= share for j in idx[:n]):
+            out.add(i)
+    return out
+
+
 def _finish(
     boxes: np.ndarray,
     scores: np.ndarray,
     class_ids: np.ndarray,
     classes: list[str],
     prep: Prepared,
-    iou: float,
-    per_class: bool,
+    calibration: Calibration,
+    threshold: float | None,
 ) -> list[RawDetection]:
+    """Per-class thresholds, NMS and the calibration's clean-ups, in image pixels."""
     if len(scores) == 0:
         return []
+    labels = [classes[c] if c < len(classes) else str(c) for c in class_ids.tolist()]
+    if threshold is None:
+        wanted = scores >= np.array([calibration.threshold(label) for label in labels], dtype=np.float32)
+        if not wanted.all():
+            boxes, scores, class_ids = boxes[wanted], scores[wanted], class_ids[wanted]
+            labels = [label for label, w in zip(labels, wanted.tolist(), strict=True) if w]
+        if len(scores) == 0:
+            return []
     boxes = boxes.copy()
     boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]] / prep.scale_x, 0, prep.width)
     boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]] / prep.scale_y, 0, prep.height)
+    iou = calibration.nms_iou
     keep: list[int] = []
-    if per_class:
+    if calibration.nms is NmsMode.PER_CLASS:
         for cid in np.unique(class_ids):
             idx = np.flatnonzero(class_ids == cid)
             keep.extend(int(idx[k]) for k in nms(boxes[idx], scores[idx], iou))
     else:
         keep = nms(boxes, scores, iou)
     keep.sort(key=lambda k: -float(scores[k]))
+    dropped: set[int] = set()
+    for cid in {int(class_ids[k]) for k in keep}:
+        same = [k for k in keep if int(class_ids[k]) == cid]
+        if len(same) < 2:
+            continue
+        if calibration.split_groups:
+            dropped |= _groups(boxes, same)
+        if calibration.contained is not None:
+            dropped |= _contained(boxes, [k for k in same if k not in dropped], calibration.contained)
     out = []
     for k in keep:
+        if k in dropped:
+            continue
         x1, y1, x2, y2 = (float(v) for v in boxes[k])
         if x2 - x1 < 1 or y2 - y1 < 1:
             continue
-        cid = int(class_ids[k])
-        label = classes[cid] if cid < len(classes) else str(cid)
-        out.append(RawDetection(cid, label, float(scores[k]), x1, y1, x2, y2))
+        out.append(RawDetection(int(class_ids[k]), labels[k], float(scores[k]), x1, y1, x2, y2))
     return out
+
+
+def _lowest(calibration: Calibration, threshold: float | None) -> float:
+    """The score below which no class can pass (candidates are cut there first, cheaply)."""
+    if threshold is not None:
+        return threshold
+    return min([calibration.score_threshold, *calibration.classes.values()])
 
 
 class YoloxAdapter:
     """YOLOX (Megvii) export: BGR 0-255, letterbox at the top-left padded with 114,
     no normalisation. Output 1xNx85: x, y, log w, log h relative to anchor points of
-    strides 8/16/32; objectness and class scores already sigmoid-ed; score = obj * cls;
-    NMS per class."""
+    strides 8/16/32; objectness and class scores already sigmoid-ed; score = obj * cls.
+    Thresholds and NMS: the model's calibration."""
 
     STRIDES = (8, 16, 32)
-    NMS_IOU = 0.45
 
     def __init__(self, spec: ModelSpec) -> None:
         self.width, self.height = spec.input
         self.classes = spec.classes
+        self.calibration = spec.calibration
         grids, strides = [], []
         for stride in self.STRIDES:
             gh, gw = self.height // stride, self.width // stride
@@ -130,33 +194,35 @@ class YoloxAdapter:
         canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         return Prepared(cv2.dnn.blobFromImage(canvas), r, r, w, h)  # HWC uint8 -> 1xCxHxW float32
 
-    def decode(self, output: np.ndarray, prep: Prepared, threshold: float) -> list[RawDetection]:
+    def decode(
+        self, output: np.ndarray, prep: Prepared, threshold: float | None = None
+    ) -> list[RawDetection]:
         pred = output.reshape(-1, output.shape[-1])
         if pred.shape[0] != self._grid.shape[0]:
             raise ValueError(f"YOLOX output has {pred.shape[0]} rows, expected {self._grid.shape[0]}")
         cls_scores = pred[:, 5:]
         class_ids = cls_scores.argmax(axis=1)
         scores = pred[:, 4] * cls_scores[np.arange(len(pred)), class_ids]
-        sel = scores >= threshold
+        sel = scores >= _lowest(self.calibration, threshold)
         if not sel.any():
             return []
         p, grid, stride = pred[sel], self._grid[sel], self._stride[sel]
         cxy = (p[:, :2] + grid) * stride
         wh = np.exp(np.minimum(p[:, 2:4], 10.0)) * stride
         boxes = np.concatenate((cxy - wh / 2, cxy + wh / 2), axis=1)
-        return _finish(boxes, scores[sel], class_ids[sel], self.classes, prep, self.NMS_IOU, True)
+        return _finish(boxes, scores[sel], class_ids[sel], self.classes, prep, self.calibration, threshold)
 
 
 class FastestDetAdapter:
     """FastestDet: BGR/255, plain resize (no letterbox). Output 1x85xHxW per cell:
     objectness, tanh x/y offsets, sigmoid w/h (relative to the image), 80 class
-    probabilities; score = obj^0.6 * cls^0.4; class-agnostic NMS."""
-
-    NMS_IOU = 0.45
+    probabilities; score = obj^0.6 * cls^0.4. Thresholds and NMS: the model's calibration
+    (the upstream example's class-agnostic NMS merged a bed with the person on it)."""
 
     def __init__(self, spec: ModelSpec) -> None:
         self.width, self.height = spec.input
         self.classes = spec.classes
+        self.calibration = spec.calibration
 
     def prepare(self, image: np.ndarray) -> Prepared:
         h, w = image.shape[:2]
@@ -164,7 +230,9 @@ class FastestDetAdapter:
         tensor = cv2.dnn.blobFromImage(resized, scalefactor=1.0 / 255.0)
         return Prepared(tensor, self.width / w, self.height / h, w, h)
 
-    def decode(self, output: np.ndarray, prep: Prepared, threshold: float) -> list[RawDetection]:
+    def decode(
+        self, output: np.ndarray, prep: Prepared, threshold: float | None = None
+    ) -> list[RawDetection]:
         fmap = output[0]  # 85 x H x W
         channels, fh, fw = fmap.shape
         cells = fmap.reshape(channels, -1).T  # (H*W) x 85
@@ -173,7 +241,7 @@ class FastestDetAdapter:
         cls_best = cls_scores[np.arange(len(cells)), class_ids]
         obj = np.clip(cells[:, 0], 0, None)
         scores = np.power(obj, 0.6) * np.power(np.clip(cls_best, 0, None), 0.4)
-        sel = scores >= threshold
+        sel = scores >= _lowest(self.calibration, threshold)
         if not sel.any():
             return []
         idx = np.flatnonzero(sel)
@@ -193,7 +261,7 @@ class FastestDetAdapter:
             ),
             axis=1,
         )
-        return _finish(boxes, scores[sel], class_ids[sel], self.classes, prep, self.NMS_IOU, False)
+        return _finish(boxes, scores[sel], class_ids[sel], self.classes, prep, self.calibration, threshold)
 
 
 def adapter_for(spec: ModelSpec) -> Adapter:

@@ -32,7 +32,14 @@ import onnxruntime as ort
 
 from contracts import DetectorHealth
 from edge.video.detector.adapters import Adapter, RawDetection, adapter_for
-from edge.video.detector.registry import ModelError, ModelSpec, load_registry, resolve, search_path
+from edge.video.detector.registry import (
+    Calibration,
+    ModelError,
+    ModelSpec,
+    load_registry,
+    resolve,
+    search_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +67,9 @@ class Detector:
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
 
-    def detect(self, image: np.ndarray, threshold: float) -> list[RawDetection]:
-        """Safe to call from several threads at once (each run has its own buffers)."""
+    def detect(self, image: np.ndarray, threshold: float | None = None) -> list[RawDetection]:
+        """Boxes above the model's calibrated per-class thresholds, or above ``threshold``
+        for every class when given. Safe to call from several threads at once."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected a BGR uint8 image, got shape {image.shape} {image.dtype}")
         prep = self.adapter.prepare(image)
@@ -73,7 +81,7 @@ class Detector:
 class _Request:
     camera_id: str
     images: list[np.ndarray]
-    threshold: float
+    threshold: float | None
     future: Future[list[list[RawDetection]]] = field(default_factory=Future)
     queued_at: float = field(default_factory=time.perf_counter)
 
@@ -160,7 +168,11 @@ class DetectorService:
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
-    def submit(self, camera_id: str, images: list[np.ndarray], threshold: float) -> Future:
+    @property
+    def calibration(self) -> Calibration:
+        return self.detector.spec.calibration if self.detector else Calibration()
+
+    def submit(self, camera_id: str, images: list[np.ndarray], threshold: float | None = None) -> Future:
         if self.detector is None:
             raise RuntimeError(f"detector unavailable: {self.reason}")
         request = _Request(camera_id, images, threshold)
@@ -171,7 +183,7 @@ class DetectorService:
         return request.future
 
     def detect(
-        self, camera_id: str, images: list[np.ndarray], threshold: float, timeout: float = 30.0
+        self, camera_id: str, images: list[np.ndarray], threshold: float | None = None, timeout: float = 30.0
     ) -> list[list[RawDetection]]:
         return self.submit(camera_id, images, threshold).result(timeout)
 

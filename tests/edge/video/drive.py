@@ -29,6 +29,7 @@ def camera(
     zones: list[dict] | None = None,
     ignore_masks: list[list[tuple[float, float]]] | None = None,
     camera_id: str = "cam-test",
+    ignore_objects: list[dict] | None = None,
 ) -> Camera:
     return Camera.model_validate(
         {
@@ -38,6 +39,7 @@ def camera(
             "location": {"lon": 120.3121, "lat": 31.4955},
             "zones": zones if zones is not None else [],
             "ignore_masks": ignore_masks or [],
+            "ignore_objects": ignore_objects or [],
         }
     )
 
@@ -78,6 +80,14 @@ class Run:
         matches = [s for s in self.evidence if s.evidence_id == event.evidence.evidence_id]
         assert len(matches) == 1, "the event's evidence was not produced with it"
         return matches[0]
+
+
+def arm_empty(pipeline: CameraPipeline, empty: np.ndarray, clock: ManualClock, run: Run | None = None) -> Run:
+    """The camera starts watching (its zones arm) over the empty scene, without moving the
+    clock: whatever arrives afterwards arrived after arming, so it can be no fixture."""
+    run = run or Run()
+    run.outgoing += pipeline.process(Frame(empty, 0, clock.now(), 0.0), clock.now())
+    return run
 
 
 def play(

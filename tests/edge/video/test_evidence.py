@@ -14,7 +14,7 @@ from edge.video.detector.engine import DetectorService
 from edge.video.evidence import COLOURS, ZONE_COLOUR, encode_jpeg
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import EvidenceSettings, VideoSettings
-from tests.edge.video.drive import Run, at, camera, play
+from tests.edge.video.drive import Run, arm_empty, at, camera, play
 from tests.edge.video.media import photo
 
 W, H = 1160, 560
@@ -24,9 +24,11 @@ BODY = (140, 84, 370, 504)  # the astronaut herself, inside her photo
 INSIDE = (ZONE_X + 2, 0)  # the footballer's photo's top-left corner, inside the zone
 
 
-def scene() -> np.ndarray:
+def scene(people: bool = True) -> np.ndarray:
     """A passer-by (the astronaut) left of the zone, a person (the footballer) inside it."""
     canvas = np.full((H, W, 3), 110, np.uint8)
+    if not people:
+        return canvas
     x1, y1, x2, y2 = OUTSIDE
     canvas[y1:y2, x1:x2] = photo("astronaut.png")
     mx, my = INSIDE
@@ -45,7 +47,9 @@ def first_event(blur: bool, detector: DetectorService) -> tuple[HazardEvent, np.
         dorm={"person_dwell_s": 5}, evidence={"blur_people_outside_zone": blur, "max_width": 1280}
     )
     pipeline = CameraPipeline(camera(W, H, [zone]), "node-1", detector, settings)
-    run: Run = play(pipeline, [scene()] * 12, at(23), 1.0)
+    clock = at(23)
+    run: Run = arm_empty(pipeline, scene(people=False), clock)  # they arrive after arming
+    run = play(pipeline, [scene()] * 12, clock, 1.0, run)
     (event,) = run.of(HazardType.OCCUPIED_FACTORY_DORM)
     assert event.state is EventState.NEW
     snap = run.evidence_for(event)

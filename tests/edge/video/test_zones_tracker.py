@@ -16,7 +16,7 @@ from edge.video.pipeline import CameraPipeline
 from edge.video.settings import TrackerSettings, VideoSettings
 from edge.video.tracker import Tracker
 from edge.video.zones import DEFAULT_RULES, ZoneMembership, build_geometry
-from tests.edge.video.drive import SHANGHAI, at, camera, full_zone, play
+from tests.edge.video.drive import SHANGHAI, arm_empty, at, camera, full_zone, play
 from tests.edge.video.media import photo
 
 T0 = datetime(2025, 3, 5, 23, 0, tzinfo=SHANGHAI)
@@ -146,7 +146,9 @@ def test_people_in_an_ignore_mask_are_not_tracked(yolox: DetectorService) -> Non
     tracked = {}
     for name, cam in (("masked", masked), ("open", open_view)):
         pipeline = CameraPipeline(cam, "node-1", yolox, settings)
-        run = play(pipeline, [portrait] * 10, at(23), 1.0)
+        clock = at(23)
+        run = arm_empty(pipeline, np.full_like(portrait, 110), clock)  # she arrives after arming
+        run = play(pipeline, [portrait] * 10, clock, 1.0, run)
         tracked[name] = (len(pipeline.tracker.tracks), len(run.of(HazardType.OCCUPIED_FACTORY_DORM)))
     assert tracked["open"] == (1, 1) and tracked["masked"] == (0, 0), tracked
 
@@ -161,7 +163,7 @@ class SpyDetector:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def detect(self, camera_id: str, images: list[np.ndarray], threshold: float) -> list:
+    def detect(self, camera_id: str, images: list[np.ndarray], threshold: float | None = None) -> list:
         self.calls.append([(i.shape[1], i.shape[0]) for i in images])
         return self.inner.detect(camera_id, images, threshold)
 
@@ -181,7 +183,11 @@ def test_motion_gating_crops_around_the_person_and_still_scans_the_whole_view(
         )
         spy = SpyDetector(yolox)
         pipeline = CameraPipeline(camera(1280, 720, [full_zone(1280, 720)]), "node-1", spy, settings)  # type: ignore[arg-type]
-        run = play(pipeline, [view] * 41, at(23), 1.0)  # 41 s, a frame a second
+        clock = at(23)
+        run = arm_empty(pipeline, np.full_like(view, 110), clock)  # she arrives after arming
+        run = play(pipeline, [view] * 30, clock, 1.0, run)  # her arrival's motion fades from view
+        spy.calls.clear()
+        run = play(pipeline, [view] * 41, clock, 1.0, run)  # 41 s, a frame a second
         assert [e.state.value for e in run.of(HazardType.OCCUPIED_FACTORY_DORM)] == ["new"], gating
         passes[gating] = spy.calls
     full = (1280, 720)

@@ -1,0 +1,69 @@
+"""Refusals (401, 403, 429 ...) and the one error body every answer uses.
+
+Every error is ``{"detail": "<one sentence>"}``; a body that fails validation
+adds ``"errors": [{"loc": [...], "msg": ..., "type": ...}]`` (without echoing the
+input, which may be huge or not even printable).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gridwatch"'}
+
+
+class Refusal(Exception):
+    """Refused for who is asking; logged on the security log by the handler."""
+
+    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = dict(headers or (CHALLENGE if status == 401 else {}))
+
+
+def error(status: int, detail: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=dict(headers or {}))
+
+
+def printable(value: object) -> str:
+    """Text safe to put in a JSON answer: lone surrogates escaped."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _loc(part: object) -> str | int:
+    if isinstance(part, int):
+        return part
+    if isinstance(part, float) and not math.isfinite(part):
+        return str(part)
+    return printable(part)
+
+
+async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": [_loc(p) for p in e.get("loc", ())],
+            "msg": printable(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    summary = f"{where}: {first['msg']}" if where else str(first["msg"])
+    if len(errors) > 1:
+        summary += f" (and {len(errors) - 1} more)"
+    return error(422, summary, errors=errors)
+
+
+async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error(exc.status_code, printable(exc.detail), getattr(exc, "headers", None))

@@ -1,0 +1,70 @@
+"""A device reports a hazard: it joins its case, or it opens one and the response starts.
+
+1. the event joins the open case of its place (or the nearest open case of its kind
+   within the correlation radius), or opens a new case — ``cases.service.record_hazard``;
+2. a new case may have been cleared already: a clear that overtook its alarm on the way
+   (out-of-order delivery) was ledgered without a case, and now ends the source state;
+3. a new case is announced on the command centre's alert wall;
+4. an emergency starts the centre's SLA clock and is offered to the nearest on-duty
+   worker, or escalated at once when nobody can go (``flows.dispatch.start_case``);
+   maintenance (a camera offline, a low battery) goes to installers via the centre.
+
+Runs inside the ingest batch's transaction; what it returns is counted after the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from contracts import HazardCategory, HazardEvent
+from gateway.cases.correlation import CaseBook
+from gateway.cases.models import Case
+from gateway.cases.notices import notify_centre
+from gateway.cases.service import Place, mark_cleared, record_hazard
+from gateway.context import GatewayContext
+from gateway.dispatch.choice import Decision
+from gateway.events import service as ledger
+from gateway.flows.dispatch import start_case
+
+LATE_CLEAR_WINDOW = timedelta(hours=1)  # how far back a clear that overtook its alarm is looked for
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What became of one hazard event."""
+
+    case_of_event: dict[str, str]  # event id -> case id: this event, and an earlier clear it ended
+    opened: Case | None = None  # the case it opened, if it opened one
+    decision: Decision | None = None  # the first dispatch decision of an emergency case
+
+
+def take_hazard(
+    session: Session, ctx: GatewayContext, event: HazardEvent, place: Place, now: datetime, book: CaseBook
+) -> Taken:
+    case, created = record_hazard(session, ctx, event, place.node_id, now, book, place)
+    if case is None:
+        return Taken({})  # a clear with no open case: only the ledger keeps it
+    if not created:
+        return Taken({event.id: case.id})
+    joined = {event.id: case.id}
+    earlier = ledger.later_clear(
+        session, event.device_id, event.hazard_type.value, event.ts, now - LATE_CLEAR_WINDOW
+    )
+    if earlier is not None:
+        mark_cleared(session, ctx, case, earlier.ts, earlier.id, now)
+        joined[earlier.id] = case.id
+    return Taken(joined, case, open_case(session, ctx, case, event.category, now))
+
+
+def open_case(
+    session: Session, ctx: GatewayContext, case: Case, category: HazardCategory, now: datetime
+) -> Decision | None:
+    """What follows a new case: the centre's notice and, for an emergency, the first offer."""
+    notify_centre(session, ctx, case, "opened", case.title, now)
+    if category is not HazardCategory.EMERGENCY:
+        return None  # maintenance goes to installers via the centre, not to grid workers
+    # SLA clock, first offer, and immediate escalation when nobody can go.
+    return start_case(session, ctx, case, now)

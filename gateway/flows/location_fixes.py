@@ -1,0 +1,28 @@
+"""What a worker's location fix means: a new position, maybe an arrival, maybe patrol progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from contracts import LocationFix
+from gateway.context import GatewayContext
+from gateway.flows.arrivals import arrive
+from gateway.patrol import plans, track
+from gateway.workers.service import record_fix
+
+
+def apply_fix(session: Session, ctx: GatewayContext, fix: LocationFix, now: datetime) -> bool:
+    """Store the fix; if it is the newest, check the worker in where they arrived and extend
+    their patrol track. Returns whether it was the newest."""
+    if not record_fix(session, fix):
+        return False
+    lon, lat = fix.location.lon, fix.location.lat
+    if fix.worker_id not in ctx.site.workers:
+        return True  # a phone the site does not know: keep the position, nothing else
+    arrive(session, ctx, fix.worker_id, lon, lat, fix.ts, now, fix.on_patrol)
+    if fix.on_patrol:
+        track.add_fix(session, ctx, fix.worker_id, lon, lat, fix.ts)
+        plans.visit_checkpoints(session, ctx, fix.worker_id, lon, lat, fix.ts)
+    return True

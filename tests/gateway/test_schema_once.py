@@ -1,0 +1,138 @@
+"""Migrations run once: `gridwatch db upgrade` under a lock, services that wait for the schema.
+
+Real SQLite files and a real PostgreSQL; several real processes started together."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from gateway.service import Gateway
+from gateway.settings import GatewaySettings
+from gateway.store.db import make_engine
+from gateway.store.migrate import LOCK_NAME, SchemaError, head_revision, schema_state, upgrade
+from gateway.store.models import Base
+from tests.conftest import DEMO_SITE, REPO
+
+PROCESSES = 4
+
+
+@contextmanager
+def migration_lock_held(db_url: str) -> Iterator[None]:
+    """Hold the store's migration lock from the test, as a slow migration would."""
+    if db_url.startswith("sqlite"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        fd = os.open(path, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            os.close(fd)
+        return
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n || current_schema()))"), {"n": LOCK_NAME})
+        yield
+    engine.dispose()
+
+
+def _upgrade_process(db_url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gridwatch.cli", "db", "upgrade", "--db", db_url, "--timeout", "60"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_several_upgrades_started_together_migrate_once(db_url: str, tmp_path: Path) -> None:
+    waiting_lines: list[str] = []
+    with migration_lock_held(db_url):
+        procs = [_upgrade_process(db_url) for _ in range(PROCESSES)]
+        # every process has reached the lock and says it waits (nobody migrated around it)
+        for proc in procs:
+            assert proc.stderr is not None
+            line = proc.stderr.readline()
+            while line and "waiting" not in line:
+                line = proc.stderr.readline()
+            waiting_lines.append(line)
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    assert all("another process is migrating" in line for line in waiting_lines), waiting_lines
+    assert [rc for rc, _, _ in results] == [0] * PROCESSES, results
+    outs = [o for _, o, _ in results]
+    assert sum("upgraded" in o and "from empty" in o for o in outs) == 1, outs
+    assert sum("nothing to do" in o for o in outs) == PROCESSES - 1, outs
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    engine.dispose()
+
+
+def test_a_waiting_gateway_starts_once_the_schema_is_upgraded(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = GatewaySettings(site_dir=DEMO_SITE, database_url=db_url, db_schema="wait", db_schema_wait_s=60)
+    started: list[Gateway] = []
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            started.append(Gateway(settings))
+        except BaseException as exc:  # reported by the assertions below
+            failed.append(exc)
+
+    caplog.set_level(logging.WARNING, logger="gateway.store.migrate")
+    thread = threading.Thread(target=start)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while "waiting for the database schema" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "run 'gridwatch db upgrade'" in caplog.text
+    assert not started, "the gateway went on without a schema"
+    engine = make_engine(db_url)
+    assert schema_state(engine).current is None  # waiting never migrates
+    upgrade(engine)
+    thread.join(timeout=30)
+    assert not failed and started, failed
+    assert schema_state(started[0].engine).current == head_revision()
+    started[0].engine.dispose()
+    engine.dispose()
+
+
+def test_a_service_gives_up_waiting_with_the_command_to_run(sqlite_url: str) -> None:
+    settings = GatewaySettings(
+        site_dir=DEMO_SITE, database_url=sqlite_url, db_schema="wait", db_schema_wait_s=1.5
+    )
+    started = time.monotonic()
+    with pytest.raises(SchemaError, match=r"gave up waiting 2 s .*empty.*run 'gridwatch db upgrade'"):
+        Gateway(settings)
+    assert time.monotonic() - started < 10
+
+
+def test_a_store_newer_than_this_build_is_refused_at_once(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    with pytest.raises(SchemaError, match="newer than this build"):
+        upgrade(engine)
+    settings = GatewaySettings(site_dir=DEMO_SITE, database_url=sqlite_url, db_schema="wait")
+    with pytest.raises(SchemaError, match=r"9999_from_the_future.*newer than this build"):
+        Gateway(settings)
+    engine.dispose()
