@@ -74,6 +74,7 @@ _SAVE_COUNTER = (
     " ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)"
 )
 _EVICT = "DELETE FROM messages WHERE pos = ? RETURNING seq"
+_DROP = "DELETE FROM messages WHERE pos = ? AND priority = ? RETURNING seq"
 EVICTABLE = tuple(p for p in Priority if p < Priority.EVENT)
 DROPPED_RUNS = 32  # recent runs of sequence numbers the outbox dropped itself, kept for health
 
@@ -410,12 +411,11 @@ class OutboxStore:
             def work() -> None:
                 nonlocal removed
                 self._save_counters()
-                before = self._db.total_changes
-                self._db.executemany(
-                    "DELETE FROM messages WHERE pos = ? AND priority = ?",
-                    [(p, int(priority)) for p in positions],
-                )
-                removed = self._db.total_changes - before
+                for p in positions:  # their numbers are told to the gateway (health): lost at the source
+                    gone = self._db.execute(_DROP, (p, int(priority))).fetchall()
+                    removed += len(gone)
+                    for (seq,) in gone:
+                        self._note_dropped(seq)
 
             self._write(work, f"drop {len(positions)} {priority.name.lower()} message(s)", transaction=True)
             self._forget([(p, priority) for p in positions])
