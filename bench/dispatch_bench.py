@@ -178,8 +178,8 @@ def bench_decisions_with_store(ctx: GatewayContext, rng: random.Random, n: int) 
     """decide(): state of the nearby workers read from SQLite, then the choice (no offer written)."""
     from gateway.cases.models import Case
     from gateway.flows.dispatch import decide
+    from gateway.schema.migrate import upgrade
     from gateway.store.db import make_engine, session_factory
-    from gateway.store.migrate import upgrade
     from gateway.workers.models import WorkerPosition
 
     with tempfile.TemporaryDirectory() as tmp:

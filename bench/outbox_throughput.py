@@ -122,12 +122,19 @@ def raw_paho(broker: Mosquitto, payloads: list[bytes], protocol: int, topic: str
     return len(payloads) / elapsed
 
 
-def _outbox(broker: Mosquitto, work: Path, rate: float, node: str = NODE, **settings: object) -> Outbox:
+def _outbox(
+    broker: Mosquitto,
+    work: Path,
+    rate: float,
+    node: str = NODE,
+    connection: BrokerSettings | None = None,
+    **settings: object,
+) -> Outbox:
     shutil.rmtree(work, ignore_errors=True)
     return Outbox(
         node,
         work / "outbox.sqlite3",
-        BrokerSettings(host=broker.host, port=broker.port),
+        connection or BrokerSettings(host=broker.host, port=broker.port),
         OutboxSettings(**{"publish_rate": rate, "capacity": 1_000_000, "receipts": False, **settings}),  # type: ignore[arg-type]
     )
 
@@ -140,11 +147,12 @@ def _wait_empty(outbox: Outbox, timeout: float = 300) -> None:
         time.sleep(0.002)
 
 
-def outbox_sustained(broker: Mosquitto, work: Path, n: int) -> float:
-    outbox = _outbox(broker, work, rate=0)
+def outbox_sustained(broker: Mosquitto, work: Path, n: int, settings: BrokerSettings | None = None) -> float:
+    """Messages per second through the outbox; ``settings``: another way to the broker (TLS)."""
+    outbox = _outbox(broker, work, rate=0, connection=settings)
     outbox.start()
-    if not outbox.uplink.connected.wait(10):
-        raise RuntimeError("outbox did not connect")
+    if not outbox.uplink.connected.wait(15):
+        raise RuntimeError(f"outbox did not connect: {outbox.uplink.stats.last_error}")
     messages = readings(n)
     start = time.perf_counter()
     for m in messages:

@@ -37,6 +37,7 @@ from contracts.ids import new_id, uuid7
 from contracts.tasks import (
     CaseNotice,
     LocationFix,
+    NoticeEvent,
     TaskAction,
     TaskOffer,
     TaskResult,
@@ -70,6 +71,7 @@ __all__ = [
     "Measurement",
     "Message",
     "NodeStatus",
+    "NoticeEvent",
     "OutboxHealth",
     "SensorHealth",
     "SensorReading",

@@ -58,7 +58,12 @@ class TaskUpdate(Envelope):
     result: TaskResult | None = None
     note: str = Field(default="", max_length=2000)
     location: GeoPoint | None = None
-    photo: EvidenceRef | None = None
+    photo: EvidenceRef | None = Field(
+        default=None,
+        description="A photo the phone uploaded over HTTP (PUT /api/v1/photos/{evidence_id}) that this step "
+        "shows: the gateway checks it is this worker's (and its sha256) and lists it on the case; a step "
+        "naming a photo that has not arrived is refused. Photo bytes never travel over MQTT.",
+    )
 
     @model_validator(mode="after")
     def _resolve_needs_result(self) -> TaskUpdate:
@@ -77,23 +82,27 @@ class LocationFix(Envelope):
     on_patrol: bool = False
 
 
+# What a case notice is about (CaseNotice.event).
+NoticeEvent = Literal[
+    "opened",
+    "updated",
+    "dispatched",
+    "escalated",
+    "sla_warning",
+    "sla_breach",
+    "resolved",
+    "closed",
+    "dismissed",
+    "shortfall",
+]
+
+
 class CaseNotice(Envelope):
     """Operator alert wall / escalation notification (gateway → centre, a grid leader's phone)."""
 
     kind: Literal["case_notice"] = "case_notice"
     case_id: str = Field(max_length=64)
-    event: Literal[
-        "opened",
-        "updated",
-        "dispatched",
-        "escalated",
-        "sla_warning",
-        "sla_breach",
-        "resolved",
-        "closed",
-        "dismissed",
-        "shortfall",
-    ]
+    event: NoticeEvent
     hazard_type: HazardType
     severity: Severity
     status: str = Field(max_length=32)

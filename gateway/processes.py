@@ -49,8 +49,8 @@ def process_settings(settings: GatewaySettings, k: int, n: int) -> GatewaySettin
 
 def _child(settings_data: dict[str, Any], log_level: str) -> None:
     """One gateway process (``python -m gateway.processes LEVEL``, settings as JSON on stdin)."""
+    from contracts.logs import setup_logging
     from gateway.service import Gateway
-    from gridwatch.logs import setup_logging
 
     setup_logging(log_level)
     gw = Gateway(GatewaySettings.model_validate(settings_data))
@@ -95,8 +95,8 @@ class Supervisor:
 
     def run(self) -> int:
         # Settle the schema once here (the processes would only wait on the migration lock).
+        from gateway.schema.migrate import prepare_schema
         from gateway.store.db import make_engine
-        from gateway.store.migrate import prepare_schema
 
         first = self.settings[0]
         engine = make_engine(first.database_url)

@@ -15,17 +15,17 @@ from gateway import metrics
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
-from gateway.dispatch.duties import DispatchDuties
+from gateway.duties import TimedDuties
+from gateway.flows.ingest import Incoming, Pipeline, StoreUnavailable
 from gateway.heartbeat import service as heartbeat
 from gateway.ingest.consumer import MqttLink
-from gateway.ingest.pipeline import Incoming, Pipeline, StoreUnavailable
 from gateway.ingest.receipts import ReceiptSender
 from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.outbound.publisher import OutboundDrain
 from gateway.retention.service import Retention, RetentionTimer
+from gateway.schema.migrate import prepare_schema
 from gateway.settings import GatewaySettings
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import prepare_schema
 from gateway.telemetry import NullTelemetry, TelemetrySink
 from gateway.telemetry_influx import InfluxTelemetry
 
@@ -57,7 +57,7 @@ class Gateway:
             self.sessions, self.ctx.clock, settings.gateway_id, settings.outbound_lease_s
         )
         self.link.on_connected = self.drain.reset
-        self.duties = DispatchDuties(self.sessions, self.ctx, settings.timer_interval_s)
+        self.duties = TimedDuties(self.sessions, self.ctx, settings.timer_interval_s)
         self.retention = RetentionTimer(Retention(self.engine, self.sessions, settings.retention))
         self.stop_event = threading.Event()
         self._gauges_at = 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field
@@ -9,8 +10,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.tls import MqttTls
 from gateway.retention.settings import RetentionSettings
-from gateway.store.migrate import SchemaMode
 from gateway.telemetry_influx import InfluxSettings
+
+
+class SchemaMode(StrEnum):
+    """What a service does with the store's schema at start (gateway.schema.migrate)."""
+
+    UPGRADE = "upgrade"  # migrate under the lock at start (the embedded default)
+    WAIT = "wait"  # wait for `gridwatch db upgrade` (Compose, systemd)
 
 
 class MqttSettings(BaseSettings, MqttTls):

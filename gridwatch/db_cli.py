@@ -31,8 +31,8 @@ def sqlite_path(db: str) -> Path | None:
 def existing_engine(db: str, need_schema: bool = True) -> Engine:
     """An engine on a store that must already exist: a read-only command never creates one
     (a mistyped or forgotten --db would otherwise leave an empty gridwatch.db behind)."""
+    from gateway.schema.migrate import schema_state
     from gateway.store.db import make_engine
-    from gateway.store.migrate import schema_state
 
     path = sqlite_path(db)
     if path is not None and not path.is_file():
@@ -69,9 +69,9 @@ def db_upgrade(
 ) -> None:
     """Bring the store to this version's schema, once: safe when several processes run it at the
     same moment (a PostgreSQL advisory lock, a lock on the SQLite file)."""
+    from contracts.logs import setup_logging
+    from gateway.schema.migrate import SchemaError, head_revision, upgrade
     from gateway.store.db import make_engine
-    from gateway.store.migrate import SchemaError, head_revision, upgrade
-    from gridwatch.logs import setup_logging
 
     setup_logging("INFO")  # says so while it waits for another process's migration
     engine = make_engine(db)
@@ -97,7 +97,7 @@ def db_status(db: DbOpt = DEFAULT_DB) -> None:
 
     Read-only: never creates the store."""
     engine = existing_engine(db, need_schema=False)
-    from gateway.store.migrate import schema_state
+    from gateway.schema.migrate import schema_state
 
     try:
         state = schema_state(engine)

@@ -113,7 +113,7 @@ def replay_letters(
     from contracts.site import load_site
     from gateway.context import GatewayContext
     from gateway.flows import replay
-    from gateway.ingest.pipeline import Pipeline
+    from gateway.flows.ingest import Pipeline
     from gateway.telemetry import NullTelemetry
     from gateway.telemetry_influx import InfluxSettings, InfluxTelemetry
 

@@ -37,8 +37,8 @@ BY = "cli"
 
 @contextmanager
 def _store(db: str) -> Iterator[Session]:
+    from gateway.schema.migrate import upgrade
     from gateway.store.db import make_engine, session_factory
-    from gateway.store.migrate import upgrade
 
     engine = make_engine(db)
     upgrade(engine)

@@ -53,7 +53,8 @@ def permission_of(dependant: Dependant) -> Perm | str | None:
 
 
 class StrictJSONRequest(Request):
-    """JSON bodies as RFC 8259 has them: no NaN or Infinity, no lone surrogates."""
+    """JSON bodies as RFC 8259 has them: no NaN or Infinity, no lone surrogates; and no NUL
+    characters, which no text column keeps."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -81,6 +82,8 @@ def _strings(value: Any) -> Iterator[str]:
 
 def _check_strings(value: Any, doc: str) -> None:
     for s in _strings(value):
+        if "\x00" in s:
+            raise json.JSONDecodeError("a string holds a NUL character (\\u0000)", doc, 0)
         try:
             s.encode("utf-8")
         except UnicodeEncodeError:
@@ -90,17 +93,24 @@ def _check_strings(value: Any, doc: str) -> None:
 
 
 class GuardedRoute(APIRoute):
+    # Which size cap its bodies get (Guard.limits): JSON everywhere, photos on upload routes.
+    body_limit = "json"
+
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
         permission = permission_of(self.dependant)
         self.permission = permission
+        limit = self.body_limit
 
         async def guarded(request: Request) -> Response:
             app: Any = request.app
             guard: Guard = app.state.guard
+            if _has_nul(request):
+                # Not text any store keeps (PostgreSQL refuses it outright): one clear answer.
+                return error(422, "a NUL character (\\u0000) in the path or query is not allowed")
             try:
                 guard.admit(request, permission)
-                body = await guard.read_body(request)
+                body = await guard.read_body(request, limit)
             except Refusal as refusal:
                 return guard.refused(request, refusal)
             response = await handler(StrictJSONRequest(request.scope, _replay(body)))
@@ -109,6 +119,10 @@ class GuardedRoute(APIRoute):
             return response
 
         return guarded
+
+
+def _has_nul(request: Request) -> bool:
+    return "\x00" in request.scope.get("path", "") or b"%00" in request.scope.get("query_string", b"")
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
@@ -124,11 +138,25 @@ def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
     return receive
 
 
+class UploadRoute(GuardedRoute):
+    """A route that takes a photo as its body: a larger cap (GRIDWATCH_MAX_PHOTO_BYTES)."""
+
+    body_limit = "photo"
+
+
 class Guard:
-    def __init__(self, book: AccessBook, tokens: AccessTokens, max_body_bytes: int, sessions: Any) -> None:
+    def __init__(
+        self,
+        book: AccessBook,
+        tokens: AccessTokens,
+        max_body_bytes: int,
+        sessions: Any,
+        max_photo_bytes: int | None = None,
+    ) -> None:
         self.book = book
         self.tokens = tokens
         self.max_body_bytes = max_body_bytes
+        self.limits = {"json": max_body_bytes, "photo": max_photo_bytes or max_body_bytes}
         self._sessions = sessions  # write sessions, for the security log
         self._unknown_token_check = 0.0
         self._log_budget = _Budget(per_second=20)
@@ -223,17 +251,18 @@ class Guard:
         if isinstance(permission, Perm) and not reaches(caller, permission):
             raise Refusal(403, f"{caller} may not do this ({permission.value})")
 
-    async def read_body(self, request: Request) -> bytes:
+    async def read_body(self, request: Request, limit: str = "json") -> bytes:
         if request.method in SAFE_METHODS:
             return b""
+        cap = self.limits[limit]
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise Refusal(413, f"the body is larger than {self.max_body_bytes} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            raise Refusal(413, f"the body is larger than {cap} bytes")
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > self.max_body_bytes:
-                raise Refusal(413, f"the body is larger than {self.max_body_bytes} bytes")
+            if size > cap:
+                raise Refusal(413, f"the body is larger than {cap} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 

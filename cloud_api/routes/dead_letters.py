@@ -23,7 +23,7 @@ from gateway.events import queries as dead_letters
 from gateway.events.models import DeadLetter
 from gateway.events.schemas import DeadLetterView
 from gateway.flows import replay
-from gateway.ingest.pipeline import Pipeline
+from gateway.flows.ingest import Pipeline
 from gateway.people.areas import SiteAreas
 
 router = APIRouter(prefix="/api/v1/dead-letters", tags=["operations"], route_class=GuardedRoute)

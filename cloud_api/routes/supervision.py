@@ -16,8 +16,9 @@ from cloud_api.params import Limit
 from cloud_api.routes.cases import case_in_reach
 from gateway.cases.models import Case
 from gateway.escalation.models import Escalation
-from gateway.escalation.schemas import DeliveryView, EscalationView
+from gateway.escalation.schemas import EscalationView
 from gateway.notify.models import Delivery
+from gateway.notify.schemas import DeliveryView
 from gateway.sla.schemas import TimerView
 from gateway.sla.service import timers_for_case
 

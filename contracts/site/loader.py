@@ -142,7 +142,9 @@ def load_node_config(path: str | Path, limits: ReadLimits | None = None) -> Edge
     """One node's file on its own (what an edge node reads at start-up)."""
     path = Path(path)
     problems: list[Problem] = []
-    reader = SiteReader(path.parent, problems, limits or ReadLimits.from_env()[0])
+    if limits is None:
+        limits, problems = ReadLimits.from_env()
+    reader = SiteReader(path.parent, problems, limits)
     cfg = validate(path.name, EdgeNodeConfig, reader.yaml(path.name), problems)
     if cfg is not None:
         nodes.check_node(path.name, cfg, problems)

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, ScalarNode
 
-from contracts.site.problems import Problem
+from contracts.site.problems import Problem, short_repr
 
 # The files of a site directory (access.yaml: contracts.site.access.ACCESS_FILE).
 SITE_FILE = "site.yaml"
@@ -32,8 +32,9 @@ PATROLS_FILE = "patrols.yaml"
 NODES_DIR = "nodes"
 
 ENV_MAX_FILE_MB = "GRIDWATCH_SITE_MAX_FILE_MB"
-# A whole district's workers.yaml (2,000 workers) is ~0.3 MB and its grids ~1-4 MB; PyYAML reads
-# about 0.5 MB/s, so a larger file is a mistake or an attack, and would take minutes.
+# A whole district's workers.yaml (2,000 workers) is ~0.3 MB and its grids ~1-4 MB. Checking a
+# 4 MB workers.yaml takes 5-10 s even with libyaml (bench/site_check.py): a larger file is a
+# mistake or an attack, and would take minutes.
 DEFAULT_MAX_FILE_MB = 4.0
 # The deepest site file (a MultiPolygon in grids.geojson) nests 8 levels.
 MAX_DEPTH = 32
@@ -114,7 +115,7 @@ class SiteReader:
             self._add(
                 name,
                 f"line {line}",
-                f"key {key!r} appears twice in one mapping (first on line {first}); "
+                f"key {short_repr(key)} appears twice in one mapping (first on line {first}); "
                 "YAML would keep only the second",
                 "remove one of them or merge the two",
             )
@@ -154,8 +155,8 @@ class SiteReader:
         for key in dict.fromkeys(duplicates):
             self._add(
                 name,
-                key,
-                f"key {key!r} appears twice in one object; JSON readers keep only the second",
+                key if len(key) <= 64 else key[:60] + "…",
+                f"key {short_repr(key)} appears twice in one object; JSON readers keep only the second",
                 "remove one of them or merge the two",
             )
         return data if self._depth_fits(name, data) else None

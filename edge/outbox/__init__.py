@@ -20,7 +20,7 @@ from edge.emit import Priority
 from edge.outbox import metrics
 from edge.outbox.receipts import RECEIPTED, ReceiptBook
 from edge.outbox.store import OutboxError, OutboxStore
-from edge.outbox.uplink import Birth, Uplink
+from edge.outbox.uplink import Birth, Downlink, Uplink
 from edge.settings import BrokerSettings, OutboxSettings
 
 __all__ = ["Outbox", "OutboxError", "OutboxStore", "Uplink"]
@@ -43,6 +43,7 @@ class Outbox:
         birth: Birth | None = None,
         farewell: Birth | None = None,
         client_id: str | None = None,
+        downlink: Downlink | None = None,
     ) -> None:
         self.node_id = node_id
         self.settings = settings or OutboxSettings()
@@ -62,6 +63,7 @@ class Outbox:
             birth=birth,
             farewell=farewell,
             flush_on_stop_s=self.settings.flush_on_stop_s,
+            downlink=downlink,
             receipts=self.receipts,
             clock=self._clock,
         )

@@ -71,6 +71,9 @@ Settled = Callable[[str, list[int]], None]  # ("acked" | "receipted", outbox pos
 Flight = tuple[int, Priority] | Awaiting  # a one-hop row (position, priority), or one awaiting a receipt
 
 
+Downlink = tuple[list[str], Callable[[str, bytes], None]]
+
+
 class SessionLost(Exception):
     """The connection to the broker ended (or must be ended and replayed)."""
 
@@ -100,9 +103,14 @@ class Uplink:
         birth: Birth | None = None,
         farewell: Birth | None = None,
         flush_on_stop_s: float = 3.0,
+        downlink: Downlink | None = None,
         receipts: ReceiptBook | None = None,
         clock: Clock | None = None,
     ) -> None:
+        """``downlink``: topics this client reads (retained configuration for the node) and
+        the callback that gets each message; it runs in the uplink thread, so it must be
+        quick, and an exception in it is logged, never fatal."""
+        self.downlink = downlink
         self.store = store
         self.broker = broker
         self.client_id = client_id
@@ -215,15 +223,21 @@ class Uplink:
         self._acks.append((mid, rc))
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic != self.receipt_topic:
+        if msg.topic == self.receipt_topic:
+            try:
+                receipt = decode(msg.topic, msg.payload)
+            except ContractError as exc:
+                log.warning("unreadable receipt on %s: %s", msg.topic, exc, extra={"node_id": self.client_id})
+                return
+            if isinstance(receipt, DeliveryReceipt):
+                self._receipts_in.append(receipt)
+            return
+        if self.downlink is None:
             return
         try:
-            receipt = decode(msg.topic, msg.payload)
-        except ContractError as exc:
-            log.warning("unreadable receipt on %s: %s", msg.topic, exc, extra={"node_id": self.client_id})
-            return
-        if isinstance(receipt, DeliveryReceipt):
-            self._receipts_in.append(receipt)
+            self.downlink[1](msg.topic, msg.payload)
+        except Exception:  # a bad configuration message must not end the uplink
+            log.exception("downlink message on %s failed", msg.topic, extra={"node_id": self.client_id})
 
     def _on_subscribe(
         self, _c: mqtt.Client, _u: object, mid: int, codes: list[ReasonCode], _p: object
@@ -381,6 +395,8 @@ class Uplink:
                 raise SessionLost(f"subscribe failed: {mqtt.error_string(rc)}")
         for topic, payload in self.birth() if self.birth else []:
             client.publish(topic, payload, qos=1, retain=True)
+        if self.downlink is not None and self.downlink[0]:
+            client.subscribe([(t, 1) for t in self.downlink[0]])
         cursor = 0  # replay from the oldest queued row on every connection
         inflight: dict[int, Flight] = {}  # paho mid -> what was published
         acked: list[tuple[int, Priority]] = []  # deleted in batches: one transaction per batch

@@ -1,8 +1,8 @@
-"""Prometheus metrics for dispatch, SLA timers, escalation, notifications and patrols."""
+"""Prometheus metrics of dispatch: decisions, task steps, re-dispatches."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 DECISION_SECONDS = Histogram(
     "gridwatch_dispatch_decision_seconds",
@@ -14,25 +14,4 @@ TASK_STEPS = Counter(
 )
 REDISPATCHES = Counter(
     "gridwatch_dispatch_redispatches_total", "Offers re-sent to the next candidate, by cause", ["cause"]
-)
-SLA_EVENTS = Counter(
-    "gridwatch_sla_events_total", "SLA warnings and breaches fired, by phase", ["phase", "event"]
-)
-SLA_TIMERS_DUE = Gauge("gridwatch_sla_timers_due", "SLA timers overdue for firing at the last tick")
-ESCALATIONS = Counter(
-    "gridwatch_escalations_total", "Escalations, by tier reached and trigger", ["tier", "trigger"]
-)
-DELIVERIES = Counter(
-    "gridwatch_notify_attempts_total",
-    "Webhook delivery attempts, by format and outcome",
-    ["format", "outcome"],
-)
-DELIVERIES_PENDING = Gauge("gridwatch_notify_pending", "Webhook deliveries waiting for an attempt")
-PATROL_INSERTIONS = Counter(
-    "gridwatch_patrol_insertions_total", "Inspections folded into a worker's daily patrol"
-)
-PATROL_DETOUR_M = Histogram(
-    "gridwatch_patrol_detour_metres",
-    "Distance an inserted inspection added to the patrol",
-    buckets=(0, 50, 100, 250, 500, 1000, 2000, 5000),
 )

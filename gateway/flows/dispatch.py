@@ -23,6 +23,7 @@ from gateway.cases.models import Case
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
 from gateway.dispatch import metrics
+from gateway.dispatch import queries as task_queries
 from gateway.dispatch.choice import Candidate, Decision, WorkerState, choose_worker
 from gateway.dispatch.eta import StraightLineEta
 from gateway.dispatch.models import Task, TaskStatus
@@ -49,7 +50,7 @@ def load_state(
     if not ids:
         return WorkerState(), frozenset()
     since = now - timedelta(seconds=settings.decline_cooldown_s)
-    load = worker_queries.task_load(session, ids, since, case_id)
+    load = task_queries.task_load(session, ids, since, case_id)
     state = WorkerState(
         positions=worker_queries.latest_fixes(session, ids),
         workloads=load.active,
@@ -201,7 +202,9 @@ def redispatch_count(session: Session, case_id: str) -> int:
 
 
 def _shortfall(session: Session, ctx: GatewayContext, case: Case, decision: Decision, now: datetime) -> None:
-    notify.tell_centre(session, ctx, case, "shortfall", f"{decision.reason_code}: {decision.reason}", now)
+    notify.tell_centre(
+        session, ctx, case, "shortfall", f"{decision.reason_code}: {decision.reason}", now, record=True
+    )
     escalation.escalate(
         session, ctx, case, decision.reason_code, decision.reason, now, escalation.CLEARED_BY_ACCEPT
     )

@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 from contracts import HazardCategory, HazardEvent
 from gateway.cases.correlation import CaseBook
 from gateway.cases.models import Case
-from gateway.cases.notices import notify_centre
 from gateway.cases.service import Place, mark_cleared, record_hazard
 from gateway.context import GatewayContext
 from gateway.dispatch.choice import Decision
 from gateway.events import service as ledger
 from gateway.flows.dispatch import start_case
+from gateway.notify import service as notify
 
 LATE_CLEAR_WINDOW = timedelta(hours=1)  # how far back a clear that overtook its alarm is looked for
 
@@ -63,7 +63,7 @@ def open_case(
     session: Session, ctx: GatewayContext, case: Case, category: HazardCategory, now: datetime
 ) -> Decision | None:
     """What follows a new case: the centre's notice and, for an emergency, the first offer."""
-    notify_centre(session, ctx, case, "opened", case.title, now)
+    notify.tell_centre(session, ctx, case, "opened", case.title, now)
     if category is not HazardCategory.EMERGENCY:
         return None  # maintenance goes to installers via the centre, not to grid workers
     # SLA clock, first offer, and immediate escalation when nobody can go.

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contracts import ContractError, decode
 from gateway.events.models import DeadLetter
-from gateway.ingest.pipeline import Incoming, Outcome, Pipeline
+from gateway.flows.ingest import Incoming, Outcome, Pipeline
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts import topics
 from gateway import metrics
-from gateway.ingest.pipeline import Incoming
+from gateway.ingest.incoming import Incoming
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)

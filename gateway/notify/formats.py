@@ -22,7 +22,7 @@ WECOM_MARKDOWN_MAX_BYTES = 4096
 
 
 @dataclass(frozen=True)
-class Notice:
+class WebhookNotice:
     """What a notification says, independent of how it is sent."""
 
     event: str  # escalated, sla_breach ...
@@ -61,7 +61,7 @@ class Notice:
         }
 
 
-def _markdown(n: Notice) -> str:
+def _markdown(n: WebhookNotice) -> str:
     heading = {"escalated": "升级通报 Escalation", "sla_breach": "超时 SLA breach"}.get(n.event, n.event)
     lines = [
         f"### GridWatch {heading}",
@@ -76,7 +76,7 @@ def _markdown(n: Notice) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def render(fmt: WebhookFormat, notice: Notice) -> str:
+def render(fmt: WebhookFormat, notice: WebhookNotice) -> str:
     """The JSON body to post, as text (stored with the delivery so a retry sends the same)."""
     if fmt is WebhookFormat.WECOM:
         content = _markdown(notice).encode()[:WECOM_MARKDOWN_MAX_BYTES].decode(errors="ignore")

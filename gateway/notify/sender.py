@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.clock import Clock
 from contracts.site.models import NotifySettings, WebhookFormat
-from gateway.dispatch import metrics
+from gateway.notify import metrics
 from gateway.notify.formats import dingtalk_signed_url, robot_error
 from gateway.notify.models import Delivery, DeliveryAttempt, DeliveryStatus
 

@@ -1,5 +1,18 @@
-"""Queue notifications in the caller's transaction: MQTT notices through the outbox,
-webhook deliveries for the background sender."""
+"""Tell people about a case, in the caller's transaction: MQTT notices through the outbox,
+webhook deliveries for the background sender.
+
+The vocabulary:
+
+- :func:`case_notice` builds the wire message (:class:`contracts.CaseNotice`), the one builder;
+- :func:`tell_centre` puts it on the command centre's alert wall topic;
+- :func:`tell_worker` puts it on a worker's phone topic (the grid leader an escalation reached);
+- :func:`webhook_notice` and :func:`queue_webhooks`: the same news for departments' and group
+  robots' webhooks, posted by ``notify.sender``.
+
+Notices about supervision (SLA warnings and breaches, shortfalls, escalations) are also kept
+as :class:`~gateway.notify.models.Delivery` rows, so the case shows who was told what and when;
+the notices of a case's own life (opened, dismissed, closed) are only on the alert wall.
+"""
 
 from __future__ import annotations
 
@@ -7,47 +20,85 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from contracts import CaseNotice, GeoPoint, HazardType, Severity, topics
+from contracts import CaseNotice, GeoPoint, HazardType, NoticeEvent, Severity, topics
 from gateway.cases.models import Case
-from gateway.cases.notices import NoticeEvent, notify_centre
 from gateway.context import GatewayContext
 from gateway.escalation.targets import Target
-from gateway.notify.formats import Notice, render
+from gateway.notify.formats import WebhookNotice, render
 from gateway.notify.models import Delivery, DeliveryStatus
 from gateway.outbound import service as outbound
 
 
-def notice(
+def case_notice(
+    session: Session,
     ctx: GatewayContext,
     case: Case,
-    event: str,
+    event: NoticeEvent,
     text: str,
-    now: datetime,
+    *,
     tier: str = "",
-    target: str = "",
-    trigger: str = "",
-) -> Notice:
-    grid = ctx.grids.get(case.grid_id) if case.grid_id else None
-    return Notice(
-        event=event,
+    worker_id: str | None = None,
+) -> CaseNotice:
+    """The notice about ``case`` (a worker's id when it goes to that worker's phone)."""
+    return CaseNotice(
+        **ctx.envelope(session),
         case_id=case.id,
-        title=case.title,
-        hazard_type=case.hazard_type,
-        severity=case.severity,
+        event=event,
+        hazard_type=HazardType(case.hazard_type),
+        severity=Severity(case.severity),
         status=case.status,
-        tier=tier,
-        target=target,
         grid_id=case.grid_id,
-        grid_name=grid.name if grid else "",
-        lon=case.lon,
-        lat=case.lat,
-        text=text,
-        at=now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        trigger=trigger,
+        location=GeoPoint(lon=case.lon, lat=case.lat)
+        if case.lon is not None and case.lat is not None
+        else None,
+        tier=tier,
+        worker_id=worker_id,
+        text=text[:1000],
     )
 
 
-def _mqtt(
+def tell_centre(
+    session: Session,
+    ctx: GatewayContext,
+    case: Case,
+    event: NoticeEvent,
+    text: str,
+    now: datetime,
+    *,
+    tier: str = "",
+    record: bool = False,
+    escalation_id: int | None = None,
+) -> CaseNotice:
+    """A notice on the command centre's alert wall; ``record``: also kept as a delivery of the case."""
+    message = case_notice(session, ctx, case, event, text, tier=tier)
+    topic = ctx.notice_topic
+    outbound.enqueue(session, topic, message, now)
+    if record:
+        _record(session, case, message, topic, now, escalation_id)
+    return message
+
+
+def tell_worker(
+    session: Session,
+    ctx: GatewayContext,
+    case: Case,
+    worker_id: str,
+    event: NoticeEvent,
+    text: str,
+    now: datetime,
+    *,
+    tier: str = "",
+    escalation_id: int | None = None,
+) -> CaseNotice:
+    """A notice on a worker's phone topic, kept as a delivery of the case."""
+    message = case_notice(session, ctx, case, event, text, tier=tier, worker_id=worker_id)
+    topic = topics.worker_task(worker_id)
+    outbound.enqueue(session, topic, message, now)
+    _record(session, case, message, topic, now, escalation_id)
+    return message
+
+
+def _record(
     session: Session,
     case: Case,
     message: CaseNotice,
@@ -74,55 +125,44 @@ def _mqtt(
     return delivery
 
 
-def tell_centre(
-    session: Session,
+def webhook_notice(
     ctx: GatewayContext,
     case: Case,
-    event: NoticeEvent,
+    event: str,
     text: str,
     now: datetime,
     tier: str = "",
-    escalation_id: int | None = None,
-) -> Delivery:
-    """A notice on the command centre's topic (alert wall), recorded as a delivery."""
-    message = notify_centre(session, ctx, case, event, text, now, tier)
-    return _mqtt(session, case, message, ctx.notice_topic, now, escalation_id)
-
-
-def tell_worker(
-    session: Session,
-    ctx: GatewayContext,
-    case: Case,
-    worker_id: str,
-    event: NoticeEvent,
-    text: str,
-    now: datetime,
-    tier: str = "",
-    escalation_id: int | None = None,
-) -> Delivery:
-    """A notice on a worker's phone topic (e.g. the grid leader being escalated to)."""
-    message = CaseNotice(
-        **ctx.envelope(session),
-        case_id=case.id,
+    target: str = "",
+    trigger: str = "",
+) -> WebhookNotice:
+    """What a webhook says about the case (rendered per receiver format by ``notify.formats``)."""
+    grid = ctx.grids.get(case.grid_id) if case.grid_id else None
+    return WebhookNotice(
         event=event,
-        hazard_type=HazardType(case.hazard_type),
-        severity=Severity(case.severity),
+        case_id=case.id,
+        title=case.title,
+        hazard_type=case.hazard_type,
+        severity=case.severity,
         status=case.status,
-        grid_id=case.grid_id,
-        location=GeoPoint(lon=case.lon, lat=case.lat)
-        if case.lon is not None and case.lat is not None
-        else None,
         tier=tier,
-        worker_id=worker_id,
-        text=text[:1000],
+        target=target,
+        grid_id=case.grid_id,
+        grid_name=grid.name if grid else "",
+        lon=case.lon,
+        lat=case.lat,
+        text=text,
+        at=now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        trigger=trigger,
     )
-    topic = topics.worker_task(worker_id)
-    outbound.enqueue(session, topic, message, now)
-    return _mqtt(session, case, message, topic, now, escalation_id)
 
 
 def queue_webhooks(
-    session: Session, case: Case, target: Target, what: Notice, now: datetime, escalation_id: int | None
+    session: Session,
+    case: Case,
+    target: Target,
+    what: WebhookNotice,
+    now: datetime,
+    escalation_id: int | None,
 ) -> list[Delivery]:
     deliveries = []
     for hook in target.webhooks:

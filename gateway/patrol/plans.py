@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from contracts.geo import haversine_m
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
-from gateway.dispatch import metrics
 from gateway.dispatch.models import Task
+from gateway.patrol import metrics
 from gateway.patrol.insertion import cheapest_insertion
 from gateway.patrol.models import PatrolPlan, PatrolStop
 from gateway.workers.models import WorkerPosition

@@ -34,7 +34,7 @@ def test_the_wheel_builds_without_licence_warnings_and_ships_its_data(wheel_venv
     names = zipfile.ZipFile(wheel_venv.wheel).namelist()
     for needed in (
         "edge/video/detector/registry.yaml",
-        "gateway/store/migrations/env.py",
+        "gateway/schema/migrations/env.py",
         "cloud_api/static/wall.html",
         "gridwatch-0.1.0.dist-info/licenses/LICENSE",
     ):

@@ -16,10 +16,10 @@ from contracts.clock import ManualClock
 from contracts.site import Site
 from contracts.site.access import IssuedTokens, Role
 from gateway.context import GatewayContext
-from gateway.ingest.pipeline import Incoming, Outcome, Pipeline
+from gateway.flows.ingest import Incoming, Outcome, Pipeline
 from gateway.outbound.models import OutboundMessage
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 
 # Wednesday 2026-11-18 10:00 in Shanghai: day-shift workers are on duty.
 WEDNESDAY_10AM = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)

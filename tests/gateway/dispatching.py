@@ -15,11 +15,11 @@ from gateway.cases.models import Case, CaseTransition
 from gateway.context import GatewayContext
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
+from gateway.flows.ingest import Outcome, Pipeline
 from gateway.flows.sla_ticks import SlaTicker
-from gateway.ingest.pipeline import Outcome, Pipeline
+from gateway.schema.migrate import upgrade
 from gateway.sla.models import SlaTimer
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 from tests.gateway.conftest import WEDNESDAY_10AM, Harness
 
 

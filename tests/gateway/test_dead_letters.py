@@ -11,7 +11,7 @@ from contracts import encode, topics
 from contracts.codec import MAX_PAYLOAD_BYTES
 from gateway.cases.models import Case
 from gateway.events.models import DeadLetter
-from gateway.ingest.pipeline import Incoming, Outcome
+from gateway.flows.ingest import Incoming, Outcome
 from gridwatch.cli import app
 from tests.conftest import DEMO_SITE
 from tests.gateway.conftest import ApiTokens, Harness

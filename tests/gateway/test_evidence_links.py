@@ -13,7 +13,7 @@ from sqlalchemy import select
 from contracts import EvidenceSnapshot, topics
 from contracts.ids import new_id
 from gateway.cases.models import Case
-from gateway.ingest.pipeline import Incoming, Outcome
+from gateway.flows.ingest import Incoming, Outcome
 from tests.gateway.conftest import Harness
 
 

@@ -20,9 +20,9 @@ from contracts.site import Site
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
 from gateway.events.models import DeadLetter, EventRecord
-from gateway.ingest.pipeline import Incoming, Outcome, Pipeline
+from gateway.flows.ingest import Incoming, Outcome, Pipeline
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 from gateway.telemetry import NullTelemetry
 from tests.fuzzing import T0, Fuzzer
 

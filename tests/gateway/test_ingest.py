@@ -10,7 +10,7 @@ from contracts import GeoPoint, HazardEvent, TaskUpdate, encode, topics
 from gateway.cases.models import Case, CaseTransition
 from gateway.dispatch.models import Task
 from gateway.events.models import EventRecord, SourceProgress
-from gateway.ingest.pipeline import Incoming, Outcome
+from gateway.flows.ingest import Incoming, Outcome
 from tests.gateway.conftest import Harness
 
 FACTORY_SMOKE = GeoPoint(lon=120.3122, lat=31.4956)  # smk-factory-a1

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from contracts import encode, topics
+from gateway.flows.ingest import Incoming
 from gateway.heartbeat import service as heartbeat
-from gateway.ingest.pipeline import Incoming
 from tests.gateway.conftest import Harness
 
 

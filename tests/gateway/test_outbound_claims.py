@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from contracts import topics
 from contracts.clock import ManualClock
 from gateway.outbound.models import OutboundMessage
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE
 from tests.gateway.conftest import WEDNESDAY_10AM

@@ -8,7 +8,7 @@ from contracts import GeoPoint, TaskOffer, TaskUpdate, decode, topics
 from gateway.cases.models import Case, CaseTransition
 from gateway.dispatch.models import Task
 from gateway.events.models import DeadLetter
-from gateway.ingest.pipeline import Incoming, Outcome
+from gateway.flows.ingest import Incoming, Outcome
 from tests.gateway.conftest import Harness
 
 

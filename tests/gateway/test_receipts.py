@@ -12,7 +12,7 @@ import pytest
 
 from contracts import EdgeHealth, GeoPoint, LocationFix, OutboxHealth, encode, topics
 from gateway.events.models import SourceProgress
-from gateway.ingest.pipeline import Incoming
+from gateway.ingest.incoming import Incoming
 from gateway.ingest.sequences import DECLARATION_WAIT, GRACE_S, SequenceReport
 from tests.gateway.conftest import Harness
 

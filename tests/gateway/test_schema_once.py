@@ -20,11 +20,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+from gateway.schema.migrate import (
+    LOCK_NAME,
+    SchemaError,
+    head_revision,
+    schema_state,
+    sqlite_lock_file,
+    upgrade,
+)
+from gateway.schema.models import Base
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store.db import make_engine
-from gateway.store.migrate import LOCK_NAME, SchemaError, head_revision, schema_state, upgrade
-from gateway.store.models import Base
 from tests.conftest import DEMO_SITE, REPO
 
 PROCESSES = 4
@@ -34,7 +41,7 @@ PROCESSES = 4
 def migration_lock_held(db_url: str) -> Iterator[None]:
     """Hold the store's migration lock from the test, as a slow migration would."""
     if db_url.startswith("sqlite"):
-        path = Path(db_url.removeprefix("sqlite:///"))
+        path = sqlite_lock_file(Path(db_url.removeprefix("sqlite:///")))
         fd = os.open(path, os.O_RDWR | os.O_CREAT)
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
@@ -97,7 +104,7 @@ def test_a_waiting_gateway_starts_once_the_schema_is_upgraded(
         except BaseException as exc:  # reported by the assertions below
             failed.append(exc)
 
-    caplog.set_level(logging.WARNING, logger="gateway.store.migrate")
+    caplog.set_level(logging.WARNING, logger="gateway.schema.migrate")
     thread = threading.Thread(target=start)
     thread.start()
     deadline = time.monotonic() + 30

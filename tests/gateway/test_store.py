@@ -11,9 +11,9 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from gateway.cases.models import Case
+from gateway.schema.migrate import upgrade
+from gateway.schema.models import Base
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
-from gateway.store.models import Base
 
 NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 

@@ -16,8 +16,8 @@ from contracts import topics
 from gateway.context import GatewayContext
 from gateway.escalation.models import Escalation
 from gateway.flows import task_decisions as centre
+from gateway.flows.ingest import Outcome, Pipeline
 from gateway.flows.sla_ticks import SlaTicker
-from gateway.ingest.pipeline import Outcome, Pipeline
 from gateway.notify.models import Delivery
 from gateway.store.db import make_engine, session_factory
 from gateway.workers.models import WorkerAvailability
@@ -122,6 +122,9 @@ def test_on_site_deadline_escalates_tier_by_tier_in_order(harness: Harness) -> N
     ]
     assert the_case(harness).status == "escalated"
     assert [t.to_status for t in trail(harness)].count("escalated") == 4
+    # the fire brigade did not acknowledge (报到) in 1800 s: the district above it is told
+    assert tick(harness, 3600) == 1
+    assert escalations(harness)[-1].tier == "supervision"
     assert tick(harness, 3600) == 0  # every tier told once; nothing left to climb to
 
 

@@ -12,7 +12,7 @@ from contracts import EdgeHealth, Measurement, SensorReading, encode, topics
 from contracts.examples import examples
 from gateway import metrics
 from gateway.cases.models import Case
-from gateway.ingest.pipeline import Incoming, Outcome
+from gateway.flows.ingest import Incoming, Outcome
 from gateway.telemetry_influx import InfluxSettings, InfluxTelemetry
 from gridwatch.victoria import VictoriaMetrics
 from tests.gateway.conftest import Harness

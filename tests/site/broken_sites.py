@@ -490,6 +490,7 @@ CORPUS: list[Breakage] = [
         ),
         ACCESS,
         "unknown worker 'w-ghost'",
+        "workers[w-ghost]",
     ),
     Breakage(
         "access-malformed-and-shared",

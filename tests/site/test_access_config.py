@@ -56,9 +56,9 @@ def test_access_file_problems_name_file_key_and_fix(site_copy: Path) -> None:
     )
     _, problems = check_site(site_copy)
     by_where = {p.where: p for p in problems}
-    ghost = by_where["access.yaml workers[w-ghost]"]
+    ghost = by_where["workers[w-ghost]"]
     assert ghost.message == "unknown worker 'w-ghost'" and "workers.yaml" in ghost.hint
-    shared = by_where["access.yaml workers[w-ma-li]"]
+    shared = by_where["workers[w-ma-li]"]
     assert "same token is also given to operator 'op-li'" in shared.message
     assert "gridwatch auth token" in shared.hint
 

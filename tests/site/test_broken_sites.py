@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from contracts.site import Problem, check_site
+from contracts.site import Problem, SiteConfigError, check_site, load_node_config
 from contracts.site.reading import ENV_MAX_FILE_MB
-from tests.site.broken_sites import CORPUS, DEMO_SITE, GRIDS, WORKERS, Breakage, wrong_type_cases
+from tests.site.broken_sites import CORPUS, DEMO_SITE, GRIDS, NODE, WORKERS, Breakage, wrong_type_cases
 from tests.site.sitefiles import assert_well_formed
 
 CASES = CORPUS + wrong_type_cases()
@@ -58,6 +58,21 @@ def test_a_broken_site_gets_a_problem_list_not_a_traceback(
         assert any(names(p, case.where) for p in hits), [str(p) for p in hits]
     if case.hint:
         assert any(case.hint in p.hint for p in hits), [str(p) for p in hits]
+
+
+NODE_ALONE = [c for c in CASES if c.file == NODE and c.id != "duplicate-device"]  # that one takes two nodes
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("case", NODE_ALONE, ids=[c.id for c in NODE_ALONE])
+def test_an_edge_node_reading_its_broken_file_gets_the_same_problems(case: Breakage, broken: Path) -> None:
+    case.breaks(broken)
+    with pytest.raises(SiteConfigError) as refused:
+        load_node_config(broken / NODE)
+    problems = refused.value.problems
+    assert_well_formed(problems)
+    name = Path(NODE).name  # the node reads its own file: named without the site's nodes/
+    assert any(p.file == name and case.words in p.message for p in problems), [str(p) for p in problems]
 
 
 def test_the_corpus_covers_every_family(broken: Path) -> None:

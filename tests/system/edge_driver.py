@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from contracts import HazardEvent, topics
+from contracts.logs import setup_logging
 from contracts.site import load_node_config
 from edge.emit import Priority
 from edge.node import EdgeNode
 from edge.settings import BrokerSettings, EdgeSettings, OutboxSettings
-from gridwatch.logs import setup_logging
 
 
 def write_status(path: Path, node: EdgeNode, emitted: int, done: bool) -> None:

@@ -45,8 +45,8 @@ from sqlalchemy import func, select
 from edge.outbox.store import OutboxStore
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.heartbeat.models import GatewayHeartbeat
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE, REPO
 from tests.fuzzing import place

@@ -16,8 +16,8 @@ from gateway.cases.models import Case
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
 from gateway.notify.models import Delivery
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 from gateway.workers.models import WorkerAvailability
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.cases.models import Case
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.heartbeat.models import GatewayHeartbeat
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 from gateway.telemetry import NullTelemetry
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE, REPO

@@ -14,8 +14,8 @@ from cloud_api.app import create_app
 from contracts.site.access import IssuedTokens
 from contracts.site.access import Role as GrantRole
 from gateway.people.models import Role
+from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from gateway.store.migrate import upgrade
 from gridwatch.broker import free_port
 from tests.conftest import DEMO_SITE
 from tests.people import add_person, api_settings
@@ -51,9 +51,9 @@ def serve_api():  # type: ignore[no-untyped-def]
     """Start the API on a free port against a given database; yields its base URL."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(db_url: str) -> str:
+    def start(db_url: str, **settings: object) -> str:
         port = free_port()
-        app = create_app(api_settings(DEMO_SITE, db_url, api_tokens=_TOKENS.env()))
+        app = create_app(api_settings(DEMO_SITE, db_url, api_tokens=_TOKENS.env(), **settings))
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
         )

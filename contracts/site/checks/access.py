@@ -17,8 +17,11 @@ def check_access(draft: SiteDraft) -> None:
     draft.access = validate(ACCESS_FILE, AccessFile, raw, draft.problems)
     # A malformed entry must not hide the other entries' problems: cross-check the sound ones.
     checkable = draft.access if draft.access is not None else _salvage(raw)
-    if draft.workers_file is not None:
-        draft.problems.extend(check_grants(grants_from_file(checkable), draft.workers, ACCESS_FILE))
+    if draft.workers_file is None:
+        return
+    for p in check_grants(grants_from_file(checkable), draft.workers, ACCESS_FILE):
+        # a grant's origin names its file too ("access.yaml workers[w-li]"): the key is the rest
+        draft.report(p.file, p.where.removeprefix(f"{ACCESS_FILE} "), p.message, p.hint)
 
 
 def _salvage(raw: Any) -> AccessFile:

@@ -12,7 +12,7 @@ from shapely.geometry import Point, Polygon, box
 from shapely.validation import explain_validity
 
 from contracts.site.checks.draft import SiteDraft
-from contracts.site.models import EdgeNodeConfig, ModbusSource, Sensor, Zigbee2MqttSource
+from contracts.site.models import Camera, EdgeNodeConfig, ModbusSource, Sensor, Zigbee2MqttSource
 from contracts.site.problems import Problem, Severity, validate
 from contracts.site.reading import NODES_DIR
 
@@ -93,37 +93,9 @@ def _register_devices(draft: SiteDraft, file: str, cfg: EdgeNodeConfig) -> None:
 
 def check_node(file: str, cfg: EdgeNodeConfig, problems: list[Problem]) -> None:
     """One node's own rules: zones inside their camera's frame, sensors wired once."""
-    cameras = {c.id for c in cfg.cameras}
     for cam in cfg.cameras:
-        frame = box(0, 0, cam.resolution[0], cam.resolution[1])
-        base = f"cameras[{cam.id}]"
-        seen: set[str] = set()
-        for zone in cam.zones:
-            if zone.id in seen:
-                problems.append(
-                    Problem(
-                        file, f"{base}.zones[{zone.id}]", "duplicate zone id", "give each zone its own id"
-                    )
-                )
-            seen.add(zone.id)
-            for msg in _polygon_problems(list(zone.polygon), frame):
-                problems.append(
-                    Problem(
-                        file,
-                        f"{base}.zones[{zone.id}].polygon",
-                        msg,
-                        "zone vertices are pixels of the camera frame",
-                    )
-                )
-        for i, mask in enumerate(cam.ignore_masks):
-            where = f"{base}.ignore_masks[{i}]"
-            if len(mask) < 3:
-                problems.append(
-                    Problem(file, where, "needs at least 3 vertices", "a mask is a polygon of [x, y] pixels")
-                )
-                continue
-            for msg in _polygon_problems(list(mask), frame):
-                problems.append(Problem(file, where, msg, "mask vertices are pixels of the camera frame"))
+        _check_camera(file, cam, problems)
+    cameras = {c.id for c in cfg.cameras}
     for sensor in cfg.sensors:
         for cam_id in sensor.near_cameras:
             if cam_id not in cameras:
@@ -136,6 +108,36 @@ def check_node(file: str, cfg: EdgeNodeConfig, problems: list[Problem]) -> None:
                     )
                 )
     _check_sensor_wiring(file, cfg, problems)
+
+
+def _check_camera(file: str, cam: Camera, problems: list[Problem]) -> None:
+    frame = box(0, 0, cam.resolution[0], cam.resolution[1])
+    base = f"cameras[{cam.id}]"
+    seen: set[str] = set()
+    for zone in cam.zones:
+        if zone.id in seen:
+            problems.append(
+                Problem(file, f"{base}.zones[{zone.id}]", "duplicate zone id", "give each zone its own id")
+            )
+        seen.add(zone.id)
+        for msg in _polygon_problems(list(zone.polygon), frame):
+            problems.append(
+                Problem(
+                    file,
+                    f"{base}.zones[{zone.id}].polygon",
+                    msg,
+                    "zone vertices are pixels of the camera frame",
+                )
+            )
+    for i, mask in enumerate(cam.ignore_masks):
+        where = f"{base}.ignore_masks[{i}]"
+        if len(mask) < 3:
+            problems.append(
+                Problem(file, where, "needs at least 3 vertices", "a mask is a polygon of [x, y] pixels")
+            )
+            continue
+        for msg in _polygon_problems(list(mask), frame):
+            problems.append(Problem(file, where, msg, "mask vertices are pixels of the camera frame"))
 
 
 def _polygon_problems(points: list[tuple[float, float]], frame: Polygon) -> Iterator[str]:

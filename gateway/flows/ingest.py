@@ -58,24 +58,16 @@ from gateway.evidence.service import EvidenceRejected, link_evidence, store_evid
 from gateway.flows.hazard_events import take_hazard
 from gateway.flows.location_fixes import apply_fix
 from gateway.flows.task_updates import take_task_update
+from gateway.ingest.incoming import Incoming
 from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.ingest.throttle import LogThrottle
+from gateway.store.errors import is_store_down, is_transient, sqlstate
 from gateway.telemetry import NullTelemetry, TelemetrySink
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
 PLACE_CACHE = 10_000  # resolved places remembered (devices x zones x locations)
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    topic: str
-    payload: bytes
-    mid: int = 0
-    qos: int = 0
-    received_at: float = field(default_factory=time.time)
-    retain: bool = False  # a retained message the broker repeats on subscribe
 
 
 class StoreUnavailable(RuntimeError):
@@ -182,12 +174,12 @@ class Pipeline:
             try:
                 return self._transaction(items, now)
             except DBAPIError as exc:
-                if _store_down(exc):
+                if is_store_down(exc):
                     raise StoreUnavailable(str(exc.orig)) from exc
-                if not _transient(exc) or attempt == MAX_ATTEMPTS:
+                if not is_transient(exc) or attempt == MAX_ATTEMPTS:
                     raise
                 metrics.BATCH_RETRIES.labels("transient").inc()
-                log.info("batch hit %s; retrying (attempt %d)", _sqlstate(exc) or "a lock", attempt + 1)
+                log.info("batch hit %s; retrying (attempt %d)", sqlstate(exc) or "a lock", attempt + 1)
                 time.sleep(random.uniform(0.005, 0.05) * attempt)
         raise AssertionError("unreachable")
 
@@ -353,32 +345,3 @@ class Pipeline:
         reported = take_task_update(session, self.ctx, update, now)
         work.redriven.update(reported.redriven)
         return Outcome.APPLIED if reported.applied else Outcome.REFUSED
-
-
-def _sqlstate(exc: DBAPIError) -> str | None:
-    return getattr(exc.orig, "sqlstate", None)
-
-
-def _transient(exc: DBAPIError) -> bool:
-    """Errors another writer causes and a retry cures."""
-    state = _sqlstate(exc)
-    if state in ("40P01", "40001", "55P03"):  # deadlock, serialization failure, lock not available
-        return True
-    return "database is locked" in str(exc.orig).lower()
-
-
-def _store_down(exc: DBAPIError) -> bool:
-    text = str(exc.orig).lower()
-    return any(
-        s in text
-        for s in (
-            "could not connect",
-            "connection refused",
-            "server closed",
-            "terminating connection",
-            "disk i/o error",
-            "unable to open",
-            "connection is closed",
-            "the connection is lost",
-        )
-    )

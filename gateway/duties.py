@@ -1,4 +1,5 @@
-"""The gateway's time-driven dispatch duties: SLA timers on the main loop, webhooks in the background."""
+"""What the gateway does on time rather than on a message: SLA timers on the main loop
+(``flows.sla_ticks``), webhook deliveries in the background (``notify.sender``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from gateway.notify.sender import WebhookSender
 log = logging.getLogger(__name__)
 
 
-class DispatchDuties:
+class TimedDuties:
     def __init__(
         self, sessions: sessionmaker[Session], ctx: GatewayContext, timer_interval_s: float = 1.0
     ) -> None:

@@ -1,11 +1,11 @@
-"""Alembic environment: runs against the connection handed in by gateway.store.migrate."""
+"""Alembic environment: runs against the connection handed in by gateway.schema.migrate."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from gateway.store.models import Base
+from gateway.schema.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -24,7 +24,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from alembic import command
@@ -34,16 +33,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from gateway.settings import SchemaMode
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 LOCK_NAME = "gridwatch-schema-migration"
 WAIT_LOG_EVERY_S = 10.0
-
-
-class SchemaMode(StrEnum):
-    UPGRADE = "upgrade"  # migrate under the lock at start (the embedded default)
-    WAIT = "wait"  # wait for `gridwatch db upgrade` (Compose, systemd)
 
 
 class SchemaError(RuntimeError):
@@ -105,12 +101,20 @@ def _sqlite_file(engine: Engine) -> Path | None:
     return Path(db)
 
 
+def sqlite_lock_file(db: Path) -> Path:
+    """The file a SQLite store's migration lock is taken on."""
+    return db.with_name(db.name + ".migrate-lock")
+
+
 @contextlib.contextmanager
 def _sqlite_lock(path: Path, timeout_s: float) -> Iterator[None]:
-    """An exclusive flock on the database file itself: SQLite's own locks are POSIX
-    record locks, which flock does not touch, so this only excludes other migrations."""
+    """An exclusive flock on a lock file beside the database, never on the database file itself:
+    closing any descriptor of a file drops every POSIX record lock the process holds on it —
+    SQLite's own locks, which its connections in this process keep after the migration — and
+    another process could then delete the WAL under them (their reads would stay on an old
+    snapshot for good; sqlite.org/howtocorrupt.html, 2.2)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    fd = os.open(sqlite_lock_file(path), os.O_RDWR | os.O_CREAT, 0o640)
     try:
         _acquire(lambda: _try_flock(fd), timeout_s, str(path))
         yield
