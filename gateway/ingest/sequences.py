@@ -67,6 +67,9 @@ MAX_DECLARED_RANGES = 32
 # means the source's counter started again. The margin keeps a re-sent message (made a moment
 # after a higher-numbered one was queued, on another thread) from looking like a restart.
 RESET_MARGIN = timedelta(seconds=3)
+# Counters stop at what a BIGINT holds: a source jumping to the largest sequence number (valid, but
+# a gap of 2^63) must not make the batch's UPDATE fail.
+COUNT_MAX = 2**63 - 1
 RECEIPT_ROLES = frozenset(role for role, down in topics.DOWNLINK.items() if topics.Channel.RECEIPT in down)
 Ranges = list[tuple[int, int]]
 
@@ -215,6 +218,14 @@ def _ranges(ranges: list[tuple[int, int]], show: int = 5) -> str:
     return text + (f" and {len(ranges) - show} more range(s)" if len(ranges) > show else "")
 
 
+def _gap_count(gaps: list[list]) -> int:
+    return min(sum(g[1] - g[0] + 1 for g in gaps), COUNT_MAX)
+
+
+def _plus(total: int, n: int) -> int:
+    return min(total + n, COUNT_MAX)
+
+
 def _take(ranges: list[list], seq: int) -> bool:
     """Remove ``seq`` from the [first, last, ...] range holding it; False when none does."""
     for i, r in enumerate(ranges):
@@ -354,7 +365,7 @@ class SequenceTracker:
     @staticmethod
     def _store(row: Row, gaps: list[list], lost: list[list]) -> None:
         row.open_gaps = gaps
-        row.open_gap_count = sum(g[1] - g[0] + 1 for g in gaps)
+        row.open_gap_count = _gap_count(gaps)
         row.lost_gaps = lost
 
     def _one(
@@ -463,15 +474,15 @@ class SequenceTracker:
         row: Row, lost: list[list], first: int, last: int, where: Where, report: SequenceReport
     ) -> None:
         n = last - first + 1
-        row.lost_total += n
+        row.lost_total = _plus(row.lost_total, n)
         if where is Where.SOURCE:
-            row.lost_at_source_total += n
+            row.lost_at_source_total = _plus(row.lost_at_source_total, n)
         elif where is Where.BROKER:
-            row.lost_at_broker_total += n
+            row.lost_at_broker_total = _plus(row.lost_at_broker_total, n)
         report.lost.append((row.source, first, last, where))
         lost.append([first, last, where.value])
         lost.sort(key=lambda r: r[0])
         while len(lost) > MAX_LOST_RANGES:
             # Forgotten, so it can no longer be told from a committed number: receipts start past it.
             _, forgotten, _ = lost.pop(0)
-            row.base_seq = max(row.base_seq or 0, forgotten + 1)
+            row.base_seq = min(max(row.base_seq or 0, forgotten + 1), COUNT_MAX)
