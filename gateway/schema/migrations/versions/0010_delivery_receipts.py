@@ -1,7 +1,7 @@
 """delivery receipts and honest gap accounting: where a source's record starts, lost ranges, what it declared
 
-Revision ID: 0009_delivery_receipts
-Revises: 0008_worker_phone
+Revision ID: 0010_delivery_receipts
+Revises: 0009_events_per_source
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import gateway.store.base
 
-revision = "0009_delivery_receipts"
-down_revision = "0008_worker_phone"
+revision = "0010_delivery_receipts"
+down_revision = "0009_events_per_source"
 branch_labels = None
 depends_on = None
 
