@@ -171,7 +171,7 @@ def test_a_resent_message_made_just_after_a_higher_number_is_not_a_restart(harne
     harness.pipeline.process([Incoming(topics.node_event(NODE), encode(later))])
     assert progress(harness).resets_total == 0
     restarted = harness.event(
-        "smk-factory-a1", seq=1, state="update", ts=harness.clock.now() + timedelta(hours=1)
+        "smk-factory-a1", seq=1, state="update", ts=harness.clock.now() + timedelta(minutes=1)
     )
     harness.pipeline.process([Incoming(topics.node_event(NODE), encode(restarted))])
     row = progress(harness)
