@@ -39,6 +39,7 @@ messages (old state the broker repeats on every subscribe).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -239,6 +240,23 @@ def _take(ranges: list[list], seq: int) -> bool:
     return False
 
 
+def refused_envelope(topic: str, payload: bytes) -> tuple[str, int] | None:
+    """(source, seq) of a refused payload whose envelope says whose and which it is: a JSON
+    object whose ``source`` is the topic's own id (the broker's ACL vouches for that) and whose
+    ``seq`` is a usable number. None for anything else (it cannot be receipted)."""
+    try:
+        owner = topics.parse(topic).owner
+        data = json.loads(payload)
+    except (topics.TopicError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    seq = data.get("seq")
+    if data.get("source") != owner or type(seq) is not int or not 0 < seq <= COUNT_MAX:
+        return None
+    return owner, seq
+
+
 def held(row: Row, gaps: list[list], lost: list[list]) -> Ranges:
     """What the gateway holds of the source: base_seq..max_seq minus open and lost ranges."""
     base = row.base_seq
@@ -264,12 +282,25 @@ class SequenceTracker:
         self.receipts: ReceiptSink | None = None  # where receipts go after the commit (None: not sent)
 
     def observe(
-        self, session: Session, messages: Iterable[tuple[str, Message]], now: datetime, report: SequenceReport
+        self,
+        session: Session,
+        messages: Iterable[tuple[str, Message]],
+        now: datetime,
+        report: SequenceReport,
+        refused: Iterable[tuple[str, str, int]] = (),
     ) -> None:
-        """Fold one batch's committed (topic, message) pairs into the store; note their receipts."""
-        seen: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+        """Fold one batch's committed (topic, message) pairs into the store; note their receipts.
+
+        ``refused``: (topic, source, seq) of payloads kept only as dead letters: they arrived (no
+        gap) and the gateway holds them, so they are receipted too — a node must not send a
+        message the gateway refuses again and again; an operator replays the dead letter.
+        """
+        seen: dict[str, list[tuple[int, datetime | None]]] = defaultdict(list)
         declared: dict[str, EdgeHealth] = {}
         receipt_topic: dict[str, str] = {}
+        for topic, source, seq in refused:
+            seen[source].append((seq, None))
+            self._receipt_topic(receipt_topic, topic, source)
         for topic, message in messages:
             source = message.source
             if isinstance(message, EdgeHealth) and message.outbox is not None and message.outbox.last_seq:
@@ -277,10 +308,7 @@ class SequenceTracker:
             if message.seq <= 0:
                 continue
             seen[source].append((message.seq, message.ts))
-            if source not in receipt_topic:
-                role = topics.parse(topic).role
-                if role in RECEIPT_ROLES:
-                    receipt_topic[source] = topics.receipt_topic(role, source)
+            self._receipt_topic(receipt_topic, topic, source)
         if not seen and not declared:
             return
         sources = sorted(seen.keys() | declared.keys())
@@ -335,6 +363,13 @@ class SequenceTracker:
         # One executemany for all sources of the batch (plain rows: no ORM unit of work).
         session.execute(_UPDATE, changes)
 
+    @staticmethod
+    def _receipt_topic(topics_of: dict[str, str], topic: str, source: str) -> None:
+        if source not in topics_of:
+            role = topics.parse(topic).role
+            if role in RECEIPT_ROLES:
+                topics_of[source] = topics.receipt_topic(role, source)
+
     def after_commit(self, report: SequenceReport) -> None:
         """Metrics, log lines, and the receipts handed to the sender (only after the commit)."""
         report.publish()
@@ -374,10 +409,11 @@ class SequenceTracker:
         gaps: list[list],
         lost: list[list],
         seq: int,
-        ts: datetime,
+        ts: datetime | None,
         now: datetime,
         report: SequenceReport,
     ) -> None:
+        """``ts``: when the source made it; None for a dead letter (not to be trusted)."""
         if row.max_seq < 0:  # first contact: we cannot know what came before
             row.max_seq, row.max_seq_ts, row.base_seq = seq, ts, seq
             return
@@ -385,7 +421,7 @@ class SequenceTracker:
             if seq > row.max_seq + 1:
                 gaps.append([row.max_seq + 1, seq - 1, now.isoformat()])
                 report.gaps.append((row.source, row.max_seq + 1, seq - 1))
-            row.max_seq, row.max_seq_ts = seq, ts
+            row.max_seq, row.max_seq_ts = seq, ts or row.max_seq_ts
             return
         if _take(gaps, seq):
             row.late_total += 1
@@ -398,7 +434,7 @@ class SequenceTracker:
         # Not above the highest and not missing: a redelivery or a replay — unless the source
         # made it well after the message that holds the highest number, which means its counter
         # started again (a device reinstalled without its state).
-        if row.max_seq_ts is not None and ts > row.max_seq_ts + RESET_MARGIN and seq < row.max_seq:
+        if ts and row.max_seq_ts is not None and ts > row.max_seq_ts + RESET_MARGIN and seq < row.max_seq:
             report.resets.append((row.source, row.max_seq, seq))
             row.resets_total += 1
             for first, last, _ in gaps:

@@ -214,3 +214,29 @@ def test_the_sender_merges_receipts_that_wait_and_keeps_one_it_could_not_publish
     receipts = [decode(t, p) for t, p in published]
     assert all(isinstance(r, DeliveryReceipt) and r.source == "gateway-1" for r in receipts)
     assert [r.ranges() for r in receipts] == [[(1, 5)], [(1, 7), (9, 9)]]  # type: ignore[union-attr]
+
+
+def test_a_dead_lettered_message_is_receipted_so_that_its_node_stops_sending_it(
+    harness: Harness, receipts: Receipts
+) -> None:
+    import json
+
+    from gateway.flows.ingest import Outcome
+
+    topic = topics.node_event(NODE)
+    harness.pipeline.process([event(harness, 1)])
+    broken = json.loads(encode(harness.event("smk-factory-a1", seq=2)))
+    broken["severity"] = "apocalyptic"  # fails the contract; its envelope still says whose it is
+    impostor = {**broken, "seq": 3, "source": "node-somebody-else"}
+    outcomes = harness.pipeline.process(
+        [
+            Incoming(topic, json.dumps(broken).encode()),
+            Incoming(topic, json.dumps(impostor).encode()),  # not this topic's: never receipted
+            Incoming(topic, b"\xff\x00 not json"),
+            event(harness, 4),
+        ]
+    )
+    assert outcomes == [Outcome.DEAD_LETTER] * 3 + [Outcome.APPLIED]
+    assert receipts.covered() == {1, 2, 4}  # kept as a dead letter: held, an operator replays it
+    row = progress(harness)
+    assert [g[:2] for g in row.open_gaps] == [[3, 3]]  # 2 arrived (refused); 3 did not, as far as we know

@@ -56,7 +56,7 @@ from tests.system.test_ingest_robustness import cases_by_device, count
 EVENTS = 6_000
 RATE = 1000.0  # events per second the node is asked to emit: a 6 s stream
 OUTAGE_S = 8.0
-NODE = "node-dl-1"
+NODE = "node-gongye-1"  # a node of the demo site (the gateway refuses senders it does not know)
 GATEWAY = "gw-dl"
 
 
@@ -145,6 +145,7 @@ class Processes:
 
     def start_node(self, events: Path) -> None:
         config = self.tmp / f"{NODE}.yaml"
+        # The site's node, without its sensors and cameras: this node sends what the test gives it.
         config.write_text(yaml.safe_dump({"node": {"id": NODE, "location": place(0)}}))
         with (self.tmp / "node.log").open("ab") as out:
             self.node = subprocess.Popen(
@@ -229,9 +230,8 @@ def test_every_event_is_stored_once_whatever_the_broker_and_gateway_do(
         wait_until(lambda: gateway_subscribed(started), timeout=60, what="the gateway to subscribe")
         procs.mark("gateway subscribed")
         procs.go.touch()
-        # Break things early in the stream, with it flowing through the gateway.
+        # Break things early in the stream, with it flowing.
         procs.wait(lambda: procs.node_status().get("emitted", 0) >= EVENTS // 6, 60, "the node to emit")
-        procs.wait(lambda: count(sessions, EventRecord) > 0, 60, "the stream to reach the store")
         emitted_before = procs.node_status()["emitted"]
         procs.mark(f"{emitted_before} emitted")
         if scenario.failure == "broker_stop":
