@@ -25,16 +25,16 @@ from gateway.cases import queries
 from gateway.cases.feedback import FalseAlarmStats, false_alarm_stats
 from gateway.cases.lifecycle import TransitionError
 from gateway.cases.schemas import CaseDetail
-from gateway.flows import case_decisions as operator
+from gateway.flows import case_decisions
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], route_class=GuardedRoute)
 
 Action = Literal["confirm", "dismiss", "close", "reopen"]
 _ACTIONS = {
-    "confirm": operator.confirm,
-    "dismiss": operator.dismiss,
-    "close": operator.close,
-    "reopen": operator.reopen,
+    "confirm": case_decisions.confirm,
+    "dismiss": case_decisions.dismiss,
+    "close": case_decisions.close,
+    "reopen": case_decisions.reopen,
 }
 
 
@@ -84,8 +84,8 @@ def acknowledge(
         name = department.name if department else caller.department
         actor = f"department:{caller.department}/{caller.actor}"
         try:
-            operator.acknowledge(session, case, actor, name or "", body.note, ctx.now())
-        except operator.CaseActionRefused as exc:
+            case_decisions.acknowledge(session, case, actor, name or "", body.note, ctx.now())
+        except case_decisions.CaseActionRefused as exc:
             raise HTTPException(409, str(exc)) from None
     detail = queries.get_case(session, case_id)
     assert detail is not None
@@ -116,9 +116,9 @@ def act_on_case(
         case_in_reach(session, ctx.site, access, case_id)
         try:
             _ACTIONS[action](session, ctx, case_id, operator_id, body.reason, ctx.now())
-        except operator.CaseNotFound as exc:
+        except case_decisions.CaseNotFound as exc:
             raise HTTPException(404, str(exc)) from None
-        except (TransitionError, operator.CaseActionRefused) as exc:
+        except (TransitionError, case_decisions.CaseActionRefused) as exc:
             raise HTTPException(409, str(exc)) from None
     detail = queries.get_case(session, case_id)
     assert detail is not None

@@ -14,11 +14,12 @@ from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
 from gateway.dispatch.models import Task, TaskStatus
+from gateway.escalation.models import CLEARED_BY_RESOLUTION
 from gateway.events import service as ledger
 from gateway.events.outcomes import Outcome
-from gateway.flows import escalate as escalation
-from gateway.flows import task_steps as steps
+from gateway.flows import task_steps
 from gateway.flows.dispatch import redispatch
+from gateway.flows.escalate import escalate
 
 log = logging.getLogger(__name__)
 
@@ -66,26 +67,26 @@ def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate,
         task.note = update.note
     reason = update.note or update.action.value
     if update.action is TaskAction.ACCEPT:
-        steps.accept(session, ctx, task, case, actor, reason, now, update.id)
+        task_steps.accept(session, ctx, task, case, actor, reason, now, update.id)
     elif update.action is TaskAction.DECLINE:
-        steps.end_offer(session, task, case, TaskStatus.DECLINED, actor, update.note, now)
+        task_steps.end_offer(session, task, case, TaskStatus.DECLINED, actor, update.note, now)
         redispatch(session, ctx, case, now, f"decline by {update.worker_id}")
     elif update.action is TaskAction.CHECK_IN:
         where = "explicit check-in" if update.location is None else "check-in with location"
-        steps.check_in(session, ctx, task, case, actor, update.note or where, now, update.id)
+        task_steps.check_in(session, ctx, task, case, actor, update.note or where, now, update.id)
     elif update.action is TaskAction.RESOLVE:
         assert update.result is not None  # the contract requires it
         reason = f"{update.result.value}: {update.note}".rstrip(": ")
-        steps.resolve(session, ctx, task, case, actor, update.result.value, reason, now, update.id)
+        task_steps.resolve(session, ctx, task, case, actor, update.result.value, reason, now, update.id)
     else:  # CANNOT_HANDLE: the worker blows the whistle (网格吹哨)
-        escalation.escalate(
+        escalate(
             session,
             ctx,
             case,
             "cannot_handle",
             f"{update.worker_id} cannot handle it: {update.note or 'no reason given'}",
             now,
-            escalation.CLEARED_BY_RESOLUTION,
+            CLEARED_BY_RESOLUTION,
         )
     log.info(
         "task %s: %s by %s",
