@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +23,7 @@ from starlette.requests import Request
 from cloud_api.auth import Perm, Refusal, allow, public
 from cloud_api.auth.book import AccessBook
 from cloud_api.auth.errors import on_http_error, on_validation_error
-from cloud_api.auth.guard import Guard, GuardedRoute, check_routes
+from cloud_api.auth.guard import ACCESS_COOKIE, Guard, GuardedRoute, api_routes, check_routes
 from cloud_api.auth.tokens import AccessTokens, load_keys
 from cloud_api.live import LiveHub
 from cloud_api.routes import (
@@ -86,6 +88,65 @@ def _sync_workers(app: FastAPI) -> None:
         return
 
 
+ROUTERS = (
+    auth,
+    cases,
+    workers,
+    operations,
+    tasks,
+    supervision,
+    patrol,
+    availability,
+    performance,
+    people,
+    case_actions,
+    dead_letters,
+    ingest_status,
+    live,
+)
+
+
+def _routes_app(lifespan: Any = None) -> FastAPI:
+    """The app with its API routes (what the OpenAPI document describes)."""
+    app = FastAPI(
+        title=TITLE,
+        version="1",
+        description="Cases raised by cameras and sensors, and the grid workers who verify them. "
+        "Every route but sign-in and health needs a signed-in caller: docs/api-access.md.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    for module in ROUTERS:
+        app.include_router(module.router)
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            doc.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "access token or API token"},
+                "session": {"type": "apiKey", "in": "cookie", "name": ACCESS_COOKIE},
+            }
+            doc["security"] = [{"bearer": []}, {"session": []}]
+            for route in api_routes(app.routes):
+                if route.permission == "public" and route.include_in_schema:
+                    for method in route.methods:
+                        doc["paths"][route.path][method.lower()]["security"] = []
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+    return app
+
+
+def openapi_document() -> str:
+    """docs/openapi.json: the API as routes declare it (no site or store needed)."""
+    return json.dumps(_routes_app().openapi(), ensure_ascii=False, indent=2) + "\n"
+
+
 def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     site = load_site(settings.site_dir)
@@ -109,16 +170,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         await app.state.live.stop()
         engine.dispose()
 
-    app = FastAPI(
-        title=TITLE,
-        version="1",
-        description="Cases raised by cameras and sensors, and the grid workers who verify them. "
-        "Every route but sign-in and health needs a signed-in caller: docs/api-access.md.",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
+    app = _routes_app(lifespan)
     ctx = GatewayContext(site, settings.api_id, clock or SystemClock())
     app.state.settings = settings
     app.state.site = site
@@ -139,20 +191,6 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
     )
     app.state.guard = Guard(app.state.book, app.state.tokens, settings.max_body_bytes, app.state.sessions)
 
-    routers = (
-        auth,
-        cases,
-        workers,
-        operations,
-        tasks,
-        supervision,
-        patrol,
-        availability,
-        performance,
-        people,
-    )
-    for module in (*routers, case_actions, dead_letters, ingest_status, live):
-        app.include_router(module.router)
     app.include_router(_docs_router(app))
 
     async def on_refusal(request: Request, exc: Exception) -> JSONResponse:

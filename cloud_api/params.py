@@ -16,7 +16,7 @@ from pydantic import AfterValidator, AwareDatetime
 
 EARLIEST = datetime(1971, 1, 1)
 LATEST = datetime(2199, 12, 31)
-MAX_DB_ID = 2**63 - 1
+MAX_DB_ID = 2**31 - 1  # INTEGER primary keys (PostgreSQL: 32 bits)
 
 
 def _in_range(value: datetime) -> datetime:

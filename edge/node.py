@@ -80,7 +80,9 @@ class EdgeNode:
             will=(topics.node_status(self.node_id), self._status("offline", "connection lost (last will)")),
             birth=lambda: [(topics.node_status(self.node_id), self._status("online", ""))],
             farewell=lambda: [(topics.node_status(self.node_id), self._status("offline", "stopped"))],
+            downlink=([topics.node_config(self.node_id)], self._on_config),
         )
+        self.config_notes: list[str] = []  # what the last ConfigPush did, for the health warnings
         self.fusion = FusionHub()
         self.sensors = SensorService(config, self.outbox, self.fusion, self.clock, state=self.outbox.store)
         self.bus = SensorBus(config, self.sensors, self.settings.sensors_broker, self.clock)
@@ -152,6 +154,34 @@ class EdgeNode:
         finally:
             self.stop()
 
+    # -- configuration from the centre --------------------------------------------------------
+    def _on_config(self, topic: str, payload: bytes) -> None:
+        """A ConfigPush (retained) for this node: what can change live (its cameras' marked
+        objects, masks and zones) is applied; the rest waits for a restart, and the health
+        warnings say so. A push that fails the contract changes nothing and is reported."""
+        from contracts import ConfigPush, decode
+        from contracts.codec import ContractError
+
+        try:
+            push = decode(topic, payload)
+            if not isinstance(push, ConfigPush) or push.node_id != self.node_id:
+                raise ValueError(f"expected a ConfigPush for {self.node_id}")
+            config = EdgeNodeConfig.model_validate(push.node_config)
+        except (ContractError, ValueError) as exc:
+            self.config_notes = [f"configuration push refused, nothing changed: {exc}"[:300]]
+            log.error("configuration push refused: %s", exc, extra={"node_id": self.node_id})
+            return
+        notes = self.video.apply_node_config(config) if self.video is not None else []
+        self.config_notes = [
+            f"configuration {push.config_version}: {n}"[:300] for n in notes if "restart" in n
+        ]
+        log.info(
+            "configuration %s received: %s",
+            push.config_version,
+            "; ".join(notes) or "nothing to change",
+            extra={"node_id": self.node_id},
+        )
+
     # -- health ------------------------------------------------------------------------------
     def _health_loop(self) -> None:
         # First report soon after start, so a freshly installed node shows up at once.
@@ -183,6 +213,7 @@ class EdgeNode:
             cameras = self.video.health()
             detector = self.video.detector_health()
             warnings += self.video.warnings()
+        warnings += self.config_notes
         for s in self.sensors.health():
             if s.state in ("offline", "silent", "fault"):
                 warnings.append(f"sensor {s.device_id} {s.state}: {s.error}"[:300])

@@ -32,7 +32,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Site configuration.", no_args_is_help=True)
 edge_app = typer.Typer(help="Edge node and device simulators.", no_args_is_help=True)
-contracts_app = typer.Typer(help="Wire contracts: AsyncAPI and JSON Schema.", no_args_is_help=True)
+contracts_app = typer.Typer(help="Contracts: AsyncAPI, JSON Schema, OpenAPI.", no_args_is_help=True)
 models_app = typer.Typer(help="Detector models: list, verify, download.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
@@ -394,11 +394,16 @@ def contracts_export(
         "docs"
     ),
 ) -> None:
-    """Write docs/asyncapi.yaml (AsyncAPI 3) and docs/schemas/*.json from the models."""
+    """Write docs/asyncapi.yaml (AsyncAPI 3), docs/schemas/*.json and docs/openapi.json (the HTTP
+    API) from the models and routes."""
+    from cloud_api.app import openapi_document
     from contracts.asyncapi import write_docs
 
     for path in write_docs(directory):
         out.print(f"wrote {path}")
+    openapi = directory / "openapi.json"
+    openapi.write_text(openapi_document(), encoding="utf-8")
+    out.print(f"wrote {openapi}")
 
 
 ModelPathOpt = Annotated[

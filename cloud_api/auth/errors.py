@@ -46,12 +46,20 @@ def _loc(part: object) -> str | int:
     return printable(part)
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    """pydantic's message; for a body that is not JSON, why (FastAPI keeps it in ctx)."""
+    ctx = error.get("ctx") or {}
+    if error.get("type") == "json_invalid" and ctx.get("error"):
+        return f"not valid JSON: {ctx['error']}"
+    return str(error.get("msg", ""))
+
+
 async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {
-            "loc": [_loc(p) for p in e.get("loc", ())],
-            "msg": printable(e.get("msg", "")),
+            "loc": [_loc(p) for p in e.get("loc", ())] if e.get("type") != "json_invalid" else ["body"],
+            "msg": printable(_message(e)),
             "type": str(e.get("type", "")),
         }
         for e in exc.errors()

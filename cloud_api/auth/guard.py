@@ -53,7 +53,8 @@ def permission_of(dependant: Dependant) -> Perm | str | None:
 
 
 class StrictJSONRequest(Request):
-    """JSON bodies as RFC 8259 has them: no NaN or Infinity, no lone surrogates."""
+    """JSON bodies as RFC 8259 has them: no NaN or Infinity, no lone surrogates; and no NUL
+    characters, which no text column keeps."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -81,6 +82,8 @@ def _strings(value: Any) -> Iterator[str]:
 
 def _check_strings(value: Any, doc: str) -> None:
     for s in _strings(value):
+        if "\x00" in s:
+            raise json.JSONDecodeError("a string holds a NUL character (\\u0000)", doc, 0)
         try:
             s.encode("utf-8")
         except UnicodeEncodeError:
@@ -98,6 +101,9 @@ class GuardedRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             app: Any = request.app
             guard: Guard = app.state.guard
+            if _has_nul(request):
+                # Not text any store keeps (PostgreSQL refuses it outright): one clear answer.
+                return error(422, "a NUL character (\\u0000) in the path or query is not allowed")
             try:
                 guard.admit(request, permission)
                 body = await guard.read_body(request)
@@ -109,6 +115,10 @@ class GuardedRoute(APIRoute):
             return response
 
         return guarded
+
+
+def _has_nul(request: Request) -> bool:
+    return "\x00" in request.scope.get("path", "") or b"%00" in request.scope.get("query_string", b"")
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:

@@ -26,7 +26,7 @@ from pydantic import (
 from contracts.clock import TimeZoneName
 from contracts.envelope import Identifier
 from contracts.geo import GeoPoint
-from contracts.hazards import HazardType, Unit
+from contracts.hazards import Detection, HazardType, Unit
 from contracts.site.schedule import Schedule
 
 
@@ -263,6 +263,22 @@ class IgnoreObject(ConfigModel):
         if not (value[0] < value[2] and value[1] < value[3]):
             raise ValueError("box must be [x1, y1, x2, y2] with x1 < x2 and y1 < y2")
         return value
+
+    @classmethod
+    def from_detection(
+        cls,
+        detection: Detection,
+        resolution: tuple[int, int],
+        note: str = "",
+        marked_by: str = "",
+        event_id: str | None = None,
+    ) -> IgnoreObject:
+        """The mark for one of an event's detections (normalised box) on a camera of
+        ``resolution``: what the console's "this is not a person" button stores."""
+        w, h = resolution
+        b = detection.box
+        box = (round(b.x1 * w, 1), round(b.y1 * h, 1), round(b.x2 * w, 1), round(b.y2 * h, 1))
+        return cls(label=detection.label, box=box, note=note, marked_by=marked_by, event_id=event_id)
 
 
 class Camera(ConfigModel):

@@ -17,7 +17,7 @@ from contracts.clock import Clock, SystemClock
 from edge.emit import Priority
 from edge.outbox import metrics
 from edge.outbox.store import OutboxError, OutboxStore
-from edge.outbox.uplink import Birth, Uplink
+from edge.outbox.uplink import Birth, Downlink, Uplink
 from edge.settings import BrokerSettings, OutboxSettings
 
 __all__ = ["Outbox", "OutboxError", "OutboxStore", "Uplink"]
@@ -38,6 +38,7 @@ class Outbox:
         birth: Birth | None = None,
         farewell: Birth | None = None,
         client_id: str | None = None,
+        downlink: Downlink | None = None,
     ) -> None:
         self.node_id = node_id
         self.settings = settings or OutboxSettings()
@@ -53,6 +54,7 @@ class Outbox:
             birth=birth,
             farewell=farewell,
             flush_on_stop_s=self.settings.flush_on_stop_s,
+            downlink=downlink,
         )
         self._own_topics: set[str] = set()
         # Label lookups cost more than the increment: resolve them once (emit is the hot path).

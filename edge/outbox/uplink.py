@@ -58,6 +58,9 @@ IDLE_POLL_S = 0.5  # also paces keep-alive pings
 Birth = Callable[[], list[tuple[str, bytes]]]  # retained (topic, payload) published on a connection
 
 
+Downlink = tuple[list[str], Callable[[str, bytes], None]]
+
+
 class SessionLost(Exception):
     """The connection to the broker ended (or must be ended and replayed)."""
 
@@ -86,7 +89,12 @@ class Uplink:
         birth: Birth | None = None,
         farewell: Birth | None = None,
         flush_on_stop_s: float = 3.0,
+        downlink: Downlink | None = None,
     ) -> None:
+        """``downlink``: topics this client reads (retained configuration for the node) and
+        the callback that gets each message; it runs in the uplink thread, so it must be
+        quick, and an exception in it is logged, never fatal."""
+        self.downlink = downlink
         self.store = store
         self.broker = broker
         self.client_id = client_id
@@ -189,6 +197,14 @@ class Uplink:
     def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object) -> None:
         self._acks.append((mid, rc))
 
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if self.downlink is None:
+            return
+        try:
+            self.downlink[1](msg.topic, msg.payload)
+        except Exception:  # a bad configuration message must not end the uplink
+            log.exception("downlink message on %s failed", msg.topic, extra={"node_id": self.client_id})
+
     # -- the uplink thread ---------------------------------------------------------
     def _new_client(self) -> mqtt.Client:
         client = new_client(
@@ -207,6 +223,7 @@ class Uplink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def _run(self) -> None:
@@ -315,6 +332,8 @@ class Uplink:
     def _session(self, client: mqtt.Client) -> None:
         for topic, payload in self.birth() if self.birth else []:
             client.publish(topic, payload, qos=1, retain=True)
+        if self.downlink is not None and self.downlink[0]:
+            client.subscribe([(t, 1) for t in self.downlink[0]])
         cursor = 0  # replay from the oldest queued row on every connection
         inflight: dict[int, tuple[int, Priority]] = {}  # paho mid -> (outbox position, priority)
         acked: list[tuple[int, Priority]] = []  # deleted in batches: one transaction per batch

@@ -22,7 +22,7 @@ Labels file (YAML; documented in docs/video-fire-smoke.md, "Evaluating a camera"
       photos/b.jpg:                        # ... or boxes, matched one to one (IoU >= 0.5)
         boxes: [{label: person, box: [421, 157, 474, 300]}]
       clips/fire.mp4: {events: {fire_smoke: 1}}   # episodes expected per rule, per hour
-      clips/street.mp4: {events: {}}              # nothing expected: all raised are false
+      clips/street.mp4: {events: {}, zone_type: factory_floor}   # nothing expected
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from contracts import EventState, HazardType
 from contracts.clock import ManualClock
 from contracts.codec import describe_validation_error
-from contracts.site.models import Camera
+from contracts.site.models import Camera, ZoneType
 from edge.video.detector.adapters import RawDetection
 from edge.video.detector.engine import DetectorService
 from edge.video.pipeline import CameraPipeline
@@ -77,6 +77,9 @@ class FileLabels(BaseModel):
     boxes: list[BoxLabel] | None = None
     events: dict[HazardType, int] | None = None
     fps: float | None = Field(default=None, gt=0, le=30)
+    zone_type: ZoneType | None = Field(
+        default=None, description="Zone type of the default whole-view camera for this file."
+    )
 
     def counts(self) -> dict[str, int]:
         if self.boxes is not None:
@@ -363,9 +366,10 @@ def score_photo(found: list[RawDetection], truth: FileLabels) -> dict[str, Class
 
 
 # --------------------------------------------------------------------------- running
-def default_camera(width: int, height: int) -> Camera:
-    """A camera whose whole view is one zone watched for every video rule, at night for the
-    people rules (21:00-06:00) and at any hour for fire, like a sealed workshop."""
+def default_camera(width: int, height: int, zone_type: ZoneType | None = None) -> Camera:
+    """A camera whose whole view is one zone, by default a sealed workshop
+    (no_production_site: every video rule), people rules at night (21:00-06:00), fire at
+    any hour; ``zone_type`` picks another type and so its default rules."""
     return Camera.model_validate(
         {
             "id": "cam-eval",
@@ -376,7 +380,7 @@ def default_camera(width: int, height: int) -> Camera:
                 {
                     "id": "view",
                     "name": "whole view",
-                    "type": "no_production_site",
+                    "type": (zone_type or ZoneType.NO_PRODUCTION_SITE).value,
                     "polygon": [[0, 0], [width, 0], [width, height], [0, height]],
                     "schedules": ["daily 21:00-06:00"],
                 }
@@ -436,13 +440,13 @@ class Evaluator:
         self.settings = settings or VideoSettings()
         self.camera = camera
 
-    def pipeline(self, width: int, height: int) -> CameraPipeline:
-        cam = self.camera or default_camera(width, height)
+    def pipeline(self, width: int, height: int, zone_type: ZoneType | None = None) -> CameraPipeline:
+        cam = self.camera or default_camera(width, height, zone_type)
         return CameraPipeline(cam, "eval", self.detector, self.settings)  # type: ignore[arg-type]
 
     def photo(self, image: np.ndarray, truth: FileLabels, name: str, variant_name: str) -> PhotoResult:
         h, w = image.shape[:2]
-        found = self.pipeline(w, h).detect_full_frame(np.ascontiguousarray(image))
+        found = self.pipeline(w, h, truth.zone_type).detect_full_frame(np.ascontiguousarray(image))
         return PhotoResult(name, variant_name, score_photo(found, truth), found)
 
     def clip(
@@ -462,7 +466,7 @@ class Evaluator:
         while True:
             for image in _frames(path, every):
                 if pipeline is None:
-                    pipeline = self.pipeline(image.shape[1], image.shape[0])
+                    pipeline = self.pipeline(image.shape[1], image.shape[0], truth.zone_type)
                 frames += 1
                 now = clock.now()
                 for out in pipeline.process(Frame(image, frames, now, 0.0), now):

@@ -169,8 +169,8 @@ class FireAnalyzer:
         if self._last_grey is not None and self._last_colour is not None:
             # Flicker counts only while the pixel stays flame-coloured on both sides of the
             # jump: occlusion and fluttering swap flame colour for another colour instead.
-            held = cv2.absdiff(grey, self._last_grey) > JUMP
-            held = (held & (colour == 1) & (self._last_colour == 1)).astype(np.uint8)
+            jump = cv2.compare(cv2.absdiff(grey, self._last_grey), JUMP, cv2.CMP_GT)  # 0/255
+            held = cv2.bitwise_and(cv2.bitwise_and(colour, self._last_colour), jump)  # 0/1
             if len(self._jumps) == self._jumps.maxlen:
                 self._jump_sum -= self._jumps[0]
             self._jumps.append(held)

@@ -100,6 +100,7 @@ class CameraPipeline:
         self._lights: dict[str, ZoneLights] = {}
         self._armed_before: dict[tuple[HazardType, str], bool] = {}
         self._learn_fixtures = False  # the next full-frame pass records what is there
+        self._new_camera: Camera | None = None  # set by another thread, taken at the next frame
         self._reference_pending = False
         self._last_full_scan: datetime | None = None
         self._scan_reason: str | None = None
@@ -108,6 +109,36 @@ class CameraPipeline:
         self.started_at: datetime | None = None
         self.blocked = False
         self.offline = False
+
+    def update_camera(self, camera: Camera) -> None:
+        """New configuration for this camera (any thread), applied at the next frame.
+        Operator-marked objects apply at once, keeping what the camera has learnt; new
+        zones, masks or resolution start its analysis afresh (open situations stay open)."""
+        if camera.id != self.camera.id:
+            raise ValueError(f"configuration of {camera.id!r} given to camera {self.camera.id!r}")
+        self._new_camera = camera
+
+    def _take_new_camera(self) -> None:
+        camera, self._new_camera = self._new_camera, None
+        if camera is None:
+            return
+        light = {"ignore_objects", "reference_image", "name", "source", "fps", "enabled"}
+        same_geometry = camera.model_dump(exclude=light) == self.camera.model_dump(exclude=light)
+        reference_changed = camera.reference_image != self.camera.reference_image
+        self.camera = camera
+        if not same_geometry or self.geometry is None:
+            self.geometry = None  # rebuilt (zones, masks, tracker, motion) from this frame on
+            return
+        w, h = self.geometry.frame
+        small = small_size(w, h, self.settings.motion.width)
+        self.geometry.ignore_objects = build_geometry(camera, (w, h), small).ignore_objects
+        if reference_changed:
+            self._reference_pending = bool(camera.reference_image)
+        log.info(
+            "camera configuration updated: %d marked object(s)",
+            len(camera.ignore_objects),
+            extra={"device_id": camera.id},
+        )
 
     def warnings(self) -> list[str]:
         """What an installer or operator should know about this camera's analysis."""
@@ -188,6 +219,8 @@ class CameraPipeline:
     # ------------------------------------------------------------------ per frame
     def process(self, frame: Frame, now: datetime) -> list[Outgoing]:
         started = time.perf_counter()
+        if self._new_camera is not None:
+            self._take_new_camera()
         image = frame.image
         h, w = image.shape[:2]
         geometry = self.geometry

@@ -116,6 +116,26 @@ class VideoService:
             self._http = None
         self._started = False
 
+    def apply_node_config(self, config: EdgeNodeConfig) -> list[str]:
+        """Apply a new configuration of this node's cameras live (operators' marked objects,
+        masks, zones); returns what changed, one line per camera. Cameras added or removed
+        take a node restart (said in the returned lines)."""
+        changes: list[str] = []
+        wanted = {c.id: c for c in config.cameras if c.enabled}
+        for cam_id, runner in self.runners.items():
+            new = wanted.get(cam_id)
+            if new is None:
+                changes.append(f"camera {cam_id}: removed or disabled; takes effect at the next restart")
+            elif new != runner.camera:
+                runner.camera = new
+                runner.pipeline.update_camera(new)
+                changes.append(
+                    f"camera {cam_id}: configuration applied ({len(new.ignore_objects)} marked object(s))"
+                )
+        for cam_id in sorted(set(wanted) - set(self.runners)):
+            changes.append(f"camera {cam_id}: new; takes effect at the next restart")
+        return changes
+
     # ------------------------------------------------------------------ health
     def camera(self, camera_id: str) -> CameraRunner | None:
         return self.runners.get(camera_id)

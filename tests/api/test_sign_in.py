@@ -296,7 +296,6 @@ def test_tampered_access_tokens_are_refused(api: Api) -> None:
         {"username": "op-zhang", "password": "wrong"},
         {"username": "op-zhang", "password": "x" * 1_000_000},  # a 1 MB password: refused unhashed
         {"username": "ｏｐ－ｚｈａｎｇ", "password": PASSWORD},  # full-width look-alike
-        {"username": "op-zhang\u0000", "password": PASSWORD},
         {"username": "\u202eop-zhang", "password": PASSWORD},  # right-to-left override
         {"username": "😀" * 1000, "password": PASSWORD},
         {"username": "", "password": ""},
@@ -315,6 +314,7 @@ def test_bad_sign_ins_get_one_answer_shape_and_never_a_server_error(api: Api, bo
         b"[]",
         b'{"username": 5, "password": []}',
         b'{"username": "\\ud800", "password": "x"}',
+        b'{"username": "op-zhang\\u0000", "password": "x"}',
         b"NaN",
     ],
 )

@@ -100,3 +100,80 @@ def test_the_node_publishes_video_events_and_camera_health(
     assert 'gridwatch_video_frames_analysed_total{camera="cam-fire"}' in metrics
     assert 'gridwatch_video_camera_state{camera="cam-gone",state="offline"} 1.0' in metrics
     assert 'gridwatch_video_events_total{camera="cam-fire",hazard="fire_smoke",state="new"}' in metrics
+
+
+def test_an_operator_marked_object_reaches_the_node_live_and_a_bad_push_changes_nothing(
+    mosquitto: Mosquitto, tmp_path: Path, shared_models: Path
+) -> None:
+    """The console's "this is not a person" path: a retained ConfigPush on the node's config
+    topic carries the camera with an ignore_objects entry made from an event's detection; the
+    running node applies it without a restart. A push that fails the contract is refused and
+    said so in the node's health, and the camera keeps its configuration."""
+    import cv2
+
+    from contracts import ConfigPush, Detection, encode, topics
+    from contracts.site.models import IgnoreObject
+    from tests.edge.video.media import photo
+    from tests.edge.video.synthetic import ROOM, with_cutout
+    from tests.helpers import publisher
+
+    scene = with_cutout(photo(ROOM))
+    h, w = scene.shape[:2]
+    clip_path = tmp_path / "room.mp4"
+    writer = cv2.VideoWriter(str(clip_path), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (w, h))
+    for _ in range(10):
+        writer.write(scene)
+    writer.release()
+    zone = {"id": "floor", "type": "factory_floor", "polygon": [[0, 0], [w, 0], [w, h], [0, h]]}
+    cam = {"id": "cam-room", "source": str(clip_path), "resolution": [w, h], "fps": 2, "zones": [zone]}
+    config = node_config("node-mark", [], [{"location": HERE, **cam}])
+    video = VideoSettings(detector={"model_path": [shared_models], "threads": 1, "workers": 1})
+    node = EdgeNode(config, edge_settings(mosquitto, tmp_path), video_settings=video)
+    client = publisher(mosquitto, "test-console")
+    try:
+        node.start()
+        assert node.video is not None
+        pipeline = node.video.runners["cam-room"].pipeline
+        wait_until(lambda: pipeline.stats.detector_passes > 0, timeout=30, what="the camera analysing")
+        poster = next(d for d in pipeline.detect_full_frame(scene) if d.label == "person" and d.x1 < 200)
+        seen = Detection(
+            label="person",
+            score=0.66,
+            box={"x1": poster.x1 / w, "y1": poster.y1 / h, "x2": poster.x2 / w, "y2": poster.y2 / h},
+        )
+        mark = IgnoreObject.from_detection(seen, (w, h), note="poster", marked_by="op-zhang", event_id="e1")
+        marked = config.model_copy(deep=True)
+        marked.cameras[0].ignore_objects.append(mark)
+
+        def push(node_config: dict, version: str) -> None:
+            msg = ConfigPush(
+                source="gateway-1",
+                seq=1,
+                ts=node.clock.now(),
+                node_id="node-mark",
+                config_version=version,
+                node_config=node_config,
+            )
+            client.publish(topics.node_config("node-mark"), encode(msg), qos=1, retain=True).wait_for_publish(
+                5
+            )
+
+        push({"node": {"id": "node-mark"}, "cameras": "not a list"}, "v-bad")
+        wait_until(lambda: any("refused" in n for n in node.config_notes), timeout=10, what="refusal")
+        assert any("refused" in warning for warning in node.health().warnings)
+        assert pipeline.camera.ignore_objects == []
+
+        push(marked.model_dump(mode="json"), "v2")
+        wait_until(
+            lambda: pipeline.geometry is not None and pipeline.geometry.ignore_objects,
+            timeout=15,
+            what="the mark applied at the camera",
+        )
+        left = [d for d in pipeline.detect_full_frame(scene) if d.label == "person"]
+        assert left and all(d.x1 > 300 for d in left), "the poster is dropped, the people stay"
+        assert node.config_notes == [], "applied live: nothing waits for a restart"
+    finally:
+        client.publish(topics.node_config("node-mark"), b"", qos=1, retain=True).wait_for_publish(5)
+        client.disconnect()
+        client.loop_stop()
+        node.stop()

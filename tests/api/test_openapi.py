@@ -1,0 +1,119 @@
+"""docs/openapi.json is generated from the routes and must be current; /docs and /redoc work
+without a CDN; a bounded schemathesis run against the committed document finds no server error."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import hypothesis
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+
+from cloud_api.app import openapi_document
+from tests.api.conftest import World
+from tests.conftest import REPO
+
+COMMITTED = REPO / "docs" / "openapi.json"
+# Every operation gets this many generated requests, valid and invalid (schemathesis decides
+# the mix): bounded so the suite stays fast, wide enough to have found the 31 server errors of
+# issue 11 (NaN bodies, naive and out-of-range dates, integers past 2^63, lone surrogates).
+EXAMPLES_PER_OPERATION = 25
+ENDLESS = {"/api/v1/live"}  # Server-Sent Events: tested in tests/web/test_live_feed.py
+
+
+def test_committed_openapi_document_is_fresh() -> None:
+    assert COMMITTED.read_text(encoding="utf-8") == openapi_document(), (
+        "run `gridwatch contracts export docs` and commit docs/openapi.json"
+    )
+
+
+def test_openapi_document_describes_sign_in_and_security() -> None:
+    doc = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["components"]["securitySchemes"]) == {"bearer", "session"}
+    assert doc["paths"]["/api/v1/auth/sign-in"]["post"]["security"] == []  # public
+    assert "security" not in doc["paths"]["/api/v1/cases"]["get"]  # the global one applies
+    assert doc["paths"]["/api/v1/me"]["get"]
+
+
+def test_docs_pages_use_only_assets_served_by_the_api(world: World) -> None:
+    client = world.client
+    headers = world.headers["operator"]
+    for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = client.get(page, headers=headers).text
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)""", html) + re.findall(r"url: ?'([^']+)'", html)
+        assert urls and all(u.startswith("/") for u in urls), (page, urls)  # nothing from a CDN
+        assert f"/ui/docs-assets/{script}" in urls
+        for url in urls:
+            assert client.get(url, headers=headers).status_code == 200, url
+    assert client.get("/docs").status_code == 401  # the API's description is for signed-in people
+
+
+# ---------------------------------------------------------------- schemathesis
+SCHEMA = schemathesis.openapi.from_path(COMMITTED)
+
+
+def _operations() -> list[Any]:
+    return [result.ok() for result in SCHEMA.get_all_operations() if result.ok().path not in ENDLESS]
+
+
+def _role_for(path: str) -> str | None:
+    """Whose request reaches furthest into the route (past authorization, into the code)."""
+    if path.startswith(("/api/v1/people", "/api/v1/tokens", "/api/v1/security-log")):
+        return "admin"
+    if path.endswith(("/{step}", "/patrol/check-in")):
+        return "worker"
+    if path.endswith("/acknowledge"):
+        return "department"
+    if path.startswith("/api/v1/auth/sign-out"):
+        return None  # a generated sign-out must not end the run's own session
+    return "operator"
+
+
+def _send(client: TestClient, case: Any, headers: dict[str, str]) -> Any:
+    """The generated request through the test client (its own session and headers win)."""
+    kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
+    sent: dict[str, Any] = {"headers": kwargs["headers"], "params": kwargs.get("params")}
+    cookies = kwargs.get("cookies")
+    if cookies and "Authorization" not in headers:  # as a browser sends them
+        sent["headers"] = {**sent["headers"], "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    if "json" in kwargs:
+        sent["json"] = kwargs["json"]
+    elif isinstance(kwargs.get("data"), (bytes, str)):
+        sent["content"] = kwargs["data"]
+    elif kwargs.get("data") is not None:
+        sent["data"] = kwargs["data"]
+    return client.request(kwargs["method"], kwargs["url"], **sent)
+
+
+def test_generated_requests_never_get_a_server_error(world: World) -> None:
+    """Every operation of the committed document, valid and invalid requests (schemathesis's
+    positive and negative generation), in one world."""
+    failures: list[str] = []
+
+    for operation in _operations():
+        strategy = operation.as_strategy() | operation.as_strategy(
+            generation_mode=schemathesis.GenerationMode.NEGATIVE
+        )
+
+        @hypothesis.settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=strategy)
+        def run(case: Any) -> None:
+            role = _role_for(case.operation.path)
+            resp = _send(world.client, case, world.headers[role] if role else {})
+            if resp.status_code >= 500:
+                failures.append(
+                    f"{resp.status_code} {case.method} {case.formatted_path} {case.query} {case.body!r}"[:500]
+                )
+
+        run()
+    assert failures == []
