@@ -58,7 +58,12 @@ class TaskUpdate(Envelope):
     result: TaskResult | None = None
     note: str = Field(default="", max_length=2000)
     location: GeoPoint | None = None
-    photo: EvidenceRef | None = None
+    photo: EvidenceRef | None = Field(
+        default=None,
+        description="A photo the phone uploaded over HTTP (PUT /api/v1/photos/{evidence_id}) that this step "
+        "shows: the gateway checks it is this worker's (and its sha256) and lists it on the case; a step "
+        "naming a photo that has not arrived is refused. Photo bytes never travel over MQTT.",
+    )
 
     @model_validator(mode="after")
     def _resolve_needs_result(self) -> TaskUpdate:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -172,3 +175,20 @@ def publish_all(
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def run_gridwatch(
+    *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """This checkout's ``gridwatch`` command in its own process, as a user runs it: from ``cwd``
+    (default: the checkout) and without the GRIDWATCH_* settings of the test's environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("gridwatch")), *args],
+        cwd=cwd or Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )

@@ -68,6 +68,10 @@ class SseReader:
         with self._lock:
             return [e for e in self.events if e.event == kind]
 
+    def ended(self) -> bool:
+        """The server closed the stream."""
+        return not self._thread.is_alive()
+
     def last_id(self) -> str | None:
         with self._lock:
             ids = [e.id for e in self.events if e.id]

@@ -18,6 +18,9 @@ Change = Literal[
     "sla_warning",
     "sla_breach",
     "acknowledged",
+    "merged",
+    "photo",  # a worker's photo joined the case
+    "reported",  # a worker reported it from the phone (随手拍)
 ]
 
 

@@ -23,6 +23,7 @@ from contracts import EvidenceSnapshot
 from gateway.cases.models import Case
 from gateway.events.models import EventRecord
 from gateway.evidence.models import Evidence
+from gateway.evidence.photos import Photo
 
 
 class EvidenceRejected(ValueError):
@@ -88,7 +89,44 @@ def link_evidence(
     linked = 0
     for case_id, evidence_id in pairs:
         case = session.get(Case, case_id)
-        if case is not None and evidence_id not in case.evidence_ids:
-            case.evidence_ids = [*case.evidence_ids, evidence_id]
+        if case is not None and attach(case, evidence_id):
             linked += 1
     return linked
+
+
+def store_photo(
+    session: Session,
+    photo_id: str,
+    worker_id: str,
+    photo: Photo,
+    taken_at: datetime,
+    now: datetime,
+    task_id: str | None = None,
+    where: tuple[float, float] | None = None,
+) -> Evidence:
+    """Keep a worker's photo (already cleaned, gateway.evidence.photos) as evidence."""
+    row = Evidence(
+        id=photo_id,
+        event_id=None,
+        device_id=worker_id,
+        source=worker_id,
+        taken_at=taken_at,
+        received_at=now,
+        width=photo.width,
+        height=photo.height,
+        sha256=photo.sha256,
+        jpeg=photo.jpeg,
+        task_id=task_id,
+        lon=where[0] if where else None,
+        lat=where[1] if where else None,
+    )
+    session.add(row)
+    return row
+
+
+def attach(case: Case, evidence_id: str) -> bool:
+    """List a snapshot or photo on its case (once)."""
+    if evidence_id in case.evidence_ids:
+        return False
+    case.evidence_ids = [*case.evidence_ids, evidence_id]
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,13 +18,14 @@ from gateway.dispatch.models import Task, TaskStatus
 from gateway.escalation.models import CLEARED_BY_RESOLUTION
 from gateway.events import service as ledger
 from gateway.events.outcomes import Outcome
-from gateway.flows import task_steps
+from gateway.flows import task_steps, worker_photos
 from gateway.flows.dispatch import redispatch
 from gateway.flows.escalate import escalate
 
 log = logging.getLogger(__name__)
 
 REDRIVE_WINDOW = timedelta(minutes=10)  # refused task updates this recent are retried after a step
+LATE_STEP = timedelta(minutes=1)  # a step the phone took longer ago than this says so on the trail
 
 # The task states each worker action may start from.
 _NEEDS: dict[TaskAction, frozenset[TaskStatus]] = {
@@ -40,7 +42,26 @@ class TaskUpdateRefused(ValueError):
     """A well-formed update that does not fit the task's state (kept, not applied)."""
 
 
-def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate, now: datetime) -> Task:
+class TooFar(TaskUpdateRefused):
+    """A check-in from further away than the site's check-in radius."""
+
+    def __init__(self, distance_m: float, radius_m: float) -> None:
+        super().__init__(f"check-in {distance_m:.0f} m from the site; must be within {radius_m:.0f} m")
+        self.distance_m = distance_m
+        self.radius_m = radius_m
+
+
+def apply_task_update(
+    session: Session,
+    ctx: GatewayContext,
+    update: TaskUpdate,
+    now: datetime,
+    photos: Sequence[str] = (),
+    taken_at: datetime | None = None,
+) -> Task:
+    """Apply one step. ``photos``: photos uploaded over HTTP that the step names (besides
+    ``update.photo``); ``taken_at``: when the phone took the step, if it was sent later
+    (kept offline) — the trail says so; the step itself happens now."""
     task = session.get(Task, update.task_id)
     if task is None:
         raise TaskUpdateRefused(f"unknown task {update.task_id!r}")
@@ -61,11 +82,20 @@ def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate,
         radius = ctx.site.settings.dispatch.check_in_radius_m
         d = update.location.distance_m(GeoPoint(lon=case.lon, lat=case.lat))  # type: ignore[arg-type]
         if d > radius:
-            raise TaskUpdateRefused(f"check-in {d:.0f} m from the site; must be within {radius:.0f} m")
+            raise TooFar(d, radius)
+    named = [*photos, *([update.photo.evidence_id] if update.photo else [])]
+    if named:
+        try:
+            named = worker_photos.name_on_case(
+                session, case, task, update.worker_id, named, update.photo.sha256 if update.photo else None
+            )
+        except worker_photos.PhotoNotTaken as exc:
+            raise TaskUpdateRefused(str(exc)) from None
     actor = f"worker:{update.worker_id}"
     if update.note:
         task.note = update.note
-    reason = update.note or update.action.value
+    more = _more(ctx, named, taken_at, now)
+    reason = (update.note or update.action.value) + more
     if update.action is TaskAction.ACCEPT:
         task_steps.accept(session, ctx, task, case, actor, reason, now, update.id)
     elif update.action is TaskAction.DECLINE:
@@ -73,10 +103,10 @@ def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate,
         redispatch(session, ctx, case, now, f"decline by {update.worker_id}")
     elif update.action is TaskAction.CHECK_IN:
         where = "explicit check-in" if update.location is None else "check-in with location"
-        task_steps.check_in(session, ctx, task, case, actor, update.note or where, now, update.id)
+        task_steps.check_in(session, ctx, task, case, actor, (update.note or where) + more, now, update.id)
     elif update.action is TaskAction.RESOLVE:
         assert update.result is not None  # the contract requires it
-        reason = f"{update.result.value}: {update.note}".rstrip(": ")
+        reason = f"{update.result.value}: {update.note}".rstrip(": ") + more
         task_steps.resolve(session, ctx, task, case, actor, update.result.value, reason, now, update.id)
     else:  # CANNOT_HANDLE: the worker blows the whistle (网格吹哨)
         escalate(
@@ -96,6 +126,21 @@ def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate,
         extra={"task_id": task.id, "case_id": case.id, "worker_id": update.worker_id},
     )
     return task
+
+
+def _more(ctx: GatewayContext, photos: Sequence[str], taken_at: datetime | None, now: datetime) -> str:
+    """What the trail adds to a step: the photos it names, and when the phone took it if it
+    arrived late (kept on the phone without signal)."""
+    more = ""
+    if photos:
+        more += f" (photos: {', '.join(photos)})"
+    if taken_at is not None and now - taken_at > LATE_STEP:
+        tz = ctx.site.settings.site.tz
+        more += (
+            f" (taken on the phone at {taken_at.astimezone(tz):%Y-%m-%d %H:%M:%S}, "
+            f"arrived {now.astimezone(tz):%H:%M:%S})"
+        )
+    return more
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,9 +51,9 @@ def serve_api():  # type: ignore[no-untyped-def]
     """Start the API on a free port against a given database; yields its base URL."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(db_url: str) -> str:
+    def start(db_url: str, **settings: object) -> str:
         port = free_port()
-        app = create_app(api_settings(DEMO_SITE, db_url, api_tokens=_TOKENS.env()))
+        app = create_app(api_settings(DEMO_SITE, db_url, api_tokens=_TOKENS.env(), **settings))
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
         )

@@ -116,3 +116,40 @@ def test_a_page_away_longer_than_the_log_is_told_to_reload(harness: Harness, ser
         wait_until(lambda: page.of("reset"), timeout=5, what="a reset for a page that is too far behind")
     finally:
         page.close()
+
+
+def test_each_page_gets_only_what_its_person_may_see_and_stops_when_they_are_disabled(
+    harness: Harness, serve_api
+) -> None:  # type: ignore[no-untyped-def]
+    from gateway.people import service
+    from gateway.people.models import Person, Role
+    from tests.people import add_person
+
+    add_person(harness.sessions, "op-park", [Role.OPERATOR], ["c-gongye"])
+    add_person(harness.sessions, "w-ma-li", [Role.WORKER], ["g-gongye-01"], worker_id="w-ma-li")
+    with harness.sessions() as s, s.begin():
+        park = service.add_token(s, "desk-park", Role.OPERATOR, (), "test", harness.clock.now(), "op-park")
+        phone = service.add_token(s, "phone-ma", Role.WORKER, (), "test", harness.clock.now(), "w-ma-li")
+    base = serve_api(str(harness.engine.url), access_check_s=0)  # the API looks at every request
+    park_page = SseReader(base + "/api/v1/live", headers={"Authorization": f"Bearer {park}"})
+    phone_page = SseReader(base + "/api/v1/live", headers={"Authorization": f"Bearer {phone}"})
+    centre = SseReader(base + "/api/v1/live", headers=OPERATOR)
+    try:
+        for page in (park_page, phone_page, centre):
+            wait_until(lambda page=page: page.of("hello"), what="the feed's hello")
+        donghu = _open(harness, "smk-rental-12", severity="major")  # Donghu: not the park's
+        park_case = _open(harness, "smk-factory-a1", severity="critical")  # the park's, w-ma-li's task
+        dorm = _open(harness, "smk-gongye-dorm-3", severity="major")  # the park's, another worker's
+        wait_until(lambda: _case_ids(centre) == {donghu, park_case, dorm}, timeout=5, what="all three")
+        wait_until(lambda: _case_ids(park_page) == {park_case, dorm}, timeout=5, what="the park's two")
+        wait_until(lambda: _case_ids(phone_page) == {park_case}, timeout=5, what="w-ma-li's own")
+        assert donghu not in _case_ids(park_page) | _case_ids(phone_page)
+
+        with harness.sessions() as s, s.begin():  # an admin disables the operator
+            service.set_active(s, s.get(Person, "op-park"), False, "test", harness.clock.now())  # type: ignore[arg-type]
+        _open(harness, "gas-workshop-b1", hazard="gas_leak", severity="major")  # an update to carry the news
+        wait_until(park_page.ended, timeout=10, what="the disabled operator's feed to end")
+        assert phone_page.status == 200 and not phone_page.ended()
+    finally:
+        for page in (park_page, phone_page, centre):
+            page.close()
