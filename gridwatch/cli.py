@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from contracts.logs import setup_logging
 from gridwatch.auth_cli import auth_app
+from gridwatch.broker_cli import broker_app
 from gridwatch.certs_cli import certs_app
 from gridwatch.db_cli import db_app
 from gridwatch.deadletters_cli import deadletters_app
@@ -43,6 +44,7 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
+app.add_typer(broker_app, name="broker")
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")

@@ -61,7 +61,11 @@ def source_place(areas: SiteAreas, source: str | None) -> Place:
 def evidence_place(session: Session, site: Site, areas: SiteAreas, evidence: Evidence) -> Place:
     """Where the device stands, and the case the snapshot belongs to; a worker's photo is also
     their own (they may see it before any case lists it)."""
-    case_id = session.scalar(select(EventRecord.case_id).where(EventRecord.id == evidence.event_id))
+    case_id = session.scalar(  # the event of the snapshot's own source (ids are unique per source)
+        select(EventRecord.case_id).where(
+            EventRecord.source == evidence.source, EventRecord.id == evidence.event_id
+        )
+    )
     if case_id is None and evidence.task_id is not None:
         case_id = session.scalar(select(Task.case_id).where(Task.id == evidence.task_id))
     case = session.get(Case, case_id) if case_id else None

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from contracts import EventState, GeoPoint, HazardEvent, Severity, category_of
+from contracts import EventState, GeoPoint, HazardEvent, Severity, category_of, new_id
 from contracts.site.models import Camera
 from gateway.cases.audit import note
 from gateway.cases.correlation import CaseBook
@@ -182,7 +182,8 @@ def record_hazard(
         return None, False
     policy = ctx.site.escalation.policy(event.hazard_type)
     case = Case(
-        id=event.id,
+        # The gateway's own id: event ids are unique per source only (two sources may share one).
+        id=new_id(),
         hazard_type=event.hazard_type.value,
         category=category_of(event.hazard_type).value,
         severity=event.severity.value,

@@ -13,15 +13,17 @@ from gateway.store.base import Base, UtcDateTime
 class EventRecord(Base):
     """One accepted message that changes state (hazard event, task update).
 
-    The primary key is the envelope id, so a redelivered or replayed message
-    cannot be applied twice: the insert fails and the batch skips it.
+    The primary key is (source, envelope id), so a redelivered or replayed message
+    cannot be applied twice: the insert finds it and the batch skips it. Ids are
+    unique per source, not globally: a source that publishes another source's id
+    first cannot make the genuine message look like a redelivery.
     """
 
     __tablename__ = "events"
 
+    source: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    source: Mapped[str] = mapped_column(String(64), index=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)

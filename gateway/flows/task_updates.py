@@ -18,11 +18,15 @@ from gateway.dispatch.models import Task, TaskStatus
 from gateway.escalation.models import CLEARED_BY_RESOLUTION
 from gateway.events import service as ledger
 from gateway.events.outcomes import Outcome
+from gateway.events.service import EventKey, key_of
 from gateway.flows import task_steps, worker_photos
 from gateway.flows.dispatch import redispatch
 from gateway.flows.escalate import escalate
+from gateway.ingest.throttle import LogThrottle
 
 log = logging.getLogger(__name__)
+# A phone sending the same wrong step in a loop is not a log flood.
+_refused_log = LogThrottle(log, per_minute=20)
 
 REDRIVE_WINDOW = timedelta(minutes=10)  # refused task updates this recent are retried after a step
 LATE_STEP = timedelta(minutes=1)  # a step the phone took longer ago than this says so on the trail
@@ -148,7 +152,7 @@ class Reported:
     """What became of a task update a phone sent."""
 
     applied: bool
-    redriven: tuple[str, ...] = ()  # earlier refused updates of the task that it let through
+    redriven: tuple[EventKey, ...] = ()  # earlier refused updates of the task that it let through
 
 
 def take_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate, now: datetime) -> Reported:
@@ -162,13 +166,14 @@ def take_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate, 
     try:
         apply_task_update(session, ctx, update, now)
     except TaskUpdateRefused as exc:
-        log.warning(
+        _refused_log.warning(
+            "task_update_refused",
             "task update %s refused: %s",
             update.id,
             exc,
             extra={"worker_id": update.worker_id, "task_id": update.task_id},
         )
-        ledger.set_outcomes(session, {update.id: Outcome.REFUSED.value})
+        ledger.set_outcomes(session, {key_of(update): Outcome.REFUSED.value})
         return Reported(False)
     return Reported(True, _redrive(session, ctx, update.task_id, now))
 
@@ -181,9 +186,9 @@ def _lock_task(session: Session, task_id: str) -> None:
         session.execute(select(Task).where(Task.id == task_id).with_for_update()).first()
 
 
-def _redrive(session: Session, ctx: GatewayContext, task_id: str, now: datetime) -> tuple[str, ...]:
+def _redrive(session: Session, ctx: GatewayContext, task_id: str, now: datetime) -> tuple[EventKey, ...]:
     """A step applied: retry recently refused updates of the task that it may have unblocked."""
-    redriven: list[str] = []
+    redriven: list[EventKey] = []
     progress = True
     while progress:
         progress = False
@@ -200,7 +205,7 @@ def _redrive(session: Session, ctx: GatewayContext, task_id: str, now: datetime)
             except TaskUpdateRefused:
                 continue
             row.outcome = Outcome.APPLIED.value
-            redriven.append(row.id)
+            redriven.append((row.source, row.id))
             log.info(
                 "task update %s applied after an update that overtook it",
                 row.id,
