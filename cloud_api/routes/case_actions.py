@@ -1,5 +1,5 @@
-"""The command centre's decisions on a case (confirm, dismiss, close, reopen), a department's
-acknowledgement (部门报到), and the false-alarm report.
+"""The command centre's decisions on a case (confirm, dismiss, close, reopen, escalate by hand,
+merge a duplicate), a department's acknowledgement (部门报到), and the false-alarm report.
 
 Each answers the case with its audit trail; a move the transition table does
 not allow answers 409 with the allowed moves and changes nothing. The actor
@@ -22,10 +22,12 @@ from cloud_api.params import Time, site_time
 from cloud_api.routes.cases import case_in_reach
 from contracts.envelope import Identifier
 from gateway.cases import queries
-from gateway.cases.feedback import FalseAlarmStats, false_alarm_stats
+from gateway.cases.feedback import FalseAlarmReason, FalseAlarmStats, false_alarm_stats
 from gateway.cases.lifecycle import TransitionError
 from gateway.cases.schemas import CaseDetail
 from gateway.flows import case_decisions as operator
+from gateway.flows.case_merge import merge
+from gateway.flows.escalate import WhistleRefused, whistle
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], route_class=GuardedRoute)
 
@@ -49,7 +51,10 @@ class CaseActionRequest(BaseModel):
     reason: str = Field(
         default="",
         max_length=2000,
-        description="Why. Required to dismiss (what made it false) and to reopen.",
+        description="Why. Required to dismiss (what made it false, unless reason_code says) and to reopen.",
+    )
+    reason_code: FalseAlarmReason | None = Field(
+        default=None, description="dismiss: what made it a false alarm, from the list (reason adds a note)."
     )
 
 
@@ -57,6 +62,25 @@ class AcknowledgeRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
     note: str = Field(default="", max_length=2000, description="What the department does about it.")
+    responsible: str = Field(
+        default="", max_length=200, description="Who answers for it in the department (name, phone)."
+    )
+
+
+class EscalateRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    operator: Identifier | None = Field(default=None, description="The caller (must match when given).")
+    department: Identifier = Field(description="A department id of escalation.yaml (GET /api/v1/site).")
+    message: str = Field(min_length=1, max_length=2000, description="What the department is asked to do.")
+
+
+class MergeRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    operator: Identifier | None = Field(default=None, description="The caller (must match when given).")
+    into: str = Field(min_length=1, max_length=36, description="The case this one duplicates.")
+    reason: str = Field(default="", max_length=2000)
 
 
 class FalseAlarmReport(BaseModel):
@@ -84,10 +108,63 @@ def acknowledge(
         name = department.name if department else caller.department
         actor = f"department:{caller.department}/{caller.actor}"
         try:
-            operator.acknowledge(session, case, actor, name or "", body.note, ctx.now())
+            operator.acknowledge(session, case, actor, name or "", body.note, ctx.now(), body.responsible)
         except operator.CaseActionRefused as exc:
             raise HTTPException(409, str(exc)) from None
     detail = queries.get_case(session, case_id)
+    assert detail is not None
+    return detail
+
+
+@router.post(
+    "/cases/{case_id}/escalate",
+    response_model=CaseDetail,
+    summary="Blow the whistle (吹哨): tell a department now, with a message; it must acknowledge (报到)",
+    responses={409: {"description": "Unknown department, or already told of this case"}},
+)
+def escalate_by_hand(
+    case_id: str,
+    body: EscalateRequest,
+    session: SessionDep,
+    ctx: CtxDep,
+    access: Annotated[Access, Depends(allow(Perm.DECIDE_CASES))],
+) -> CaseDetail:
+    operator_id = same_person(access, body.operator, "operator")
+    with session.begin():
+        case_in_reach(session, ctx.site, access, case_id)
+        try:
+            case = operator.locked_case(session, case_id)
+            whistle(session, ctx, case, body.department, operator_id, body.message, ctx.now())
+        except WhistleRefused as exc:
+            raise HTTPException(409, str(exc)) from None
+    detail = queries.get_case(session, case_id)
+    assert detail is not None
+    return detail
+
+
+@router.post(
+    "/cases/{case_id}/merge",
+    response_model=CaseDetail,
+    summary="Merge a duplicate case into another: its events and snapshots go there; it ends as merged",
+    responses={409: {"description": "Not a move that fits the two cases"}},
+)
+def merge_into(
+    case_id: str,
+    body: MergeRequest,
+    session: SessionDep,
+    ctx: CtxDep,
+    access: Annotated[Access, Depends(allow(Perm.DECIDE_CASES))],
+) -> CaseDetail:
+    """Answers the case merged into (with its trail)."""
+    operator_id = same_person(access, body.operator, "operator")
+    with session.begin():
+        case_in_reach(session, ctx.site, access, case_id)
+        case_in_reach(session, ctx.site, access, body.into)
+        try:
+            merge(session, ctx, case_id, body.into, operator_id, body.reason, ctx.now())
+        except (TransitionError, operator.CaseActionRefused) as exc:
+            raise HTTPException(409, str(exc)) from None
+    detail = queries.get_case(session, body.into)
     assert detail is not None
     return detail
 
@@ -114,8 +191,13 @@ def act_on_case(
     operator_id = same_person(access, body.operator, "operator")
     with session.begin():
         case_in_reach(session, ctx.site, access, case_id)
+        if action != "dismiss" and body.reason_code is not None:
+            raise HTTPException(422, "reason_code: only a dismissal takes one")
         try:
-            _ACTIONS[action](session, ctx, case_id, operator_id, body.reason, ctx.now())
+            if action == "dismiss":
+                operator.dismiss(session, ctx, case_id, operator_id, body.reason, ctx.now(), body.reason_code)
+            else:
+                _ACTIONS[action](session, ctx, case_id, operator_id, body.reason, ctx.now())
         except operator.CaseNotFound as exc:
             raise HTTPException(404, str(exc)) from None
         except (TransitionError, operator.CaseActionRefused) as exc:

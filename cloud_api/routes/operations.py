@@ -13,7 +13,9 @@ from sqlalchemy import select, text
 from cloud_api.auth import Access, Perm, Place, allow, public
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.auth.places import evidence_place
-from cloud_api.deps import AreasDep, ReadSessionDep, SiteDep
+from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep, SiteDep
+from contracts.site.models import MapSettings
+from gateway.cases.devices import device_state, device_troubles
 from gateway.events.models import SourceProgress
 from gateway.evidence.models import Evidence
 
@@ -46,16 +48,35 @@ def evidence(
     return Response(row.jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
+class DepartmentView(BaseModel):
+    id: str
+    name: str
+    phone: str
+
+
 class SiteView(BaseModel):
     id: str
     name: str
     timezone: str  # IANA: every schedule and every time a page shows is in it
+    departments: list[DepartmentView] = []  # who a case can be escalated to by hand (吹哨)
+    map: MapSettings = MapSettings()
+    stale_fix_s: float = 300  # a worker's position older than this is stale (dispatch ignores it)
 
 
-@router.get("/site", response_model=SiteView, summary="The site: id, name, time zone")
+@router.get("/site", response_model=SiteView, summary="The site: name, time zone, departments, map")
 def site_info(site: SiteDep, _access: Annotated[Access, Depends(allow(Perm.SIGNED_IN))]) -> SiteView:
     info = site.settings.site
-    return SiteView(id=info.id, name=info.name, timezone=info.timezone)
+    departments = [
+        DepartmentView(id=d, name=c.name, phone=c.phone) for d, c in site.escalation.departments.items()
+    ]
+    return SiteView(
+        id=info.id,
+        name=info.name,
+        timezone=info.timezone,
+        departments=departments,
+        map=site.settings.map,
+        stale_fix_s=site.settings.dispatch.stale_fix_s,
+    )
 
 
 @router.get("/grids", summary="The grid map as GeoJSON", dependencies=[Depends(allow(Perm.READ_MAP))])
@@ -82,6 +103,8 @@ class DeviceView(BaseModel):
     last_seen_at: datetime | None = (
         None  # when its node last sent anything (sensors speak through their node)
     )
+    state: str = "unknown"  # online, offline or unknown: what the gateway knows (devices.device_state)
+    troubles: list[str] = []  # open maintenance cases of the device: low_battery, tamper, ...
 
 
 @router.get(
@@ -91,11 +114,14 @@ class DeviceView(BaseModel):
 )
 def devices(
     session: ReadSessionDep,
-    site: SiteDep,
+    ctx: CtxDep,
     areas: AreasDep,
     access: Annotated[Access, Depends(allow(Perm.READ_DEVICES))],
 ) -> list[DeviceView]:
+    site = ctx.site
     seen = dict(session.execute(select(SourceProgress.source, SourceProgress.last_seen_at)).all())
+    troubles = device_troubles(session)
+    now = ctx.now()
     out = []
     for node_id, node in site.nodes.items():
         for device in (*node.cameras, *node.sensors):
@@ -103,6 +129,8 @@ def devices(
             if not access.allows(Place(frozenset([grid]) if grid else frozenset())):
                 continue
             kind = getattr(device, "kind", None)
+            last_seen = seen.get(device.id) or seen.get(node_id)
+            open_troubles = troubles.get(device.id, [])
             out.append(
                 DeviceView(
                     id=device.id,
@@ -112,7 +140,9 @@ def devices(
                     lon=device.location.lon,
                     lat=device.location.lat,
                     grid_id=grid,
-                    last_seen_at=seen.get(device.id) or seen.get(node_id),
+                    last_seen_at=last_seen,
+                    state=device_state(last_seen, open_troubles, now),
+                    troubles=open_troubles,
                 )
             )
     return out

@@ -35,6 +35,7 @@ class WorkerView(BaseModel):
     lon: float | None
     lat: float | None
     fixed_at: datetime | None
+    fix_fresh: bool = False  # the fix is newer than the site's dispatch.stale_fix_s (dispatch uses it)
     active_tasks: int
 
 
@@ -59,6 +60,7 @@ def list_workers(session: ReadSessionDep, ctx: CtxDep, access: WorkerReader) -> 
     ids = [w.id for w in shown]
     positions = queries.positions(session, ids)
     load = active_task_counts(session, ids)
+    stale_s = site.settings.dispatch.stale_fix_s
     out = []
     for w in shown:
         fix = positions.get(w.id)
@@ -74,6 +76,7 @@ def list_workers(session: ReadSessionDep, ctx: CtxDep, access: WorkerReader) -> 
                 lon=fix.lon if fix else None,
                 lat=fix.lat if fix else None,
                 fixed_at=fix.fixed_at if fix else None,
+                fix_fresh=fix is not None and (now - fix.fixed_at).total_seconds() <= stale_s,
                 active_tasks=load.get(w.id, 0),
             )
         )

@@ -146,6 +146,29 @@ class PatrolSettings(ConfigModel):
     )
 
 
+class MapCoordinates(StrEnum):
+    WGS84 = "wgs84"  # GPS, OpenStreetMap-style tiles
+    GCJ02 = "gcj02"  # China's consumer maps (AMap/Gaode, Tencent): positions are shifted to match
+
+
+class MapSettings(ConfigModel):
+    """The console's map. It draws the grids itself and needs no tile server; a site with its own
+    may put its tiles underneath."""
+
+    tile_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^(https?://|/)[^\s]*\{z\}[^\s]*\{x\}[^\s]*\{y\}[^\s]*$",
+        description="XYZ tile address with {z}, {x} and {y}, e.g. https://tiles.example.cn/{z}/{x}/{y}.png "
+        "(Web Mercator, 256 px); the pages load it from the operators' browsers.",
+    )
+    coordinates: MapCoordinates = Field(
+        default=MapCoordinates.WGS84, description="What the tiles are drawn in: wgs84 or gcj02."
+    )
+    attribution: str = Field(default="", max_length=200, description="Shown under the map.")
+    max_zoom: int = Field(default=19, ge=1, le=22)
+
+
 class SiteFile(ConfigModel):
     """``site.yaml``: who the site is and how its gateway behaves."""
 
@@ -154,6 +177,7 @@ class SiteFile(ConfigModel):
     dispatch: DispatchSettings = DispatchSettings()
     notify: NotifySettings = NotifySettings()
     patrol: PatrolSettings = PatrolSettings()
+    map: MapSettings = MapSettings()
 
 
 # ---------------------------------------------------------------- grids.geojson
@@ -503,6 +527,7 @@ class Tier(StrEnum):
     COMMUNITY = "community"  # 社区
     STREET_CENTRE = "street_centre"  # 街道指挥中心
     DEPARTMENT = "department"  # 职能部门: 部门报到
+    SUPERVISION = "supervision"  # 上级督办: above every other tier (escalation.yaml 'supervision')
 
 
 class SlaLimits(ConfigModel):
@@ -571,6 +596,22 @@ class EscalationFile(ConfigModel):
         description=(
             "While what triggered an escalation is still unresolved, climb to the next tier after this "
             "long; null = climb only on a new trigger."
+        ),
+    )
+    acknowledge_s: float | None = Field(
+        default=1800,
+        gt=0,
+        description=(
+            "A department told of a case acknowledges it (部门报到) within this long, or the escalation "
+            "goes a tier up: the next tier after 'department' in 'tiers' not yet told, else "
+            "'supervision'; null = no deadline."
+        ),
+    )
+    supervision: Contact | None = Field(
+        default=None,
+        description=(
+            "上级督办: who hears of an escalation no department acknowledged in time when no tier is "
+            "left above it (e.g. the district's command centre)."
         ),
     )
 

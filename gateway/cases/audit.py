@@ -18,6 +18,7 @@ Change = Literal[
     "sla_warning",
     "sla_breach",
     "acknowledged",
+    "merged",
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, select
@@ -15,6 +16,20 @@ from sqlalchemy.orm import Session
 
 from gateway.cases.models import Case, FalseAlarmFeedback
 from gateway.dispatch.models import Task
+
+
+class FalseAlarmReason(StrEnum):
+    """Why the centre judged a case a false alarm (the console's list; its words are in
+    cloud_api/static/common/messages.js, ``false_alarm.<code>``)."""
+
+    STEAM_COOKING = "steam_cooking"  # 水汽/油烟: steam, cooking smoke, dust
+    LIGHT = "light"  # 灯光/反光: headlights, reflections, sunlight
+    PEOPLE_AT_WORK = "people_at_work"  # 正常作业/值守: authorised people, a guard on his round
+    ANIMAL = "animal"
+    OBJECT = "object"  # 物体误识别: a sign, a cone, clothes taken for a person or flames
+    TEST = "test"  # 测试/维保: a test, maintenance, a drill
+    DEVICE_FAULT = "device_fault"  # 设备故障
+    OTHER = "other"  # 其他 (the note says what)
 
 
 class FalseAlarmStats(BaseModel):

@@ -15,6 +15,7 @@ class CaseStatus(StrEnum):
     DISMISSED = "dismissed"  # false alarm (with a reason)
     ESCALATED = "escalated"  # beyond the grid: leader, community, street, department
     REOPENED = "reopened"  # came back after resolution/dismissal
+    MERGED = "merged"  # a duplicate folded into another case (Case.merged_into): final
 
 
 OPEN_STATUSES = frozenset(
@@ -30,16 +31,21 @@ OPEN_STATUSES = frozenset(
 
 S = CaseStatus
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    S.NEW: frozenset({S.DISPATCHED, S.ESCALATED, S.DISMISSED, S.CLOSED}),
-    S.DISPATCHED: frozenset({S.ACCEPTED, S.NEW, S.DISPATCHED, S.ESCALATED, S.DISMISSED}),
-    S.ACCEPTED: frozenset({S.ON_SITE, S.DISPATCHED, S.ESCALATED, S.DISMISSED}),
-    S.ON_SITE: frozenset({S.RESOLVED, S.ESCALATED, S.DISMISSED}),
-    S.RESOLVED: frozenset({S.CLOSED, S.REOPENED}),
-    S.ESCALATED: frozenset({S.DISPATCHED, S.ACCEPTED, S.ON_SITE, S.RESOLVED, S.DISMISSED, S.ESCALATED}),
-    S.REOPENED: frozenset({S.DISPATCHED, S.ESCALATED, S.DISMISSED}),
+    S.NEW: frozenset({S.DISPATCHED, S.ESCALATED, S.DISMISSED, S.CLOSED, S.MERGED}),
+    S.DISPATCHED: frozenset({S.ACCEPTED, S.NEW, S.DISPATCHED, S.ESCALATED, S.DISMISSED, S.MERGED}),
+    S.ACCEPTED: frozenset({S.ON_SITE, S.DISPATCHED, S.ESCALATED, S.DISMISSED, S.MERGED}),
+    S.ON_SITE: frozenset({S.RESOLVED, S.ESCALATED, S.DISMISSED, S.MERGED}),
+    S.RESOLVED: frozenset({S.CLOSED, S.REOPENED, S.MERGED}),
+    S.ESCALATED: frozenset(
+        {S.DISPATCHED, S.ACCEPTED, S.ON_SITE, S.RESOLVED, S.DISMISSED, S.ESCALATED, S.MERGED}
+    ),
+    S.REOPENED: frozenset({S.DISPATCHED, S.ESCALATED, S.DISMISSED, S.MERGED}),
     S.CLOSED: frozenset({S.REOPENED}),
     S.DISMISSED: frozenset({S.REOPENED}),
+    S.MERGED: frozenset(),  # its events and evidence live on in the case it was merged into
 }
+# Finished: nobody needs to do anything about these any more.
+FINISHED_STATUSES = frozenset({CaseStatus.CLOSED, CaseStatus.DISMISSED, CaseStatus.MERGED})
 
 
 class TransitionError(ValueError):

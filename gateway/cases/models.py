@@ -32,6 +32,7 @@ class Case(Base):
             "confirmed_at",
             "source_cleared_at",
             "corroborated_by",
+            "merged_into",
         ),
     )
 
@@ -63,6 +64,8 @@ class Case(Base):
     confirmed_by: Mapped[str | None] = mapped_column(String(100))
     # The case of the other kind (camera vs sensor) that saw the same thing nearby.
     corroborated_by: Mapped[str | None] = mapped_column(String(36))
+    # A duplicate merged into another case: that case's id (status "merged").
+    merged_into: Mapped[str | None] = mapped_column(String(36))
 
     __table_args__ = (
         # One open case per (hazard, place), enforced by the database: two gateways
@@ -116,3 +119,6 @@ class FalseAlarmFeedback(Base):
     grid_id: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(100), doc="operator:<id> or worker:<id>")
     reason: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(
+        String(32), doc="the centre's pick from gateway.cases.feedback.FalseAlarmReason"
+    )

@@ -47,6 +47,7 @@ class CaseView(BaseModel):
     confirmed_at: datetime | None = None
     confirmed_by: str | None = None
     corroborated_by: str | None = None
+    merged_into: str | None = None
 
 
 class CaseDetail(CaseView):

@@ -12,8 +12,9 @@ from gateway.store.change_log import ChangeFeed
 
 
 class Escalation(Base):
-    """Append-only. A case reaches each tier at most once (unique), so two gateways
-    racing on the same trigger cannot notify a tier twice."""
+    """Append-only. A case reaches each tier's contact at most once (unique), so two gateways
+    racing on the same trigger cannot notify a tier twice; an operator's whistle (吹哨) may tell
+    several departments of one case, each once."""
 
     __tablename__ = "escalations"
     __change_feed__ = ChangeFeed(entity="escalation", case_id="case_id")
@@ -31,4 +32,4 @@ class Escalation(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     actor: Mapped[str] = mapped_column(String(100))
 
-    __table_args__ = (UniqueConstraint("case_id", "tier", name="uq_escalations_case_tier"),)
+    __table_args__ = (UniqueConstraint("case_id", "tier", "target", name="uq_escalations_case_tier_target"),)

@@ -16,6 +16,7 @@ class Target:
     phone: str = ""
     worker_id: str | None = None  # a grid worker: told on their phone's topic
     webhooks: tuple[Webhook, ...] = ()
+    department: str | None = None  # a department's id in escalation.yaml: it acknowledges (报到)
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,22 @@ def resolve(
     if tier is Tier.STREET_CENTRE:
         centre = site.escalation.street_centre
         return _from_contact(tier, centre) if centre else Missing(tier, "no street_centre in escalation.yaml")
+    if tier is Tier.SUPERVISION:
+        above = site.escalation.supervision
+        return _from_contact(tier, above) if above else Missing(tier, "no supervision in escalation.yaml")
     policy = site.escalation.policy(hazard)
     known = site.device(device_id) if device_id else None
     kind = known[1].kind if known is not None and isinstance(known[1], Sensor) else None
     department = policy.department_by_sensor.get(kind, policy.department) if kind else policy.department
     if department is None:
         return Missing(tier, f"no department for {hazard.value} in escalation.yaml")
-    return _from_contact(tier, site.escalation.departments[department])
+    return department_target(site, department)
+
+
+def department_target(site: Site, department: str) -> Target:
+    """A department of escalation.yaml as the one told (a whistle names it; the policy picks it)."""
+    contact = site.escalation.departments[department]
+    return Target(Tier.DEPARTMENT, contact.name, contact.phone, None, tuple(contact.webhooks), department)
 
 
 def _leader(site: Site, grid_id: str | None) -> Target | Missing:

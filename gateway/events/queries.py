@@ -1,14 +1,15 @@
-"""Read-side queries over the dead-letter store."""
+"""Read-side queries over the dead-letter store and the ledger of applied events."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.events.models import DeadLetter
-from gateway.events.schemas import DeadLetterView
+from gateway.events.models import DeadLetter, EventRecord
+from gateway.events.schemas import DeadLetterView, Reading, ReadingEvent
 
 PREVIEW_BYTES = 2000
 
@@ -52,3 +53,50 @@ def dead_letter_counts(session: Session, sources: Collection[str] | None = None)
         query = query.where(DeadLetter.source.in_(sorted(sources)))
     rows = session.execute(query)
     return {reason: int(n) for reason, n in rows}
+
+
+HAZARD_EVENT = "hazard_event"
+
+
+def hazard_events_of_case(session: Session, case_id: str, limit: int = 500) -> list[ReadingEvent]:
+    """The hazard events folded into the case, oldest first, with the readings each carried."""
+    rows = session.scalars(
+        select(EventRecord)
+        .where(EventRecord.case_id == case_id, EventRecord.kind == HAZARD_EVENT)
+        .order_by(EventRecord.ts, EventRecord.id)
+        .limit(limit)
+    )
+    return [_reading_event(r) for r in rows]
+
+
+def _reading_event(row: EventRecord) -> ReadingEvent:
+    try:
+        body = json.loads(row.payload)
+    except ValueError:
+        body = {}  # the ledger keeps what was applied; an unreadable payload still shows its row
+    body = body if isinstance(body, dict) else {}
+    readings = [
+        Reading(quantity=str(m.get("quantity", "")), value=float(m["value"]), unit=str(m.get("unit", "")))
+        for m in body.get("readings") or []
+        if isinstance(m, dict) and isinstance(m.get("value"), int | float)
+    ]
+    detections = [
+        f"{d.get('label', '?')} {float(d.get('confidence', 0)):.2f}"
+        for d in body.get("detections") or []
+        if isinstance(d, dict)
+    ]
+    confidence = body.get("confidence")
+    return ReadingEvent(
+        id=row.id,
+        at=row.ts,
+        received_at=row.received_at,
+        state=row.state,
+        severity=row.severity,
+        device_id=row.device_id,
+        zone_id=body.get("zone_id"),
+        confidence=float(confidence) if isinstance(confidence, int | float) else None,
+        rule=str(body.get("rule") or ""),
+        summary=str(body.get("summary") or ""),
+        readings=readings,
+        detections=detections,
+    )

@@ -1,11 +1,12 @@
-"""What a command-centre operator does to a case: confirm, dismiss, close, reopen.
+"""What a command-centre operator does to a case: confirm, dismiss, close, reopen; and a
+department's acknowledgement (部门报到).
 
 Every action is on the case's trail with the actor ``operator:<id>``; a move
 that is not in the transition table is refused with :class:`TransitionError`
 (which says which moves are allowed) and changes nothing. Dismissing or
 closing a case ends its live task (the worker's phone is told) and stops
-its SLA timers; a dismissal is kept as false-alarm feedback for the device
-and zone that raised it.
+its SLA timers; a dismissal is kept as false-alarm feedback (with the reason
+picked from a list) for the device and zone that raised it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from contracts import HazardCategory, TaskAction, TaskUpdate, topics
 from gateway.cases.audit import note
+from gateway.cases.feedback import FalseAlarmReason
 from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus, check_transition
 from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
 from gateway.cases.service import transition
@@ -43,9 +45,16 @@ class CaseActionRefused(ValueError):
 
 
 def acknowledge(
-    session: Session, case: Case, actor: str, department: str, note_text: str, now: datetime
+    session: Session,
+    case: Case,
+    actor: str,
+    department: str,
+    note_text: str,
+    now: datetime,
+    responsible: str = "",
 ) -> Case:
-    """A department says it has taken the escalated case up (部门报到); once per department."""
+    """A department says it has taken the escalated case up (部门报到), naming who answers for
+    it; once per department. Its acknowledgement deadline stops."""
     already = session.scalar(
         select(CaseTransition.at).where(
             CaseTransition.case_id == case.id,
@@ -55,13 +64,20 @@ def acknowledge(
     )
     if already is not None:
         raise CaseActionRefused(f"{department} already acknowledged case {case.id}")
-    note(session, case, "acknowledged", actor, f"{department}: {note_text}".rstrip(": "), now)
+    text = f"{department}: {note_text}".rstrip(": ")
+    if responsible:
+        text += f" (responsible: {responsible})"
+    note(session, case, "acknowledged", actor, text, now)
     case.updated_at = now
+    department_id = actor.removeprefix("department:").split("/", 1)[0]
+    for timer in timers.running(session, case.id, Phase.ACKNOWLEDGE):
+        if timer.detail == department_id:
+            timers.close(timer, now, Outcome.MET)
     _log(case, "acknowledged", actor)
     return case
 
 
-def _case(session: Session, case_id: str) -> Case:
+def locked_case(session: Session, case_id: str) -> Case:
     query = select(Case).where(Case.id == case_id)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()  # the gateway may be folding an event into it right now
@@ -75,7 +91,7 @@ def confirm(
     session: Session, ctx: GatewayContext, case_id: str, operator: str, reason: str, now: datetime
 ) -> Case:
     """The centre looked at the evidence and takes the case as real (the centre's accept)."""
-    case = _case(session, case_id)
+    case = locked_case(session, case_id)
     if case.status not in _OPEN:
         raise CaseActionRefused(f"case {case.id} is {case.status}; only an open case can be confirmed")
     if case.confirmed_at is not None:
@@ -89,15 +105,23 @@ def confirm(
 
 
 def dismiss(
-    session: Session, ctx: GatewayContext, case_id: str, operator: str, reason: str, now: datetime
+    session: Session,
+    ctx: GatewayContext,
+    case_id: str,
+    operator: str,
+    reason: str,
+    now: datetime,
+    reason_code: FalseAlarmReason | None = None,
 ) -> Case:
-    """A false alarm: the case ends, its task is withdrawn, the device and zone get the feedback."""
-    if not reason.strip():
+    """A false alarm: the case ends, its task is withdrawn, the device and zone get the feedback.
+    The reason is one of :class:`FalseAlarmReason` with a note, or a note alone."""
+    if not reason.strip() and reason_code in (None, FalseAlarmReason.OTHER):
         raise CaseActionRefused("a dismissal needs a reason (what made it a false alarm)")
-    case = _case(session, case_id)
+    case = locked_case(session, case_id)
     actor = f"operator:{operator}"
-    transition(session, case, CaseStatus.DISMISSED, actor, f"false alarm: {reason}", now)
-    _wind_down(session, ctx, case, actor, f"dismissed as a false alarm: {reason}", now)
+    said = f"[{reason_code.value}] {reason}".strip() if reason_code is not None else reason
+    transition(session, case, CaseStatus.DISMISSED, actor, f"false alarm: {said}", now)
+    wind_down(session, ctx, case, actor, f"dismissed as a false alarm: {said}", now)
     session.add(
         FalseAlarmFeedback(
             at=now,
@@ -109,9 +133,10 @@ def dismiss(
             grid_id=case.grid_id,
             actor=actor,
             reason=reason,
+            reason_code=reason_code.value if reason_code is not None else None,
         )
     )
-    notify.tell_centre(session, ctx, case, "dismissed", f"false alarm: {reason}", now)
+    notify.tell_centre(session, ctx, case, "dismissed", f"false alarm: {said}", now)
     _log(case, "dismissed", actor)
     return case
 
@@ -120,10 +145,10 @@ def close(
     session: Session, ctx: GatewayContext, case_id: str, operator: str, reason: str, now: datetime
 ) -> Case:
     """The centre closes the case (after a resolution, or a new case needing no one)."""
-    case = _case(session, case_id)
+    case = locked_case(session, case_id)
     actor = f"operator:{operator}"
     transition(session, case, CaseStatus.CLOSED, actor, reason or "closed by the centre", now)
-    _wind_down(session, ctx, case, actor, f"case closed by the centre: {reason}".rstrip(": "), now)
+    wind_down(session, ctx, case, actor, f"case closed by the centre: {reason}".rstrip(": "), now)
     notify.tell_centre(session, ctx, case, "closed", reason or "closed by the centre", now)
     _log(case, "closed", actor)
     return case
@@ -135,7 +160,7 @@ def reopen(
     """Bring a resolved, closed or dismissed case back; an emergency is offered to a worker again."""
     if not reason.strip():
         raise CaseActionRefused("reopening needs a reason")
-    case = _case(session, case_id)
+    case = locked_case(session, case_id)
     check_transition(case.id, CaseStatus(case.status), CaseStatus.REOPENED)
     other = session.scalars(
         select(Case.id).where(
@@ -159,9 +184,7 @@ def reopen(
     return case
 
 
-def _wind_down(
-    session: Session, ctx: GatewayContext, case: Case, actor: str, why: str, now: datetime
-) -> None:
+def wind_down(session: Session, ctx: GatewayContext, case: Case, actor: str, why: str, now: datetime) -> None:
     """The case needs no one any more: end its live task (telling the phone) and its timers."""
     live = session.scalars(
         select(Task).where(Task.case_id == case.id, Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]))

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.cases.audit import note
-from gateway.cases.lifecycle import CaseStatus
-from gateway.cases.models import Case
+from gateway.cases.lifecycle import FINISHED_STATUSES, CaseStatus
+from gateway.cases.models import Case, CaseTransition
 from gateway.context import GatewayContext
 from gateway.dispatch.models import Task, TaskStatus
 from gateway.flows import escalate as escalation
@@ -30,7 +30,7 @@ from gateway.sla.models import Outcome, Phase, SlaTimer
 
 log = logging.getLogger(__name__)
 
-_DONE_CASE = {CaseStatus.CLOSED.value, CaseStatus.DISMISSED.value}
+_DONE_CASE = {s.value for s in FINISHED_STATUSES}
 _TAKEN = {
     TaskStatus.ACCEPTED.value,
     TaskStatus.ON_SITE.value,
@@ -45,6 +45,7 @@ PHASE_TEXT = {
     Phase.ON_SITE: "the worker to be on site",
     Phase.RESOLVE: "the worker to resolve it",
     Phase.VERIFY: "the centre to verify the result",
+    Phase.ACKNOWLEDGE: "the department to acknowledge (报到)",
 }
 # What a breach leads to, besides being recorded: escalation cleared when the case gets ...
 _ESCALATE_ON_BREACH = {
@@ -110,7 +111,7 @@ def fire(session: Session, ctx: GatewayContext, timer_id: int, now: datetime) ->
         _breach(session, ctx, timer, phase, case, task, now)
         fired += 1
     timer.next_at = None if timer.breached_at is not None else timer.due_at
-    if phase is Phase.CLIMB and timer.breached_at is not None:
+    if phase in (Phase.CLIMB, Phase.ACKNOWLEDGE) and timer.breached_at is not None:
         timers.close(timer, now, Outcome.BREACHED)
     return fired
 
@@ -125,6 +126,17 @@ def _pending(session: Session, timer: SlaTimer, case: Case | None, task: Task | 
             select(Task.id).where(Task.case_id == case.id, Task.status.in_(_TAKEN)).limit(1)
         )
         return Outcome.MET if taken or case.status == CaseStatus.RESOLVED.value else None
+    if phase is Phase.ACKNOWLEDGE:
+        said = session.scalar(
+            select(CaseTransition.id)
+            .where(
+                CaseTransition.case_id == case.id,
+                CaseTransition.change == "acknowledged",
+                CaseTransition.actor.startswith(f"department:{timer.detail}/"),
+            )
+            .limit(1)
+        )
+        return Outcome.MET if said else None
     if phase is Phase.CLIMB:
         cleared = {
             escalation.CLEARED_BY_ACCEPT: _TAKEN,
@@ -149,6 +161,8 @@ def _pending(session: Session, timer: SlaTimer, case: Case | None, task: Task | 
 
 
 def _who(timer: SlaTimer) -> str:
+    if timer.phase == Phase.ACKNOWLEDGE.value:
+        return f" ({timer.detail})"
     return f" ({timer.worker_id}, task {timer.task_id})" if timer.worker_id else ""
 
 
@@ -194,6 +208,9 @@ def _breach(
     log.warning("case %s: %s", case.id, text, extra={"case_id": case.id, "worker_id": timer.worker_id})
     note(session, case, "sla_breach", ctx.gateway_id, text, now)
     notify.tell_centre(session, ctx, case, "sla_breach", text, now, record=True)
+    if phase is Phase.ACKNOWLEDGE:
+        escalation.escalate_above(session, ctx, case, timer.detail, timer.limit_s, now)
+        return
     if phase is Phase.WORKER_ACCEPT and task is not None:
         # No answer in time: the offer expires and goes to the next candidate.
         steps.end_offer(

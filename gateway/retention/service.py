@@ -30,7 +30,7 @@ from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.retention import Kept, select_for_deletion
-from gateway.cases.lifecycle import CaseStatus
+from gateway.cases.lifecycle import FINISHED_STATUSES
 from gateway.cases.models import Case
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.evidence.models import Evidence
@@ -39,7 +39,7 @@ from gateway.retention.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
 
-FINISHED = (CaseStatus.CLOSED.value, CaseStatus.DISMISSED.value)
+FINISHED = tuple(sorted(s.value for s in FINISHED_STATUSES))
 MB = 1024 * 1024
 _CHUNK = 500  # ids per IN (...) list
 SWEEP_LOCK = "gridwatch-retention"

@@ -18,6 +18,7 @@ class Phase(StrEnum):
     RESOLVE = "resolve"  # on site → resolved
     VERIFY = "verify"  # resolved → verified by the centre
     CLIMB = "climb"  # escalated → still unresolved: climb to the next tier
+    ACKNOWLEDGE = "acknowledge"  # a department told → it acknowledges (报到); breach: a tier up
 
 
 class Outcome(StrEnum):

@@ -92,3 +92,14 @@ def stop(
 
 def timers_for_case(session: Session, case_id: str) -> list[SlaTimer]:
     return list(session.scalars(select(SlaTimer).where(SlaTimer.case_id == case_id).order_by(SlaTimer.id)))
+
+
+def running(session: Session, case_id: str, phase: Phase) -> list[SlaTimer]:
+    """The timers of a phase of a case that have not stopped."""
+    return list(
+        session.scalars(
+            select(SlaTimer).where(
+                SlaTimer.case_id == case_id, SlaTimer.phase == phase.value, SlaTimer.stopped_at.is_(None)
+            )
+        )
+    )

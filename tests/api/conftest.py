@@ -138,4 +138,4 @@ def world(harness: Harness, db_url: str) -> Iterator[World]:  # noqa: F811
         yield build_world(harness, client)
 
 
-from tests.gateway.conftest import harness  # noqa: E402, F401  (the same pipeline harness)
+from tests.gateway.conftest import api, api_tokens, harness  # noqa: E402, F401  (the same pipeline harness)

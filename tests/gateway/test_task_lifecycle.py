@@ -122,6 +122,9 @@ def test_on_site_deadline_escalates_tier_by_tier_in_order(harness: Harness) -> N
     ]
     assert the_case(harness).status == "escalated"
     assert [t.to_status for t in trail(harness)].count("escalated") == 4
+    # the fire brigade did not acknowledge (报到) in 1800 s: the district above it is told
+    assert tick(harness, 3600) == 1
+    assert escalations(harness)[-1].tier == "supervision"
     assert tick(harness, 3600) == 0  # every tier told once; nothing left to climb to
 
 
