@@ -56,11 +56,19 @@ class World:
         return side.get(kind, kind)  # not a kind of object: a literal
 
 
+def send_snapshot(h: Harness, camera: str, event_id: str) -> str:
+    """A real JPEG from ``camera`` about the event, through the pipeline; returns its evidence id."""
+    snap = snapshot(h, event_id, camera)
+    assert h.send(topics.node_evidence(snap.source), snap) is Outcome.APPLIED
+    return snap.evidence_id
+
+
+_snapshot = send_snapshot  # the name tests/api/test_console_actions.py imports
+
+
 def _open_case(h: Harness, device: str, camera: str) -> tuple[Case, Task, str]:
     event, _ = h.raise_event(device)
-    snap = snapshot(h, event.id, camera)  # a real JPEG from the camera next to the sensor
-    assert h.send(topics.node_evidence(snap.source), snap) is Outcome.APPLIED
-    evidence = snap.evidence_id
+    evidence = send_snapshot(h, camera, event.id)  # the camera next to the sensor
     with h.sessions() as s:
         case = s.scalars(select(Case).where(Case.device_id == device)).one()
         task = s.scalars(select(Task).where(Task.case_id == case.id)).one()
