@@ -1,7 +1,7 @@
 """Gateway ingest benchmarks (issue 5): prints ONE JSON line of figures.
 
     .venv/bin/python bench/ingest.py [--messages 40000] [--quick] [--no-postgres] [--gateways 1,2]
-                                     [--no-latency]
+                                     [--no-latency] [--hostile 0.01]
 
 Everything real and on this machine: a private Mosquitto, a private
 VictoriaMetrics (telemetry through influxdb-client), the gateway as its own
@@ -21,6 +21,12 @@ that notes the time of each commit), SQLite or PostgreSQL.
   through two gateway processes sharing the subscription and the store
   (``--gateways``); ``cases``/``events_in_cases`` check exactly-once (40 cases,
   every event counted once); ``cpu_s_per_gateway``: CPU seconds per thread;
+- ``sqlite_hostile`` / ``postgres_hostile``: the same messages with a share
+  (``--hostile``, 1 %) replaced by hostile ones — integers past BIGINT,
+  coerced types, timestamps of year 1, 9999 or a day ahead, NUL in text, a
+  source the site does not know, a node speaking for another node's device —
+  each must be a dead letter; ``of_clean`` is the rate over the clean run's
+  rate in the same run (the target is at least 0.8);
 - ``latency_*``: a Python publisher at 500 messages/s (half of them hazard
   events) for 2 s of warm-up (the 40 cases open) and 10 s measured; per
   hazard event, publish → committed in the case store, p50/p99.
@@ -37,6 +43,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,7 +51,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,11 +60,19 @@ sys.path.insert(0, str(REPO))
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from contracts import HazardEvent, Measurement, SensorReading, encode, topics  # noqa: E402
+from contracts import (  # noqa: E402
+    ContractError,
+    HazardEvent,
+    Measurement,
+    SensorReading,
+    decode,
+    encode,
+    topics,
+)
 from gridwatch.broker import Mosquitto  # noqa: E402
 from gridwatch.victoria import VictoriaMetrics  # noqa: E402
 
-SITE = REPO / "device_configs" / "demo_site"
+DEMO_SITE = REPO / "device_configs" / "demo_site"
 NODES = ("node-bench-1", "node-bench-2", "node-bench-3", "node-bench-4")
 PLACES = 40
 PG_URL = os.environ.get("GRIDWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -66,11 +81,41 @@ _ID = re.compile(rb'"id":"([0-9a-f-]{36})"')
 
 
 # -- the workload ------------------------------------------------------------------
-def workload(n: int) -> dict[str, list[bytes]]:
-    """n messages, half hazard events and half readings, grouped by topic (one publisher each)."""
+def bench_site(workdir: Path) -> Path:
+    """The demo site plus the bench's four edge nodes (the gateway admits only nodes it knows)."""
+    site = workdir / "site"
+    if not site.exists():
+        shutil.copytree(DEMO_SITE, site)
+        for node in NODES:
+            (site / "nodes" / f"{node}.yaml").write_text(
+                f"node: {{id: {node}, name: bench, location: {{lon: 120.3118, lat: 31.4958}}}}\n"
+            )
+    return site
+
+
+# What an attacker or a broken source sends (issue 11), each a dead letter; cycled through.
+HOSTILE: list[tuple[str, dict[str, object]]] = [
+    ("seq_past_bigint", {"seq": 2**63}),
+    ("seq_bool", {"seq": True}),
+    ("version_list", {"schema_version": [1]}),
+    ("year_1", {"ts": "0001-01-01T00:00:00+01:00"}),
+    ("year_9999", {"ts": "9999-12-31T23:59:59Z"}),
+    ("day_ahead", {"ts": "+1d"}),
+    ("confidence_str", {"confidence": "0.5"}),
+    ("nul_text", {"summary": "fire\u0000"}),
+    ("unknown_source", {"source": "node-stranger"}),
+    ("other_nodes_device", {"device_id": "smk-factory-a1"}),
+]
+
+
+def workload(n: int, hostile_share: float = 0.0) -> dict[str, list[bytes]]:
+    """n messages, half hazard events and half readings, grouped by topic (one publisher each);
+    with ``hostile_share``, that share of all messages (taken from the events) is hostile."""
     by_topic: dict[str, list[bytes]] = {}
     seq = dict.fromkeys(NODES, 0)
     ts = datetime.now(UTC)
+    every = round(1 / hostile_share) if hostile_share else 0
+    hostile = 0
     for i in range(n):
         node = NODES[i % len(NODES)]
         seq[node] += 1
@@ -92,8 +137,35 @@ def workload(n: int) -> dict[str, list[bytes]]:
                 **common, measurements=[Measurement(quantity="smoke_density", value=(i % 100) / 100)]
             )
             topic = topics.node_reading(node)
-        by_topic.setdefault(topic, []).append(encode(msg))
+        payload = encode(msg)
+        if every and i % every == every // 2 and isinstance(msg, HazardEvent):
+            _, changes = HOSTILE[hostile % len(HOSTILE)]
+            hostile += 1
+            doc = {**json.loads(payload), **changes}
+            if doc["ts"] == "+1d":
+                doc["ts"] = (ts + timedelta(days=1)).isoformat()
+            topic = topics.node_event(str(doc["source"]))
+            payload = json.dumps(doc).encode()
+        by_topic.setdefault(topic, []).append(payload)
     return by_topic
+
+
+def counts(by_topic: dict[str, list[bytes]]) -> tuple[int, int, int]:
+    """(valid hazard events, readings, hostile messages) of a workload."""
+    readings = sum(len(v) for t, v in by_topic.items() if t.endswith("/reading"))
+    hostile = 0
+    for topic, payloads in by_topic.items():
+        if topic.endswith("/event"):
+            for p in payloads:
+                try:
+                    decoded = decode(topic, p)
+                    late = decoded.ts > datetime.now(UTC) + timedelta(minutes=5)
+                    foreign = topics.parse(topic).owner not in NODES or decoded.device_id == "smk-factory-a1"  # type: ignore[union-attr]
+                    hostile += late or foreign
+                except ContractError:
+                    hostile += 1
+    total = sum(len(v) for v in by_topic.values())
+    return total - readings - hostile, readings, hostile
 
 
 def publish_with_mosquitto_pub(port: int, by_topic: dict[str, list[bytes]], workdir: Path) -> float:
@@ -171,7 +243,7 @@ def gateway_role(args: argparse.Namespace) -> None:
         # Each run's gateways start afresh: a session left behind would keep receiving its share
         # of the next run's messages in the broker (queued for an absent member).
         session_expiry_s=0,
-        site_dir=SITE,
+        site_dir=args.site,
         database_url=args.db,
         batch_max=args.batch_max,
         mqtt=MqttSettings(port=args.mqtt_port),
@@ -270,6 +342,7 @@ def start_gateway(
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable, __file__, "--role", "gateway", "--gateway-id", gateway_id,
+        "--site", str(bench_site(out.parent)),
         "--db", db, "--mqtt-port", str(broker.port),
         "--influx-url", vm.url, "--out", str(out), "--batch-max", str(batch_max),
         "--expect-lines", str(expect_lines),
@@ -309,7 +382,7 @@ def throughput(
 ) -> dict[str, object]:
     """All messages through ``gateways`` gateway processes sharing the subscription and the store."""
     total = sum(len(v) for v in by_topic.values())
-    lines = sum(len(v) for t, v in by_topic.items() if t.endswith("/reading"))
+    events, lines, hostile = counts(by_topic)
     tag = uuid.uuid4().hex[:6]
     outs = [workdir / f"gw-{tag}-{k}.json" for k in range(gateways)]
     procs = [
@@ -324,17 +397,17 @@ def throughput(
     from sqlalchemy import create_engine, func, select
 
     from gateway.cases.models import Case
-    from gateway.events.models import EventRecord
+    from gateway.events.models import DeadLetter, EventRecord
 
     # Plain engine: the store's own SQLite engine begins IMMEDIATE (takes the write lock),
     # which a polling reader must not do to the gateway it is timing.
     engine = create_engine(db)
-    events = total - lines
     deadline = time.time() + 600
     while True:
         with engine.connect() as conn:
             done = conn.execute(select(func.count()).select_from(EventRecord)).scalar_one()
-        if done >= events:
+            refused = conn.execute(select(func.count()).select_from(DeadLetter)).scalar_one()
+        if done >= events and refused >= hostile:
             break
         if time.time() > deadline:
             raise RuntimeError(f"the gateway did not finish: {done} of {events} events")
@@ -343,6 +416,9 @@ def throughput(
     reports = [stop_gateway(proc, out) for proc, out in zip(procs, outs, strict=True)]
     with engine.connect() as conn:  # exactly once: one case per place, every event counted in it once
         cases, folded = conn.execute(select(func.count(), func.sum(Case.event_count))).one()
+        reasons = dict(
+            conn.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all()
+        )
     engine.dispose()
     processed = sum(n for r in reports for _, n in r["commits"])
     last_commit = max(r["commits"][-1][0] for r in reports if r["commits"])
@@ -365,6 +441,8 @@ def throughput(
         "telemetry_dropped": sum(r["telemetry"].get("dropped_messages") or 0 for r in reports),
         "cases": cases,
         "events_in_cases": folded,
+        "hostile": hostile,
+        "dead_letters": reasons,
         "cpu_s_per_gateway": [r["cpu_s"] for r in reports],
         "batch_retries": [r.get("batch_retries", {}) for r in reports],
     }
@@ -458,6 +536,9 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-latency", action="store_true", help="throughput runs only")
     parser.add_argument(
+        "--hostile", type=float, default=0.01, help="share of hostile messages in the extra runs; 0: none"
+    )
+    parser.add_argument(
         "--gateways",
         default="1,2",
         help="gateway processes sharing the subscription and the store, one throughput run per count",
@@ -470,6 +551,7 @@ def main() -> None:
     parser.add_argument("--expect-lines", type=int, default=0)
     parser.add_argument("--ids", action="store_true")
     parser.add_argument("--gateway-id", default="bench-gw")
+    parser.add_argument("--site")
     args = parser.parse_args()
     if args.role == "gateway":
         gateway_role(args)
@@ -491,6 +573,9 @@ def main() -> None:
     for key, value in figures.items():
         if key.startswith(("sqlite", "postgres")):
             value["of_ceiling"] = round(value["rate"] / ceiling_rate, 2)  # type: ignore[index]
+        if key.endswith("_hostile"):
+            clean = figures[key.removesuffix("_hostile")]
+            value["of_clean"] = round(value["rate"] / clean["rate"], 2)  # type: ignore[index]
     print(json.dumps(figures))
 
 
@@ -513,6 +598,19 @@ def run(
                     try:
                         figures[f"postgres{suffix}"] = throughput(
                             url, broker, vm, workload(n), work, args.batch_max, k
+                        )
+                    finally:
+                        drop()
+            if args.hostile:  # same run, one gateway: the clean figures above are the reference
+                hostile = workload(n, args.hostile)
+                figures["sqlite_hostile"] = throughput(
+                    f"sqlite:///{work / 'bench-hostile.db'}", broker, vm, hostile, work, args.batch_max
+                )
+                if not args.no_postgres:
+                    url, drop = fresh_pg_schema()
+                    try:
+                        figures["postgres_hostile"] = throughput(
+                            url, broker, vm, hostile, work, args.batch_max
                         )
                     finally:
                         drop()

@@ -83,12 +83,12 @@ def raw_paho(broker: Mosquitto, payloads: list[bytes], protocol: int) -> float:
     return len(payloads) / elapsed
 
 
-def _outbox(broker: Mosquitto, work: Path, rate: float) -> Outbox:
+def _outbox(broker: Mosquitto, work: Path, rate: float, settings: BrokerSettings | None = None) -> Outbox:
     shutil.rmtree(work, ignore_errors=True)
     return Outbox(
         NODE,
         work / "outbox.sqlite3",
-        BrokerSettings(host=broker.host, port=broker.port),
+        settings or BrokerSettings(host=broker.host, port=broker.port),
         OutboxSettings(publish_rate=rate, capacity=1_000_000),
     )
 
@@ -101,11 +101,12 @@ def _wait_empty(outbox: Outbox, timeout: float = 300) -> None:
         time.sleep(0.002)
 
 
-def outbox_sustained(broker: Mosquitto, work: Path, n: int) -> float:
-    outbox = _outbox(broker, work, rate=0)
+def outbox_sustained(broker: Mosquitto, work: Path, n: int, settings: BrokerSettings | None = None) -> float:
+    """Messages per second through the outbox; ``settings``: another way to the broker (TLS)."""
+    outbox = _outbox(broker, work, rate=0, settings=settings)
     outbox.start()
-    if not outbox.uplink.connected.wait(10):
-        raise RuntimeError("outbox did not connect")
+    if not outbox.uplink.connected.wait(15):
+        raise RuntimeError(f"outbox did not connect: {outbox.uplink.stats.last_error}")
     messages = readings(n)
     start = time.perf_counter()
     for m in messages:

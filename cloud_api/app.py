@@ -38,6 +38,8 @@ from cloud_api.routes import (
     patrol,
     people,
     performance,
+    photos,
+    reports,
     supervision,
     tasks,
     workers,
@@ -99,6 +101,8 @@ ROUTERS = (
     availability,
     performance,
     people,
+    photos,
+    reports,
     case_actions,
     dead_letters,
     ingest_status,
@@ -189,7 +193,13 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         settings.access_check_s,
         session_grace_s=settings.access_ttl_s + 60,
     )
-    app.state.guard = Guard(app.state.book, app.state.tokens, settings.max_body_bytes, app.state.sessions)
+    app.state.guard = Guard(
+        app.state.book,
+        app.state.tokens,
+        settings.max_body_bytes,
+        app.state.sessions,
+        settings.max_photo_bytes,
+    )
 
     app.include_router(_docs_router(app))
 

@@ -61,6 +61,32 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Larger request bodies are refused (413)."
     )
+    max_photo_bytes: int = Field(
+        default=16 * 1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="A photo upload's largest body (413 above): what a phone camera makes, with room.",
+    )
+    max_photo_pixels: int = Field(
+        default=50_000_000,
+        ge=100_000,
+        le=150_000_000,
+        description="A photo claiming more pixels is refused before it is decoded (decompression bombs).",
+    )
+    phone_session_ttl_s: int = Field(
+        default=90 * 86400,
+        ge=300,
+        le=365 * 86400,
+        description="Lifetime of a sign-in from a grid worker's or installer's phone (sign-in with "
+        "'phone': true); other sign-ins last session_ttl_s.",
+    )
+    receipt_days: float = Field(
+        default=30,
+        gt=0,
+        le=365,
+        description="How long the answer to a request with an Idempotency-Key is kept (a phone offline "
+        "longer than this that sends the same step again gets it applied as new, or refused by its state).",
+    )
     cookie_secure: bool | None = Field(
         default=None, description="Mark cookies Secure; default: when the request came over https."
     )

@@ -7,15 +7,15 @@ whose ``detail`` tells a person what was wrong.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from contracts import topics
 from contracts.delivery import DeliveryReceipt
 from contracts.devices import ConfigPush, DeviceStatus, EdgeHealth, NodeStatus, SensorReading
-from contracts.envelope import SUPPORTED_SCHEMA_VERSIONS, WIRE_REQUIRED, Envelope
+from contracts.envelope import NO_NUL, SUPPORTED_SCHEMA_VERSIONS, WIRE_REQUIRED, Envelope
 from contracts.hazards import EvidenceSnapshot, HazardEvent
 from contracts.tasks import CaseNotice, LocationFix, TaskOffer, TaskUpdate
 from contracts.topics import Channel, Role
@@ -108,6 +108,8 @@ def describe_validation_error(exc: ValidationError, limit: int = 6) -> str:
         given = err.get("input")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
+        elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == NO_NUL:
+            msg, given = "must not contain NUL (\\u0000) characters", None
         elif isinstance(given, str | int | float | bool) and len(repr(given)) <= 40:
             msg = f"{msg} (got {given!r})"
         parts.append(f"{loc}: {msg}")
@@ -160,11 +162,11 @@ def decode_checked(topic: str, payload: bytes | str) -> Message:
 
 def _decode_checked(address: topics.Topic, raw: bytes) -> Message:
     try:
-        data: Any = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # The fast path's parser (jiter), so both paths agree on what is JSON: it refuses what
+        # json.loads lets through (lone surrogates, CESU-8 bytes) and stops at 200 levels of nesting.
+        data: Any = from_json(raw)
+    except ValueError as exc:
         raise ContractError("bad_json", f"not JSON: {exc}") from None
-    except RecursionError:  # e.g. 100 kB of '[': nesting deeper than the parser's stack
-        raise ContractError("bad_json", "nested too deeply to parse") from None
     if not isinstance(data, dict):
         raise ContractError("bad_json", f"expected a JSON object, got {type(data).__name__}")
 
@@ -174,8 +176,9 @@ def _decode_checked(address: topics.Topic, raw: bytes) -> Message:
             "invalid",
             "; ".join(f"{k}: Field required (every message carries the envelope)" for k in missing),
         )
-    version = data.get("schema_version")
-    if version is not None and version not in SUPPORTED_SCHEMA_VERSIONS:
+    version = data["schema_version"]
+    # A number we do not read is another version; anything else (true, "1", [1]) is invalid.
+    if type(version) is int and version not in SUPPORTED_SCHEMA_VERSIONS:
         raise ContractError(
             "unsupported_version",
             f"schema_version {version!r}; this build reads {sorted(SUPPORTED_SCHEMA_VERSIONS)}",
@@ -187,7 +190,7 @@ def _decode_checked(address: topics.Topic, raw: bytes) -> Message:
     if model is None:
         raise ContractError(
             "wrong_kind",
-            f"kind {kind!r} cannot be sent on {address.role.value}/{address.channel.value}; "
+            f"kind {_short(kind)} cannot be sent on {address.role.value}/{address.channel.value}; "
             f"expected {' or '.join(repr(k) for k in by_kind)}",
         )
     try:
@@ -196,6 +199,11 @@ def _decode_checked(address: topics.Topic, raw: bytes) -> Message:
         raise ContractError("invalid", f"{kind}: {describe_validation_error(exc)}") from None
     _check_ownership(address, message)
     return message  # type: ignore[return-value]
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_ownership(address: topics.Topic, message: Envelope) -> None:

@@ -18,12 +18,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from contracts.envelope import Envelope, Identifier
+from contracts.envelope import Count, Envelope, Identifier
 
 MAX_RANGES = 256  # a receipt stays small (≈ 4 kB at most) whatever happened to the stream
 
 SeqRange = Annotated[
-    tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]],
+    tuple[Annotated[Count, Field(ge=1)], Annotated[Count, Field(ge=1)]],
     Field(description="[first, last] sequence numbers, both included."),
 ]
 
@@ -50,8 +50,8 @@ class DeliveryReceipt(Envelope):
 
     kind: Literal["delivery_receipt"] = "delivery_receipt"
     stream: Identifier = Field(description="The source whose messages this is about (the topic's id).")
-    since: int = Field(ge=1, description="First number of the unbroken committed run.")
-    through: int = Field(ge=0, description="Every number from `since` through this one is committed.")
+    since: Count = Field(ge=1, description="First number of the unbroken committed run.")
+    through: Count = Field(description="Every number from `since` through this one is committed.")
     also: list[SeqRange] = Field(
         default_factory=list,
         max_length=MAX_RANGES,

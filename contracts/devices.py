@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from contracts.envelope import Envelope, Identifier, Model, UtcDatetime
+from contracts.envelope import Count, Envelope, Identifier, Model, StrictBool, StrictFloat, Text, UtcDatetime
 from contracts.hazards import Measurement
 
 
@@ -41,8 +41,8 @@ class DeviceStatus(Envelope):
     kind: Literal["device_status"] = "device_status"
     device_id: Identifier
     state: Availability
-    reason: str = Field(default="", max_length=200)
-    battery: float | None = Field(default=None, ge=0, le=100, description="Percent.")
+    reason: Text = Field(default="", max_length=200)
+    battery: StrictFloat | None = Field(default=None, ge=0, le=100, description="Percent.")
 
 
 class NodeStatus(Envelope):
@@ -51,54 +51,53 @@ class NodeStatus(Envelope):
 
     kind: Literal["node_status"] = "node_status"
     state: Literal["online", "offline"]
-    reason: str = Field(default="", max_length=200)
-    version: str = Field(default="", max_length=40)
+    reason: Text = Field(default="", max_length=200)
+    version: Text = Field(default="", max_length=40)
     started_at: UtcDatetime | None = None
 
 
 class CameraHealth(Model):
     camera_id: Identifier
     state: Literal["starting", "streaming", "reconnecting", "offline", "blocked", "error"]
-    frames_in: int = Field(ge=0)
-    frames_analysed: int = Field(ge=0)
-    frames_dropped: int = Field(ge=0)
-    decode_ms: float = Field(ge=0)
-    inference_ms: float = Field(ge=0)
-    queue_depth: int = Field(ge=0)
-    error: str = Field(default="", max_length=300)
+    frames_in: Count
+    frames_analysed: Count
+    frames_dropped: Count
+    decode_ms: StrictFloat = Field(ge=0)
+    inference_ms: StrictFloat = Field(ge=0)
+    queue_depth: Count
+    error: Text = Field(default="", max_length=300)
 
 
 class SensorHealth(Model):
     device_id: Identifier
     state: Literal["ok", "alarm", "silent", "offline", "fault", "warmup", "test"]
     last_seen: UtcDatetime | None = None
-    error: str = Field(default="", max_length=300)
+    error: Text = Field(default="", max_length=300)
 
 
 class OutboxHealth(Model):
     """The node's store-and-forward outbox. Events, statuses and evidence stay in it until a
     gateway's receipt covers them; telemetry and health leave on the broker's PUBACK."""
 
-    depth: int = Field(ge=0, description="Messages in the outbox: to send, and sent awaiting a receipt.")
-    capacity: int = Field(ge=0)
-    oldest_unsent_age_s: float = Field(ge=0, description="Age of the oldest message in the outbox.")
-    evicted_total: int = Field(ge=0, description="Telemetry dropped to make room.")
-    awaiting_receipt: int = Field(
-        default=0, ge=0, description="Sent and acknowledged by the broker, waiting for a gateway's receipt."
+    depth: Count = Field(description="Messages in the outbox: to send, and sent awaiting a receipt.")
+    capacity: Count
+    oldest_unsent_age_s: StrictFloat = Field(ge=0, description="Age of the oldest message in the outbox.")
+    evicted_total: Count = Field(description="Telemetry dropped to make room.")
+    awaiting_receipt: Count = Field(
+        default=0, description="Sent and acknowledged by the broker, waiting for a gateway's receipt."
     )
-    oldest_unreceipted_age_s: float = Field(
+    oldest_unreceipted_age_s: StrictFloat = Field(
         default=0, ge=0, description="Age of the oldest event, status or evidence no receipt covers yet."
     )
-    resent_total: int = Field(default=0, ge=0, description="Messages sent again for want of a receipt.")
-    no_subscriber_total: int = Field(
+    resent_total: Count = Field(default=0, description="Messages sent again for want of a receipt.")
+    no_subscriber_total: Count = Field(
         default=0,
-        ge=0,
         description="Events the broker acknowledged with 'no matching subscribers' (no gateway listening).",
     )
-    last_seq: int = Field(
-        default=0, ge=0, description="Highest sequence number the node has handed out (tail-loss check)."
+    last_seq: Count = Field(
+        default=0, description="Highest sequence number the node has handed out (tail-loss check)."
     )
-    dropped_seqs: list[tuple[int, int]] = Field(
+    dropped_seqs: list[tuple[Count, Count]] = Field(
         default_factory=list,
         max_length=32,
         description="Recent [first, last] sequence ranges the node dropped itself (outbox full), so the "
@@ -107,21 +106,21 @@ class OutboxHealth(Model):
 
 
 class DetectorHealth(Model):
-    model: str = Field(default="", max_length=64)
-    loaded: bool
-    reason: str = Field(default="", max_length=300, description="Why not loaded, if not.")
+    model: Text = Field(default="", max_length=64)
+    loaded: StrictBool
+    reason: Text = Field(default="", max_length=300, description="Why not loaded, if not.")
 
 
 class EdgeHealth(Envelope):
     """Periodic health of an edge node."""
 
     kind: Literal["edge_health"] = "edge_health"
-    uptime_s: float = Field(ge=0)
+    uptime_s: StrictFloat = Field(ge=0)
     cameras: list[CameraHealth] = Field(default_factory=list, max_length=256)
     sensors: list[SensorHealth] = Field(default_factory=list, max_length=1024)
     outbox: OutboxHealth | None = None
     detector: DetectorHealth | None = None
-    warnings: list[str] = Field(default_factory=list, max_length=50)
+    warnings: list[Annotated[Text, Field(max_length=500)]] = Field(default_factory=list, max_length=50)
 
 
 class ConfigPush(Envelope):
@@ -134,5 +133,5 @@ class ConfigPush(Envelope):
 
     kind: Literal["config_push"] = "config_push"
     node_id: Identifier
-    config_version: str = Field(max_length=64, description="Opaque version, e.g. a hash.")
+    config_version: Text = Field(max_length=64, description="Opaque version, e.g. a hash.")
     node_config: dict[str, Any]

@@ -15,14 +15,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar
 
+from annotated_types import Ge, Le
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     StringConstraints,
     field_validator,
 )
@@ -45,7 +48,30 @@ Identifier = Annotated[
 ]
 
 
+# What the wire carries is what the JSON says: 7 is not "7", 7.0 or true. Integers are bounded by
+# what the stores hold (BIGINT), so a valid message can never fail its INSERT. Aliases set only
+# the bounds a field does not set itself (pydantic lets a field's own ge/le replace an alias's).
+INT64_MAX = 2**63 - 1
+StrictInt = Annotated[int, Strict()]
+Count = Annotated[int, Strict(), Ge(0), Le(INT64_MAX)]
+StrictFloat = Annotated[float, Strict(), AllowInfNan(False)]  # an int is still a valid float
+StrictBool = Annotated[bool, Strict()]
+# PostgreSQL text cannot hold NUL; refused here so that no valid message fails its INSERT.
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+
+# Timestamps a source can mean: a clock reset to 1970 or set to 9999 is refused, not stored.
+# (How far ahead of the gateway's own clock a message may be is the gateway's setting.)
+TS_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+TS_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def _to_utc(value: datetime) -> datetime:
+    # Checked before converting: astimezone() overflows for year 1 with a positive offset.
+    if not TS_MIN <= value < TS_MAX:
+        raise ValueError(
+            f"timestamp out of range ({TS_MIN.year}..{TS_MAX.year - 1}); is the source's clock set?"
+        )
     # Millisecond precision is what the wire carries; truncating here keeps
     # decode(encode(m)) == m.
     value = value.astimezone(UTC)
@@ -72,6 +98,22 @@ UtcDatetime = Annotated[
 ]
 
 
+def _canonical_uuid(value: str) -> str:
+    if _CANONICAL_UUID.fullmatch(value):
+        return value  # already what str(uuid.UUID(value)) gives (the usual case; ~10x cheaper)
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be a UUID string (UUIDv7 recommended)") from None
+
+
+MessageId = Annotated[
+    str,
+    AfterValidator(_canonical_uuid),
+    Field(description="A message id made at its source (UUIDv7), in canonical form."),
+]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -87,35 +129,16 @@ class Envelope(Model):
 
     KIND: ClassVar[str] = ""
 
-    id: str = Field(
+    id: MessageId = Field(
         default_factory=new_id,
         description="Unique message id made at the source (UUIDv7); the idempotency key.",
     )
     source: Identifier = Field(description="Id of the node, device or worker that published.")
-    seq: int = Field(ge=0, description="Per-source sequence number; gaps mean lost messages.")
+    seq: Count = Field(description="Per-source sequence number; gaps mean lost messages.")
     ts: UtcDatetime = Field(default_factory=utcnow, description="When the source made it.")
-    schema_version: int = Field(
+    schema_version: StrictInt = Field(
         default=SCHEMA_VERSION, description="Contract version; consumers refuse unknown ones."
     )
-
-    @field_validator("id")
-    @classmethod
-    def _id_is_uuid(cls, value: str) -> str:
-        if _CANONICAL_UUID.fullmatch(value):
-            return value  # already what str(uuid.UUID(value)) gives (the usual case; ~10x cheaper)
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            raise ValueError("must be a UUID string (UUIDv7 recommended)") from None
-
-    @field_validator("schema_version", mode="before")
-    @classmethod
-    def _version_is_a_number(cls, value: object) -> object:
-        # The wire carries the version as a JSON number; "1" is not version 1 (decode refuses it
-        # before validation, and its JSON fast path relies on the model refusing it too).
-        if isinstance(value, str):
-            raise ValueError(f"unsupported schema_version {value!r}; the version is a number")
-        return value
 
     @field_validator("schema_version")
     @classmethod

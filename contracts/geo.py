@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
 
 EARTH_RADIUS_M = 6_371_008.8
+# A number, never "120.1" or true (the same rule as the wire contracts: contracts.envelope).
+_Degrees = Annotated[float, Strict(), AllowInfNan(False)]
 
 
 class GeoPoint(BaseModel):
@@ -14,8 +17,8 @@ class GeoPoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lon: float = Field(ge=-180, le=180, description="Longitude in degrees (WGS-84).")
-    lat: float = Field(ge=-90, le=90, description="Latitude in degrees (WGS-84).")
+    lon: _Degrees = Field(ge=-180, le=180, description="Longitude in degrees (WGS-84).")
+    lat: _Degrees = Field(ge=-90, le=90, description="Latitude in degrees (WGS-84).")
 
     def distance_m(self, other: GeoPoint) -> float:
         return haversine_m(self.lon, self.lat, other.lon, other.lat)

@@ -7,7 +7,17 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from contracts.envelope import Envelope, Identifier, Model, UtcDatetime
+from contracts.envelope import (
+    Count,
+    Envelope,
+    Identifier,
+    MessageId,
+    Model,
+    StrictFloat,
+    StrictInt,
+    Text,
+    UtcDatetime,
+)
 from contracts.geo import GeoPoint
 
 
@@ -79,7 +89,7 @@ class EventState(StrEnum):
     CLEAR = "clear"
 
 
-UnitInterval = Annotated[float, Field(ge=0.0, le=1.0)]
+UnitInterval = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
 
 
 class Box(Model):
@@ -100,11 +110,11 @@ class Box(Model):
 class Detection(Model):
     """One tracked object behind an event."""
 
-    label: str = Field(max_length=64, description="Class name, e.g. 'person', 'bed', 'flame'.")
+    label: Text = Field(max_length=64, description="Class name, e.g. 'person', 'bed', 'flame'.")
     score: UnitInterval = Field(description="Detector confidence.")
     box: Box
-    track_id: int | None = Field(default=None, ge=0, description="Tracker id at the source.")
-    dwell_s: float | None = Field(default=None, ge=0, description="Seconds the track was seen.")
+    track_id: Count | None = Field(default=None, description="Tracker id at the source.")
+    dwell_s: StrictFloat | None = Field(default=None, ge=0, description="Seconds the track was seen.")
 
 
 class Unit(StrEnum):
@@ -125,17 +135,17 @@ class Measurement(Model):
         description="What was measured: smoke, smoke_density, gas, gas_density, co, "
         "temperature, humidity, battery, linkquality, ...",
     )
-    value: float = Field(allow_inf_nan=False)
+    value: StrictFloat
     unit: Unit = Unit.NONE
 
 
 class EvidenceRef(Model):
     """Points at an :class:`EvidenceSnapshot` published separately."""
 
-    evidence_id: str = Field(max_length=64)
+    evidence_id: Text = Field(max_length=64)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     content_type: Literal["image/jpeg"] = "image/jpeg"
-    size_bytes: int = Field(ge=0, le=200_000)
+    size_bytes: StrictInt = Field(ge=0, le=200_000)
 
 
 class HazardEvent(Envelope):
@@ -146,7 +156,7 @@ class HazardEvent(Envelope):
     severity: Severity
     confidence: UnitInterval = Field(description="How sure the rule is, 0..1.")
     state: EventState = Field(description="new, update or clear of one situation (episode).")
-    episode_id: str = Field(
+    episode_id: Text = Field(
         max_length=64,
         description="Source-made id tying the new/update/clear of one situation together.",
     )
@@ -155,8 +165,8 @@ class HazardEvent(Envelope):
     location: GeoPoint | None = Field(
         default=None, description="Where it is; the gateway falls back to the device's site position."
     )
-    rule: str = Field(default="", max_length=64, description="Name of the rule that fired.")
-    summary: str = Field(default="", max_length=500, description="One line for people.")
+    rule: Text = Field(default="", max_length=64, description="Name of the rule that fired.")
+    summary: Text = Field(default="", max_length=500, description="One line for people.")
     detections: list[Detection] = Field(default_factory=list, max_length=100)
     readings: list[Measurement] = Field(default_factory=list, max_length=50)
     evidence: EvidenceRef | None = None
@@ -171,10 +181,12 @@ class EvidenceSnapshot(Envelope):
     """A JPEG (≤ 200 kB) with boxes and zone outlines drawn, base64 in JSON."""
 
     kind: Literal["evidence"] = "evidence"
-    evidence_id: str = Field(max_length=64)
-    event_id: str | None = Field(default=None, description="HazardEvent id it belongs to.")
+    evidence_id: Text = Field(max_length=64)
+    event_id: MessageId | None = Field(default=None, description="HazardEvent id it belongs to.")
     device_id: Identifier
-    width: int = Field(gt=0, le=8192)
-    height: int = Field(gt=0, le=8192)
+    width: StrictInt = Field(gt=0, le=8192)
+    height: StrictInt = Field(gt=0, le=8192)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    jpeg_b64: str = Field(max_length=270_000, description="Base64 of the JPEG bytes.")
+    jpeg_b64: str = Field(
+        max_length=270_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$", description="Base64 of the JPEG bytes."
+    )

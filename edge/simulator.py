@@ -30,6 +30,7 @@ from contracts.clock import Clock, SystemClock
 from contracts.ids import new_id
 from contracts.site import Site
 from contracts.site.models import Sensor, SensorKind
+from contracts.tls import MqttTls
 from edge.sequence import FileSequence
 
 log = logging.getLogger(__name__)
@@ -43,20 +44,34 @@ class SimulationError(ValueError):
 class Broker:
     host: str = "127.0.0.1"
     port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    tls: MqttTls | None = None  # MQTT over TLS (contracts.tls), as a real device on the site would
 
 
 def _connect(broker: Broker, client_id: str, will: tuple[str, bytes] | None = None) -> mqtt.Client:
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    context = broker.tls.tls_context() if broker.tls else None
+    if context is not None:
+        client.tls_set_context(context)
     if will:
         client.will_set(will[0], will[1], qos=1, retain=True)
-    client.connect(broker.host, broker.port, keepalive=30)
+    try:
+        client.connect(broker.host, broker.port, keepalive=30)
+    except OSError as exc:  # refused, unreachable, TLS handshake failed
+        raise SimulationError(f"cannot connect to the broker at {broker.host}:{broker.port}: {exc}") from None
     client.loop_start()
     return client
 
 
 def _publish(client: mqtt.Client, topic: str, payload: bytes, retain: bool = False) -> None:
     info = client.publish(topic, payload, qos=1, retain=retain)
-    info.wait_for_publish(timeout=10)
+    try:
+        info.wait_for_publish(timeout=10)
+    except RuntimeError as exc:  # the broker closed the connection (e.g. no client certificate)
+        raise SimulationError(f"the broker dropped the connection before {topic} went out: {exc}") from None
     if not info.is_published():
         raise SimulationError(f"broker did not acknowledge the publish on {topic}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from prometheus_client import start_http_server
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from gateway.context import GatewayContext
 from gateway.duties import TimedDuties
 from gateway.flows.ingest import Incoming, Pipeline, StoreUnavailable
 from gateway.heartbeat import service as heartbeat
+from gateway.ingest.admission import Admission
 from gateway.ingest.consumer import MqttLink
 from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.outbound.publisher import OutboundDrain
@@ -48,7 +50,8 @@ class Gateway:
             telemetry = InfluxTelemetry(settings.influx) if settings.influx.url else NullTelemetry()
         self.telemetry = telemetry
         self.sequences = SequenceTracker(settings.sequence_grace_s)
-        self.pipeline = Pipeline(self.sessions, self.ctx, self.telemetry, self.sequences)
+        admission = Admission(site, timedelta(seconds=settings.max_clock_skew_s))
+        self.pipeline = Pipeline(self.sessions, self.ctx, self.telemetry, self.sequences, admission)
         self.link = MqttLink(settings)
         self.drain = OutboundDrain(
             self.sessions, self.ctx.clock, settings.gateway_id, settings.outbound_lease_s

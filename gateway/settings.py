@@ -90,6 +90,13 @@ class GatewaySettings(BaseSettings):
         "and is renewed while the broker has not acknowledged it; a dead gateway's claims are taken over "
         "by another after it.",
     )
+    max_clock_skew_s: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="A message dated further ahead of this gateway's clock is refused (an 'invalid' dead "
+        "letter): a source with a wrong clock must not freeze a worker's position or keep a case open.",
+    )
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings, description="Telemetry store.")
     retention: RetentionSettings = Field(

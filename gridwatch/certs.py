@@ -293,3 +293,20 @@ def describe(path: Path) -> CertInfo:
         names,
         usage,
     )
+
+
+def mosquitto_listener(
+    port: int, ca: Path, cert: Path, key: Path, host: str = "", require_certificate: bool = True
+) -> str:
+    """A Mosquitto TLS listener for these files: clients must show a certificate of the CA (unless
+    ``require_certificate`` is off), and its CN (the node or gateway id) is their ACL username."""
+    lines = [
+        f"listener {port}{f' {host}' if host else ''}",
+        f"cafile {ca}",
+        f"certfile {cert}",
+        f"keyfile {key}",
+        "tls_version tlsv1.2",
+    ]
+    if require_certificate:
+        lines += ["require_certificate true", "use_identity_as_username true"]
+    return "\n".join(lines) + "\n"

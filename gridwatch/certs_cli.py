@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gridwatch.certs import CA_DAYS, LEAF_DAYS, CertError, CertificateAuthority, Issued, KeyType, describe
+from gridwatch.certs import (
+    CA_DAYS,
+    LEAF_DAYS,
+    CertError,
+    CertificateAuthority,
+    Issued,
+    KeyType,
+    describe,
+    mosquitto_listener,
+)
 
 certs_app = typer.Typer(
     help="Site CA and certificates for MQTT over TLS (8883) and HTTPS.", no_args_is_help=True
@@ -138,6 +147,13 @@ def make_site(
             out.print(f"kept {directory / f'{name}.crt'}", highlight=False)
             continue
         _said(_run(make), name)
+    d = directory.resolve()
+    out.print(
+        "\nThe broker's TLS listener (mosquitto.conf; see docs/deploy.md):\n"
+        + mosquitto_listener(8883, d / "ca.crt", d / "broker.crt", d / "broker.key"),
+        highlight=False,
+        markup=False,
+    )
 
 
 @certs_app.command("list")

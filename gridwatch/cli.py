@@ -6,7 +6,7 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,11 +14,15 @@ from rich.markup import escape
 
 from contracts.logs import setup_logging
 from gridwatch.auth_cli import auth_app
+from gridwatch.broker_cli import broker_app
 from gridwatch.certs_cli import certs_app
 from gridwatch.db_cli import db_app
 from gridwatch.deadletters_cli import deadletters_app
 from gridwatch.eval_cli import eval_command
 from gridwatch.mqtt_options import PasswordOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, UserOpt, broker_fields
+
+if TYPE_CHECKING:
+    from edge.simulator import Broker
 from gridwatch.users_cli import users_app
 
 # OpenCV's own warnings (e.g. on each failed RTSP open) say less than our camera log lines;
@@ -40,6 +44,7 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(auth_app, name="auth")
+app.add_typer(broker_app, name="broker")
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")
@@ -349,19 +354,26 @@ def simulate_alarm(
     site: SiteOpt = DEFAULT_SITE,
     mqtt_host: HostOpt = "127.0.0.1",
     mqtt_port: PortOpt = 1883,
+    mqtt_username: UserOpt = None,
+    mqtt_password: PasswordOpt = None,
+    mqtt_tls_ca: TlsCaOpt = None,
+    mqtt_tls_cert: TlsCertOpt = None,
+    mqtt_tls_key: TlsKeyOpt = None,
     clear: Annotated[bool, typer.Option(help="Send the all-clear instead.")] = False,
     state_dir: Annotated[Path, typer.Option(help="Where sequence numbers are kept.")] = Path("var/sim"),
 ) -> None:
     """Publish a smoke or gas alarm as the sensor's edge node would."""
     from contracts import EventState
     from contracts.site import load_site
-    from edge.simulator import Broker, SimulationError, sensor_alarm
+    from edge.simulator import SimulationError, sensor_alarm
 
     try:
         event = sensor_alarm(
             load_site(site),
             device,
-            Broker(mqtt_host, mqtt_port),
+            _sim_broker(
+                mqtt_host, mqtt_port, mqtt_username, mqtt_password, mqtt_tls_ca, mqtt_tls_cert, mqtt_tls_key
+            ),
             state_dir,
             EventState.CLEAR if clear else EventState.NEW,
         )
@@ -378,14 +390,32 @@ def simulate_fix(
     lat: float,
     mqtt_host: HostOpt = "127.0.0.1",
     mqtt_port: PortOpt = 1883,
+    mqtt_username: UserOpt = None,
+    mqtt_password: PasswordOpt = None,
+    mqtt_tls_ca: TlsCaOpt = None,
+    mqtt_tls_cert: TlsCertOpt = None,
+    mqtt_tls_key: TlsKeyOpt = None,
     state_dir: Annotated[Path, typer.Option(help="Where sequence numbers are kept.")] = Path("var/sim"),
 ) -> None:
     """Publish a worker's location fix as their phone would."""
     from contracts import GeoPoint
-    from edge.simulator import Broker, worker_fix
+    from edge.simulator import worker_fix
 
-    fix = worker_fix(worker, GeoPoint(lon=lon, lat=lat), Broker(mqtt_host, mqtt_port), state_dir)
+    broker = _sim_broker(
+        mqtt_host, mqtt_port, mqtt_username, mqtt_password, mqtt_tls_ca, mqtt_tls_cert, mqtt_tls_key
+    )
+    fix = worker_fix(worker, GeoPoint(lon=lon, lat=lat), broker, state_dir)
     out.print(f"published location of {worker}: {fix.location.lon}, {fix.location.lat}")
+
+
+def _sim_broker(host: str, port: int, *auth: object) -> Broker:
+    """The broker a simulator talks to, with the site's credentials and TLS like a real device."""
+    from contracts.tls import MqttTls
+    from edge.simulator import Broker
+
+    fields = broker_fields(*auth)  # type: ignore[arg-type]
+    tls = MqttTls(**{k: v for k, v in fields.items() if k.startswith("tls")})
+    return Broker(host, port, fields["username"], fields["password"], tls if tls.tls_enabled else None)
 
 
 @contracts_app.command("export")

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from contracts import HazardEvent, Measurement, SensorReading, encode, new_id, topics
 
-NODES = ("node-fz-1", "node-fz-2", "node-fz-3")
+# The demo site's nodes (a gateway admits only nodes its site knows), reporting devices of their own.
+NODES = ("node-gongye-1", "node-donghu-1")
 T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 
 
@@ -131,7 +132,11 @@ class Fuzzer:
         return topics.node_reading(node), json.dumps(data).encode()
 
     def broken(self, stream: Stream) -> tuple[str, bytes]:
-        topic, good = self.rng.choice(self.sent_events) if self.sent_events else self.hazard(Stream())
+        if self.sent_events:
+            topic, good = self.rng.choice(self.sent_events)
+        else:
+            topic, good = self.hazard(Stream())
+            self.sent_events.pop()  # only a stand-in to break: never sent as itself, nor as a duplicate
         data = json.loads(good)
         rng = self.rng
         kind = rng.choice(

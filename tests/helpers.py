@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -26,12 +30,19 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def site_time(hour: int, minute: int = 0) -> RunningClock:
-    """A clock running at real speed from Wednesday 2 December 2026, hour:minute in Shanghai.
+    """A clock running at real speed from a Wednesday, hour:minute in Shanghai.
 
     System tests run the live gateway on it, so what they see (who is on duty, which
-    schedule is armed) is the same whatever the machine's clock and time zone say.
+    schedule is armed) is the same whatever the machine's clock and time zone say. The
+    Wednesday is 2 December 2026, or as many whole weeks later as it takes not to be behind
+    the machine's clock: what edge nodes and simulators date with that clock is then never
+    ahead of the gateway's (which refuses messages from the future: max_clock_skew_s).
     """
-    return RunningClock(datetime(2026, 12, 2, hour, minute, tzinfo=SHANGHAI))
+    start = datetime(2026, 12, 2, hour, minute, tzinfo=SHANGHAI)
+    behind = datetime.now(UTC) - start
+    if behind > timedelta(0):
+        start += timedelta(weeks=math.ceil(behind / timedelta(weeks=1)))
+    return RunningClock(start)
 
 
 def wait_until(
@@ -54,16 +65,18 @@ def running_gateway(
     site_dir: Path,
     gateway_id: str = "gateway-1",
     clock: Clock | None = None,
+    login: tuple[str, str] | None = None,
     **settings: object,
 ) -> Iterator[Gateway]:
     # Daytime by default: the demo rota has most workers on duty (see site_time).
     clock = clock or site_time(10)
+    username, password = login or (None, None)
     gw = Gateway(
         GatewaySettings(
             gateway_id=gateway_id,
             site_dir=site_dir,
             database_url=db_url,
-            mqtt=MqttSettings(host=broker.host, port=broker.port),
+            mqtt=MqttSettings(host=broker.host, port=broker.port, username=username, password=password),
             **settings,  # type: ignore[arg-type]
         ),
         clock=clock,
@@ -172,3 +185,20 @@ def publish_all(
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def run_gridwatch(
+    *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """This checkout's ``gridwatch`` command in its own process, as a user runs it: from ``cwd``
+    (default: the checkout) and without the GRIDWATCH_* settings of the test's environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("gridwatch")), *args],
+        cwd=cwd or Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )

@@ -93,10 +93,14 @@ def _check_strings(value: Any, doc: str) -> None:
 
 
 class GuardedRoute(APIRoute):
+    # Which size cap its bodies get (Guard.limits): JSON everywhere, photos on upload routes.
+    body_limit = "json"
+
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
         permission = permission_of(self.dependant)
         self.permission = permission
+        limit = self.body_limit
 
         async def guarded(request: Request) -> Response:
             app: Any = request.app
@@ -106,7 +110,7 @@ class GuardedRoute(APIRoute):
                 return error(422, "a NUL character (\\u0000) in the path or query is not allowed")
             try:
                 guard.admit(request, permission)
-                body = await guard.read_body(request)
+                body = await guard.read_body(request, limit)
             except Refusal as refusal:
                 return guard.refused(request, refusal)
             response = await handler(StrictJSONRequest(request.scope, _replay(body)))
@@ -134,11 +138,25 @@ def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
     return receive
 
 
+class UploadRoute(GuardedRoute):
+    """A route that takes a photo as its body: a larger cap (GRIDWATCH_MAX_PHOTO_BYTES)."""
+
+    body_limit = "photo"
+
+
 class Guard:
-    def __init__(self, book: AccessBook, tokens: AccessTokens, max_body_bytes: int, sessions: Any) -> None:
+    def __init__(
+        self,
+        book: AccessBook,
+        tokens: AccessTokens,
+        max_body_bytes: int,
+        sessions: Any,
+        max_photo_bytes: int | None = None,
+    ) -> None:
         self.book = book
         self.tokens = tokens
         self.max_body_bytes = max_body_bytes
+        self.limits = {"json": max_body_bytes, "photo": max_photo_bytes or max_body_bytes}
         self._sessions = sessions  # write sessions, for the security log
         self._unknown_token_check = 0.0
         self._log_budget = _Budget(per_second=20)
@@ -233,17 +251,18 @@ class Guard:
         if isinstance(permission, Perm) and not reaches(caller, permission):
             raise Refusal(403, f"{caller} may not do this ({permission.value})")
 
-    async def read_body(self, request: Request) -> bytes:
+    async def read_body(self, request: Request, limit: str = "json") -> bytes:
         if request.method in SAFE_METHODS:
             return b""
+        cap = self.limits[limit]
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise Refusal(413, f"the body is larger than {self.max_body_bytes} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            raise Refusal(413, f"the body is larger than {cap} bytes")
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > self.max_body_bytes:
-                raise Refusal(413, f"the body is larger than {self.max_body_bytes} bytes")
+            if size > cap:
+                raise Refusal(413, f"the body is larger than {cap} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -30,10 +30,12 @@ class Perm(StrEnum):
     ACKNOWLEDGE_CASES = "cases:acknowledge"  # 部门报到
     READ_TASKS = "tasks:read"
     DECIDE_TASKS = "tasks:decide"  # verify, reassign
-    STEP_TASKS = "tasks:step"  # accept, decline, check in, resolve, cannot handle
+    STEP_TASKS = "tasks:step"  # accept, decline, check in, resolve, cannot handle; their photos
+    REPORT_CASES = "cases:report"  # 随手拍: a worker raises a case from the phone
     READ_WORKERS = "workers:read"  # names, phones, live positions, tasks, patrols
     SET_AVAILABILITY = "workers:availability"
-    CHECK_IN = "patrols:check-in"
+    CHECK_IN = "patrols:check-in"  # check in at a checkpoint; start and stop a patrol
+    SEND_LOCATION = "workers:location"  # the phone's position (location fixes)
     READ_PERFORMANCE = "performance:read"
     READ_DEVICES = "devices:read"  # sources, gateways, dead letters
     REPLAY_DEAD_LETTERS = "dead-letters:replay"
@@ -87,6 +89,8 @@ GRANTS: dict[Role, dict[Perm, Reach]] = {
         Perm.READ_WORKERS: Reach.OWN,
         Perm.SET_AVAILABILITY: Reach.OWN,
         Perm.CHECK_IN: Reach.OWN,
+        Perm.SEND_LOCATION: Reach.OWN,
+        Perm.REPORT_CASES: Reach.OWN,
     },
 }
 

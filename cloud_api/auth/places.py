@@ -63,9 +63,17 @@ def source_place(areas: SiteAreas, source: str | None) -> Place:
 
 
 def evidence_place(session: Session, site: Site, areas: SiteAreas, evidence: Evidence) -> Place:
-    """Where the device stands, and the case the snapshot belongs to."""
-    case_id = session.scalar(select(EventRecord.case_id).where(EventRecord.id == evidence.event_id))
+    """Where the device stands, and the case the snapshot belongs to; a worker's photo is also
+    their own (they may see it before any case lists it)."""
+    case_id = session.scalar(  # the event of the snapshot's own source (ids are unique per source)
+        select(EventRecord.case_id).where(
+            EventRecord.source == evidence.source, EventRecord.id == evidence.event_id
+        )
+    )
+    if case_id is None and evidence.task_id is not None:
+        case_id = session.scalar(select(Task.case_id).where(Task.id == evidence.task_id))
     case = session.get(Case, case_id) if case_id else None
+    own = frozenset((evidence.device_id,)) if evidence.device_id in site.workers else frozenset()
     if case is None:  # not linked by its event (yet): the case that lists it
         case = session.scalar(
             select(Case).where(Case.device_id == evidence.device_id).order_by(Case.opened_at.desc())
@@ -73,9 +81,9 @@ def evidence_place(session: Session, site: Site, areas: SiteAreas, evidence: Evi
         case = case if case is not None and evidence.id in case.evidence_ids else None
     device = areas.source_grids(evidence.device_id)
     if case is None:
-        return Place(device)
+        return Place(device, own)
     place = case_place(session, site, case)
-    return Place(place.grids | device, place.workers, place.departments)
+    return Place(place.grids | device, place.workers | own, place.departments)
 
 
 # ---------------------------------------------------------------- list filters

@@ -14,7 +14,7 @@ import hmac
 import logging
 import math
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
@@ -29,7 +29,7 @@ from cloud_api.deps import SessionDep
 from contracts.envelope import ID_PATTERN
 from gateway.people import passwords
 from gateway.people import service as people
-from gateway.people.models import Person, SignInSession
+from gateway.people.models import Person, Role, SignInSession
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["auth"], route_class=GuardedRoute)
@@ -44,6 +44,12 @@ class SignIn(BaseModel):
     # (same answer, no hashing), not as a malformed request.
     username: str = Field(description="The person's id, e.g. op-zhang or w-ma-li.")
     password: str
+    phone: bool = Field(
+        default=False,
+        description="Signing in on a phone that stays signed in (the grid worker's and installer's apps): "
+        "the session lasts GRIDWATCH_PHONE_SESSION_TTL_S (90 days) for a worker or installer, "
+        "GRIDWATCH_SESSION_TTL_S for anyone else.",
+    )
 
 
 class PasswordChange(BaseModel):
@@ -195,12 +201,28 @@ def sign_in(body: SignIn, request: Request, response: Response, session: Session
         if person.password_hash and app.passwords.needs_rehash(person.password_hash):
             person.password_hash = app.passwords.hash(body.password)
         opened = people.open_session(
-            session, person, address, request.headers.get("user-agent", ""), now, app.settings.session_ttl_s
+            session,
+            person,
+            address,
+            request.headers.get("user-agent", ""),
+            now,
+            _session_ttl(app, person, body),
         )
         people.record(session, "signed_in", person.id, now, f"person:{person.id}", address, "sign-in")
         people.bump(session)
     log.info("%s signed in from %s", person.id, address, extra={"person_id": person.id})
     return _open(request, response, session, person, opened.row, opened.csrf, opened.refresh)
+
+
+PHONE_ROLES = frozenset({Role.WORKER.value, Role.INSTALLER.value})  # people whose work is on a phone
+
+
+def _session_ttl(app: Any, person: Person, body: SignIn) -> int:
+    """A phone that stays signed in for people who work from one (a worker on patrol must not be
+    sent to the sign-in page mid-task); the usual lifetime for everyone else, and for desks."""
+    if body.phone and PHONE_ROLES & set(person.roles):
+        return int(app.settings.phone_session_ttl_s)
+    return int(app.settings.session_ttl_s)
 
 
 def _session_from_cookie(request: Request, session: Session) -> SignInSession:

@@ -1,19 +1,24 @@
-"""A worker's patrol day (plan, inspections folded in, coverage, track) and explicit patrol check-ins."""
+"""A worker's patrol day (plan, inspections folded in, coverage, track), explicit patrol check-ins,
+and the phone's side of it: location fixes, start and stop (each may carry an Idempotency-Key)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from cloud_api.auth import Access, Perm, allow, same_person
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
-from cloud_api.params import Day
+from cloud_api.idempotency import OnceDep
+from cloud_api.params import AwareTime, Day
 from cloud_api.routes.workers import WorkerReader, worker_in_reach
+from contracts import GeoPoint, LocationFix
 from contracts.geo import haversine_m
+from gateway.context import GatewayContext
 from gateway.flows.arrivals import arrive
+from gateway.flows.location_fixes import apply_fix, start_patrol
 from gateway.patrol import plans
 from gateway.patrol.queries import PatrolDay, patrol_day
 
@@ -84,3 +89,102 @@ def check_in(
         return CheckedIn(
             checkpoints=[s.checkpoint_id for s in visited if s.checkpoint_id], tasks=[t.id for t in arrived]
         )
+
+
+class Fix(BaseModel):
+    """Where the phone is (the browser's geolocation)."""
+
+    model_config = {"extra": "forbid"}
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    accuracy_m: float = Field(default=10.0, ge=0, le=10_000)
+    at: AwareTime | None = Field(
+        default=None, description="When the phone took it (kept without signal, sent later); default now."
+    )
+
+
+class LocationRequest(Fix):
+    on_patrol: bool = False
+
+
+class FixTaken(BaseModel):
+    newest: bool  # false: an older fix than the one the server has (kept for nothing)
+
+
+def _fix(ctx: GatewayContext, worker_id: str, body: Fix, on_patrol: bool) -> LocationFix:
+    now = ctx.now()
+    return LocationFix(
+        source=worker_id,
+        seq=0,
+        ts=min(body.at or now, now),  # a phone clock ahead of ours must not pin the position
+        worker_id=worker_id,
+        location=GeoPoint(lon=body.lon, lat=body.lat),
+        accuracy_m=body.accuracy_m,
+        on_patrol=on_patrol,
+    )
+
+
+@router.post(
+    "/{worker_id}/location",
+    response_model=FixTaken,
+    summary="The phone's position (on patrol: its track; near a task's site: on site)",
+)
+def post_location(
+    worker_id: str,
+    body: LocationRequest,
+    session: SessionDep,
+    ctx: CtxDep,
+    access: Annotated[Access, Depends(allow(Perm.SEND_LOCATION))],
+    once: OnceDep,
+) -> Response:
+    worker_in_reach(ctx.site, access, worker_id)
+    same_person(access, worker_id, "worker_id")
+    fix = _fix(ctx, worker_id, body, body.on_patrol)
+    return once.run(session, ctx.now(), lambda: FixTaken(newest=apply_fix(session, ctx, fix, ctx.now())))
+
+
+def _patrol_step(
+    worker_id: str, body: Fix, session: SessionDep, ctx: CtxDep, access: Access, once: OnceDep, start: bool
+) -> Response:
+    worker_in_reach(ctx.site, access, worker_id)
+    same_person(access, worker_id, "worker_id")
+    fix = _fix(ctx, worker_id, body, on_patrol=start)
+    now = ctx.now()
+
+    def work() -> PatrolDay:
+        if start:
+            start_patrol(session, ctx, fix, now)
+        else:
+            apply_fix(session, ctx, fix, now)
+        session.flush()
+        return patrol_day(session, worker_id, plans.local_day(ctx, now))
+
+    return once.run(session, now, work)
+
+
+@router.post(
+    "/{worker_id}/patrol/start", response_model=PatrolDay, summary="On patrol: today's plan, the track starts"
+)
+def patrol_start(
+    worker_id: str,
+    body: Fix,
+    session: SessionDep,
+    ctx: CtxDep,
+    access: Annotated[Access, Depends(allow(Perm.CHECK_IN))],
+    once: OnceDep,
+) -> Response:
+    """The phone then sends a fix every so often (``POST …/location`` with ``on_patrol``)."""
+    return _patrol_step(worker_id, body, session, ctx, access, once, start=True)
+
+
+@router.post("/{worker_id}/patrol/stop", response_model=PatrolDay, summary="Off patrol (the last fix)")
+def patrol_stop(
+    worker_id: str,
+    body: Fix,
+    session: SessionDep,
+    ctx: CtxDep,
+    access: Annotated[Access, Depends(allow(Perm.CHECK_IN))],
+    once: OnceDep,
+) -> Response:
+    return _patrol_step(worker_id, body, session, ctx, access, once, start=False)

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Response
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from cloud_api.auth import Access, Perm, Refusal, allow, same_person
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.auth.places import task_place, worker_place
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
+from cloud_api.idempotency import Conflict, OnceDep
+from cloud_api.params import AwareTime
 from contracts import GeoPoint, TaskAction, TaskResult, TaskUpdate
 from contracts.envelope import Identifier
 from gateway.dispatch.choice import Decision
 from gateway.dispatch.models import Task
 from gateway.dispatch.schemas import TaskView
 from gateway.flows import task_decisions as centre
-from gateway.flows.task_updates import TaskUpdateRefused, apply_task_update
+from gateway.flows.task_updates import TaskUpdateRefused, TooFar, apply_task_update
 from gateway.sla.schemas import TimerView
 from gateway.sla.service import timers_for_case
 
@@ -33,6 +35,7 @@ router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], route_class=GuardedRo
 TaskDecider = Annotated[Access, Depends(allow(Perm.DECIDE_TASKS))]
 
 WorkerStep = Literal["accept", "decline", "check-in", "resolve", "cannot-handle"]
+MAX_PHOTOS = 6  # a step shows at most this many photos
 
 
 class StepRequest(BaseModel):
@@ -44,6 +47,17 @@ class StepRequest(BaseModel):
     note: str = Field(default="", max_length=2000)
     location: GeoPoint | None = Field(default=None, description="check-in: where the phone is.")
     result: TaskResult | None = Field(default=None, description="resolve: what the worker found.")
+    photos: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=MAX_PHOTOS,
+        description="Photos uploaded before (PUT /api/v1/photos/{id}) that the step shows (resolve: the "
+        "result); listed on the case.",
+    )
+    taken_at: AwareTime | None = Field(
+        default=None,
+        description="When the phone took the step, if it was kept without signal and sent later: the "
+        "trail says so (the step happens when it arrives).",
+    )
 
 
 _OPERATOR = Field(default=None, description="The operator: the caller (must match when given).")
@@ -136,7 +150,17 @@ def reassign(
 
 
 # Declared after verify/reassign: its {step} would swallow those paths.
-@router.post("/{task_id}/{step}", response_model=TaskDetail, summary="A worker's step on their task")
+@router.post(
+    "/{task_id}/{step}",
+    response_model=TaskDetail,
+    summary="A worker's step on their task (Idempotency-Key: applied once)",
+    responses={
+        409: {
+            "description": "The step does not fit the task now (detail, task_status; a check-in "
+            "too far away: distance_m, radius_m)"
+        }
+    },
+)
 def worker_step(
     task_id: str,
     step: WorkerStep,
@@ -144,14 +168,18 @@ def worker_step(
     session: SessionDep,
     ctx: CtxDep,
     access: Annotated[Access, Depends(allow(Perm.STEP_TASKS))],
-) -> TaskDetail:
+    once: OnceDep,
+) -> Response:
+    """A phone sends each step with an ``Idempotency-Key`` it made: a retry after a lost answer
+    gets the first answer back and changes nothing (cloud_api/idempotency.py)."""
     worker_id = same_person(access, body.worker_id, "worker_id")
     action = TaskAction(step.replace("-", "_"))
+    now = ctx.now()
     try:
         update = TaskUpdate(
             source=worker_id,
             seq=0,
-            ts=ctx.now(),
+            ts=now,
             task_id=task_id,
             worker_id=worker_id,
             action=action,
@@ -161,15 +189,21 @@ def worker_step(
         )
     except ValueError as exc:  # e.g. resolve without a result
         raise HTTPException(422, str(exc).split("\n", 1)[-1].strip()) from None
-    with session.begin():
+
+    def work() -> TaskDetail:
         held = session.get(Task, task_id)
         if held is None:
             raise HTTPException(404, f"no task {task_id!r}")
         if held.worker_id != worker_id:  # a worker's reach is their own tasks
             raise Refusal(403, f"task {task_id} is not yours: it is {held.worker_id}'s")
         try:
-            task = apply_task_update(session, ctx, update, ctx.now())
+            task = apply_task_update(session, ctx, update, now, body.photos, body.taken_at)
+        except TooFar as exc:
+            raise Conflict(
+                str(exc), task_status=held.status, distance_m=round(exc.distance_m), radius_m=exc.radius_m
+            ) from None
         except TaskUpdateRefused as exc:
-            raise HTTPException(409, str(exc)) from None
-        detail = _detail(session, task)
-    return detail
+            raise Conflict(str(exc), task_status=held.status, task_note=held.note) from None
+        return _detail(session, task)
+
+    return once.run(session, now, work)

@@ -315,19 +315,27 @@ class OutboxStore:
             return 0
         runs = _runs(sorted(p for p, _ in acked))
         with self._lock:
-            removed = 0
-
-            def work() -> None:
-                nonlocal removed
-                self._save_counters()
-                before = self._db.total_changes
-                self._db.executemany("DELETE FROM messages WHERE pos BETWEEN ? AND ?", runs)
-                removed = self._db.total_changes - before
-
-            self._write(work, "delete acknowledged messages", transaction=True)
+            removed = self._delete_rows(
+                "DELETE FROM messages WHERE pos BETWEEN ? AND ?", runs, "delete acknowledged messages"
+            )
             self._forget(acked)
             self._depth -= removed
             return removed
+
+    def _delete_rows(self, sql: str, params: list[tuple[int, ...]], what: str, counters: bool = True) -> int:
+        """One transaction of deletes (after saving the counters); how many rows went. Holds the lock."""
+        removed = 0
+
+        def work() -> None:
+            nonlocal removed
+            if counters:
+                self._save_counters()
+            before = self._db.total_changes
+            self._db.executemany(sql, params)
+            removed = self._db.total_changes - before
+
+        self._write(work, what, transaction=True)
+        return removed
 
     def _forget(self, gone: list[tuple[int, Priority]]) -> None:
         # Acknowledgements come in publish order, so a gone row is nearly always the
@@ -379,19 +387,11 @@ class OutboxStore:
         if not positions:
             return 0
         with self._lock:
-            removed = 0
-
-            def work() -> None:
-                nonlocal removed
-                self._save_counters()
-                before = self._db.total_changes
-                self._db.executemany(
-                    "DELETE FROM messages WHERE pos = ? AND priority = ?",
-                    [(p, int(priority)) for p in positions],
-                )
-                removed = self._db.total_changes - before
-
-            self._write(work, f"drop {len(positions)} {priority.name.lower()} message(s)", transaction=True)
+            removed = self._delete_rows(
+                "DELETE FROM messages WHERE pos = ? AND priority = ?",
+                [(p, int(priority)) for p in positions],
+                f"drop {len(positions)} {priority.name.lower()} message(s)",
+            )
             self._forget([(p, priority) for p in positions])
             self._depth -= removed
             return removed
@@ -408,16 +408,12 @@ class OutboxStore:
         if not positions:
             return 0
         with self._lock:
-            removed = 0
-
-            def work() -> None:
-                nonlocal removed
-                before = self._db.total_changes
-                self._db.executemany("DELETE FROM refused WHERE pos = ?", [(p,) for p in positions])
-                removed = self._db.total_changes - before
-
-            self._write(work, f"forget {len(positions)} refused message(s)", transaction=True)
-            return removed
+            return self._delete_rows(
+                "DELETE FROM refused WHERE pos = ?",
+                [(p,) for p in positions],
+                f"forget {len(positions)} refused message(s)",
+                counters=False,
+            )
 
     def refused(self) -> list[tuple[str, str, str]]:
         """(message id, topic, reason) of every message the broker refused for good."""

@@ -19,6 +19,8 @@ Change = Literal[
     "sla_breach",
     "acknowledged",
     "merged",
+    "photo",  # a worker's photo joined the case
+    "reported",  # a worker reported it from the phone (随手拍)
 ]
 
 

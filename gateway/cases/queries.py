@@ -20,7 +20,9 @@ from contracts.site import Site
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case, CaseTransition
 from gateway.cases.schemas import CaseDetail, CaseView, TransitionView
-from gateway.dispatch.models import Task
+from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task
+
+_ACTIVE_TASKS = [s.value for s in ACTIVE_TASK_STATUSES]
 
 _SEVERITY_RANK = case({s.value: s.rank for s in Severity}, value=Case.severity, else_=-1)
 # What a list may be sorted by (``-`` in front: descending); ties fall back to the newest first.
@@ -183,3 +185,18 @@ def _apart(a: Case, b: Case) -> float:
     if a.lon is None or a.lat is None or b.lon is None or b.lat is None:
         return math.inf
     return haversine_m(a.lon, a.lat, b.lon, b.lat)
+
+
+def worker_tasks_with_cases(session: Session, worker_id: str, finished: int = 50) -> list[tuple[Task, Case]]:
+    """A worker's phone list: every active task and the ``finished`` latest others, with their
+    cases (two queries, whatever the number of tasks)."""
+    both = select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.worker_id == worker_id)
+    active = session.execute(both.where(Task.status.in_(_ACTIVE_TASKS))).tuples().all()
+    done = (
+        session.execute(
+            both.where(Task.status.not_in(_ACTIVE_TASKS)).order_by(Task.updated_at.desc()).limit(finished)
+        )
+        .tuples()
+        .all()
+    )
+    return [*active, *done]

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from contracts import EventState, GeoPoint, HazardEvent, Severity, category_of
+from contracts import EventState, GeoPoint, HazardEvent, Severity, category_of, new_id
 from contracts.site.models import Camera
 from gateway.cases.audit import note
 from gateway.cases.correlation import CaseBook
@@ -55,18 +55,23 @@ def resolve_place(ctx: GatewayContext, event: HazardEvent, node_id: str | None) 
     if location is None:
         warnings.append("no location: the event has none and the device has no position")
     else:
-        grid = ctx.grids.locate(location)
-        if grid is None:
-            nearest = ctx.grids.nearest(location)
-            if nearest is not None:
-                grid, distance = nearest
-                warnings.append(
-                    f"location is outside every grid; assigned to the nearest grid "
-                    f"{grid.id!r} ({distance:.0f} m away)"
-                )
-        grid_id = grid.id if grid else None
+        grid_id = grid_of(ctx, location, warnings)
     key = f"{event.device_id}/{event.zone_id}" if event.zone_id else event.device_id
     return Place(key, node_id, event.device_id, event.zone_id, label, location, grid_id, tuple(warnings))
+
+
+def grid_of(ctx: GatewayContext, location: GeoPoint, warnings: list[str]) -> str | None:
+    """The grid a position lies in; outside every grid, the nearest one (and a warning says so)."""
+    grid = ctx.grids.locate(location)
+    if grid is None:
+        nearest = ctx.grids.nearest(location)
+        if nearest is not None:
+            grid, distance = nearest
+            warnings.append(
+                f"location is outside every grid; assigned to the nearest grid "
+                f"{grid.id!r} ({distance:.0f} m away)"
+            )
+    return grid.id if grid else None
 
 
 def transition(
@@ -177,7 +182,8 @@ def record_hazard(
         return None, False
     policy = ctx.site.escalation.policy(event.hazard_type)
     case = Case(
-        id=event.id,
+        # The gateway's own id: event ids are unique per source only (two sources may share one).
+        id=new_id(),
         hazard_type=event.hazard_type.value,
         category=category_of(event.hazard_type).value,
         severity=event.severity.value,

@@ -13,15 +13,17 @@ from gateway.store.base import Base, UtcDateTime
 class EventRecord(Base):
     """One accepted message that changes state (hazard event, task update).
 
-    The primary key is the envelope id, so a redelivered or replayed message
-    cannot be applied twice: the insert fails and the batch skips it.
+    The primary key is (source, envelope id), so a redelivered or replayed message
+    cannot be applied twice: the insert finds it and the batch skips it. Ids are
+    unique per source, not globally: a source that publishes another source's id
+    first cannot make the genuine message look like a redelivery.
     """
 
     __tablename__ = "events"
 
+    source: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    source: Mapped[str] = mapped_column(String(64), index=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -81,3 +83,23 @@ class SourceProgress(Base):
     messages_total: Mapped[int] = mapped_column(BigInteger, default=0)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiReceipt(Base):
+    """The answer to a write sent with an ``Idempotency-Key`` (a phone's step made offline).
+
+    Written in the same transaction as the change it answers, so a retry of the same request
+    (same caller, same key) gets this answer back and changes nothing: exactly once over HTTP,
+    as the ledger above is for MQTT. ``fingerprint`` tells a retry from a different request
+    that reused the key.
+    """
+
+    __tablename__ = "api_receipts"
+
+    caller: Mapped[str] = mapped_column(String(100), primary_key=True, doc="person:<id> or token:<name>")
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, doc="the Idempotency-Key the client made")
+    route: Mapped[str] = mapped_column(String(300), doc="method and path, for people reading the table")
+    fingerprint: Mapped[str] = mapped_column(String(64), doc="SHA-256 of method, path and body")
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

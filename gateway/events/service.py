@@ -1,11 +1,11 @@
 """The ingest ledger and the dead-letter store.
 
-The ledger is how exactly-once works: the envelope id is the primary key of
-``events``, and a batch *claims* its ids with ``INSERT … ON CONFLICT DO
-NOTHING RETURNING id`` before it applies anything. An id that comes back was
-ours to apply; one that does not is a redelivery or a replay — or another
-gateway's, which on PostgreSQL makes us wait for that gateway's commit rather
-than apply it twice.
+The ledger is how exactly-once works: (source, envelope id) is the primary key
+of ``events``, and a batch *claims* its messages with ``INSERT … ON CONFLICT DO
+NOTHING RETURNING`` before it applies anything. A key that comes back was ours
+to apply; one that does not is a redelivery or a replay — or another gateway's,
+which on PostgreSQL makes us wait for that gateway's commit rather than apply it
+twice. Keys are per source: an id one source made up cannot shadow another's.
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ _CHUNK = 500  # rows per multi-row INSERT: far below SQLite's and PostgreSQL's p
 
 _events = EventRecord.__table__
 _dead_letters = DeadLetter.__table__
+
+EventKey = tuple[str, str]  # (source, message id): what the ledger knows a message by
+
+
+def key_of(message: Envelope) -> EventKey:
+    return (message.source, message.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,40 +73,46 @@ def _ledger_row(claim: Claim, now: datetime, gateway_id: str) -> dict[str, Any]:
     }
 
 
-def claim(session: Session, claims: Sequence[Claim], now: datetime, gateway_id: str) -> set[str]:
-    """Insert ledger rows for messages not seen before; returns the ids that were new.
+def claim(session: Session, claims: Sequence[Claim], now: datetime, gateway_id: str) -> set[EventKey]:
+    """Insert ledger rows for messages not seen before; returns the keys that were new.
 
-    Ids are inserted in sorted order so that two gateways claiming overlapping
+    Rows are inserted in key order so that two gateways claiming overlapping
     sets on PostgreSQL always wait for each other in the same order (no deadlock).
     """
     if not claims:
         return set()
-    rows = sorted((_ledger_row(c, now, gateway_id) for c in claims), key=lambda r: r["id"])
+    rows = sorted((_ledger_row(c, now, gateway_id) for c in claims), key=lambda r: (r["source"], r["id"]))
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # One cached statement run with many parameter sets: SQLAlchemy's "insertmanyvalues"
     # turns it into a few multi-row INSERTs (compiling a fresh VALUES list costs more).
-    stmt = insert(_events).on_conflict_do_nothing(index_elements=["id"]).returning(_events.c.id)
-    won: set[str] = set(session.execute(stmt, rows).scalars())
-    return won
+    stmt = (
+        insert(_events)
+        .on_conflict_do_nothing(index_elements=["source", "id"])
+        .returning(_events.c.source, _events.c.id)
+    )
+    return {(source, message_id) for source, message_id in session.execute(stmt, rows)}
 
 
-def attach_cases(session: Session, case_of_event: dict[str, str]) -> None:
+_BY_KEY = (_events.c.source == bindparam("key_source")) & (_events.c.id == bindparam("key_id"))
+
+
+def attach_cases(session: Session, case_of_event: dict[EventKey, str]) -> None:
     """Record which case each applied hazard event went into."""
     if not case_of_event:
         return
     session.execute(
-        update(_events).where(_events.c.id == bindparam("event_id")).values(case_id=bindparam("case")),
-        [{"event_id": e, "case": c} for e, c in case_of_event.items()],
+        update(_events).where(_BY_KEY).values(case_id=bindparam("case")),
+        [{"key_source": s, "key_id": e, "case": c} for (s, e), c in case_of_event.items()],
         execution_options={"synchronize_session": False},
     )
 
 
-def set_outcomes(session: Session, outcome_of_event: dict[str, str]) -> None:
+def set_outcomes(session: Session, outcome_of_event: dict[EventKey, str]) -> None:
     if not outcome_of_event:
         return
     session.execute(
-        update(_events).where(_events.c.id == bindparam("event_id")).values(outcome=bindparam("result")),
-        [{"event_id": e, "result": o} for e, o in outcome_of_event.items()],
+        update(_events).where(_BY_KEY).values(outcome=bindparam("result")),
+        [{"key_source": s, "key_id": e, "result": o} for (s, e), o in outcome_of_event.items()],
         execution_options={"synchronize_session": False},
     )
 

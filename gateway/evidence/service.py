@@ -23,6 +23,7 @@ from contracts import EvidenceSnapshot
 from gateway.cases.models import Case
 from gateway.events.models import EventRecord
 from gateway.evidence.models import Evidence
+from gateway.evidence.photos import Photo
 
 
 class EvidenceRejected(ValueError):
@@ -30,8 +31,18 @@ class EvidenceRejected(ValueError):
 
 
 def store_evidence(session: Session, snap: EvidenceSnapshot, now: datetime) -> bool:
-    """Returns False when this evidence was already stored (a redelivery)."""
-    if session.get(Evidence, snap.evidence_id) is not None:
+    """Returns False when this evidence was already stored (a redelivery).
+
+    An id another source already holds is refused (a dead letter, kept for a replay), never
+    taken for a redelivery: one source cannot make another's snapshot vanish by using its id.
+    """
+    held = session.get(Evidence, snap.evidence_id)
+    if held is not None:
+        if held.source != snap.source:
+            raise EvidenceRejected(
+                f"evidence id {snap.evidence_id!r} is already held by {held.source!r}; "
+                "the snapshot is kept here (replay it once the other one is gone)"
+            )
         return False
     try:
         jpeg = base64.b64decode(snap.jpeg_b64, validate=True)
@@ -59,36 +70,82 @@ def store_evidence(session: Session, snap: EvidenceSnapshot, now: datetime) -> b
 
 
 def link_evidence(
-    session: Session, case_of_event: Mapping[str, str], new_snapshots: Collection[EvidenceSnapshot]
+    session: Session,
+    case_of_event: Mapping[tuple[str, str], str],
+    new_snapshots: Collection[EvidenceSnapshot],
 ) -> int:
     """Attach snapshots to the cases of their events, in both arrival orders; one or two
-    queries per batch. ``case_of_event``: this batch's hazard events and their cases."""
+    queries per batch. ``case_of_event``: this batch's hazard events, by (source, event id),
+    and their cases. A snapshot documents an event of its own source only: another source
+    naming that event id attaches nothing."""
     pairs: list[tuple[str, str]] = []  # (case id, evidence id)
-    waiting: dict[str, str] = {}  # event id -> evidence id, for events of earlier batches
+    waiting: dict[tuple[str, str], str] = {}  # (source, event id) -> evidence id, earlier batches
     for snap in new_snapshots:
         if snap.event_id is None:
             continue
-        if snap.event_id in case_of_event:
-            pairs.append((case_of_event[snap.event_id], snap.evidence_id))
+        key = (snap.source, snap.event_id)
+        if key in case_of_event:
+            pairs.append((case_of_event[key], snap.evidence_id))
         else:
-            waiting[snap.event_id] = snap.evidence_id
+            waiting[key] = snap.evidence_id
     if waiting:
         rows = session.execute(
-            select(EventRecord.id, EventRecord.case_id).where(
-                EventRecord.id.in_(waiting), EventRecord.case_id.is_not(None)
+            select(EventRecord.source, EventRecord.id, EventRecord.case_id).where(
+                EventRecord.id.in_({event_id for _, event_id in waiting}), EventRecord.case_id.is_not(None)
             )
         )
-        pairs += [(case_id, waiting[event_id]) for event_id, case_id in rows]
+        pairs += [(case_id, waiting[(s, e)]) for s, e, case_id in rows if (s, e) in waiting]
     if case_of_event:  # snapshots that arrived before their event
         fresh = {s.evidence_id for s in new_snapshots}
         rows = session.execute(
-            select(Evidence.event_id, Evidence.id).where(Evidence.event_id.in_(list(case_of_event)))
+            select(Evidence.source, Evidence.event_id, Evidence.id).where(
+                Evidence.event_id.in_({event_id for _, event_id in case_of_event})
+            )
         )
-        pairs += [(case_of_event[event_id], ev) for event_id, ev in rows if ev not in fresh]
+        pairs += [
+            (case_of_event[(s, e)], ev) for s, e, ev in rows if (s, e) in case_of_event and ev not in fresh
+        ]
     linked = 0
     for case_id, evidence_id in pairs:
         case = session.get(Case, case_id)
-        if case is not None and evidence_id not in case.evidence_ids:
-            case.evidence_ids = [*case.evidence_ids, evidence_id]
+        if case is not None and attach(case, evidence_id):
             linked += 1
     return linked
+
+
+def store_photo(
+    session: Session,
+    photo_id: str,
+    worker_id: str,
+    photo: Photo,
+    taken_at: datetime,
+    now: datetime,
+    task_id: str | None = None,
+    where: tuple[float, float] | None = None,
+) -> Evidence:
+    """Keep a worker's photo (already cleaned, gateway.evidence.photos) as evidence."""
+    row = Evidence(
+        id=photo_id,
+        event_id=None,
+        device_id=worker_id,
+        source=worker_id,
+        taken_at=taken_at,
+        received_at=now,
+        width=photo.width,
+        height=photo.height,
+        sha256=photo.sha256,
+        jpeg=photo.jpeg,
+        task_id=task_id,
+        lon=where[0] if where else None,
+        lat=where[1] if where else None,
+    )
+    session.add(row)
+    return row
+
+
+def attach(case: Case, evidence_id: str) -> bool:
+    """List a snapshot or photo on its case (once)."""
+    if evidence_id in case.evidence_ids:
+        return False
+    case.evidence_ids = [*case.evidence_ids, evidence_id]
+    return True

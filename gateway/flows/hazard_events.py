@@ -26,6 +26,7 @@ from gateway.cases.service import Place, mark_cleared, record_hazard
 from gateway.context import GatewayContext
 from gateway.dispatch.choice import Decision
 from gateway.events import service as ledger
+from gateway.events.service import EventKey, key_of
 from gateway.flows.dispatch import start_case
 from gateway.notify import service as notify
 
@@ -36,7 +37,8 @@ LATE_CLEAR_WINDOW = timedelta(hours=1)  # how far back a clear that overtook its
 class Taken:
     """What became of one hazard event."""
 
-    case_of_event: dict[str, str]  # event id -> case id: this event, and an earlier clear it ended
+    # (source, event id) -> case id: this event, and an earlier clear it ended
+    case_of_event: dict[EventKey, str]
     opened: Case | None = None  # the case it opened, if it opened one
     decision: Decision | None = None  # the first dispatch decision of an emergency case
 
@@ -48,14 +50,14 @@ def take_hazard(
     if case is None:
         return Taken({})  # a clear with no open case: only the ledger keeps it
     if not created:
-        return Taken({event.id: case.id})
-    joined = {event.id: case.id}
+        return Taken({key_of(event): case.id})
+    joined = {key_of(event): case.id}
     earlier = ledger.later_clear(
         session, event.device_id, event.hazard_type.value, event.ts, now - LATE_CLEAR_WINDOW
     )
     if earlier is not None:
         mark_cleared(session, ctx, case, earlier.ts, earlier.id, now)
-        joined[earlier.id] = case.id
+        joined[(earlier.source, earlier.id)] = case.id
     return Taken(joined, case, open_case(session, ctx, case, event.category, now))
 
 

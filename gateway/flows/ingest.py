@@ -5,9 +5,10 @@ returns, i.e. after the commit: an acknowledged message is never lost.
 
 One batch, one transaction, few statements:
 
-1. decode every payload against the contracts (no database yet);
+1. decode every payload against the contracts and admit it (a sender the
+   site knows, not dated in the future; no database yet);
 2. keep the refused ones as dead letters (one multi-row INSERT);
-3. *claim* the ids of state-changing messages in the ledger (one
+3. *claim* the (source, id) of state-changing messages in the ledger (one
    ``INSERT … ON CONFLICT DO NOTHING RETURNING``): what comes back is new,
    the rest are redeliveries, replays or another gateway's;
 4. load the open cases of all the batch's places (one query) and fold the
@@ -16,11 +17,14 @@ One batch, one transaction, few statements:
    sequence bookkeeping; commit;
 6. only then: telemetry to its sink, metrics, log lines.
 
-If the batch fails it is retried (a deadlock or a lock timeout with another
-gateway), or redone message by message (a bug triggered by one payload); a
-message that still fails is dead-lettered so that it cannot block the
-stream. A store that cannot take writes raises :class:`StoreUnavailable`
-and nothing is acknowledged.
+The contracts refuse what the database would (integers past BIGINT, NUL in
+text, timestamps out of range), so a valid message does not fail its INSERT.
+If a batch fails anyway it is retried (a deadlock or a lock timeout with
+another gateway), or split in halves until the message that breaks it stands
+alone (a bug triggered by one payload: about 2·log2(n) transactions, not n);
+that message is dead-lettered so that it cannot block the stream. A store that
+cannot take writes raises :class:`StoreUnavailable` and nothing is
+acknowledged.
 """
 
 from __future__ import annotations
@@ -54,10 +58,12 @@ from gateway.cases.service import Place, resolve_place
 from gateway.context import GatewayContext
 from gateway.events import service as ledger
 from gateway.events.outcomes import Outcome
+from gateway.events.service import EventKey, key_of
 from gateway.evidence.service import EvidenceRejected, link_evidence, store_evidence
 from gateway.flows.hazard_events import take_hazard
 from gateway.flows.location_fixes import apply_fix
 from gateway.flows.task_updates import take_task_update
+from gateway.ingest.admission import Admission
 from gateway.ingest.incoming import Incoming
 from gateway.ingest.sequences import SequenceReport, SequenceTracker, group_by_source
 from gateway.ingest.throttle import LogThrottle
@@ -95,9 +101,9 @@ class _Work:
     counts: list[tuple[object, tuple[str, ...]]] = field(default_factory=list)
     dead_letters: list[ledger.Rejected] = field(default_factory=list)
     sequences: SequenceReport = field(default_factory=SequenceReport)
-    case_of_event: dict[str, str] = field(default_factory=dict)
+    case_of_event: dict[EventKey, str] = field(default_factory=dict)
     snapshots: list[EvidenceSnapshot] = field(default_factory=list)  # stored in this batch
-    redriven: set[str] = field(default_factory=set)  # refused task updates applied after all
+    redriven: set[EventKey] = field(default_factory=set)  # refused task updates applied after all
 
     def count(self, counter: object, *labels: str) -> None:
         self.counts.append((counter, labels))
@@ -113,13 +119,16 @@ class Pipeline:
         ctx: GatewayContext,
         telemetry: TelemetrySink | None = None,
         sequences: SequenceTracker | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.sessions = sessions
         self.ctx = ctx
         self.telemetry = telemetry or NullTelemetry()
         self.sequences = sequences or SequenceTracker()
+        self.admission = admission or Admission(ctx.site)
         self.after_commit: list[CommitHook] = []  # e.g. a benchmark's clock; must be quick
-        self._dead_letter_log = LogThrottle(log, per_minute=20)
+        # A flood of bad input is one line per reason and minute, then a count of the rest.
+        self._log = LogThrottle(log, per_minute=1)
         self._places: dict[tuple[object, ...], Place] = {}
 
     # -- the batch -----------------------------------------------------------
@@ -127,19 +136,9 @@ class Pipeline:
         if not batch:
             return []
         started = time.perf_counter()
-        items = [self._decode(m) for m in batch]
         now = self.ctx.now()
-        try:
-            work = self._attempt(items, now)
-            done = [work]
-        except StoreUnavailable:
-            raise
-        except Exception as exc:
-            metrics.BATCH_RETRIES.labels("bad_message").inc()
-            log.warning(
-                "batch of %d failed (%s: %s); redoing one by one", len(batch), type(exc).__name__, exc
-            )
-            done = [self._one_by_one(item, now) for item in items]
+        items = [self._decode(m, now) for m in batch]
+        done = self._isolate(items, now)
         for work in done:
             self._after_commit(work)
         outcomes = [item.outcome or Outcome.APPLIED for item in items]
@@ -157,14 +156,24 @@ class Pipeline:
             hook(batch, outcomes)
         return outcomes
 
-    def _decode(self, m: Incoming) -> _Item:
+    def _decode(self, m: Incoming, now: datetime) -> _Item:
         try:
-            return _Item(m, message=decode(m.topic, m.payload))
+            message = decode(m.topic, m.payload)
         except ContractError as exc:
             return _Item(m, error=exc)
         except Exception as exc:  # a decoder bug must cost one dead letter, not the gateway
-            log.exception("decoder failed on a payload from %s", m.topic, extra={"topic": m.topic})
-            return _Item(m, error=ContractError("undecodable", f"{type(exc).__name__}: {exc}"[:500]))
+            self._log.warning(
+                "decoder_error",
+                "decoder failed on a payload from %s",
+                m.topic,
+                extra={"topic": m.topic},
+                exc_info=True,
+            )
+            return _Item(m, error=ContractError("decoder_error", f"{type(exc).__name__}: {exc}"[:500]))
+        refusal = self.admission.refusal(topics.parse(m.topic), message, now)
+        if refusal is not None:
+            return _Item(m, error=refusal)
+        return _Item(m, message=message)
 
     def _attempt(self, items: list[_Item], now: datetime) -> _Work:
         """Run the batch in one transaction, retrying what another writer caused."""
@@ -183,29 +192,47 @@ class Pipeline:
                 time.sleep(random.uniform(0.005, 0.05) * attempt)
         raise AssertionError("unreachable")
 
-    def _one_by_one(self, item: _Item, now: datetime) -> _Work:
+    def _isolate(self, items: list[_Item], now: datetime) -> list[_Work]:
+        """Apply the batch; if a message breaks it, split it until that message stands alone.
+
+        Halves keep the batch's order (the first is committed before the second starts).
+        """
         try:
-            return self._attempt([item], now)
+            return [self._attempt(items, now)]
         except StoreUnavailable:
             raise
         except Exception as exc:
-            log.exception(
-                "message on %s could not be applied; dead-lettering it",
-                item.incoming.topic,
-                extra={"topic": item.incoming.topic},
+            if len(items) == 1:
+                return [self._dead_letter_alone(items[0], exc, now)]
+            metrics.BATCH_RETRIES.labels("bad_message").inc()
+            self._log.warning(
+                "batch_failed",
+                "batch of %d failed (%s: %s); splitting it to find the message that breaks it",
+                len(items),
+                type(exc).__name__,
+                exc,
             )
-            work = _Work()
-            rejected = ledger.Rejected(
-                item.incoming.topic, item.incoming.payload, "processing_error", f"{type(exc).__name__}: {exc}"
-            )
-            try:
-                with self.sessions.begin() as session:
-                    ledger.dead_letters(session, [rejected], now)
-            except Exception as again:
-                raise StoreUnavailable(f"cannot write even a dead letter: {again}") from again
-            work.dead_letters.append(rejected)
-            item.outcome = Outcome.DEAD_LETTER
-            return work
+            half = len(items) // 2
+            return self._isolate(items[:half], now) + self._isolate(items[half:], now)
+
+    def _dead_letter_alone(self, item: _Item, exc: Exception, now: datetime) -> _Work:
+        self._log.warning(
+            "processing_error",
+            "message on %s could not be applied; dead-lettering it",
+            item.incoming.topic,
+            extra={"topic": item.incoming.topic},
+            exc_info=exc,
+        )
+        rejected = ledger.Rejected(
+            item.incoming.topic, item.incoming.payload, "processing_error", f"{type(exc).__name__}: {exc}"
+        )
+        try:
+            with self.sessions.begin() as session:
+                ledger.dead_letters(session, [rejected], now)
+        except Exception as again:
+            raise StoreUnavailable(f"cannot write even a dead letter: {again}") from again
+        item.outcome = Outcome.DEAD_LETTER
+        return _Work(dead_letters=[rejected])
 
     def _transaction(self, items: list[_Item], now: datetime) -> _Work:
         work = _Work()
@@ -220,13 +247,14 @@ class Pipeline:
                     )
                     item.outcome = Outcome.DEAD_LETTER
             # 2. claim state-changing messages: the ledger decides what is new
-            first_of: dict[str, _Item] = {}
+            first_of: dict[EventKey, _Item] = {}
             for item in items:
                 if isinstance(item.message, HazardEvent | TaskUpdate):
-                    if item.message.id in first_of:
+                    key = key_of(item.message)
+                    if key in first_of:
                         item.outcome = Outcome.DUPLICATE  # twice in one batch
                     else:
-                        first_of[item.message.id] = item
+                        first_of[key] = item
             won = ledger.claim(
                 session,
                 [
@@ -236,8 +264,8 @@ class Pipeline:
                 now,
                 self.ctx.gateway_id,
             )
-            for message_id, item in first_of.items():
-                if message_id not in won:
+            for key, item in first_of.items():
+                if key not in won:
                     item.outcome = Outcome.DUPLICATE
             # 3. cases: one query for every place in the batch
             book = CaseBook(session, self.ctx)
@@ -268,7 +296,7 @@ class Pipeline:
                 work.sequences,
             )
         for item in items:
-            if item.message is not None and item.message.id in work.redriven:
+            if item.message is not None and key_of(item.message) in work.redriven:
                 item.outcome = Outcome.APPLIED
         return work
 
@@ -296,7 +324,7 @@ class Pipeline:
         for reason, n in Counter(r.reason for r in work.dead_letters).items():
             metrics.DEAD_LETTERS.labels(reason).inc(n)
         for r in work.dead_letters:
-            self._dead_letter_log.warning(
+            self._log.warning(
                 r.reason,
                 "dead letter on %s: %s: %s",
                 r.topic,

@@ -1,4 +1,5 @@
-"""What a worker's location fix means: a new position, maybe an arrival, maybe patrol progress."""
+"""What a worker's location fix means: a new position, maybe an arrival, maybe patrol progress;
+and a patrol started from the phone."""
 
 from __future__ import annotations
 
@@ -26,3 +27,10 @@ def apply_fix(session: Session, ctx: GatewayContext, fix: LocationFix, now: date
         track.add_fix(session, ctx, fix.worker_id, lon, lat, fix.ts)
         plans.visit_checkpoints(session, ctx, fix.worker_id, lon, lat, fix.ts)
     return True
+
+
+def start_patrol(session: Session, ctx: GatewayContext, fix: LocationFix, now: datetime) -> None:
+    """On patrol from the phone: today's plan is made (its checkpoints, the inspections folded
+    into it) and the first fix starts the track."""
+    plans.plan_for(session, ctx, fix.worker_id, plans.local_day(ctx, now), now)
+    apply_fix(session, ctx, fix, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,13 +17,19 @@ from gateway.context import GatewayContext
 from gateway.dispatch.models import Task, TaskStatus
 from gateway.events import service as ledger
 from gateway.events.outcomes import Outcome
+from gateway.events.service import EventKey, key_of
 from gateway.flows import escalate as escalation
 from gateway.flows import task_steps as steps
+from gateway.flows import worker_photos
 from gateway.flows.dispatch import redispatch
+from gateway.ingest.throttle import LogThrottle
 
 log = logging.getLogger(__name__)
+# A phone sending the same wrong step in a loop is not a log flood.
+_refused_log = LogThrottle(log, per_minute=20)
 
 REDRIVE_WINDOW = timedelta(minutes=10)  # refused task updates this recent are retried after a step
+LATE_STEP = timedelta(minutes=1)  # a step the phone took longer ago than this says so on the trail
 
 # The task states each worker action may start from.
 _NEEDS: dict[TaskAction, frozenset[TaskStatus]] = {
@@ -39,7 +46,26 @@ class TaskUpdateRefused(ValueError):
     """A well-formed update that does not fit the task's state (kept, not applied)."""
 
 
-def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate, now: datetime) -> Task:
+class TooFar(TaskUpdateRefused):
+    """A check-in from further away than the site's check-in radius."""
+
+    def __init__(self, distance_m: float, radius_m: float) -> None:
+        super().__init__(f"check-in {distance_m:.0f} m from the site; must be within {radius_m:.0f} m")
+        self.distance_m = distance_m
+        self.radius_m = radius_m
+
+
+def apply_task_update(
+    session: Session,
+    ctx: GatewayContext,
+    update: TaskUpdate,
+    now: datetime,
+    photos: Sequence[str] = (),
+    taken_at: datetime | None = None,
+) -> Task:
+    """Apply one step. ``photos``: photos uploaded over HTTP that the step names (besides
+    ``update.photo``); ``taken_at``: when the phone took the step, if it was sent later
+    (kept offline) — the trail says so; the step itself happens now."""
     task = session.get(Task, update.task_id)
     if task is None:
         raise TaskUpdateRefused(f"unknown task {update.task_id!r}")
@@ -60,11 +86,20 @@ def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate,
         radius = ctx.site.settings.dispatch.check_in_radius_m
         d = update.location.distance_m(GeoPoint(lon=case.lon, lat=case.lat))  # type: ignore[arg-type]
         if d > radius:
-            raise TaskUpdateRefused(f"check-in {d:.0f} m from the site; must be within {radius:.0f} m")
+            raise TooFar(d, radius)
+    named = [*photos, *([update.photo.evidence_id] if update.photo else [])]
+    if named:
+        try:
+            named = worker_photos.name_on_case(
+                session, case, task, update.worker_id, named, update.photo.sha256 if update.photo else None
+            )
+        except worker_photos.PhotoNotTaken as exc:
+            raise TaskUpdateRefused(str(exc)) from None
     actor = f"worker:{update.worker_id}"
     if update.note:
         task.note = update.note
-    reason = update.note or update.action.value
+    more = _more(ctx, named, taken_at, now)
+    reason = (update.note or update.action.value) + more
     if update.action is TaskAction.ACCEPT:
         steps.accept(session, ctx, task, case, actor, reason, now, update.id)
     elif update.action is TaskAction.DECLINE:
@@ -72,10 +107,10 @@ def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate,
         redispatch(session, ctx, case, now, f"decline by {update.worker_id}")
     elif update.action is TaskAction.CHECK_IN:
         where = "explicit check-in" if update.location is None else "check-in with location"
-        steps.check_in(session, ctx, task, case, actor, update.note or where, now, update.id)
+        steps.check_in(session, ctx, task, case, actor, (update.note or where) + more, now, update.id)
     elif update.action is TaskAction.RESOLVE:
         assert update.result is not None  # the contract requires it
-        reason = f"{update.result.value}: {update.note}".rstrip(": ")
+        reason = f"{update.result.value}: {update.note}".rstrip(": ") + more
         steps.resolve(session, ctx, task, case, actor, update.result.value, reason, now, update.id)
     else:  # CANNOT_HANDLE: the worker blows the whistle (网格吹哨)
         escalation.escalate(
@@ -97,12 +132,27 @@ def apply_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate,
     return task
 
 
+def _more(ctx: GatewayContext, photos: Sequence[str], taken_at: datetime | None, now: datetime) -> str:
+    """What the trail adds to a step: the photos it names, and when the phone took it if it
+    arrived late (kept on the phone without signal)."""
+    more = ""
+    if photos:
+        more += f" (photos: {', '.join(photos)})"
+    if taken_at is not None and now - taken_at > LATE_STEP:
+        tz = ctx.site.settings.site.tz
+        more += (
+            f" (taken on the phone at {taken_at.astimezone(tz):%Y-%m-%d %H:%M:%S}, "
+            f"arrived {now.astimezone(tz):%H:%M:%S})"
+        )
+    return more
+
+
 @dataclass(frozen=True, slots=True)
 class Reported:
     """What became of a task update a phone sent."""
 
     applied: bool
-    redriven: tuple[str, ...] = ()  # earlier refused updates of the task that it let through
+    redriven: tuple[EventKey, ...] = ()  # earlier refused updates of the task that it let through
 
 
 def take_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate, now: datetime) -> Reported:
@@ -116,13 +166,14 @@ def take_task_update(session: Session, ctx: GatewayContext, update: TaskUpdate, 
     try:
         apply_task_update(session, ctx, update, now)
     except TaskUpdateRefused as exc:
-        log.warning(
+        _refused_log.warning(
+            "task_update_refused",
             "task update %s refused: %s",
             update.id,
             exc,
             extra={"worker_id": update.worker_id, "task_id": update.task_id},
         )
-        ledger.set_outcomes(session, {update.id: Outcome.REFUSED.value})
+        ledger.set_outcomes(session, {key_of(update): Outcome.REFUSED.value})
         return Reported(False)
     return Reported(True, _redrive(session, ctx, update.task_id, now))
 
@@ -135,9 +186,9 @@ def _lock_task(session: Session, task_id: str) -> None:
         session.execute(select(Task).where(Task.id == task_id).with_for_update()).first()
 
 
-def _redrive(session: Session, ctx: GatewayContext, task_id: str, now: datetime) -> tuple[str, ...]:
+def _redrive(session: Session, ctx: GatewayContext, task_id: str, now: datetime) -> tuple[EventKey, ...]:
     """A step applied: retry recently refused updates of the task that it may have unblocked."""
-    redriven: list[str] = []
+    redriven: list[EventKey] = []
     progress = True
     while progress:
         progress = False
@@ -154,7 +205,7 @@ def _redrive(session: Session, ctx: GatewayContext, task_id: str, now: datetime)
             except TaskUpdateRefused:
                 continue
             row.outcome = Outcome.APPLIED.value
-            redriven.append(row.id)
+            redriven.append((row.source, row.id))
             log.info(
                 "task update %s applied after an update that overtook it",
                 row.id,

@@ -35,6 +35,19 @@ log = logging.getLogger(__name__)
 
 GRACE_S = 60.0
 MAX_OPEN_RANGES = 64  # beyond this the oldest range is counted lost at once (bounded row size)
+# Counters stop at what a BIGINT holds: a source jumping to the largest sequence number (valid, but
+# a gap of 2^63) must not make the batch's UPDATE fail.
+COUNT_MAX = 2**63 - 1
+
+
+def _gap_count(gaps: list[list]) -> int:
+    return min(sum(g[1] - g[0] + 1 for g in gaps), COUNT_MAX)
+
+
+def _plus(total: int, n: int) -> int:
+    return min(total + n, COUNT_MAX)
+
+
 _table = SourceProgress.__table__
 _COLUMNS = (
     "source",
@@ -174,7 +187,7 @@ class SequenceTracker:
                 self._one(row, gaps, seq, ts, now, report)  # type: ignore[arg-type]
             self._expire(row, gaps, now, report)  # type: ignore[arg-type]
             row.open_gaps = gaps
-            row.open_gap_count = sum(g[1] - g[0] + 1 for g in gaps)
+            row.open_gap_count = _gap_count(gaps)
             row.messages_total += len(seen[source])
             row.last_seen_at = now
             changes.append({f"v_{c}": getattr(row, c) for c in _COLUMNS})
@@ -192,7 +205,7 @@ class SequenceTracker:
             gaps = [list(g) for g in row.open_gaps]
             self._expire(row, gaps, now, report)
             row.open_gaps = gaps
-            row.open_gap_count = sum(g[1] - g[0] + 1 for g in gaps)
+            row.open_gap_count = _gap_count(gaps)
 
     @staticmethod
     def _load(session: Session, sources: list[str], dialect: str) -> dict[str, _Row]:
@@ -237,7 +250,7 @@ class SequenceTracker:
             row.resets_total += 1
             row.max_seq, row.max_seq_ts = seq, ts
             for first, last, _ in gaps:
-                row.lost_total += last - first + 1
+                row.lost_total = _plus(row.lost_total, last - first + 1)
                 report.lost.append((row.source, first, last))
             gaps.clear()
 
@@ -248,13 +261,13 @@ class SequenceTracker:
         keep = []
         for first, last, noticed in gaps:
             if datetime.fromisoformat(noticed) <= cutoff:
-                row.lost_total += last - first + 1
+                row.lost_total = _plus(row.lost_total, last - first + 1)
                 report.lost.append((row.source, first, last))
             else:
                 keep.append([first, last, noticed])
         while len(keep) > MAX_OPEN_RANGES:
             first, last, _ = keep.pop(0)
-            row.lost_total += last - first + 1
+            row.lost_total = _plus(row.lost_total, last - first + 1)
             report.lost.append((row.source, first, last))
         gaps[:] = keep
 

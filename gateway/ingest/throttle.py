@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from types import TracebackType
+
+ExcInfo = bool | BaseException | tuple[type[BaseException], BaseException, TracebackType | None] | None
 
 
 class LogThrottle:
@@ -14,7 +17,14 @@ class LogThrottle:
         self.per_minute = per_minute
         self._window: dict[str, tuple[float, int]] = {}
 
-    def warning(self, key: str, msg: str, *args: object, extra: dict[str, object] | None = None) -> None:
+    def warning(
+        self,
+        key: str,
+        msg: str,
+        *args: object,
+        extra: dict[str, object] | None = None,
+        exc_info: ExcInfo = None,
+    ) -> None:
         now = time.monotonic()
         started, n = self._window.get(key, (now, 0))
         if now - started >= 60:
@@ -25,4 +35,4 @@ class LogThrottle:
         n += 1
         self._window[key] = (started, n)
         if n <= self.per_minute:
-            self.logger.warning(msg, *args, extra=extra)
+            self.logger.warning(msg, *args, extra=extra, exc_info=exc_info)

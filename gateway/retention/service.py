@@ -4,8 +4,9 @@ Rules, in order:
 
 1. **Evidence of a case that is not finished** (anything but closed or dismissed; a resolved
    case still waits for the centre's verification) is never deleted, whatever its age or the
-   quota. A snapshot belongs to a case when the case lists it (``evidence_ids``) or when it
-   was taken for an event of the case (``event_id``).
+   quota. A snapshot or photo belongs to a case when the case lists it (``evidence_ids``), when
+   it was taken for an event of the case (``event_id``), or when a worker took it for one of
+   the case's tasks (``task_id``).
 2. **Age**: evidence older than ``evidence_days`` goes — counted from the later of its arrival
    and its case's closing, so a case closed today keeps its evidence for the full period.
    Dead letters older than ``dead_letter_days`` go.
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from contracts.retention import Kept, select_for_deletion
 from gateway.cases.lifecycle import FINISHED_STATUSES
 from gateway.cases.models import Case
+from gateway.dispatch.models import Task
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.evidence.models import Evidence
 from gateway.retention import metrics
@@ -71,6 +73,17 @@ class RetentionReport:
 def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:  # type: ignore[type-arg]
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _case_of(session: Session, model: type[EventRecord] | type[Task], ids: list[str]) -> dict[str, str]:
+    """Case id of each event (or task) id that has one."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        rows = session.execute(
+            select(model.id, model.case_id).where(model.id.in_(chunk), model.case_id.is_not(None))
+        )
+        found.update({i: c for i, c in rows})
+    return found
 
 
 def _ts(when: datetime | None) -> float | None:
@@ -162,23 +175,25 @@ class Retention:
             for ev in evidence_ids or ():
                 by_evidence[ev] = case_id
         raw = session.execute(
-            select(Evidence.id, Evidence.event_id, Evidence.received_at, func.length(Evidence.jpeg)).order_by(
-                Evidence.received_at, Evidence.id
-            )
+            select(
+                Evidence.id,
+                Evidence.event_id,
+                Evidence.task_id,
+                Evidence.received_at,
+                func.length(Evidence.jpeg),
+            ).order_by(Evidence.received_at, Evidence.id)
         ).all()
-        event_ids = list({e for ev, e, _, _ in raw if e and ev not in by_evidence})
-        case_of_event: dict[str, str] = {}
-        for chunk in _chunks(event_ids):
-            case_of_event.update(
-                session.execute(
-                    select(EventRecord.id, EventRecord.case_id).where(
-                        EventRecord.id.in_(chunk), EventRecord.case_id.is_not(None)
-                    )
-                ).all()  # type: ignore[arg-type]
-            )
+        unlisted = [r for r in raw if r[0] not in by_evidence]
+        # a snapshot taken for an event of the case, or a worker's photo for one of its tasks
+        case_of_event = _case_of(session, EventRecord, [e for _, e, _, _, _ in unlisted if e])
+        case_of_task = _case_of(session, Task, [t for _, _, t, _, _ in unlisted if t])
         items = []
-        for ev_id, event_id, received_at, size in raw:
-            case_id = by_evidence.get(ev_id) or (case_of_event.get(event_id) if event_id else None)
+        for ev_id, event_id, task_id, received_at, size in raw:
+            case_id = (
+                by_evidence.get(ev_id)
+                or (case_of_event.get(event_id) if event_id else None)
+                or (case_of_task.get(task_id) if task_id else None)
+            )
             at = received_at
             if case_id in closed_at:
                 at = max(at, closed_at[case_id])

@@ -3,7 +3,7 @@
 from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
-from gateway.events.models import DeadLetter, EventRecord, SourceProgress
+from gateway.events.models import ApiReceipt, DeadLetter, EventRecord, SourceProgress
 from gateway.evidence.models import Evidence
 from gateway.heartbeat.models import GatewayHeartbeat
 from gateway.notify.models import Delivery, DeliveryAttempt
@@ -24,6 +24,7 @@ from gateway.workers.models import WorkerAvailability, WorkerPosition
 
 __all__ = [
     "AccessRevision",
+    "ApiReceipt",
     "ApiToken",
     "Base",
     "Case",

@@ -19,7 +19,7 @@ def outcome(fn: object, topic: str, payload: bytes) -> tuple[object, ...]:
         return ("ok", fn(topic, payload))  # type: ignore[operator]
     except ContractError as exc:
         return ("refused", exc.reason, exc.detail)
-    except Exception as exc:  # the pipeline dead-letters these as undecodable; both must agree
+    except Exception as exc:  # the pipeline dead-letters these as decoder_error; both must agree
         return ("raised", type(exc).__name__)
 
 

@@ -45,7 +45,14 @@ def test_the_contract_refuses_unordered_ranges_and_a_receipt_on_another_sources_
 
 
 def test_receipt_topics_are_in_the_acl_for_their_owner_only() -> None:
-    acl = topics.mosquitto_acl()
-    assert f"pattern read {topics.ROOT}/node/%c/receipt" in acl
-    assert f"pattern read {topics.ROOT}/device/%c/receipt" in acl
+    acl = topics.mosquitto_acl(topics.Roster(nodes={"node-a": ()}, devices=("gas-9",)))
+    assert f"user node-a\n{_block(topics.Login.NODE, 'node-a')}" in acl
+    assert f"topic read {topics.ROOT}/node/node-a/receipt" in acl
+    assert f"topic read {topics.ROOT}/device/gas-9/receipt" in acl
+    assert f"topic write {topics.ROOT}/node/+/receipt" in acl  # the gateway sends them
     assert not any(f.endswith("/receipt") for f in topics.gateway_subscriptions())
+
+
+def _block(kind: topics.Login, login: str) -> str:
+    verb = {topics.Access.PUBLISH: "write", topics.Access.SUBSCRIBE: "read"}
+    return "\n".join(f"topic {verb[r.access]} {r.topic}" for r in topics.rules(kind, login))

@@ -1,15 +1,13 @@
-"""The topic scheme, its helpers, and the broker ACL derived from it (checked on a real Mosquitto)."""
+"""The topic scheme, its helpers, and the broker rules derived from it (on a real Mosquitto:
+tests/system/test_broker_identity.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from contracts import topics
-from contracts.topics import Channel, Role, TopicError
-from gridwatch.broker import Mosquitto
-from tests.helpers import Collector, publisher, wait_until
+from contracts.site import Site
+from contracts.topics import Access, Channel, Login, Role, Roster, Rule, TopicError
 
 
 def test_builders_and_parse_round_trip() -> None:
@@ -69,40 +67,62 @@ def test_gateway_subscriptions_cover_every_uplink_and_can_be_shared() -> None:
     assert all(f.startswith("$share/gateways/gridwatch/v1/") for f in shared)
 
 
-def test_acl_confines_each_client_to_its_own_topics(tmp_path: Path) -> None:
-    """Generated ACL on a real broker: a node cannot publish as another node, a worker
-    cannot read another worker's tasks, the gateway sees everything.
+def test_each_login_kind_publishes_only_under_its_own_id(demo_site: Site) -> None:
+    roster = Roster.from_site(demo_site, operators=("wall",))
+    by_login = {login: (kind, rules) for kind, login, rules in roster.logins()}
+    assert {kind for kind, _ in by_login.values()} == set(Login)
+    for login, (kind, rules) in by_login.items():
+        published = [r.topic for r in rules if r.access is Access.PUBLISH]
+        if kind in (Login.NODE, Login.DEVICE, Login.WORKER):
+            assert all(t.startswith(f"{topics.ROOT}/{kind.value}/{login}/") for t in published), login
+    worker = by_login["w-ma-li"][1]
+    assert set(worker) == {
+        Rule(Access.PUBLISH, "gridwatch/v1/worker/w-ma-li/task_update"),
+        Rule(Access.PUBLISH, "gridwatch/v1/worker/w-ma-li/location"),
+        Rule(Access.SUBSCRIBE, "gridwatch/v1/worker/w-ma-li/task"),
+    }
+    # A node reads its own sensors: the GridWatch-speaking one's topics and its zigbee2mqtt devices'.
+    donghu = {r.topic for r in by_login["node-donghu-1"][1] if r.access is Access.SUBSCRIBE}
+    assert {"gridwatch/v1/device/gas-restaurant-3/reading", "zigbee2mqtt/rental_12_smoke"} <= donghu
+    assert not any("rental" in r.topic for r in by_login["node-gongye-1"][1])
+    assert by_login["zigbee2mqtt"] == (
+        Login.BRIDGE,
+        (Rule(Access.PUBLISH, "zigbee2mqtt/#"), Rule(Access.SUBSCRIBE, "zigbee2mqtt/#")),
+    )
 
-    No sleeps: each client is subscribed once its SUBACK is in, and "nothing arrived"
-    is judged after a later message on the same path did arrive (Mosquitto routes one
-    client's publishes in order and delivers to one subscriber in order)."""
-    acl = tmp_path / "acl"
-    acl.write_text(topics.mosquitto_acl())
-    with Mosquitto(tmp_path / "broker", extra_config=f"acl_file {acl}\n") as broker:
-        gateway = Collector(broker, "gridwatch/v1/#", client_id="gateway", username="gateway")
-        nosy = Collector(
-            broker, ["gridwatch/v1/worker/w-li/task", topics.worker_task("w-zhang")], client_id="w-zhang"
-        )
-        owner = Collector(broker, "gridwatch/v1/worker/w-li/task", client_id="w-li")
-        # Mosquitto's acl_file grants every subscription and filters at delivery.
-        assert all(not code.is_failure for c in (gateway, nosy, owner) for code in c.granted)
 
-        node_a = publisher(broker, client_id="node-a")
-        node_a.publish(topics.node_event("node-a"), b"own", qos=1).wait_for_publish(5)
-        node_a.publish(topics.node_event("node-b"), b"impostor", qos=1).wait_for_publish(5)
-        node_a.publish(topics.worker_task("w-li"), b"fake task", qos=1).wait_for_publish(5)
-        node_a.publish(topics.node_event("node-a"), b"own, later", qos=1).wait_for_publish(5)
+def test_the_acl_file_binds_rules_to_logins_never_to_client_ids(demo_site: Site) -> None:
+    acl = topics.mosquitto_acl(Roster.from_site(demo_site))
+    lines = [line for line in acl.splitlines() if line and not line.startswith("#")]
+    assert not any(line.startswith("pattern") or "%c" in line or "%u" in line for line in lines)
+    assert lines[0].startswith("user ")  # no rule for anonymous clients before the first user block
+    assert "user w-ma-li\ntopic write gridwatch/v1/worker/w-ma-li/task_update" in acl
 
-        gateway.client.publish(topics.worker_task("w-li"), b"real task", qos=1).wait_for_publish(5)
-        gateway.client.publish(topics.worker_task("w-zhang"), b"zhang's task", qos=1).wait_for_publish(5)
 
-        wait_until(lambda: b"own, later" in gateway.payloads(), what="the node's later event at the gateway")
-        wait_until(lambda: b"real task" in owner.payloads(), what="w-li's task on w-li's phone")
-        wait_until(lambda: b"zhang's task" in nosy.payloads(), what="w-zhang's own task on w-zhang's phone")
-        assert b"own" in gateway.payloads()
-        assert b"impostor" not in gateway.payloads()
-        assert b"fake task" not in gateway.payloads() + owner.payloads()
-        assert nosy.payloads() == [b"zhang's task"]
-        for c in (gateway, nosy, owner):
-            c.close()
-        node_a.disconnect()
+def test_a_login_cannot_have_two_kinds() -> None:
+    with pytest.raises(ValueError, match="'node-a' would be both a node and a worker login"):
+        Roster(nodes={"node-a": ()}, workers=("node-a",))
+
+
+def test_dynsec_roles_deny_by_default_and_bind_phones_client_ids(demo_site: Site) -> None:
+    roster = Roster.from_site(demo_site)
+    config = topics.dynsec_config(roster, {login: {"password": "x"} for _, login, _ in roster.logins()})
+    assert not any(
+        config["defaultACLAccess"][k] for k in ("publishClientSend", "publishClientReceive", "subscribe")
+    )
+    clients = {c["username"]: c for c in config["clients"]}
+    assert (
+        clients["w-ma-li"]["clientid"] == "w-ma-li"
+        and clients["gas-restaurant-3"]["clientid"] == "gas-restaurant-3"
+    )
+    assert "clientid" not in clients["node-gongye-1"] and "clientid" not in clients["gateway"]
+    roles = {r["rolename"]: r for r in config["roles"]}
+    assert clients["w-ma-li"]["roles"] == [{"rolename": "gw-worker-w-ma-li", "priority": 0}]
+    assert {(a["acltype"], a["topic"]) for a in roles["gw-worker-w-ma-li"]["acls"]} == {
+        ("publishClientSend", "gridwatch/v1/worker/w-ma-li/task_update"),
+        ("publishClientSend", "gridwatch/v1/worker/w-ma-li/location"),
+        ("subscribePattern", "gridwatch/v1/worker/w-ma-li/task"),
+        ("publishClientReceive", "gridwatch/v1/worker/w-ma-li/task"),
+    }
+    gateway = {a["topic"] for a in roles["gw-gateway-gateway"]["acls"] if a["acltype"] == "subscribePattern"}
+    assert "$share/+/gridwatch/v1/node/+/event" in gateway  # gateways share the stream

@@ -8,6 +8,7 @@ processing), so `gridwatch` is the wheel's."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -37,8 +38,21 @@ class WheelVenv:
 @pytest.fixture(scope="session")
 def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> WheelVenv:
     root = tmp_path_factory.mktemp("wheel")
+    # Build from a copy of the files git would ship: setuptools keeps a build/ directory in the
+    # source tree, whose stale copies of moved or deleted modules would end up in the wheel.
+    source = root / "source"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-v", "-w", str(root / "dist")],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-v", "-w", str(root / "dist")],
         capture_output=True,
         text=True,
         timeout=300,

@@ -135,7 +135,7 @@ def test_a_clear_that_overtakes_its_alarm_is_still_noted_on_the_case(harness: Ha
         "the clear arrived first" in t.reason for t in trail(harness, case.id) if t.change == "cleared"
     )
     with harness.sessions() as s:
-        assert s.get(EventRecord, clear.id).case_id == case.id  # type: ignore[union-attr]
+        assert s.get(EventRecord, (clear.source, clear.id)).case_id == case.id  # type: ignore[union-attr]
 
 
 def _task_updates(h: Harness) -> tuple[Task, Case, Callable[..., Incoming]]:
@@ -146,7 +146,13 @@ def _task_updates(h: Harness) -> tuple[Task, Case, Callable[..., Incoming]]:
 
     def update(action: str, seq: int, **kw: object) -> Incoming:
         msg = TaskUpdate(
-            source=task.worker_id, seq=seq, task_id=task.id, worker_id=task.worker_id, action=action, **kw
+            source=task.worker_id,
+            seq=seq,
+            ts=h.clock.now(),
+            task_id=task.id,
+            worker_id=task.worker_id,
+            action=action,
+            **kw,
         )
         return Incoming(topics.worker_task_update(task.worker_id), encode(msg))
 

@@ -97,7 +97,13 @@ def test_worker_walks_the_task_through_accept_check_in_resolve(harness: Harness)
 
     def step(action: str, **kw: object) -> Outcome:
         update = TaskUpdate(
-            source="w-ma-li", seq=1, task_id=task.id, worker_id="w-ma-li", action=action, **kw
+            source="w-ma-li",
+            seq=1,
+            ts=harness.clock.now(),
+            task_id=task.id,
+            worker_id="w-ma-li",
+            action=action,
+            **kw,
         )
         return harness.send(topics.worker_task_update("w-ma-li"), update)
 
@@ -119,6 +125,7 @@ def test_decline_goes_to_the_next_candidate(harness: Harness) -> None:
     decline = TaskUpdate(
         source=first.worker_id,
         seq=1,
+        ts=harness.clock.now(),
         task_id=first.id,
         worker_id=first.worker_id,
         action="decline",

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from contracts import topics
 from gateway.cases.models import Case
+from gateway.dispatch.models import Task
 from gateway.events.models import DeadLetter
 from gateway.evidence.models import Evidence
 from gateway.flows import case_decisions
@@ -164,3 +165,30 @@ def test_a_running_gateway_sweeps_on_its_own(mosquitto: Mosquitto, sqlite_url: s
     with running_gateway(mosquitto, sqlite_url, DEMO_SITE, clock=clock, retention=retention, heartbeat_s=0.2):
         wait_until(lambda: letters() == ["recent"], what="the sweep")
     engine.dispose()
+
+
+def test_a_workers_photo_for_an_open_cases_task_is_kept(harness: Harness) -> None:
+    h = harness
+    h.raise_event("smk-factory-a1")  # an urgent alarm: dispatched to a worker at once
+    with h.sessions() as s:
+        task = s.scalars(select(Task)).one()
+    photo = snapshot(h, None)
+    with h.sessions.begin() as s:  # uploaded by the phone for the task, not on the case's list (yet)
+        s.add(
+            Evidence(
+                id="photo-1",
+                event_id=None,
+                task_id=task.id,
+                device_id=task.worker_id,
+                source=task.worker_id,
+                taken_at=h.clock.now(),
+                received_at=h.clock.now(),
+                width=photo.width,
+                height=photo.height,
+                sha256=photo.sha256,
+                jpeg=b"\xff\xd8" + b"x" * 100,
+            )
+        )
+    h.clock.advance(days=400)
+    _retention(h, evidence_days=180).sweep(h.clock.now())
+    assert _evidence_ids(h) == {"photo-1"}

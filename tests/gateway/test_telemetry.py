@@ -37,12 +37,13 @@ def sink(victoria_metrics: VictoriaMetrics, harness: Harness) -> Iterator[Influx
     telemetry.close()
 
 
-def reading(h: Harness, device: str, n: int) -> Incoming:
+def reading(h: Harness, device: str, n: int, ahead_s: float | None = None) -> Incoming:
+    """The n-th reading, made ``ahead_s`` (default n) seconds after the gateway's present."""
     node = h.ctx.site.device(device)[0]  # type: ignore[index]
     msg = SensorReading(
         source=node,
         seq=n,
-        ts=h.clock.now() + timedelta(seconds=n),
+        ts=h.clock.now() + timedelta(seconds=n if ahead_s is None else ahead_s),
         device_id=device,
         measurements=[
             Measurement(quantity="smoke_density", value=n / 100, unit="dB/m"),
@@ -57,7 +58,7 @@ def test_readings_and_health_are_read_back_from_victoria_metrics(
     harness: Harness, sink: InfluxTelemetry, victoria_metrics: VictoriaMetrics
 ) -> None:
     batch = [reading(harness, "smk-factory-a1", n) for n in range(1, 6)]
-    health: EdgeHealth = examples()["edge_health"]  # type: ignore[assignment]
+    health: EdgeHealth = examples()["edge_health"].model_copy(update={"ts": harness.clock.now()})  # type: ignore[assignment]
     batch.append(Incoming(topics.node_health(health.source), encode(health)))
     assert harness.pipeline.process(batch) == [Outcome.TELEMETRY] * 6
     assert sink.flush(10)
@@ -85,8 +86,11 @@ def test_a_stopped_telemetry_store_never_holds_up_cases(
 ) -> None:
     victoria_metrics.stop()
     for start in range(0, 1000, 100):
-        batch = [reading(harness, "smk-rental-12", n) for n in range(start + 1, start + 101)]
-        harness.pipeline.process(batch)
+        batch = [
+            reading(harness, "smk-rental-12", n, ahead_s=n - start) for n in range(start + 1, start + 101)
+        ]
+        assert harness.pipeline.process(batch) == [Outcome.TELEMETRY] * 100
+        harness.clock.advance(100)  # the sensor's clock and the gateway's move on together
     _, outcome = harness.raise_event("smk-rental-12")
     assert outcome is Outcome.APPLIED
     with harness.sessions() as s:
@@ -102,7 +106,9 @@ def test_a_stopped_telemetry_store_never_holds_up_cases(
     victoria_metrics.start()  # same port: writing resumes by itself, the held readings first
     wait_until(lambda: sink.status()["healthy"], timeout=30, what="writes to succeed again")
     assert sink.flush(30)
-    harness.pipeline.process([reading(harness, "smk-rental-12", 5000)])
+    assert harness.pipeline.process([reading(harness, "smk-rental-12", 5000, ahead_s=0)]) == [
+        Outcome.TELEMETRY
+    ]
     assert sink.flush(30)
     assert any(
         5000 / 100 in s["values"] for s in victoria_metrics.export('{__name__="sensor_smoke_density"}')

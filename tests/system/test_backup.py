@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,23 +21,12 @@ from gateway.events.models import EventRecord
 from gateway.schema.migrate import head_revision, upgrade
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE, REPO
+from tests.conftest import DEMO_SITE
 from tests.edge.mqtt_helpers import hazard
-from tests.helpers import running_gateway, wait_until
+from tests.helpers import run_gridwatch, running_gateway, wait_until
 
 NODE = "node-gongye-1"
 DEVICE = "smk-factory-a1"
-
-
-def gridwatch(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("gridwatch")), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _consistent(path: Path) -> tuple[int, int]:
@@ -81,7 +68,7 @@ def test_a_running_sqlite_store_is_backed_up_online_and_restored(
         wait_until(lambda: _consistent(store)[0] >= 50, timeout=30, what="the gateway to ingest")
         backups = []
         for i in range(3):  # while the gateway commits batch after batch
-            made = gridwatch("db", "backup", "--db", url, str(tmp_path / f"b{i}.sqlite3"))
+            made = run_gridwatch("db", "backup", "--db", url, str(tmp_path / f"b{i}.sqlite3"))
             assert made.returncode == 0, made.stderr
             assert "backed up" in made.stdout and f"schema {head_revision()}" in made.stdout
             backups.append(tmp_path / f"b{i}.sqlite3")
@@ -97,23 +84,23 @@ def test_a_running_sqlite_store_is_backed_up_online_and_restored(
 
     # restore into a new place: the gateway's store as it was at the last backup
     restored = tmp_path / "restored" / "gridwatch.db"
-    done = gridwatch("db", "restore", str(backups[-1]), "--db", f"sqlite:///{restored}")
+    done = run_gridwatch("db", "restore", str(backups[-1]), "--db", f"sqlite:///{restored}")
     assert done.returncode == 0, done.stderr
     assert _consistent(restored) == counts[-1]
-    status = gridwatch("db", "status", "--db", f"sqlite:///{restored}")
+    status = run_gridwatch("db", "status", "--db", f"sqlite:///{restored}")
     assert status.returncode == 0 and "current" in status.stdout
 
     # an existing store is not overwritten by accident, and a damaged backup never touches it
-    again = gridwatch("db", "restore", str(backups[0]), "--db", f"sqlite:///{restored}")
+    again = run_gridwatch("db", "restore", str(backups[0]), "--db", f"sqlite:///{restored}")
     assert again.returncode == 1 and "--replace" in again.stderr
     damaged = tmp_path / "damaged.sqlite3"
     data = bytearray(backups[0].read_bytes())
     data[4096:8192] = b"\x00" * 4096
     damaged.write_bytes(bytes(data))
-    bad = gridwatch("db", "restore", str(damaged), "--db", f"sqlite:///{restored}", "--replace")
+    bad = run_gridwatch("db", "restore", str(damaged), "--db", f"sqlite:///{restored}", "--replace")
     assert bad.returncode == 1 and str(damaged) in bad.stderr
     assert _consistent(restored) == counts[-1]
-    replaced = gridwatch("db", "restore", str(backups[0]), "--db", f"sqlite:///{restored}", "--replace")
+    replaced = run_gridwatch("db", "restore", str(backups[0]), "--db", f"sqlite:///{restored}", "--replace")
     assert replaced.returncode == 0 and _consistent(restored) == counts[0]
 
 
@@ -130,7 +117,7 @@ def test_postgres_backup_with_pg_dump_and_restore_with_pg_restore(pg_url: str, t
         for i in range(5):
             s.add(_case(f"case-{i}", status="closed" if i else "new"))
     dump = tmp_path / "gridwatch.dump"
-    made = gridwatch("db", "backup", "--db", pg_url, str(dump))
+    made = run_gridwatch("db", "backup", "--db", pg_url, str(dump))
     assert made.returncode == 0, made.stderr
     assert dump.stat().st_size > 0
 
@@ -142,15 +129,15 @@ def test_postgres_backup_with_pg_dump_and_restore_with_pg_restore(pg_url: str, t
         conn.execute(text("DROP TABLE dead_letters"))
     engine.dispose()
 
-    refused = gridwatch("db", "restore", str(tmp_path / "nope.dump"), "--db", pg_url, "--replace")
+    refused = run_gridwatch("db", "restore", str(tmp_path / "nope.dump"), "--db", pg_url, "--replace")
     assert refused.returncode == 1 and "no backup" in refused.stderr
-    done = gridwatch("db", "restore", str(dump), "--db", pg_url, "--replace")
+    done = run_gridwatch("db", "restore", str(dump), "--db", pg_url, "--replace")
     assert done.returncode == 0, done.stderr
     engine = make_engine(pg_url)
     with session_factory(engine)() as s:
         assert sorted(s.scalars(select(Case.id))) == [f"case-{i}" for i in range(5)]
         assert s.scalar(select(func.count()).select_from(EventRecord)) == 0
         assert s.execute(text("SELECT count(*) FROM dead_letters")).scalar() == 0  # the table is back
-    status = gridwatch("db", "status", "--db", pg_url)
+    status = run_gridwatch("db", "status", "--db", pg_url)
     assert status.returncode == 0, status.stderr
     engine.dispose()

@@ -6,9 +6,6 @@ directory that is not the checkout."""
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,22 +18,9 @@ from gridwatch.broker import Mosquitto
 from gridwatch.demo_devices import DemoDevices
 from tests.conftest import DEMO_SITE, SHARED
 from tests.edge.node_helpers import edge_settings, running_node
-from tests.helpers import wait_until
+from tests.helpers import run_gridwatch, wait_until
 
 GAS = "gas-restaurant-3"  # GridWatch-speaking, report_interval_s 60: offline after 120 s of silence
-
-
-def gridwatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("gridwatch")), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
 
 
 def test_the_demo_gas_detector_keeps_reporting_so_its_node_never_takes_it_offline(
@@ -89,14 +73,14 @@ def test_read_only_commands_create_no_files(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     for args in (("deadletters", "list"), ("deadletters", "show", "1"), ("db", "status")):
-        done = gridwatch(*args, cwd=elsewhere)
+        done = run_gridwatch(*args, cwd=elsewhere)
         assert done.returncode == 2, (args, done)
         assert "no GridWatch store at" in done.stderr and "--db" in done.stderr, done.stderr
     assert list(elsewhere.iterdir()) == []  # no gridwatch.db appeared
 
 
 def test_models_list_finds_the_weights_the_demo_uses(tmp_path: Path) -> None:
-    done = gridwatch("models", "list", cwd=tmp_path)
+    done = run_gridwatch("models", "list", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stdout.splitlines() if x.startswith("yolox_nano "))
     assert f": ok ({SHARED / 'models'}" in line, done.stdout

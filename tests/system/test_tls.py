@@ -28,9 +28,9 @@ from edge.settings import BrokerSettings
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings, MqttSettings
 from gridwatch.broker import Mosquitto, free_port, wait_for_port
-from gridwatch.certs import CertificateAuthority
+from gridwatch.certs import CertificateAuthority, mosquitto_listener
 from tests.conftest import DEMO_SITE, REPO
-from tests.helpers import site_time, wait_until
+from tests.helpers import run_gridwatch, site_time, wait_until
 
 NODE = "node-gongye-1"
 
@@ -67,10 +67,8 @@ def tls_broker(tmp_path: Path) -> Iterator[TlsBroker]:
     tls_port = free_port()
     broker = Mosquitto(
         tmp_path / "broker",
-        extra_config=(
-            f"listener {tls_port} 127.0.0.1\n"
-            f"cafile {ca.cert_path}\ncertfile {broker_cert.cert_path}\nkeyfile {broker_cert.key_path}\n"
-            "require_certificate true\nuse_identity_as_username true\ntls_version tlsv1.2\n"
+        extra_config=mosquitto_listener(
+            tls_port, ca.cert_path, broker_cert.cert_path, broker_cert.key_path, host="127.0.0.1"
         ),
     ).start()
     wait_for_port("127.0.0.1", tls_port)
@@ -285,3 +283,20 @@ def test_a_missing_tls_file_stops_the_gateway_with_the_option_named(tmp_path: Pa
     assert done.returncode == 2
     assert "GRIDWATCH_MQTT_TLS_" in done.stderr and "nope.crt: no such file" in done.stderr
     assert not (tmp_path / "gw.db").exists()
+
+
+def test_simulate_alarm_speaks_tls_with_the_node_certificate(tls_broker: TlsBroker, tmp_path: Path) -> None:
+    certs = tls_broker.certs
+    args = ["edge", "simulate-alarm", "smk-factory-a1", "--site", str(DEMO_SITE), "--mqtt-host", "localhost"]
+    args += ["--mqtt-port", str(tls_broker.tls_port), "--mqtt-tls-ca", str(certs / "ca.crt")]
+    args += ["--state-dir", str(tmp_path / "sim")]
+    done = run_gridwatch(
+        *args, "--mqtt-tls-cert", str(certs / f"{NODE}.crt"), "--mqtt-tls-key", str(certs / f"{NODE}.key")
+    )
+    assert done.returncode == 0 and "published smoke_alarm (new) from smk-factory-a1" in done.stdout, (
+        done.stderr
+    )
+    assert f"u'{NODE}'" in tls_broker.log()
+    refused = run_gridwatch(*args, timeout=60)  # no client certificate: the broker refuses it
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert "broker" in refused.stderr
