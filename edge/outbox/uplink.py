@@ -38,15 +38,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts import ContractError, DeliveryReceipt, decode, topics
 from contracts.clock import Clock, SystemClock
+from contracts.mqtt_client import new_client
 from edge.emit import Priority
 from edge.outbox import metrics
 from edge.outbox.buffered import BufferedSocket
-from edge.outbox.paho_client import new_client
+from edge.outbox.paho_client import uplink_client_class
 from edge.outbox.ratelimit import TokenBucket
 from edge.outbox.receipts import RECEIPTED, Awaiting, ReceiptBook
 from edge.outbox.store import OutboxStore, QueuedMessage
@@ -259,15 +260,13 @@ class Uplink:
     # -- the uplink thread ---------------------------------------------------------
     def _new_client(self) -> mqtt.Client:
         client = new_client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5,
+            self.client_id,
+            username=self.broker.username,
+            password=self.broker.password,
+            tls=self._tls,
+            client_class=uplink_client_class(),
             reconnect_on_failure=False,
         )
-        if self.broker.username:
-            client.username_pw_set(self.broker.username, self.broker.password)
-        if self._tls is not None:
-            client.tls_set_context(self._tls)
         if self.will:
             client.will_set(self.will[0], self.will[1], qos=1, retain=True)
         # Our window bounds what is in flight. paho must not: its own limit rescans every

@@ -21,19 +21,19 @@ from tests.helpers import wait_until
 
 def test_hooks_are_in_use_with_the_installed_paho() -> None:
     # Failing here means paho-mqtt changed: the uplink still works, but on plain paho (slower).
-    # Review FastClient against the new paho's client.py, then add its version to TESTED_VERSIONS.
-    assert paho_client.hook_problems() == [], f"paho-mqtt {paho.mqtt.__version__}"
-    assert paho_client.hooks_active()
+    # Review FastClient against the new paho's client.py, then add its version to HOOKS.
+    assert paho_client.HOOKS.problems() == [], f"paho-mqtt {paho.mqtt.__version__}"
+    assert paho_client.uplink_client_class() is paho_client.FastClient
 
 
 def test_hooks_are_refused_for_an_unchecked_version_or_a_changed_method() -> None:
-    assert "not a version the hooks were checked against" in paho_client.hook_problems("2.9.0")[0]
+    assert "not a version the hooks were checked against" in paho_client.HOOKS.problems("2.9.0")[0]
 
     class Changed(mqtt.Client):
         def _handle_pubackcomp(self, cmd: str, packet: bytes) -> None:  # type: ignore[override]
             pass
 
-    problems = paho_client.hook_problems(client_class=Changed)
+    problems = paho_client.HOOKS.problems(client_class=Changed)
     assert problems == ["paho's Client._handle_pubackcomp('cmd', 'packet') no longer takes ('cmd',)"]
 
 
