@@ -5,7 +5,9 @@
   (JWT check, account state, area filter in the query) — and, interleaved in the same loop, the
   same read with the token check short-circuited to a whole-site caller (no token to verify, no
   area filter). The difference of the two is what auth adds.
-- ``identify``: the token check alone (``Guard.identify``) on a prepared request.
+- ``identify``: the token check alone (``Guard.identify``) on a prepared request;
+  ``guard_step_in_requests``: the guard's whole step (token, account state, role) timed inside the
+  ``with`` requests; ``area_filter``: the case list query with and without the caller's areas.
 - ``argon2``: one password check with the shipped parameters, and a whole ``POST /auth/sign-in``.
 
     .venv/bin/python bench/auth.py            # about a minute; --quick for a smoke run
@@ -30,10 +32,13 @@ from starlette.requests import Request
 
 from cloud_api.app import create_app
 from cloud_api.auth.caller import Caller
+from cloud_api.auth.permissions import Access, Perm, reaches
+from cloud_api.auth.places import case_filter
 from cloud_api.settings import ApiSettings
 from contracts import HazardEvent, encode, topics
 from contracts.clock import ManualClock
 from contracts.site import load_site
+from gateway.cases import queries
 from gateway.context import GatewayContext
 from gateway.flows.ingest import Incoming, Pipeline
 from gateway.people import service
@@ -176,6 +181,24 @@ def main() -> None:
                 if i >= 200:  # warm-up left out
                     (with_s if mode == "with" else without_s).append(elapsed)
         guard.identify, guard.admit = real_identify, real_admit
+
+        # --- the area filter alone: the same list query with and without it, interleaved
+        operator = app.state.book.current().people["op-park"].caller
+        access = Access(operator, Perm.READ_CASES, reaches(operator, Perm.READ_CASES))
+        filtered_s, plain_s = [], []
+        with app.state.read_sessions() as session:
+            for i in range(reads):
+                for mode in ("filtered", "plain") if i % 2 else ("plain", "filtered"):
+                    started = time.perf_counter()
+                    where = case_filter(access, app.state.site) if mode == "filtered" else None
+                    queries.list_cases(session, None, False, None, None, 10, 0, where)
+                    (filtered_s if mode == "filtered" else plain_s).append(time.perf_counter() - started)
+                session.rollback()
+        out["area_filter"] = {
+            "filtered": summary_us(filtered_s),
+            "plain": summary_us(plain_s),
+            "added_p99_us": round((pct(filtered_s, 0.99) - pct(plain_s, 0.99)) * 1e6, 1),
+        }
         seen_with = len(client.get(url, headers=headers).json()["items"])
         out["read"] = {
             "with_auth": summary_us(with_s),

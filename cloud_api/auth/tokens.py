@@ -137,7 +137,8 @@ class AccessTokens:
                 raise TokenRefused("the access token was signed with a key this site does not know")
             # Only HS256: 'none' and every other algorithm are refused here, whatever the header says.
             # Expiry is checked against the injected clock by the caller, not the machine's; so is
-            # "issued at" (PyJWT would refuse a token from a clock ahead of the machine's).
+            # nothing else of time (PyJWT would compare 'iat' with the machine's clock: a site clock
+            # ahead of it would refuse every token this API just issued).
             payload = jwt.decode(
                 token,
                 secret,

@@ -4,20 +4,16 @@ in their area (the industrial park, c-gongye; for the worker w-ma-li: their own)
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloud_api.app import create_app
-from contracts import EvidenceSnapshot, new_id, topics
+from contracts import topics
 from gateway.cases.models import Case
 from gateway.dispatch.models import Task
 from gateway.events.models import DeadLetter
@@ -28,6 +24,7 @@ from gateway.people import service
 from gateway.people.models import Role
 from tests.conftest import DEMO_SITE
 from tests.gateway.conftest import Harness
+from tests.gateway.test_evidence_links import snapshot
 from tests.people import add_person, api_settings
 
 IN_AREA = "c-gongye"
@@ -59,30 +56,19 @@ class World:
         return side.get(kind, kind)  # not a kind of object: a literal
 
 
-def _snapshot(h: Harness, camera: str, event_id: str) -> str:
-    """A camera's snapshot of the event (a real JPEG); returns its evidence id."""
-    node_id, _ = h.ctx.site.device(camera)  # type: ignore[misc]
-    jpeg = cv2.imencode(".jpg", np.full((90, 160, 3), 40, np.uint8))[1].tobytes()
-    h.seq += 1
-    snap = EvidenceSnapshot(
-        source=node_id,
-        seq=h.seq,
-        ts=h.clock.now(),
-        evidence_id=new_id(),
-        event_id=event_id,
-        device_id=camera,
-        width=160,
-        height=90,
-        sha256=hashlib.sha256(jpeg).hexdigest(),
-        jpeg_b64=base64.b64encode(jpeg).decode(),
-    )
-    assert h.send(topics.node_evidence(node_id), snap) is Outcome.APPLIED
+def send_snapshot(h: Harness, camera: str, event_id: str) -> str:
+    """A real JPEG from ``camera`` about the event, through the pipeline; returns its evidence id."""
+    snap = snapshot(h, event_id, camera)
+    assert h.send(topics.node_evidence(snap.source), snap) is Outcome.APPLIED
     return snap.evidence_id
+
+
+_snapshot = send_snapshot  # the name tests/api/test_console_actions.py imports
 
 
 def _open_case(h: Harness, device: str, camera: str) -> tuple[Case, Task, str]:
     event, _ = h.raise_event(device)
-    evidence = _snapshot(h, camera, event.id)
+    evidence = send_snapshot(h, camera, event.id)  # the camera next to the sensor
     with h.sessions() as s:
         case = s.scalars(select(Case).where(Case.device_id == device)).one()
         task = s.scalars(select(Task).where(Task.case_id == case.id)).one()

@@ -22,8 +22,9 @@ def snapshot(harness: Harness, event_id: str | None, camera: str = "cam-factory-
     cv2.putText(image, camera, (5, 50), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255))
     jpeg = cv2.imencode(".jpg", image)[1].tobytes()
     harness.seq += 1
+    node_id, _ = harness.ctx.site.device(camera)  # type: ignore[misc]
     return EvidenceSnapshot(
-        source="node-gongye-1",
+        source=node_id,
         seq=harness.seq,
         ts=harness.clock.now(),
         evidence_id=new_id(),

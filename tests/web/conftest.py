@@ -50,7 +50,8 @@ def chromium_path() -> str:
 
 @pytest.fixture
 def serve_api():  # type: ignore[no-untyped-def]
-    """Start the API on a free port against a given database (and clock); yields its base URL."""
+    """Start the API on a free port against a given database (on the product's clock, or the one
+    given: the gateway's or the harness's); yields its base URL."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def start(db_url: str, clock: Clock | None = None, **settings: object) -> str:
