@@ -209,7 +209,7 @@ def ceiling(
 
     # The gateway's own receive path (its read-ahead paho client), or plain paho (the ceiling
     # of the figures before the read-ahead, kept for comparison).
-    from gateway.ingest.consumer import ReadAheadClient
+    from gateway.ingest.paho_client import ReadAheadClient
 
     sub = (ReadAheadClient if read_ahead else mqtt.Client)(
         callback_api_version=CallbackAPIVersion.VERSION2,

@@ -213,7 +213,8 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
 
     # The longer prefix first: mounts are matched in order.
     app.mount("/ui/docs-assets", StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
-    app.mount("/ui", StaticFiles(directory=STATIC), name="ui")
+    # html: /ui/console/ serves the console's index.html (each app is a folder)
+    app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")
 
     check_routes(app)
     return app

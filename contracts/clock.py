@@ -5,7 +5,23 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Annotated, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
+
+
+def known_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone this machine knows (tzdata is a dependency)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'Asia/Shanghai'") from None
+    return value
+
+
+# A setting that names a time zone (the site's, for schedules and local days).
+TimeZoneName = Annotated[str, AfterValidator(known_zone)]
 
 
 class Clock(Protocol):

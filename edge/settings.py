@@ -53,6 +53,24 @@ class OutboxSettings(BaseModel):
     flush_on_stop_s: float = Field(
         default=3, ge=0, description="On shutdown, keep sending this long to empty the outbox."
     )
+    receipts: bool = Field(
+        default=True,
+        description="Keep events, statuses and evidence until a gateway's receipt says it committed them "
+        "(a PUBACK is one hop: the broker has them, not the gateway). Off: they leave on the PUBACK.",
+    )
+    receipt_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        description="Sent again when no receipt covers it this long after the broker's PUBACK (doubling "
+        "while none comes, up to resend_max_s).",
+    )
+    resend_max_s: float = Field(default=60, gt=0, description="Longest wait before sending again.")
+    awaiting_max: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most messages sent and waiting for a receipt; past it nothing new is sent until "
+        "receipts come (a gateway that is away is not flooded).",
+    )
 
 
 class EdgeRetentionSettings(BaseModel):

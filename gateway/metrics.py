@@ -56,7 +56,17 @@ SEQ_LATE = Counter(
 )
 SEQ_LOST = Counter(
     "gridwatch_gateway_sequence_lost_total",
-    "Sequence numbers still missing after the grace period: lost before they reached the broker",
+    "Sequence numbers still missing after the grace period, by where they were lost: at the source "
+    "(it dropped them itself), at the broker (sent and acknowledged, never delivered), or unknown",
+    ["where"],
+)
+SEQ_RECOVERED = Counter(
+    "gridwatch_gateway_sequence_recovered_total",
+    "Sequence numbers that arrived after they had been counted lost (sent again by the source)",
+)
+RECEIPTS_SENT = Counter(
+    "gridwatch_gateway_receipts_sent_total",
+    "Delivery receipts published to sources (what the gateway has committed of their stream)",
 )
 SEQ_RESETS = Counter("gridwatch_gateway_sequence_resets_total", "Sources that restarted their counter")
 BATCH_RETRIES = Counter(

@@ -21,6 +21,7 @@ from gateway.flows.ingest import Incoming, Pipeline, StoreUnavailable
 from gateway.heartbeat import service as heartbeat
 from gateway.ingest.admission import Admission
 from gateway.ingest.consumer import MqttLink
+from gateway.ingest.receipts import ReceiptSender
 from gateway.ingest.sequences import SequenceReport, SequenceTracker
 from gateway.outbound.publisher import OutboundDrain
 from gateway.retention.service import Retention, RetentionTimer
@@ -49,7 +50,9 @@ class Gateway:
         if telemetry is None:
             telemetry = InfluxTelemetry(settings.influx) if settings.influx.url else NullTelemetry()
         self.telemetry = telemetry
-        self.sequences = SequenceTracker(settings.sequence_grace_s)
+        self.sequences = SequenceTracker(settings.sequence_grace_s, settings.gateway_id)
+        self.receipts = ReceiptSender(settings.gateway_id, self.ctx.clock, settings.receipt_interval_s)
+        self.sequences.receipts = self.receipts
         admission = Admission(site, timedelta(seconds=settings.max_clock_skew_s))
         self.pipeline = Pipeline(self.sessions, self.ctx, self.telemetry, self.sequences, admission)
         self.link = MqttLink(settings)
@@ -90,7 +93,11 @@ class Gateway:
             self.engine.dispose()
 
     def step(self) -> None:
-        batch = self._retry or self.link.next_batch(self.settings.batch_max, self.settings.batch_wait_s)
+        # Waiting receipts must not wait for the next message: poll sooner while there are some.
+        idle = min(0.2, self.settings.receipt_interval_s) if self.receipts.waiting else 0.2
+        batch = self._retry or self.link.next_batch(
+            self.settings.batch_max, self.settings.batch_wait_s, idle_timeout_s=idle
+        )
         self._retry = []
         if batch:
             try:
@@ -103,6 +110,7 @@ class Gateway:
                 return
             self.link.ack(batch)
             self.processed += len(batch)
+        self.receipts.flush(self.link, self.link.online.is_set())  # what this and earlier batches committed
         self.duties.tick()  # SLA warnings, breaches, accept deadlines (state in the database)
         self.drain.pump(self.link, self.link.online.is_set())  # publishing needs no SUBACK
         if time.monotonic() - self._gauges_at > self.settings.heartbeat_s:

@@ -82,6 +82,13 @@ class GatewaySettings(BaseSettings):
     sequence_grace_s: float = Field(
         default=60.0, gt=0, description="A sequence gap still open after this long is reported as lost."
     )
+    receipt_interval_s: float = Field(
+        default=0.05,
+        ge=0,
+        le=5,
+        description="Most one delivery receipt per source this often (receipts are cumulative: a busy "
+        "source gets a few a second, each saying everything committed so far).",
+    )
     outbound_lease_s: float = Field(
         default=30.0,
         gt=0,

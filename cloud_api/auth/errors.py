@@ -74,4 +74,6 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
 
 async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error(exc.status_code, printable(exc.detail), getattr(exc, "headers", None))
+    # A 409 may carry facts besides its sentence (cloud_api.idempotency.Conflict: how far ...).
+    facts = getattr(exc, "facts", {})
+    return error(exc.status_code, printable(exc.detail), getattr(exc, "headers", None), **facts)

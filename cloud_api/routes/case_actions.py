@@ -25,7 +25,7 @@ from gateway.cases import queries
 from gateway.cases.feedback import FalseAlarmReason, FalseAlarmStats, false_alarm_stats
 from gateway.cases.lifecycle import TransitionError
 from gateway.cases.schemas import CaseDetail
-from gateway.flows import case_decisions as operator
+from gateway.flows import case_decisions
 from gateway.flows.case_merge import merge
 from gateway.flows.escalate import WhistleRefused, whistle
 
@@ -33,10 +33,10 @@ router = APIRouter(prefix="/api/v1", tags=["cases"], route_class=GuardedRoute)
 
 Action = Literal["confirm", "dismiss", "close", "reopen"]
 _ACTIONS = {
-    "confirm": operator.confirm,
-    "dismiss": operator.dismiss,
-    "close": operator.close,
-    "reopen": operator.reopen,
+    "confirm": case_decisions.confirm,
+    "dismiss": case_decisions.dismiss,
+    "close": case_decisions.close,
+    "reopen": case_decisions.reopen,
 }
 
 
@@ -108,8 +108,10 @@ def acknowledge(
         name = department.name if department else caller.department
         actor = f"department:{caller.department}/{caller.actor}"
         try:
-            operator.acknowledge(session, case, actor, name or "", body.note, ctx.now(), body.responsible)
-        except operator.CaseActionRefused as exc:
+            case_decisions.acknowledge(
+                session, case, actor, name or "", body.note, ctx.now(), body.responsible
+            )
+        except case_decisions.CaseActionRefused as exc:
             raise HTTPException(409, str(exc)) from None
     detail = queries.get_case(session, case_id)
     assert detail is not None
@@ -133,7 +135,7 @@ def escalate_by_hand(
     with session.begin():
         case_in_reach(session, ctx.site, access, case_id)
         try:
-            case = operator.locked_case(session, case_id)
+            case = case_decisions.locked_case(session, case_id)
             whistle(session, ctx, case, body.department, operator_id, body.message, ctx.now())
         except WhistleRefused as exc:
             raise HTTPException(409, str(exc)) from None
@@ -162,7 +164,7 @@ def merge_into(
         case_in_reach(session, ctx.site, access, body.into)
         try:
             merge(session, ctx, case_id, body.into, operator_id, body.reason, ctx.now())
-        except (TransitionError, operator.CaseActionRefused) as exc:
+        except (TransitionError, case_decisions.CaseActionRefused) as exc:
             raise HTTPException(409, str(exc)) from None
     detail = queries.get_case(session, body.into)
     assert detail is not None
@@ -195,12 +197,14 @@ def act_on_case(
             raise HTTPException(422, "reason_code: only a dismissal takes one")
         try:
             if action == "dismiss":
-                operator.dismiss(session, ctx, case_id, operator_id, body.reason, ctx.now(), body.reason_code)
+                case_decisions.dismiss(
+                    session, ctx, case_id, operator_id, body.reason, ctx.now(), body.reason_code
+                )
             else:
                 _ACTIONS[action](session, ctx, case_id, operator_id, body.reason, ctx.now())
-        except operator.CaseNotFound as exc:
+        except case_decisions.CaseNotFound as exc:
             raise HTTPException(404, str(exc)) from None
-        except (TransitionError, operator.CaseActionRefused) as exc:
+        except (TransitionError, case_decisions.CaseActionRefused) as exc:
             raise HTTPException(409, str(exc)) from None
     detail = queries.get_case(session, case_id)
     assert detail is not None

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from cloud_api.auth import Access, Perm, allow, same_person
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
-from cloud_api.idempotency import OnceDep
+from cloud_api.idempotency import Conflict, OnceDep
 from cloud_api.params import AwareTime, Day
 from cloud_api.routes.workers import WorkerReader, worker_in_reach
 from contracts import GeoPoint, LocationFix
@@ -61,14 +61,16 @@ def check_in(
     session: SessionDep,
     ctx: CtxDep,
     access: Annotated[Access, Depends(allow(Perm.CHECK_IN))],
-) -> CheckedIn:
+    once: OnceDep,
+) -> Response:
     """Visits the plan's checkpoints within the check-in radius and completes the on-site step
-    of the worker's tasks there. Nothing in range answers 409 with the nearest open stop.
-    The worker themselves only."""
+    of the worker's tasks there. Nothing in range answers 409 with the nearest open stop
+    (``nearest``, ``distance_m``, ``radius_m``). The worker themselves only."""
     worker_in_reach(ctx.site, access, worker_id)
     same_person(access, worker_id, "worker_id")
     now = ctx.now()
-    with session.begin():
+
+    def work() -> CheckedIn:
         visited = plans.visit_checkpoints(session, ctx, worker_id, body.lon, body.lat, now)
         arrived = arrive(session, ctx, worker_id, body.lon, body.lat, now, now, True, "patrol check-in")
         if not visited and not arrived:
@@ -77,18 +79,21 @@ def check_in(
                 s for s in plans.stops_of(session, plan.id) if s.visited_at is None and s.cancelled_at is None
             ]
             radius = ctx.site.settings.dispatch.check_in_radius_m
-            if open_stops:
-                nearest = min(open_stops, key=lambda s: haversine_m(body.lon, body.lat, s.lon, s.lat))
-                d = haversine_m(body.lon, body.lat, nearest.lon, nearest.lat)
-                detail = (
-                    f"nearest open stop is {nearest.name!r}, {d:.0f} m away; check in within {radius:.0f} m"
-                )
-            else:
-                detail = "no open stop on today's patrol"
-            raise HTTPException(409, detail)
+            if not open_stops:
+                raise Conflict("no open stop on today's patrol", radius_m=radius)
+            nearest = min(open_stops, key=lambda s: haversine_m(body.lon, body.lat, s.lon, s.lat))
+            d = haversine_m(body.lon, body.lat, nearest.lon, nearest.lat)
+            raise Conflict(
+                f"nearest open stop is {nearest.name!r}, {d:.0f} m away; check in within {radius:.0f} m",
+                nearest=nearest.name,
+                distance_m=round(d),
+                radius_m=radius,
+            )
         return CheckedIn(
             checkpoints=[s.checkpoint_id for s in visited if s.checkpoint_id], tasks=[t.id for t in arrived]
         )
+
+    return once.run(session, now, work)
 
 
 class Fix(BaseModel):

@@ -34,10 +34,7 @@ DEFAULT_SEVERITY = {HazardType.FIRE_SMOKE: Severity.CRITICAL, HazardType.GAS_LEA
 class ReportRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
-    id: str = Field(
-        description="Made on the phone (a UUID): the report's id, the retry key, and the case's "
-        "id when it opens one."
-    )
+    id: str = Field(description="Made on the phone (a UUID): the report's id and its retry key.")
     hazard_type: HazardType = Field(description="What the worker sees (an emergency kind).")
     severity: Severity | None = Field(
         default=None, description="Default: critical for fire and gas, else major."

@@ -26,7 +26,7 @@ from contracts.envelope import Identifier
 from gateway.dispatch.choice import Decision
 from gateway.dispatch.models import Task
 from gateway.dispatch.schemas import TaskView
-from gateway.flows import task_decisions as centre
+from gateway.flows import task_decisions
 from gateway.flows.task_updates import TaskUpdateRefused, TooFar, apply_task_update
 from gateway.sla.schemas import TimerView
 from gateway.sla.service import timers_for_case
@@ -124,7 +124,9 @@ def verify(
     with session.begin():
         task_in_reach(session, access, task_id)
         try:
-            task = centre.verify(session, ctx, task_id, operator_id, body.approved, body.note, ctx.now())
+            task = task_decisions.verify(
+                session, ctx, task_id, operator_id, body.approved, body.note, ctx.now()
+            )
         except TaskUpdateRefused as exc:
             raise HTTPException(404 if "unknown task" in str(exc) else 409, str(exc)) from None
         return _detail(session, task)
@@ -141,7 +143,7 @@ def reassign(
         if body.worker_id in ctx.site.workers:  # an unknown one is refused below, with the reason
             access.require(worker_place(ctx.site, body.worker_id), f"worker {body.worker_id}")
         try:
-            decision: Decision = centre.reassign(
+            decision: Decision = task_decisions.reassign(
                 session, ctx, task_id, operator_id, ctx.now(), body.worker_id, body.note
             )
         except TaskUpdateRefused as exc:

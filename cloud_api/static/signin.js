@@ -16,6 +16,13 @@ function destination(me) {
   return home ? home[1] : "/ui/console/";
 }
 
+// The phone apps (and any touch screen) ask for a session that lasts: the server grants it to
+// workers and installers only (docs/api-access.md).
+function onAPhone() {
+  const next = new URLSearchParams(location.search).get("next") || "";
+  return /^\/ui\/(worker|installer)\//.test(next) || matchMedia("(pointer: coarse)").matches;
+}
+
 function showError(box, err) {
   box.hidden = false;
   if (err instanceof ApiError && err.status === 429) {
@@ -36,7 +43,9 @@ $("#signin-form").addEventListener("submit", async (event) => {
   button.disabled = true;
   $("#signin-error").hidden = true;
   try {
-    signedIn = await api.post("/api/v1/auth/sign-in", { username: $("#username").value.trim(), password: $("#password").value });
+    signedIn = await api.post("/api/v1/auth/sign-in", {
+      username: $("#username").value.trim(), password: $("#password").value, phone: onAPhone(),
+    });
     if (signedIn.me.must_change_password) {
       $("#signin-form").hidden = true;
       $("#password-form").hidden = false;

@@ -2,8 +2,10 @@
 
 :class:`Outbox` is the node's :class:`edge.emit.Emitter`: ``emit`` returns once
 the message is committed to SQLite (numbered for its source); the uplink
-publishes queued rows at QoS 1 in order and deletes each only after the
-broker's PUBACK. See :mod:`edge.outbox.store` and :mod:`edge.outbox.uplink`.
+publishes queued rows at QoS 1 in order. Telemetry and health leave on the
+broker's PUBACK; events, statuses and evidence stay until a gateway's delivery
+receipt says it committed them, and are sent again when none comes. See
+:mod:`edge.outbox.store`, :mod:`edge.outbox.uplink` and :mod:`edge.outbox.receipts`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from contracts import Envelope, OutboxHealth, topics
 from contracts.clock import Clock, SystemClock
 from edge.emit import Priority
 from edge.outbox import metrics
+from edge.outbox.receipts import RECEIPTED, ReceiptBook
 from edge.outbox.store import OutboxError, OutboxStore
 from edge.outbox.uplink import Birth, Downlink, Uplink
 from edge.settings import BrokerSettings, OutboxSettings
@@ -23,6 +26,8 @@ from edge.settings import BrokerSettings, OutboxSettings
 __all__ = ["Outbox", "OutboxError", "OutboxStore", "Uplink"]
 
 log = logging.getLogger(__name__)
+
+NO_SUBSCRIBER_WARN_S = 300.0  # a 'no matching subscribers' this recent is a warning in health
 
 
 class Outbox:
@@ -44,6 +49,10 @@ class Outbox:
         self.settings = settings or OutboxSettings()
         self._clock = clock or SystemClock()
         self.store = OutboxStore(path, self.settings.capacity, self._clock, self.settings.fsync_events)
+        s = self.settings
+        self.receipts = (
+            ReceiptBook(node_id, s.receipt_timeout_s, s.resend_max_s, s.awaiting_max) if s.receipts else None
+        )
         self.uplink = Uplink(
             self.store,
             broker,
@@ -55,11 +64,16 @@ class Outbox:
             farewell=farewell,
             flush_on_stop_s=self.settings.flush_on_stop_s,
             downlink=downlink,
+            receipts=self.receipts,
+            clock=self._clock,
         )
         self._own_topics: set[str] = set()
         # Label lookups cost more than the increment: resolve them once (emit is the hot path).
         self._queued = {p: metrics.QUEUED.labels(p.name.lower()) for p in Priority}
         metrics.DEPTH.set_function(lambda: self.store.depth)
+        if self.receipts is not None:
+            stats = self.receipts.stats
+            metrics.AWAITING.set_function(lambda: stats.awaiting)
 
     def start(self) -> None:
         self.uplink.start()
@@ -131,9 +145,51 @@ class Outbox:
         if not link.connected and link.disconnected_since is not None:
             down = time.time() - link.disconnected_since
             warnings.append(f"uplink down for {down:.0f} s: {link.last_error or 'connecting'}")
+        unreceipted_age = self._receipt_warnings(now, warnings)
+        receipts = self.receipts.stats if self.receipts is not None else None
         return (
             OutboxHealth(
-                depth=stats.depth, capacity=capacity, oldest_unsent_age_s=age, evicted_total=evicted
+                depth=stats.depth,
+                capacity=capacity,
+                oldest_unsent_age_s=age,
+                evicted_total=evicted,
+                awaiting_receipt=receipts.awaiting if receipts is not None else 0,
+                oldest_unreceipted_age_s=unreceipted_age,
+                resent_total=receipts.resent_total if receipts is not None else 0,
+                no_subscriber_total=receipts.no_subscriber_total if receipts is not None else 0,
+                last_seq=self.store.last_seq(self.node_id),
+                dropped_seqs=[(a, b) for a, b in self.store.dropped_seqs],
             ),
             warnings,
         )
+
+    def _receipt_warnings(self, now: float, warnings: list[str]) -> float:
+        """Warnings about receipts; returns the age of the oldest unreceipted event, status or evidence."""
+        if self.receipts is None:
+            return 0.0
+        stats = self.receipts.stats
+        oldest = stats.oldest_created_at or self.store.oldest_created_at(RECEIPTED)
+        age = max(0.0, now - oldest) if oldest else 0.0
+        metrics.OLDEST_UNRECEIPTED_AGE.set(age)
+        since = time.monotonic() - (stats.last_no_subscriber_at or float("-inf"))
+        if since < NO_SUBSCRIBER_WARN_S:
+            warnings.append(
+                f"no gateway is subscribed: the broker answered 'no matching subscribers' to "
+                f"{stats.no_subscriber_total} events since start (last {since:.0f} s ago); "
+                "they are kept and sent again"
+            )
+        refused = self.uplink.stats.receipts_refused
+        if refused:
+            warnings.append(
+                f"broker refused the subscription to this node's receipts ({refused}): events leave the "
+                f"outbox on the broker's acknowledgement alone; allow reading {self.uplink.receipt_topic} "
+                "in the broker's ACL"
+            )
+        if stats.awaiting and age > 3 * self.settings.receipt_timeout_s:
+            warnings.append(
+                f"{stats.awaiting} events, statuses or snapshots wait for a gateway's receipt (oldest "
+                f"{age:.0f} s): is a gateway running and subscribed? They are kept and sent again"
+            )
+        if stats.ignored_why:
+            warnings.append(stats.ignored_why)
+        return age

@@ -15,39 +15,43 @@ QoS 1 messages a second, so :class:`FastClient` overrides:
   ``Properties`` instead of two new objects per acknowledgement. PUBACKs with
   properties, and PUBCOMP, go through paho unchanged.
 
-Both hooks are private API, so they are used only when :func:`hook_problems`
-finds the installed paho the way they were written for (a tested version, the
-methods and signatures they override). Otherwise :func:`new_client` returns a
-plain paho client, logs once why, and the uplink works unchanged, only slower.
+Both hooks are private API, so they are used only when :data:`HOOKS` (the guard
+every GridWatch client with private hooks shares, ``contracts.mqtt_client``) finds
+the installed paho the way they were written for (a tested version, the methods and
+signatures they override). Otherwise :func:`uplink_client_class` gives a plain paho
+client, logs once why, and the uplink works unchanged, only slower.
 ``tests/edge/outbox/test_paho_client.py`` fails when the hooks are off, so a
 paho upgrade cannot silently drop them: review the hooks against the new
-paho's ``client.py``, then add its version to ``TESTED_VERSIONS``.
+paho's ``client.py``, then add its version to ``HOOKS.tested_versions``.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any
 
-import paho.mqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from contracts.mqtt_client import PrivateHooks
 from edge.outbox.buffered import BufferedSocket
 
 log = logging.getLogger(__name__)
 
-TESTED_VERSIONS = ("2.2",)  # major.minor of paho-mqtt whose client.py the hooks were checked against
-# private method -> the parameters (after self) it must still take
-_OVERRIDDEN = {
-    "_create_socket": [],
-    "_handle_pubackcomp": ["cmd"],
-    "_do_on_publish": ["mid", "reason_code", "properties"],
-}
+HOOKS = PrivateHooks(
+    user="outbox uplink",
+    where="edge/outbox/paho_client.py",
+    tested_versions=("2.2",),  # major.minor of paho-mqtt whose client.py the hooks were checked against
+    methods={
+        "_create_socket": [],
+        "_handle_pubackcomp": ["cmd"],
+        "_do_on_publish": ["mid", "reason_code", "properties"],
+    },
+)
+
 # Reason codes and one empty property set shared by every fast PUBACK: the uplink's
 # callback only reads them. (paho builds two fresh objects per acknowledgement.)
 SUCCESS = ReasonCode(PacketTypes.PUBACK)
@@ -63,23 +67,6 @@ def _puback_code(value: int) -> ReasonCode | None:
         except Exception:  # not a PUBACK reason code: paho's own path reports the bad packet
             return None
     return code
-
-
-def hook_problems(version: str | None = None, client_class: type = mqtt.Client) -> list[str]:
-    """Why the private hooks must not be used with this paho; empty when they can be."""
-    version = paho.mqtt.__version__ if version is None else version
-    problems: list[str] = []
-    if ".".join(version.split(".")[:2]) not in TESTED_VERSIONS:
-        problems.append(f"paho-mqtt {version} is not a version the hooks were checked against")
-    for name, params in _OVERRIDDEN.items():
-        method = getattr(client_class, name, None)
-        if method is None:
-            problems.append(f"paho's Client has no {name}()")
-            continue
-        got = list(inspect.signature(method).parameters)[1:]
-        if got != params:
-            problems.append(f"paho's Client.{name}{tuple(got)} no longer takes {tuple(params)}")
-    return problems
 
 
 class FastClient(mqtt.Client):
@@ -105,21 +92,6 @@ class FastClient(mqtt.Client):
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
-_problems = hook_problems()
-
-
-def hooks_active() -> bool:
-    return not _problems
-
-
-def new_client(**kwargs: Any) -> mqtt.Client:
-    """A :class:`FastClient` when the installed paho allows it, else paho's own client."""
-    if _problems:
-        if not getattr(new_client, "_warned", False):
-            new_client._warned = True  # type: ignore[attr-defined]
-            log.warning(
-                "outbox uplink runs on plain paho-mqtt (slower): %s; see edge/outbox/paho_client.py",
-                "; ".join(_problems),
-            )
-        return mqtt.Client(**kwargs)
-    return FastClient(**kwargs)
+def uplink_client_class() -> type[mqtt.Client]:
+    """:class:`FastClient` when the installed paho allows it, else paho's own client."""
+    return HOOKS.client_class(FastClient)

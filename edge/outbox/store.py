@@ -73,7 +73,9 @@ _SAVE_COUNTER = (
     "INSERT INTO counters (name, value) VALUES (?, ?)"
     " ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)"
 )
+_EVICT = "DELETE FROM messages WHERE pos = ? RETURNING seq"
 EVICTABLE = tuple(p for p in Priority if p < Priority.EVENT)
+DROPPED_RUNS = 32  # recent runs of sequence numbers the outbox dropped itself, kept for health
 
 
 def numbered_payload(message: Envelope, seq: int) -> bytes:
@@ -106,6 +108,13 @@ def _runs(positions: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+_COLUMNS = "pos, topic, payload, retain, priority, seq, created_at"
+
+
+def _queued(r: tuple) -> QueuedMessage:  # type: ignore[type-arg]
+    return QueuedMessage(r[0], r[1], r[2], bool(r[3]), Priority(r[4]), r[5], r[6])
+
+
 class OutboxError(RuntimeError):
     """The outbox cannot be opened or written."""
 
@@ -117,6 +126,8 @@ class QueuedMessage:
     payload: bytes
     retain: bool
     priority: Priority
+    seq: int = 0
+    created_at: float = 0.0  # unix seconds (the store's clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +185,9 @@ class OutboxStore:
             raise OutboxError(f"outbox {path}: the file system refused WAL mode (got {mode!r})")
         self.evicted_total = 0  # rows evicted to make room (since start)
         self.dropped_total = 0  # new messages dropped because nothing cheaper could go
+        # Sequence numbers given out but never sent (evicted or dropped), as recent [first, last]
+        # runs: the node's health tells the gateway, which then places such a gap at the source.
+        self.dropped_seqs: deque[list[int]] = deque(maxlen=DROPPED_RUNS)
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -231,6 +245,7 @@ class OutboxStore:
                     self._seq[message.source] = seq
                     self._write(lambda: self._save_counters(), "record a dropped message")
                     self.dropped_total += 1
+                    self._note_dropped(seq)
                     return Appended(seq, None, priority)
             pos = self._pos + 1
             payload = numbered_payload(message, seq)
@@ -255,10 +270,12 @@ class OutboxStore:
                     except sqlite3.Error as exc:
                         raise OutboxError(f"cannot queue {message.kind} on {topic}: {exc}") from exc
                 else:
+                    evicted_seq: list[int] = []
 
                     def evict_and_insert() -> None:
                         self._save_counters()
-                        self._db.execute("DELETE FROM messages WHERE pos = ?", (victim[0],))
+                        gone = self._db.execute(_EVICT, (victim[0],)).fetchall()
+                        evicted_seq.extend(r[0] for r in gone)
                         self._db.execute(_INSERT, row)
 
                     self._write(evict_and_insert, f"queue {message.kind} on {topic}", transaction=True)
@@ -277,8 +294,17 @@ class OutboxStore:
                 self._depth += 1
             else:
                 self.evicted_total += 1
-            queued = QueuedMessage(pos, topic, payload, retain, priority)
+                for gone in evicted_seq:
+                    self._note_dropped(gone)
+            queued = QueuedMessage(pos, topic, payload, retain, priority, seq, row[8])
             return Appended(seq, queued, victim[1] if victim else None)
+
+    def _note_dropped(self, seq: int) -> None:
+        runs = self.dropped_seqs
+        if runs and runs[-1][1] + 1 == seq:
+            runs[-1][1] = seq
+        else:
+            runs.append([seq, seq])
 
     def _pick_victim(self, priority: Priority) -> tuple[int, Priority] | None:
         for p in EVICTABLE:  # lowest first
@@ -387,11 +413,18 @@ class OutboxStore:
         if not positions:
             return 0
         with self._lock:
+            marks = ",".join("?" * len(positions))
+            seqs = self._db.execute(  # told to the gateway (health): lost at the source, not the broker
+                f"SELECT seq FROM messages WHERE priority = ? AND pos IN ({marks}) ORDER BY seq",
+                [int(priority), *positions],
+            ).fetchall()
             removed = self._delete_rows(
                 "DELETE FROM messages WHERE pos = ? AND priority = ?",
                 [(p, int(priority)) for p in positions],
                 f"drop {len(positions)} {priority.name.lower()} message(s)",
             )
+            for (seq,) in seqs:
+                self._note_dropped(seq)
             self._forget([(p, priority) for p in positions])
             self._depth -= removed
             return removed
@@ -452,16 +485,34 @@ class OutboxStore:
         """Queued messages after position ``after``, in publish order."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT pos, topic, payload, retain, priority FROM messages"
-                " WHERE pos > ? ORDER BY pos LIMIT ?",
-                (after, limit),
+                f"SELECT {_COLUMNS} FROM messages WHERE pos > ? ORDER BY pos LIMIT ?", (after, limit)
             ).fetchall()
-        return [QueuedMessage(r[0], r[1], r[2], bool(r[3]), Priority(r[4])) for r in rows]
+        return [_queued(r) for r in rows]
+
+    def rows(self, positions: list[int]) -> list[QueuedMessage]:
+        """The messages still queued at these positions (sent again for want of a receipt), in order."""
+        if not positions:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE pos IN ({','.join('?' * len(positions))})"
+                " ORDER BY pos",
+                positions,
+            ).fetchall()
+        return [_queued(r) for r in rows]
 
     def stats(self) -> StoreStats:
         with self._lock:
             oldest = self._db.execute("SELECT created_at FROM messages ORDER BY pos LIMIT 1").fetchone()
             return StoreStats(self._depth, float(oldest[0]) if oldest else None)
+
+    def oldest_created_at(self, at_least: Priority) -> float | None:
+        """When the oldest queued message of ``at_least`` this priority was made (unix seconds)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT created_at FROM messages WHERE priority >= ? ORDER BY pos LIMIT 1", (int(at_least),)
+            ).fetchone()
+        return float(row[0]) if row else None
 
     def count_by_priority(self) -> dict[Priority, int]:
         with self._lock:

@@ -1,4 +1,11 @@
-"""Drain the outbox to the broker: QoS 1, in order, a row deleted only after its PUBACK.
+"""Drain the outbox to the broker: QoS 1, in order; a row leaves on its receipt (or PUBACK).
+
+Telemetry and health are deleted on the broker's PUBACK. Events, statuses and
+evidence wait for a gateway's delivery receipt after their PUBACK and are sent
+again when none comes (:mod:`edge.outbox.receipts`); the uplink subscribes to the
+node's ``receipt`` topic on every connection. A broker that refuses that
+subscription (an ACL without it) leaves the node one hop — PUBACK means
+delivered — and its health says so.
 
 Each connection is a fresh paho client, and the drain restarts from the
 oldest queued row. We never let paho retransmit its own in-memory copies after
@@ -31,14 +38,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from contracts import ContractError, DeliveryReceipt, decode, topics
+from contracts.clock import Clock, SystemClock
+from contracts.mqtt_client import new_client
 from edge.emit import Priority
 from edge.outbox import metrics
 from edge.outbox.buffered import BufferedSocket
-from edge.outbox.paho_client import new_client
+from edge.outbox.paho_client import uplink_client_class
 from edge.outbox.ratelimit import TokenBucket
+from edge.outbox.receipts import RECEIPTED, Awaiting, ReceiptBook
 from edge.outbox.store import OutboxStore, QueuedMessage
 from edge.settings import BrokerSettings
 
@@ -46,6 +57,8 @@ log = logging.getLogger(__name__)
 
 # PUBACK reason codes that retrying cannot fix (MQTT 5, 3.4.2.1).
 PERMANENT_REFUSALS = frozenset({0x87, 0x90, 0x95, 0x99})  # not authorised, topic invalid, too large, format
+NO_MATCHING_SUBSCRIBERS = 0x10  # a success code: the broker took it and handed it to nobody
+NO_SUBSCRIBER_LOG_S = 60.0  # one log line per minute while no gateway listens
 CONNECT_TIMEOUT_S = 10.0
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 5.0  # an edge node must be back soon after its broker is
@@ -55,6 +68,8 @@ LIVE_MAX = 4096  # freshly queued rows kept in memory for the drain
 IDLE_POLL_S = 0.5  # also paces keep-alive pings
 
 Birth = Callable[[], list[tuple[str, bytes]]]  # retained (topic, payload) published on a connection
+Settled = Callable[[str, list[int]], None]  # ("acked" | "receipted", outbox positions deleted)
+Flight = tuple[int, Priority] | Awaiting  # a one-hop row (position, priority), or one awaiting a receipt
 
 
 Downlink = tuple[list[str], Callable[[str, bytes], None]]
@@ -73,6 +88,7 @@ class UplinkStats:
     refused_total: int = 0
     last_error: str = ""
     disconnected_since: float | None = None  # time.time() when the link went down
+    receipts_refused: str = ""  # the broker refused the receipt subscription: one hop on this connection
 
 
 class Uplink:
@@ -89,6 +105,8 @@ class Uplink:
         farewell: Birth | None = None,
         flush_on_stop_s: float = 3.0,
         downlink: Downlink | None = None,
+        receipts: ReceiptBook | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """``downlink``: topics this client reads (retained configuration for the node) and
         the callback that gets each message; it runs in the uplink thread, so it must be
@@ -102,6 +120,11 @@ class Uplink:
         self.birth = birth
         self.farewell = farewell
         self.flush_on_stop_s = flush_on_stop_s
+        # None: one hop (a row leaves on its PUBACK). Otherwise events, statuses and evidence wait.
+        self.receipts = receipts
+        self.receipt_topic = topics.node_receipt(receipts.node_id) if receipts is not None else None
+        self.clock = clock or SystemClock()
+        self.on_settled: Settled | None = None  # told which positions left the outbox (benchmarks)
         self.stats = UplinkStats(disconnected_since=time.time())
         self._tls = broker.tls_context()  # checked here: a wrong file fails at start, not per reconnect
         self.connected = threading.Event()
@@ -117,6 +140,10 @@ class Uplink:
         self._live_stale = False
         # Per-connection state, touched only by the uplink thread (paho callbacks run in it).
         self._acks: list[tuple[int, ReasonCode]] = []
+        self._receipts_in: list[DeliveryReceipt] = []
+        self._receipt_sub: int | None = None  # mid of the receipt SUBSCRIBE
+        self._one_hop = receipts is None
+        self._no_subscriber_logged = 0.0
         self._ready = False
         self._lost = False
         self._session_window = window
@@ -197,6 +224,15 @@ class Uplink:
         self._acks.append((mid, rc))
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self.receipt_topic:
+            try:
+                receipt = decode(msg.topic, msg.payload)
+            except ContractError as exc:
+                log.warning("unreadable receipt on %s: %s", msg.topic, exc, extra={"node_id": self.client_id})
+                return
+            if isinstance(receipt, DeliveryReceipt):
+                self._receipts_in.append(receipt)
+            return
         if self.downlink is None:
             return
         try:
@@ -204,18 +240,33 @@ class Uplink:
         except Exception:  # a bad configuration message must not end the uplink
             log.exception("downlink message on %s failed", msg.topic, extra={"node_id": self.client_id})
 
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: object, mid: int, codes: list[ReasonCode], _p: object
+    ) -> None:
+        if mid != self._receipt_sub or not codes:
+            return
+        if codes[0].is_failure:
+            self.stats.receipts_refused = str(codes[0])
+            log.error(
+                "broker refused the subscription to %s (%s): without receipts a PUBACK counts as delivered "
+                "(one hop); let this node read its receipt topic in the broker's ACL",
+                self.receipt_topic,
+                codes[0],
+                extra={"node_id": self.client_id},
+            )
+        else:
+            self.stats.receipts_refused = ""
+
     # -- the uplink thread ---------------------------------------------------------
     def _new_client(self) -> mqtt.Client:
         client = new_client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5,
+            self.client_id,
+            username=self.broker.username,
+            password=self.broker.password,
+            tls=self._tls,
+            client_class=uplink_client_class(),
             reconnect_on_failure=False,
         )
-        if self.broker.username:
-            client.username_pw_set(self.broker.username, self.broker.password)
-        if self._tls is not None:
-            client.tls_set_context(self._tls)
         if self.will:
             client.will_set(self.will[0], self.will[1], qos=1, retain=True)
         # Our window bounds what is in flight. paho must not: its own limit rescans every
@@ -225,6 +276,7 @@ class Uplink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _run(self) -> None:
@@ -331,22 +383,34 @@ class Uplink:
             client.loop_misc()
 
     def _session(self, client: mqtt.Client) -> None:
+        book = self.receipts
+        self._one_hop = book is None
+        self.stats.receipts_refused = ""
+        self._receipts_in.clear()
+        if book is not None:
+            book.reset()  # everything still in the outbox goes again, in order
+            rc, self._receipt_sub = client.subscribe(self.receipt_topic, qos=1)  # type: ignore[arg-type]
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                raise SessionLost(f"subscribe failed: {mqtt.error_string(rc)}")
         for topic, payload in self.birth() if self.birth else []:
             client.publish(topic, payload, qos=1, retain=True)
         if self.downlink is not None and self.downlink[0]:
             client.subscribe([(t, 1) for t in self.downlink[0]])
         cursor = 0  # replay from the oldest queued row on every connection
-        inflight: dict[int, tuple[int, Priority]] = {}  # paho mid -> (outbox position, priority)
+        inflight: dict[int, Flight] = {}  # paho mid -> what was published
         acked: list[tuple[int, Priority]] = []  # deleted in batches: one transaction per batch
+        receipted: list[int] = []
         try:
             while True:
                 self._settle_acks(inflight, acked)
+                if book is not None:
+                    self._settle_receipts(book, acked, receipted)
                 if len(acked) >= DELETE_BATCH:
-                    self._delete(acked)
+                    self._delete(acked, receipted)
                 if self._stopping.is_set():
-                    flushed = not inflight and not self.store.pending(cursor, 1)
+                    flushed = not inflight and not self.store.pending(cursor, 1) and not (book and book.count)
                     if flushed or time.monotonic() >= self._stop_deadline:
-                        self._delete(acked)
+                        self._delete(acked, receipted)
                         self._say_goodbye(client)
                         return
                 room = self._session_window - len(inflight)
@@ -354,23 +418,34 @@ class Uplink:
                 # Refill in chunks, not one row per PUBACK: one query per chunk.
                 if room >= min(READ_BATCH, max(1, self._session_window // 4)) or (room > 0 and not inflight):
                     tokens = self._limiter.available()
-                    rows = self._next_rows(cursor, min(room, tokens, READ_BATCH)) if tokens > 0 else []
+                    budget = min(room, tokens, READ_BATCH)
+                    if book is not None and budget > 0:
+                        sent = self._resend(client, book, inflight, acked, receipted, budget)
+                        budget -= sent
+                    if book is not None and not self._one_hop:
+                        budget = min(budget, book.room)  # bounded, and nothing new while nobody listens
+                    rows = self._next_rows(cursor, budget) if budget > 0 else []
                     for row in rows:
+                        cursor = row.pos
+                        flight = self._flight(row, book, acked, receipted)
+                        if flight is None:
+                            continue  # a receipt already covers it (sent before a reconnect)
                         info = client.publish(row.topic, row.payload, qos=1, retain=row.retain)
                         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                             raise SessionLost(f"publish failed: {mqtt.error_string(info.rc)}")
-                        inflight[info.mid] = (row.pos, row.priority)
-                        cursor = row.pos
-                    sent = len(rows)
+                        inflight[info.mid] = flight
+                        sent += 1
                     if sent:
                         self._limiter.take(sent)
                         self.stats.published_total += sent
                         metrics.PUBLISHED.inc(sent)
+                if book is not None:
+                    book.settle()
                 if sent:
                     self._pump(client, 0)  # read what has come back, keep going
                     continue
                 # Idle, window full or rate-bound: delete what was acknowledged, then wait.
-                self._delete(acked)
+                self._delete(acked, receipted)
                 if room > 0 and not self._limiter.available():
                     # Rate-bound: let a chunk of tokens build up rather than one row per wake-up.
                     wait = self._limiter.wait_s(min(room, READ_BATCH))
@@ -378,40 +453,136 @@ class Uplink:
                     wait = IDLE_POLL_S
                 self._pump(client, min(IDLE_POLL_S, max(wait, 0.001)))
         finally:
-            self._delete(acked)
+            self._delete(acked, receipted)
 
-    def _settle_acks(
-        self, inflight: dict[int, tuple[int, Priority]], acked: list[tuple[int, Priority]]
-    ) -> None:
+    def _flight(
+        self,
+        row: QueuedMessage,
+        book: ReceiptBook | None,
+        acked: list[tuple[int, Priority]],
+        receipted: list[int],
+    ) -> Flight | None:
+        """What to remember of a row about to be published; None when it need not be."""
+        if book is None or self._one_hop or row.priority < RECEIPTED:
+            return (row.pos, row.priority)
+        if book.coverage.covers(row.seq):
+            acked.append((row.pos, row.priority))
+            receipted.append(row.pos)
+            return None
+        return book.sending(row.seq, row.pos, row.priority, row.created_at)
+
+    def _resend(
+        self,
+        client: mqtt.Client,
+        book: ReceiptBook,
+        inflight: dict[int, Flight],
+        acked: list[tuple[int, Priority]],
+        receipted: list[int],
+        budget: int,
+    ) -> int:
+        """Send again what no receipt covered in time; returns how many were published."""
+        due = book.due(time.monotonic(), budget)
+        if not due:
+            return 0
+        rows = {r.pos: r for r in self.store.rows([e.pos for e in due])}
+        sent = 0
+        for entry in due:
+            row = rows.get(entry.pos)
+            if row is None:  # evicted to make room while it waited
+                book.gone(entry)
+                continue
+            if book.coverage.covers(entry.seq):
+                book.gone(entry)
+                acked.append((row.pos, row.priority))
+                receipted.append(row.pos)
+                continue
+            info = client.publish(row.topic, row.payload, qos=1, retain=row.retain)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                raise SessionLost(f"publish failed: {mqtt.error_string(info.rc)}")
+            inflight[info.mid] = entry
+            sent += 1
+        return sent
+
+    def _settle_acks(self, inflight: dict[int, Flight], acked: list[tuple[int, Priority]]) -> None:
         if not self._acks:
             return
         acks, self._acks = self._acks, []
+        now = time.monotonic()
+        book = self.receipts
+        good = 0
         for mid, rc in acks:
-            row = inflight.pop(mid, None)
-            if row is None:
+            item = inflight.pop(mid, None)
+            if item is None:
                 continue  # the birth message
+            pos, priority = (item.pos, item.priority) if isinstance(item, Awaiting) else item
             if rc.is_failure:
                 if rc.value in PERMANENT_REFUSALS:
-                    self.store.refuse(row[0], row[1], str(rc))
+                    if isinstance(item, Awaiting) and book is not None:
+                        book.gone(item)
+                    self.store.refuse(pos, priority, str(rc))
                     self.stats.refused_total += 1
                     metrics.REFUSED.inc()
                     log.error(
                         "broker refused outbox message %d permanently (%s); kept aside",
-                        row[0],
+                        pos,
                         rc,
                         extra={"node_id": self.client_id, "reason": str(rc)},
                     )
                     continue
                 # Temporary (quota, busy): replay from the oldest row on a new connection.
                 raise SessionLost(f"broker refused a message for now: {rc}")
-            acked.append(row)
+            good += 1
+            if not isinstance(item, Awaiting) or book is None:
+                acked.append((pos, priority))
+            elif self._one_hop or self.stats.receipts_refused:
+                self._one_hop = True
+                book.gone(item)
+                acked.append((pos, priority))
+            elif rc.value == NO_MATCHING_SUBSCRIBERS:
+                book.no_subscriber(item, now)
+                self._note_no_subscriber(now)
+            elif book.acked(item, now):
+                acked.append((pos, priority))
+        self.stats.acked_total += good
+        metrics.ACKED.inc(good)
 
-    def _delete(self, acked: list[tuple[int, Priority]]) -> None:
+    def _note_no_subscriber(self, now: float) -> None:
+        if now - self._no_subscriber_logged >= NO_SUBSCRIBER_LOG_S:
+            self._no_subscriber_logged = now
+            log.warning(
+                "the broker has no subscriber for this node's events (PUBACK 'no matching subscribers'): "
+                "no gateway is listening; they stay in the outbox and are sent again",
+                extra={"node_id": self.client_id},
+            )
+
+    def _settle_receipts(
+        self, book: ReceiptBook, acked: list[tuple[int, Priority]], receipted: list[int]
+    ) -> None:
+        if self.stats.receipts_refused and not self._one_hop:
+            self._one_hop = True  # the broker will never send receipts on this connection
+            acked.extend((e.pos, e.priority) for e in book.release())
+        if not self._receipts_in:
+            return
+        receipts, self._receipts_in = self._receipts_in, []
+        last_seq = self.store.last_seq(book.node_id)
+        now, wall = time.monotonic(), self.clock.now().timestamp()
+        for receipt in receipts:
+            for entry in book.receipt(receipt, now, last_seq):
+                acked.append((entry.pos, entry.priority))
+                receipted.append(entry.pos)
+                metrics.RECEIPT_SECONDS.observe(max(0.0, wall - entry.created_at))
+
+    def _delete(self, acked: list[tuple[int, Priority]], receipted: list[int] | None = None) -> None:
         if acked:
             self.store.delete(acked)
-            self.stats.acked_total += len(acked)
-            metrics.ACKED.inc(len(acked))
+            if self.on_settled is not None:
+                done = set(receipted or ())
+                self.on_settled("acked", [p for p, _ in acked if p not in done])
+                if done:
+                    self.on_settled("receipted", sorted(done))
             acked.clear()
+        if receipted:
+            receipted.clear()
 
     def _say_goodbye(self, client: mqtt.Client) -> None:
         pending = [

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.clock import TimeZoneName
 from edge.video.detector.registry import MODEL_PATH_ENV
 
 
@@ -252,7 +253,7 @@ class VideoSettings(BaseSettings):
         env_prefix="GRIDWATCH_VIDEO_", env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
-    timezone: str = Field(default="Asia/Shanghai", description="Site time zone for zone schedules.")
+    timezone: TimeZoneName = Field(default="Asia/Shanghai", description="Site time zone for zone schedules.")
     max_fps: float = Field(default=10, gt=0, le=60, description="Cap on any camera's analysis rate.")
     metrics_port: int | None = Field(default=None, description="Serve Prometheus /metrics here.")
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
@@ -266,15 +267,6 @@ class VideoSettings(BaseSettings):
     fire: FireRuleSettings = Field(default_factory=FireRuleSettings)
     camera: CameraHealthSettings = Field(default_factory=CameraHealthSettings)
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'Asia/Shanghai'") from None
-        return value
 
     @property
     def tz(self) -> ZoneInfo:

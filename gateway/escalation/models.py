@@ -10,6 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gateway.store.base import Base, UtcDateTime
 from gateway.store.change_log import ChangeFeed
 
+# What makes an escalation moot, per trigger: the climb timer stops once the case gets there.
+CLEARED_BY_ACCEPT = "accepted"
+CLEARED_BY_ARRIVAL = "on_site"
+CLEARED_BY_RESOLUTION = "resolved"
+
 
 class Escalation(Base):
     """Append-only. A case reaches each tier's contact at most once (unique), so two gateways

@@ -83,6 +83,22 @@ class SourceProgress(Base):
     messages_total: Mapped[int] = mapped_column(BigInteger, default=0)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # What the receipts say: every number from base_seq to max_seq is committed except the
+    # open and the lost ranges. base_seq is the first contact, a restarted counter, or just
+    # past a lost range no longer remembered.
+    base_seq: Mapped[int | None] = mapped_column(BigInteger)
+    lost_gaps: Mapped[list[list] | None] = mapped_column(
+        JSON, doc="Recently lost [first, last, where] ranges: a late arrival is counted as recovered."
+    )
+    recovered_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    lost_at_source_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    lost_at_broker_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # What the source last said it sent (an edge node's health): for tail loss and for where.
+    declared_seq: Mapped[int | None] = mapped_column(BigInteger)
+    declared_dropped: Mapped[list[list] | None] = mapped_column(
+        JSON, doc="[first, last] ranges the source says it dropped itself (its outbox was full)."
+    )
+    declared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiReceipt(Base):

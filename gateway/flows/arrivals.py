@@ -12,7 +12,7 @@ from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
 from gateway.dispatch.models import Task, TaskStatus
-from gateway.flows import task_steps as steps
+from gateway.flows import task_steps
 
 _WAITING = [TaskStatus.OFFERED.value, TaskStatus.ACCEPTED.value]
 
@@ -48,6 +48,6 @@ def arrive(
             continue
         during = " during patrol" if on_patrol else ""
         reason = f"arrived{during}: {how} {d:.0f} m from the site (radius {radius:.0f} m)"
-        steps.check_in(session, ctx, task, case, f"worker:{worker_id}", reason, min(at, now))
+        task_steps.check_in(session, ctx, task, case, f"worker:{worker_id}", reason, min(at, now))
         arrived.append(task)
     return arrived

@@ -25,7 +25,7 @@ from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
 from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task, TaskStatus
-from gateway.flows import task_steps as steps
+from gateway.flows import task_steps
 from gateway.flows.dispatch import dispatch_case
 from gateway.notify import service as notify
 from gateway.outbound import service as outbound
@@ -190,7 +190,7 @@ def wind_down(session: Session, ctx: GatewayContext, case: Case, actor: str, why
         select(Task).where(Task.case_id == case.id, Task.status.in_([s.value for s in ACTIVE_TASK_STATUSES]))
     ).all()
     for task in live:
-        steps.end_offer(session, task, case, TaskStatus.CANCELLED, actor, why, now)
+        task_steps.end_offer(session, task, case, TaskStatus.CANCELLED, actor, why, now)
         cancel = TaskUpdate(
             **ctx.envelope(session),
             task_id=task.id,

@@ -27,7 +27,8 @@ from gateway.dispatch import queries as task_queries
 from gateway.dispatch.choice import Candidate, Decision, WorkerState, choose_worker
 from gateway.dispatch.eta import StraightLineEta
 from gateway.dispatch.models import Task, TaskStatus
-from gateway.flows import escalate as escalation
+from gateway.escalation.models import CLEARED_BY_ACCEPT
+from gateway.flows.escalate import escalate
 from gateway.notify import service as notify
 from gateway.outbound import service as outbound
 from gateway.patrol import plans
@@ -184,14 +185,14 @@ def redispatch(session: Session, ctx: GatewayContext, case: Case, now: datetime,
     policy = ctx.site.escalation.policy(HazardType(case.hazard_type))
     count = redispatch_count(session, case.id)
     if count > policy.max_redispatches:
-        escalation.escalate(
+        escalate(
             session,
             ctx,
             case,
             "redispatches",
             f"offered {count + 1} times ({count} re-dispatches, policy allows {policy.max_redispatches})",
             now,
-            escalation.CLEARED_BY_ACCEPT,
+            CLEARED_BY_ACCEPT,
         )
     return decision
 
@@ -205,6 +206,4 @@ def _shortfall(session: Session, ctx: GatewayContext, case: Case, decision: Deci
     notify.tell_centre(
         session, ctx, case, "shortfall", f"{decision.reason_code}: {decision.reason}", now, record=True
     )
-    escalation.escalate(
-        session, ctx, case, decision.reason_code, decision.reason, now, escalation.CLEARED_BY_ACCEPT
-    )
+    escalate(session, ctx, case, decision.reason_code, decision.reason, now, CLEARED_BY_ACCEPT)

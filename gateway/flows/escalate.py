@@ -29,18 +29,13 @@ from gateway.cases.models import Case
 from gateway.cases.service import transition
 from gateway.context import GatewayContext
 from gateway.escalation import metrics
-from gateway.escalation.models import Escalation
+from gateway.escalation.models import CLEARED_BY_RESOLUTION, Escalation
 from gateway.escalation.targets import Missing, Target, department_target, resolve
 from gateway.notify import service as notify
 from gateway.sla import service as timers
 from gateway.sla.models import Phase
 
 log = logging.getLogger(__name__)
-
-# What makes an escalation moot, per trigger: the climb timer stops once the case gets there.
-CLEARED_BY_ACCEPT = "accepted"
-CLEARED_BY_ARRIVAL = "on_site"
-CLEARED_BY_RESOLUTION = "resolved"
 
 
 class WhistleRefused(ValueError):

@@ -33,7 +33,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,7 +65,7 @@ from gateway.flows.location_fixes import apply_fix
 from gateway.flows.task_updates import take_task_update
 from gateway.ingest.admission import Admission
 from gateway.ingest.incoming import Incoming
-from gateway.ingest.sequences import SequenceReport, SequenceTracker, group_by_source
+from gateway.ingest.sequences import SequenceReport, SequenceTracker, refused_envelope
 from gateway.ingest.throttle import LogThrottle
 from gateway.store.errors import is_store_down, is_transient, sqlstate
 from gateway.telemetry import NullTelemetry, TelemetrySink
@@ -226,13 +226,16 @@ class Pipeline:
         rejected = ledger.Rejected(
             item.incoming.topic, item.incoming.payload, "processing_error", f"{type(exc).__name__}: {exc}"
         )
+        work = _Work(dead_letters=[rejected])
         try:
             with self.sessions.begin() as session:
                 ledger.dead_letters(session, [rejected], now)
+                # Held as a dead letter: receipted, so its node does not send it again and again.
+                self.sequences.observe(session, [], now, work.sequences, refused=_refused([item]))
         except Exception as again:
             raise StoreUnavailable(f"cannot write even a dead letter: {again}") from again
         item.outcome = Outcome.DEAD_LETTER
-        return _Work(dead_letters=[rejected])
+        return work
 
     def _transaction(self, items: list[_Item], now: datetime) -> _Work:
         work = _Work()
@@ -285,15 +288,14 @@ class Pipeline:
                 ledger.dead_letters(session, work.dead_letters, now)
             self.sequences.observe(
                 session,
-                group_by_source(
-                    [
-                        (i.message.source, i.message.seq, i.message.ts)
-                        for i in items
-                        if i.message is not None and not i.incoming.retain
-                    ]
-                ),
+                [
+                    (i.incoming.topic, i.message)
+                    for i in items
+                    if i.message is not None and not i.incoming.retain
+                ],
                 now,
                 work.sequences,
+                refused=_refused(i for i in items if i.error is not None),
             )
         for item in items:
             if item.message is not None and key_of(item.message) in work.redriven:
@@ -332,7 +334,7 @@ class Pipeline:
                 r.detail[:300],
                 extra={"topic": r.topic, "reason": r.reason},
             )
-        work.sequences.publish()
+        self.sequences.after_commit(work.sequences)  # metrics, logs, receipts
 
     # -- one message ---------------------------------------------------------
     def _apply(self, session: Session, item: _Item, now: datetime, book: CaseBook, work: _Work) -> Outcome:
@@ -375,3 +377,20 @@ class Pipeline:
         reported = take_task_update(session, self.ctx, update, now)
         work.redriven.update(reported.redriven)
         return Outcome.APPLIED if reported.applied else Outcome.REFUSED
+
+
+def _refused(items: Iterable[_Item]) -> list[tuple[str, str, int]]:
+    """(topic, source, seq) of dead-lettered payloads whose envelope says whose they are."""
+    out = []
+    for item in items:
+        if item.incoming.retain:
+            continue
+        message = item.message
+        found = (
+            (message.source, message.seq)
+            if message is not None
+            else refused_envelope(item.incoming.topic, item.incoming.payload)
+        )
+        if found is not None and found[1] > 0:
+            out.append((item.incoming.topic, *found))
+    return out

@@ -20,9 +20,10 @@ from gateway.cases.lifecycle import FINISHED_STATUSES, CaseStatus
 from gateway.cases.models import Case, CaseTransition
 from gateway.context import GatewayContext
 from gateway.dispatch.models import Task, TaskStatus
-from gateway.flows import escalate as escalation
-from gateway.flows import task_steps as steps
+from gateway.escalation.models import CLEARED_BY_ACCEPT, CLEARED_BY_ARRIVAL, CLEARED_BY_RESOLUTION
+from gateway.flows import task_steps
 from gateway.flows.dispatch import redispatch
+from gateway.flows.escalate import escalate, escalate_above
 from gateway.notify import service as notify
 from gateway.sla import metrics
 from gateway.sla import service as timers
@@ -49,9 +50,9 @@ PHASE_TEXT = {
 }
 # What a breach leads to, besides being recorded: escalation cleared when the case gets ...
 _ESCALATE_ON_BREACH = {
-    Phase.CENTRE_ACCEPT: escalation.CLEARED_BY_ACCEPT,
-    Phase.ON_SITE: escalation.CLEARED_BY_ARRIVAL,
-    Phase.RESOLVE: escalation.CLEARED_BY_RESOLUTION,
+    Phase.CENTRE_ACCEPT: CLEARED_BY_ACCEPT,
+    Phase.ON_SITE: CLEARED_BY_ARRIVAL,
+    Phase.RESOLVE: CLEARED_BY_RESOLUTION,
 }
 
 
@@ -139,9 +140,9 @@ def _pending(session: Session, timer: SlaTimer, case: Case | None, task: Task | 
         return Outcome.MET if said else None
     if phase is Phase.CLIMB:
         cleared = {
-            escalation.CLEARED_BY_ACCEPT: _TAKEN,
-            escalation.CLEARED_BY_ARRIVAL: _ARRIVED,
-            escalation.CLEARED_BY_RESOLUTION: _FINISHED,
+            CLEARED_BY_ACCEPT: _TAKEN,
+            CLEARED_BY_ARRIVAL: _ARRIVED,
+            CLEARED_BY_RESOLUTION: _FINISHED,
         }.get(timer.detail, _FINISHED)
         done = session.scalar(
             select(Task.id).where(Task.case_id == case.id, Task.status.in_(cleared)).limit(1)
@@ -190,7 +191,7 @@ def _breach(
     now: datetime,
 ) -> None:
     if phase is Phase.CLIMB:
-        escalation.escalate(
+        escalate(
             session,
             ctx,
             case,
@@ -209,15 +210,15 @@ def _breach(
     note(session, case, "sla_breach", ctx.gateway_id, text, now)
     notify.tell_centre(session, ctx, case, "sla_breach", text, now, record=True)
     if phase is Phase.ACKNOWLEDGE:
-        escalation.escalate_above(session, ctx, case, timer.detail, timer.limit_s, now)
+        escalate_above(session, ctx, case, timer.detail, timer.limit_s, now)
         return
     if phase is Phase.WORKER_ACCEPT and task is not None:
         # No answer in time: the offer expires and goes to the next candidate.
-        steps.end_offer(
+        task_steps.end_offer(
             session, task, case, TaskStatus.EXPIRED, ctx.gateway_id, "no answer before the deadline", now
         )
         redispatch(session, ctx, case, now, f"no answer from {task.worker_id} in {timer.limit_s:.0f} s")
         return
     cleared_by = _ESCALATE_ON_BREACH.get(phase)
     if cleared_by is not None:
-        escalation.escalate(session, ctx, case, f"sla_breach:{phase.value}", text, now, cleared_by)
+        escalate(session, ctx, case, f"sla_breach:{phase.value}", text, now, cleared_by)

@@ -14,7 +14,7 @@ from gateway.context import GatewayContext
 from gateway.dispatch import metrics
 from gateway.dispatch.choice import Decision
 from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task, TaskStatus
-from gateway.flows import task_steps as steps
+from gateway.flows import task_steps
 from gateway.flows.dispatch import dispatch_case, redispatch
 from gateway.flows.task_updates import TaskUpdateRefused
 from gateway.sla import service as timers
@@ -88,7 +88,7 @@ def reassign(
     if worker_id == task.worker_id:
         raise TaskUpdateRefused(f"task {task.id} is already {worker_id}'s")
     actor = f"operator:{operator}"
-    steps.end_offer(
+    task_steps.end_offer(
         session, task, case, TaskStatus.CANCELLED, actor, f"reassigned by {operator}: {note}", now
     )
     session.flush()  # the old task must stop being active before the new one is inserted

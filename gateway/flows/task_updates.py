@@ -15,13 +15,13 @@ from gateway.cases.lifecycle import OPEN_STATUSES, CaseStatus
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
 from gateway.dispatch.models import Task, TaskStatus
+from gateway.escalation.models import CLEARED_BY_RESOLUTION
 from gateway.events import service as ledger
 from gateway.events.outcomes import Outcome
 from gateway.events.service import EventKey, key_of
-from gateway.flows import escalate as escalation
-from gateway.flows import task_steps as steps
-from gateway.flows import worker_photos
+from gateway.flows import task_steps, worker_photos
 from gateway.flows.dispatch import redispatch
+from gateway.flows.escalate import escalate
 from gateway.ingest.throttle import LogThrottle
 
 log = logging.getLogger(__name__)
@@ -101,26 +101,26 @@ def apply_task_update(
     more = _more(ctx, named, taken_at, now)
     reason = (update.note or update.action.value) + more
     if update.action is TaskAction.ACCEPT:
-        steps.accept(session, ctx, task, case, actor, reason, now, update.id)
+        task_steps.accept(session, ctx, task, case, actor, reason, now, update.id)
     elif update.action is TaskAction.DECLINE:
-        steps.end_offer(session, task, case, TaskStatus.DECLINED, actor, update.note, now)
+        task_steps.end_offer(session, task, case, TaskStatus.DECLINED, actor, update.note, now)
         redispatch(session, ctx, case, now, f"decline by {update.worker_id}")
     elif update.action is TaskAction.CHECK_IN:
         where = "explicit check-in" if update.location is None else "check-in with location"
-        steps.check_in(session, ctx, task, case, actor, (update.note or where) + more, now, update.id)
+        task_steps.check_in(session, ctx, task, case, actor, (update.note or where) + more, now, update.id)
     elif update.action is TaskAction.RESOLVE:
         assert update.result is not None  # the contract requires it
         reason = f"{update.result.value}: {update.note}".rstrip(": ") + more
-        steps.resolve(session, ctx, task, case, actor, update.result.value, reason, now, update.id)
+        task_steps.resolve(session, ctx, task, case, actor, update.result.value, reason, now, update.id)
     else:  # CANNOT_HANDLE: the worker blows the whistle (网格吹哨)
-        escalation.escalate(
+        escalate(
             session,
             ctx,
             case,
             "cannot_handle",
             f"{update.worker_id} cannot handle it: {update.note or 'no reason given'}",
             now,
-            escalation.CLEARED_BY_RESOLUTION,
+            CLEARED_BY_RESOLUTION,
         )
     log.info(
         "task %s: %s by %s",

@@ -48,7 +48,7 @@ LEDGER_TOPIC = WORKER_REPORT_TOPIC  # not an MQTT topic: reports come over the A
 
 @dataclass(frozen=True)
 class Report:
-    id: str  # made on the phone (UUID): the event's id, and the case's if it opens one
+    id: str  # made on the phone (UUID): the event's id in the ledger (with the worker as its source)
     worker_id: str
     hazard_type: HazardType
     severity: Severity
@@ -87,7 +87,8 @@ def take_report(session: Session, ctx: GatewayContext, report: Report, now: date
     claimed = ledger.claim(
         session, [ledger.Claim(event, LEDGER_TOPIC, event.model_dump_json())], now, ctx.gateway_id
     )
-    if event.id not in claimed:
+    key = ledger.key_of(event)
+    if key not in claimed:
         return Reported(None, False, None)
     warnings: list[str] = []
     grid_id = grid_of(ctx, report.location, warnings)
@@ -97,7 +98,7 @@ def take_report(session: Session, ctx: GatewayContext, report: Report, now: date
         f"report/{report.id}", None, report.worker_id, None, label, report.location, grid_id, tuple(warnings)
     )
     taken = take_hazard(session, ctx, event, place, now, CaseBook(session, ctx))
-    case_id = taken.case_of_event[event.id]
+    case_id = taken.case_of_event[key]
     case = session.get(Case, case_id)
     assert case is not None
     for row in photos:

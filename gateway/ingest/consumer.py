@@ -33,14 +33,15 @@ import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts import topics
+from contracts.mqtt_client import new_client
 from gateway import metrics
 from gateway.ingest.incoming import Incoming
+from gateway.ingest.paho_client import link_client_class
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -55,54 +56,6 @@ def reconnect_delay(attempt: int, rng: random.Random | None = None) -> float:
     each wait drawn from its upper half ("equal jitter": never zero, never in step)."""
     ceiling = min(RECONNECT_MAX_S, RECONNECT_MIN_S * 2 ** max(attempt - 1, 0))
     return (rng or random).uniform(ceiling / 2, ceiling)
-
-
-READ_AHEAD = 65536  # bytes taken from the socket at once by the network thread
-
-
-class ReadAheadClient(mqtt.Client):
-    """paho's client reading the socket in large chunks.
-
-    paho reads every packet with three or more ``recv()`` calls (the command byte, each
-    remaining-length byte, the body) and goes back to ``select()`` after each packet: at
-    thousands of messages a second that is tens of thousands of system calls, each of which
-    gives up the GIL and has to win it back from the gateway's batch loop. Here one
-    ``recv()`` takes whatever the broker has sent (up to READ_AHEAD bytes), paho's own
-    parser is served from that buffer, and ``loop_read`` parses everything buffered before
-    returning to ``select()`` (which cannot see bytes already taken off the socket). The
-    packets, their order and paho's handling of them are unchanged.
-    """
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._ahead = b""
-        self._ahead_pos = 0
-        self._ahead_sock: object = None
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if self._ahead_sock is not self._sock:  # a new connection: nothing buffered belongs to it
-            self._ahead, self._ahead_pos, self._ahead_sock = b"", 0, self._sock
-        if self._ahead_pos >= len(self._ahead):
-            data = super()._sock_recv(max(bufsize, READ_AHEAD))  # raises BlockingIOError when empty
-            if len(data) <= bufsize:
-                return data
-            self._ahead, self._ahead_pos = data, 0
-        end = self._ahead_pos + bufsize
-        chunk = self._ahead[self._ahead_pos : end]
-        self._ahead_pos = min(end, len(self._ahead))
-        return chunk
-
-    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
-        rc = super().loop_read(max_packets)
-        # Each round consumes buffered bytes, so this ends with the buffer.
-        while (
-            rc == mqtt.MQTT_ERR_SUCCESS
-            and self._sock is not None
-            and self._ahead_sock is self._sock
-            and self._ahead_pos < len(self._ahead)
-        ):
-            rc = super().loop_read(max_packets)
-        return rc
 
 
 class MqttLink:
@@ -122,19 +75,14 @@ class MqttLink:
         self._asked: list[str] = []
         self._refused_at = 0.0
         self._reconnects = 0  # failed or lost connections since the last good one
-        # The read-ahead relies on paho's private _sock_recv; a paho without it gets the stock client.
-        client_class = ReadAheadClient if hasattr(mqtt.Client, "_sock_recv") else mqtt.Client
-        client = client_class(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=settings.gateway_id,
-            protocol=mqtt.MQTTv5,
+        client = new_client(
+            settings.gateway_id,
+            username=settings.mqtt.username,
+            password=settings.mqtt.password,
+            tls=settings.mqtt.tls_context(),
+            client_class=link_client_class(),  # reads ahead of paho's parser where the paho allows
             manual_ack=True,
         )
-        if settings.mqtt.username:
-            client.username_pw_set(settings.mqtt.username, settings.mqtt.password)
-        tls = settings.mqtt.tls_context()
-        if tls is not None:
-            client.tls_set_context(tls)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect

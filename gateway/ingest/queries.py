@@ -19,8 +19,12 @@ class SourceView(BaseModel):
     open_gaps: list[tuple[int, int]]
     open_gap_count: int
     lost_total: int
+    lost_at_source_total: int  # the source says it dropped them itself (outbox full)
+    lost_at_broker_total: int  # sent and acknowledged by the broker, never delivered to a gateway
+    recovered_total: int  # counted lost, then arrived after all (sent again)
     late_total: int
     resets_total: int
+    declared_seq: int | None  # the last number the source says it handed out (its health)
     first_seen_at: datetime
     last_seen_at: datetime
 
@@ -46,8 +50,12 @@ def sources(
             open_gaps=[(int(g[0]), int(g[1])) for g in r.open_gaps],
             open_gap_count=r.open_gap_count,
             lost_total=r.lost_total,
+            lost_at_source_total=r.lost_at_source_total,
+            lost_at_broker_total=r.lost_at_broker_total,
+            recovered_total=r.recovered_total,
             late_total=r.late_total,
             resets_total=r.resets_total,
+            declared_seq=r.declared_seq,
             first_seen_at=r.first_seen_at,
             last_seen_at=r.last_seen_at,
         )

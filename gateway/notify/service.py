@@ -71,11 +71,7 @@ def tell_centre(
 ) -> CaseNotice:
     """A notice on the command centre's alert wall; ``record``: also kept as a delivery of the case."""
     message = case_notice(session, ctx, case, event, text, tier=tier)
-    topic = ctx.notice_topic
-    outbound.enqueue(session, topic, message, now)
-    if record:
-        _record(session, case, message, topic, now, escalation_id)
-    return message
+    return _send(session, case, message, ctx.notice_topic, now, record, escalation_id)
 
 
 def tell_worker(
@@ -92,37 +88,38 @@ def tell_worker(
 ) -> CaseNotice:
     """A notice on a worker's phone topic, kept as a delivery of the case."""
     message = case_notice(session, ctx, case, event, text, tier=tier, worker_id=worker_id)
-    topic = topics.worker_task(worker_id)
-    outbound.enqueue(session, topic, message, now)
-    _record(session, case, message, topic, now, escalation_id)
-    return message
+    return _send(session, case, message, topics.worker_task(worker_id), now, True, escalation_id)
 
 
-def _record(
+def _send(
     session: Session,
     case: Case,
     message: CaseNotice,
     topic: str,
     now: datetime,
+    record: bool,
     escalation_id: int | None,
-) -> Delivery:
-    delivery = Delivery(
-        case_id=case.id,
-        escalation_id=escalation_id,
-        event=message.event,
-        tier=message.tier,
-        channel="mqtt",
-        target=topic,
-        format="case_notice",
-        body=message.model_dump_json(),
-        message_id=message.id,
-        status=DeliveryStatus.QUEUED.value,
-        attempts=0,
-        created_at=now,
-        last_error="",
-    )
-    session.add(delivery)
-    return delivery
+) -> CaseNotice:
+    outbound.enqueue(session, topic, message, now)
+    if record:
+        session.add(
+            Delivery(
+                case_id=case.id,
+                escalation_id=escalation_id,
+                event=message.event,
+                tier=message.tier,
+                channel="mqtt",
+                target=topic,
+                format="case_notice",
+                body=message.model_dump_json(),
+                message_id=message.id,
+                status=DeliveryStatus.QUEUED.value,
+                attempts=0,
+                created_at=now,
+                last_error="",
+            )
+        )
+    return message
 
 
 def webhook_notice(

@@ -101,12 +101,23 @@ def _sqlite_file(engine: Engine) -> Path | None:
     return Path(db)
 
 
+def sqlite_lock_target(db: Path) -> Path:
+    """What a SQLite store's migration lock is taken on: the directory that holds it.
+
+    Never the database file itself: closing any descriptor of a file drops every POSIX record
+    lock the process holds on it — SQLite's own locks, which its connections in this process
+    keep after the migration — and another process could then delete the WAL under them (their
+    reads would stay on an old snapshot for good; sqlite.org/howtocorrupt.html, 2.2). A lock
+    file beside it would be one more file in the operator's directory; the directory is there.
+    """
+    return db.parent
+
+
 @contextlib.contextmanager
 def _sqlite_lock(path: Path, timeout_s: float) -> Iterator[None]:
-    """An exclusive flock on the database file itself: SQLite's own locks are POSIX
-    record locks, which flock does not touch, so this only excludes other migrations."""
+    """An exclusive flock on :func:`sqlite_lock_target`: it only excludes other migrations."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    fd = os.open(sqlite_lock_target(path), os.O_RDONLY)
     try:
         _acquire(lambda: _try_flock(fd), timeout_s, str(path))
         yield

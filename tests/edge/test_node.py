@@ -66,7 +66,7 @@ def test_sigkill_mid_publish_loses_nothing_and_the_last_will_says_offline(
         produced.append(event.id)
     store.close()
 
-    sub = DurableSubscriber(mosquitto, f"gridwatch/v1/node/{node}/#")
+    sub = DurableSubscriber(mosquitto, f"gridwatch/v1/node/{node}/#", receipts=True)  # a gateway's receipts
     log = tmp_path / "node.log"
     proc = start_node(config, state, mosquitto, log)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gateway.flows import task_decisions as centre
+from gateway.flows import task_decisions
 from gateway.performance.service import grid_records, worker_records
 from tests.gateway.conftest import Harness
 from tests.gateway.dispatching import act, fix, tasks, tick
@@ -27,7 +27,7 @@ def test_records_per_worker_and_grid(harness: Harness) -> None:
         act(harness, task, "resolve", result="false_alarm")
         tick(harness)
         with harness.sessions.begin() as s:  # the centre closes it, so the next alarm opens a new case
-            centre.verify(s, harness.ctx, task.id, "op-1", True, "", harness.clock.now())
+            task_decisions.verify(s, harness.ctx, task.id, "op-1", True, "", harness.clock.now())
         harness.clock.advance(60)
     # And a patrol walk: two of the four checkpoints of the day.
     cps = {c.id: c.location for c in harness.ctx.site.patrols.checkpoints}

@@ -20,7 +20,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from gateway.schema.migrate import LOCK_NAME, SchemaError, head_revision, schema_state, upgrade
+from gateway.schema.migrate import (
+    LOCK_NAME,
+    SchemaError,
+    head_revision,
+    schema_state,
+    sqlite_lock_target,
+    upgrade,
+)
 from gateway.schema.models import Base
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
@@ -34,8 +41,8 @@ PROCESSES = 4
 def migration_lock_held(db_url: str) -> Iterator[None]:
     """Hold the store's migration lock from the test, as a slow migration would."""
     if db_url.startswith("sqlite"):
-        path = Path(db_url.removeprefix("sqlite:///"))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT)
+        path = sqlite_lock_target(Path(db_url.removeprefix("sqlite:///")))
+        fd = os.open(path, os.O_RDONLY)
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
@@ -135,4 +142,34 @@ def test_a_store_newer_than_this_build_is_refused_at_once(sqlite_url: str) -> No
     settings = GatewaySettings(site_dir=DEMO_SITE, database_url=sqlite_url, db_schema="wait")
     with pytest.raises(SchemaError, match=r"9999_from_the_future.*newer than this build"):
         Gateway(settings)
+    engine.dispose()
+
+
+WRITER = """
+import sys
+from sqlalchemy import text
+from gateway.store.db import make_engine
+engine = make_engine(sys.argv[1])
+with engine.begin() as conn:
+    conn.execute(text("INSERT INTO dead_letters (received_at, topic, reason, detail, payload, payload_size,"
+                      " replay_count) VALUES ('2026-12-01 00:00:00', 't', 'r', 'd', x'00', 1, 0)"))
+engine.dispose()
+"""
+
+
+def test_a_process_that_migrated_its_sqlite_store_keeps_seeing_what_others_commit(sqlite_url: str) -> None:
+    """The gateway migrates at start and goes on with the same engine; other processes (the API,
+    a second gateway) write and exit. Its reads must follow their commits: the migration lock must
+    not drop SQLite's own locks (it did when it was taken on the database file itself)."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+
+    def letters() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM dead_letters")).scalar() or 0)
+
+    assert letters() == 0
+    for expected in (1, 2, 3):
+        subprocess.run([sys.executable, "-c", WRITER, sqlite_url], cwd=REPO, check=True, timeout=60)
+        assert letters() == expected
     engine.dispose()

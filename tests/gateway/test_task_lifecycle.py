@@ -15,7 +15,7 @@ from sqlalchemy import select
 from contracts import topics
 from gateway.context import GatewayContext
 from gateway.escalation.models import Escalation
-from gateway.flows import task_decisions as centre
+from gateway.flows import task_decisions
 from gateway.flows.ingest import Outcome, Pipeline
 from gateway.flows.sla_ticks import SlaTicker
 from gateway.notify.models import Delivery
@@ -181,14 +181,14 @@ def test_centre_verifies_or_sends_back_the_result(harness: Harness) -> None:
     verify_timer = next(t for t in timers(harness) if t.phase == "verify")
     assert verify_timer.stopped_at is None
     with harness.sessions.begin() as s:
-        centre.verify(s, harness.ctx, task.id, "op-1", False, "photo missing", harness.clock.now())
+        task_decisions.verify(s, harness.ctx, task.id, "op-1", False, "photo missing", harness.clock.now())
     assert the_case(harness).status == "dispatched"  # reopened and offered again
     assert [t.to_status for t in trail(harness)][-2:] == ["reopened", "dispatched"]
     second = tasks(harness)[-1]
     act(harness, second, "check_in")
     act(harness, second, "resolve", result="false_alarm", note="photo attached")
     with harness.sessions.begin() as s:
-        centre.verify(s, harness.ctx, second.id, "op-1", True, "", harness.clock.now())
+        task_decisions.verify(s, harness.ctx, second.id, "op-1", True, "", harness.clock.now())
     assert the_case(harness).status == "closed"
     assert tasks(harness)[-1].status == "verified"
     assert all(t.stopped_at is not None for t in timers(harness))

@@ -11,6 +11,7 @@ import pytest
 import uvicorn
 
 from cloud_api.app import create_app
+from contracts.clock import Clock
 from contracts.site.access import IssuedTokens
 from contracts.site.access import Role as GrantRole
 from gateway.people.models import Role
@@ -48,12 +49,13 @@ def chromium_path() -> str:
 
 @pytest.fixture
 def serve_api():  # type: ignore[no-untyped-def]
-    """Start the API on a free port against a given database; yields its base URL."""
+    """Start the API on a free port against a given database (on the product's clock, or the one
+    given: the gateway's or the harness's); yields its base URL."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(db_url: str, **settings: object) -> str:
+    def start(db_url: str, clock: Clock | None = None, **settings: object) -> str:
         port = free_port()
-        app = create_app(api_settings(DEMO_SITE, db_url, api_tokens=_TOKENS.env(), **settings))
+        app = create_app(api_settings(DEMO_SITE, db_url, api_tokens=_TOKENS.env(), **settings), clock=clock)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
         )

@@ -31,11 +31,14 @@ export function signInPage() {
   location.assign(`/ui/signin.html?next=${encodeURIComponent(next)}`);
 }
 
-export async function request(method, path, { body, form, signal, retry = true } = {}) {
-  const headers = { Accept: "application/json" };
+// `headers`: more request headers (an Idempotency-Key, a photo's Content-Type); `raw`: a Blob or
+// bytes sent as they are (a photo), its Content-Type given in `headers`.
+export async function request(method, path, { body, form, raw, headers: extra, signal, retry = true } = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (method !== "GET") headers["X-CSRF-Token"] = cookie("gw_csrf");
   let payload;
   if (form) payload = form;  // FormData: the browser sets the multipart boundary
+  else if (raw !== undefined) payload = raw;
   else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
@@ -43,7 +46,7 @@ export async function request(method, path, { body, form, signal, retry = true }
   const resp = await fetch(path, { method, headers, body: payload, credentials: "same-origin", signal });
   learnServerTime(resp.headers.get("X-Server-Time"));
   if (resp.status === 401 && retry && !path.startsWith("/api/v1/auth/")) {
-    if (await refresh()) return request(method, path, { body, form, signal, retry: false });
+    if (await refresh()) return request(method, path, { body, form, raw, headers: extra, signal, retry: false });
     signInPage();
     throw new ApiError(401, "signed out");
   }

@@ -12,7 +12,7 @@ from contracts import topics
 from edge.emit import Priority
 from edge.outbox import Outbox, paho_client
 from edge.outbox.buffered import BufferedSocket
-from edge.settings import BrokerSettings
+from edge.settings import BrokerSettings, OutboxSettings
 from gridwatch.broker import Mosquitto
 from tests.edge.mqtt_helpers import event_topic, hazard
 from tests.edge.outbox.test_store import reading
@@ -21,27 +21,30 @@ from tests.helpers import wait_until
 
 def test_hooks_are_in_use_with_the_installed_paho() -> None:
     # Failing here means paho-mqtt changed: the uplink still works, but on plain paho (slower).
-    # Review FastClient against the new paho's client.py, then add its version to TESTED_VERSIONS.
-    assert paho_client.hook_problems() == [], f"paho-mqtt {paho.mqtt.__version__}"
-    assert paho_client.hooks_active()
+    # Review FastClient against the new paho's client.py, then add its version to HOOKS.
+    assert paho_client.HOOKS.problems() == [], f"paho-mqtt {paho.mqtt.__version__}"
+    assert paho_client.uplink_client_class() is paho_client.FastClient
 
 
 def test_hooks_are_refused_for_an_unchecked_version_or_a_changed_method() -> None:
-    assert "not a version the hooks were checked against" in paho_client.hook_problems("2.9.0")[0]
+    assert "not a version the hooks were checked against" in paho_client.HOOKS.problems("2.9.0")[0]
 
     class Changed(mqtt.Client):
         def _handle_pubackcomp(self, cmd: str, packet: bytes) -> None:  # type: ignore[override]
             pass
 
-    problems = paho_client.hook_problems(client_class=Changed)
+    problems = paho_client.HOOKS.problems(client_class=Changed)
     assert problems == ["paho's Client._handle_pubackcomp('cmd', 'packet') no longer takes ('cmd',)"]
 
 
 def test_uplink_reads_through_the_buffered_socket_and_takes_the_cheap_puback_path(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    ob = Outbox(
-        "node-a", tmp_path / "outbox.sqlite3", BrokerSettings(host=mosquitto.host, port=mosquitto.port)
+    ob = Outbox(  # one hop: nobody answers with receipts here
+        "node-a",
+        tmp_path / "outbox.sqlite3",
+        BrokerSettings(host=mosquitto.host, port=mosquitto.port),
+        OutboxSettings(receipts=False),
     )
     codes: list[object] = []
     original = ob.uplink._on_publish
@@ -71,7 +74,12 @@ def test_a_publish_the_broker_refuses_is_still_seen_as_refused_and_kept_aside(tm
         "topic write gridwatch/v1/node/node-a/event\ntopic write gridwatch/v1/node/node-a/status\n"
     )
     with Mosquitto(tmp_path / "broker", extra_config=f"acl_file {acl}\n") as broker:
-        ob = Outbox("node-a", tmp_path / "outbox.sqlite3", BrokerSettings(host=broker.host, port=broker.port))
+        ob = Outbox(  # one hop: nobody answers with receipts here
+            "node-a",
+            tmp_path / "outbox.sqlite3",
+            BrokerSettings(host=broker.host, port=broker.port),
+            OutboxSettings(receipts=False),
+        )
         ob.start()
         try:
             ob.emit(event_topic("node-a"), hazard("node-a", 1), Priority.EVENT)

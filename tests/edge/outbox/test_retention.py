@@ -47,7 +47,9 @@ def _snapshot(i: int, clock: ManualClock) -> EvidenceSnapshot:
 def test_a_long_outage_keeps_events_and_only_the_newest_snapshots(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    watcher = DurableSubscriber(mosquitto, f"{topics.ROOT}/node/{NODE}/#", client_id="ret-watch")
+    watcher = DurableSubscriber(  # and answers with receipts, as a gateway does
+        mosquitto, f"{topics.ROOT}/node/{NODE}/#", client_id="ret-watch", receipts=True
+    )
     mosquitto.stop()  # the uplink is down from here on
     clock = ManualClock(datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
     outbox = Outbox(

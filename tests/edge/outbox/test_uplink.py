@@ -1,4 +1,7 @@
-"""The outbox against a real Mosquitto: QoS 1, delete after PUBACK, ordered replay after outages."""
+"""The outbox against a real Mosquitto: QoS 1, ordered replay after outages.
+
+Most of these run the outbox one hop (``receipts=False``: a row leaves on its PUBACK), which is
+how telemetry always travels; receipts are tested in test_receipts.py."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ def make_outbox(broker: Mosquitto, path: Path, node: str, **settings: object) ->
         node,
         path / node / "outbox.sqlite3",
         BrokerSettings(host=broker.host, port=broker.port, keepalive_s=5),
-        OutboxSettings(**settings),  # type: ignore[arg-type]
+        OutboxSettings(**{"receipts": False, **settings}),  # type: ignore[arg-type]
     )
 
 

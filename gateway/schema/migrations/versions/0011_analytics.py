@@ -7,8 +7,8 @@
 - indexes on ``tasks.offered_at`` and ``patrol_plans.day``: figures over a month read a
   period of tasks and patrol days, not the whole history.
 
-Revision ID: 0010_analytics
-Revises: 0009_events_per_source
+Revision ID: 0011_analytics
+Revises: 0010_delivery_receipts
 Create Date: 2026-12-03
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 from gateway.store.base import UtcDateTime
 
-revision = "0010_analytics"
-down_revision = "0009_events_per_source"
+revision = "0011_analytics"
+down_revision = "0010_delivery_receipts"
 branch_labels = None
 depends_on = None
 
