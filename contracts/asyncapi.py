@@ -17,6 +17,7 @@ from contracts.codec import ALL_MESSAGES, CHANNEL_MESSAGES, kind_of
 from contracts.envelope import SCHEMA_VERSION
 from contracts.examples import examples
 from contracts.site import models as site_models
+from contracts.site.analytics import AnalyticsFile
 from contracts.topics import DOWNLINK, ROOT, Channel, Role
 
 OWNER_PARAM = {
@@ -48,6 +49,7 @@ SITE_SCHEMAS: dict[str, type[BaseModel]] = {
     "escalation": site_models.EscalationFile,
     "patrols": site_models.PatrolsFile,
     "access": site_models.AccessFile,
+    "analytics": AnalyticsFile,
     "node": site_models.EdgeNodeConfig,
     "grid-properties": site_models.GridProperties,
 }

@@ -36,6 +36,7 @@ need socat socat             # Modbus RTU tests: a serial line between two pseud
 need curl curl               # the demo prints curl commands (tests paste them)
 need pg_dump postgresql-client       # backups of the PostgreSQL store (gridwatch db backup)
 need systemd-analyze systemd         # the systemd units are checked with systemd-analyze verify
+need pdftoppm poppler-utils          # report tests render the weekly report's PDF to PNG (and pdftotext)
 # Chinese glyphs for the pages in headless Chromium (browser tests, screenshots in docs/).
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || apt_install fonts-noto-cjk || true
 

@@ -8,6 +8,7 @@ A site directory holds::
     escalation.yaml    EscalationFile  SLAs per hazard, tiers, departments
     patrols.yaml       PatrolsFile     (optional) checkpoints and daily patrol routes
     access.yaml        AccessFile      (optional) hashes of the API tokens
+    analytics.yaml     AnalyticsFile   (optional) assessment scheme (量化考核), weekly report
     nodes/<id>.yaml    EdgeNodeConfig  one per edge node: cameras, zones, sensors
 
 :func:`check_site` runs :data:`CHECKS` in order and collects *every* problem (it never stops
@@ -24,7 +25,7 @@ import os
 import stat
 from pathlib import Path
 
-from contracts.site.checks import access, escalation, grids, nodes, patrols, settings, workers
+from contracts.site.checks import access, analytics, escalation, grids, nodes, patrols, settings, workers
 from contracts.site.checks.draft import Check, SiteDraft
 from contracts.site.models import EdgeNodeConfig
 from contracts.site.problems import Problem, SiteConfigError, capped, errors, short_repr, validate
@@ -59,6 +60,7 @@ CHECKS: tuple[Check, ...] = (
     nodes.read_nodes,
     patrols.check_patrols,
     access.check_access,
+    analytics.check_analytics,
 )
 REQUIRED = (SITE_FILE, GRIDS_FILE, WORKERS_FILE, ESCALATION_FILE)
 

@@ -219,6 +219,7 @@ _SCHEMAS = {
     "escalation.yaml": "escalation",
     "patrols.yaml": "patrols",
     "access.yaml": "access",
+    "analytics.yaml": "analytics",
 }
 
 

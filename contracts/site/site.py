@@ -10,6 +10,7 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from contracts.geo import GeoPoint
+from contracts.site.analytics import AnalyticsFile
 from contracts.site.models import (
     AccessFile,
     Camera,
@@ -52,6 +53,7 @@ class Site:
     _devices: dict[str, tuple[str, Camera | Sensor]] = field(default_factory=dict, repr=False)
     patrols: PatrolsFile = field(default_factory=PatrolsFile)
     access: AccessFile = field(default_factory=AccessFile)
+    analytics: AnalyticsFile = field(default_factory=AnalyticsFile)
 
     @property
     def grids(self) -> list[GridArea]:

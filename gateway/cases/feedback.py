@@ -47,10 +47,14 @@ class FalseAlarmStats(BaseModel):
 
 
 def false_alarm_stats(
-    session: Session, since: datetime | None = None, where: ColumnElement[bool] | None = None
+    session: Session,
+    since: datetime | None = None,
+    where: ColumnElement[bool] | None = None,
+    until: datetime | None = None,
 ) -> list[FalseAlarmStats]:
     """Per (device, zone, hazard): false alarms and all cases raised, most false alarms first.
-    ``where``: only cases meeting this condition (e.g. the caller's areas)."""
+    ``where``: only cases meeting this condition (e.g. the caller's areas); ``since`` and
+    ``until``: judged (and raised) in that period."""
     key = (Case.device_id, Case.zone_id, Case.hazard_type)
     totals: dict[tuple, dict[str, object]] = defaultdict(
         lambda: {"dismissed": 0, "on_site": 0, "cases": 0, "last": None}
@@ -81,6 +85,10 @@ def false_alarm_stats(
         dismissed = dismissed.where(FalseAlarmFeedback.at >= since)
         on_site = on_site.where(Task.resolved_at >= since)
         raised = raised.where(Case.opened_at >= since)
+    if until is not None:
+        dismissed = dismissed.where(FalseAlarmFeedback.at < until)
+        on_site = on_site.where(Task.resolved_at < until)
+        raised = raised.where(Case.opened_at < until)
     if where is not None:
         dismissed = dismissed.join(Case, Case.id == FalseAlarmFeedback.case_id).where(where)
         on_site = on_site.where(where)

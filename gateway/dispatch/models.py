@@ -36,7 +36,7 @@ class Task(Base):
     worker_id: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    offered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    offered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)  # performance periods
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     accept_by: Mapped[datetime | None] = mapped_column(UtcDateTime)
     on_site_by: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -50,6 +50,9 @@ class Task(Base):
     on_site_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sent_back_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, doc="the centre sent the result back for rework (返工) instead of verifying it"
+    )
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, doc="declined, expired or cancelled")
 
     __table_args__ = (

@@ -12,6 +12,9 @@ from gateway.events.models import DeadLetter, EventRecord
 from gateway.events.schemas import DeadLetterView, Reading, ReadingEvent
 
 PREVIEW_BYTES = 2000
+# The ledger's topic of a worker's 随手拍 report (they come over the API, not MQTT): what the
+# assessment counts as reports raised.
+WORKER_REPORT_TOPIC = "http:POST /api/v1/reports"
 
 
 def list_dead_letters(

@@ -58,6 +58,7 @@ def verify(
     if case.status != CaseStatus.RESOLVED.value:
         raise TaskUpdateRefused(f"case {case.id} is {case.status}; only a resolved case can be sent back")
     task.note = f"{task.note}\nsent back by {operator}: {note}".strip()
+    task.sent_back_at = now  # 返工: counts against the worker's verified resolutions
     task.updated_at = now
     transition(
         session, case, CaseStatus.REOPENED, actor, f"result sent back: {note or 'no reason given'}", now

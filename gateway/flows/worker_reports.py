@@ -34,6 +34,7 @@ from gateway.cases.service import Place, grid_of
 from gateway.context import GatewayContext
 from gateway.dispatch.choice import Decision
 from gateway.events import service as ledger
+from gateway.events.queries import WORKER_REPORT_TOPIC
 from gateway.evidence.models import Evidence
 from gateway.evidence.service import attach
 from gateway.flows.hazard_events import take_hazard
@@ -42,7 +43,7 @@ from gateway.flows.worker_photos import PhotoNotTaken
 log = logging.getLogger(__name__)
 
 RULE = "worker_report"
-LEDGER_TOPIC = "http:POST /api/v1/reports"  # not an MQTT topic: reports come over the API only
+LEDGER_TOPIC = WORKER_REPORT_TOPIC  # not an MQTT topic: reports come over the API only
 
 
 @dataclass(frozen=True)

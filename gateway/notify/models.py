@@ -29,7 +29,9 @@ class Delivery(Base):
     __tablename__ = "notification_deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[str | None] = mapped_column(
+        ForeignKey("cases.id"), index=True, doc="none for a report's link (the weekly report)"
+    )
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"), index=True)
     event: Mapped[str] = mapped_column(String(24), doc="escalated, sla_breach ...")
     tier: Mapped[str] = mapped_column(String(24), default="")

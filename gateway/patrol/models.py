@@ -15,7 +15,7 @@ class PatrolPlan(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     worker_id: Mapped[str] = mapped_column(String(64))
-    day: Mapped[str] = mapped_column(String(10), doc="local date of the site, YYYY-MM-DD")
+    day: Mapped[str] = mapped_column(String(10), index=True, doc="local date of the site, YYYY-MM-DD")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     start_lon: Mapped[float] = mapped_column(Float)
     start_lat: Mapped[float] = mapped_column(Float)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.patrol.models import PatrolPlan, PatrolStop, PatrolTrack
+from gateway.patrol.models import PatrolStop, PatrolTrack
 from gateway.patrol.plans import CHECKPOINT, find_plan, stops_of
 from gateway.patrol.track import points_of, track_of
 
@@ -83,26 +82,3 @@ def patrol_day(session: Session, worker_id: str, day: str, with_points: bool = F
         stops=[StopView.model_validate(s, from_attributes=True) for s in stops],
         track=_track_view(session, track_of(session, worker_id, day), with_points),
     )
-
-
-def patrol_totals(
-    session: Session, first_day: str, last_day: str, worker_ids: list[str] | None = None
-) -> dict[str, dict[str, float]]:
-    """Per worker over [first_day, last_day]: distance, duration, planned and visited checkpoints."""
-    out: dict[str, dict[str, float]] = {}
-    tracks = select(PatrolTrack).where(PatrolTrack.day >= first_day, PatrolTrack.day <= last_day)
-    plans = select(PatrolPlan).where(PatrolPlan.day >= first_day, PatrolPlan.day <= last_day)
-    if worker_ids is not None:
-        tracks = tracks.where(PatrolTrack.worker_id.in_(worker_ids))
-        plans = plans.where(PatrolPlan.worker_id.in_(worker_ids))
-    blank = {"distance_m": 0.0, "duration_s": 0.0, "planned": 0.0, "visited": 0.0}
-    for track in session.scalars(tracks):
-        row = out.setdefault(track.worker_id, dict(blank))
-        row["distance_m"] += track.distance_m
-        row["duration_s"] += track.duration_s
-    for plan in session.scalars(plans):
-        planned, visited, _ = _coverage(stops_of(session, plan.id))
-        row = out.setdefault(plan.worker_id, dict(blank))
-        row["planned"] += planned
-        row["visited"] += visited
-    return out

@@ -17,6 +17,7 @@ from gateway.people.models import (
     SignInFailure,
     SignInSession,
 )
+from gateway.performance.models import Report
 from gateway.sla.models import SlaTimer
 from gateway.store.base import Base
 from gateway.store.change_log import Change
@@ -44,6 +45,7 @@ __all__ = [
     "PatrolStop",
     "PatrolTrack",
     "Person",
+    "Report",
     "SecurityEvent",
     "SignInFailure",
     "SignInSession",

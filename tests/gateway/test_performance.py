@@ -5,15 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from gateway.flows import task_decisions
-from gateway.performance.service import grid_records, percentile, worker_records
+from gateway.performance.service import grid_records, worker_records
 from tests.gateway.conftest import Harness
 from tests.gateway.dispatching import act, fix, tasks, tick
-
-
-def test_percentile_interpolates_between_ranks() -> None:
-    values = [float(v) for v in range(1, 11)]
-    assert percentile(values, 0.5) == 5.5 and percentile(values, 0.9) == 9.1
-    assert percentile([42.0], 0.9) == 42.0 and percentile([], 0.5) is None
 
 
 def test_records_per_worker_and_grid(harness: Harness) -> None:

@@ -24,6 +24,7 @@ GRIDS = "grids.geojson"
 WORKERS = "workers.yaml"
 PATROLS = "patrols.yaml"
 ACCESS = "access.yaml"
+ANALYTICS = "analytics.yaml"
 NODE = "nodes/node-gongye-1.yaml"
 OTHER_NODE = "nodes/node-donghu-1.yaml"
 
@@ -508,6 +509,69 @@ CORPUS: list[Breakage] = [
         access_file({"operators": 5, "workers": [{"id": "w-ghost", "sha256": TOKEN_B}]}),
         ACCESS,
         "unknown worker 'w-ghost'",
+    ),
+    # analytics.yaml: the assessment scheme and the weekly report
+    Breakage(
+        "assessment-weights-not-100",
+        lambda s: edit_yaml(
+            s, ANALYTICS, lambda d: d["assessment"]["measures"]["patrol_coverage"].update(weight=40)
+        ),
+        ANALYTICS,
+        "the weights add up to 110, not 100",
+        "assessment.measures",
+    ),
+    Breakage(
+        "assessment-share-as-percent",
+        lambda s: edit_yaml(
+            s, ANALYTICS, lambda d: d["assessment"]["measures"]["on_time_arrival"].update(target=95)
+        ),
+        ANALYTICS,
+        "on_time_arrival.target is 95, but it is a share",
+        "assessment.measures",
+    ),
+    Breakage(
+        "assessment-measure-misspelt",
+        lambda s: edit_yaml(
+            s,
+            ANALYTICS,
+            lambda d: d["assessment"]["measures"].update(
+                reports_rasied=d["assessment"]["measures"].pop("reports_raised")
+            ),
+        ),
+        ANALYTICS,
+        "unknown key 'reports_rasied'",
+        "assessment.measures.reports_rasied",
+        "did you mean 'reports_raised'?",
+    ),
+    Breakage(
+        "report-edition-unknown-area",
+        lambda s: edit_yaml(
+            s, ANALYTICS, lambda d: d["weekly_report"]["editions"][1].update(area="c-gongyee")
+        ),
+        ANALYTICS,
+        "no area 'c-gongyee' in grids.geojson",
+        "weekly_report.editions[1].area",
+        "did you mean 'c-gongye'?",
+    ),
+    Breakage(
+        "report-robot-without-link",
+        lambda s: edit_yaml(
+            s,
+            ANALYTICS,
+            lambda d: d["weekly_report"]["editions"][0].update(
+                send_to=[{"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x", "format": "wecom"}]
+            ),
+        ),
+        ANALYTICS,
+        "'link_base' is not set",
+        "weekly_report",
+    ),
+    Breakage(
+        "report-time-not-hhmm",
+        lambda s: edit_yaml(s, ANALYTICS, lambda d: d["weekly_report"].update(at="8am")),
+        ANALYTICS,
+        "'8am' is not a time of day",
+        "weekly_report.at",
     ),
     # a careless site that is long broken
     Breakage("three-thousand-bad-workers", many_bad_workers, WORKERS, "more problems in this file"),

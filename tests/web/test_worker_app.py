@@ -121,14 +121,19 @@ def move(context: BrowserContext, where: GeoPoint) -> None:
 
 def photo_file(tmp_path: Path, name: str = "IMG_20261202_101500.jpg") -> Path:
     path = tmp_path / name
-    path.write_bytes(camera_jpeg((3000, 4000), quality=90))
+    # larger than the app sends (1600 px): the phone shrinks it first, as it does a camera's
+    path.write_bytes(camera_jpeg((1800, 2400), quality=90, taken=None))
     return path
 
 
-def add_photo(page: Page, button: str, path: Path) -> None:
+def add_photo(page: Page, button: str, path: Path, shown: str) -> None:
+    """Take a photo through the file chooser (the camera on a phone); wait until the phone has
+    shrunk it and shows it (decoding a camera photo takes a loaded machine some seconds)."""
+    before = page.locator(shown).count()
     with page.expect_file_chooser() as chooser:
         page.tap(button)
     chooser.value.set_files(str(path))
+    expect(page.locator(shown)).to_have_count(before + 1, timeout=30_000)
 
 
 def worker_steps(sessions: sessionmaker[Session], case_id: str) -> list[tuple[str, str]]:
@@ -200,8 +205,7 @@ def test_a_dispatched_task_arrives_live_and_is_accepted_checked_in_and_resolved_
         expect(page.locator("#task-detail .distance")).to_have_text("距我 20 米")
         page.tap("#check-in")
         expect(page.locator("#resolve-form")).to_be_visible()
-        add_photo(page, "#add-photo", photo_file(tmp_path))
-        expect(page.locator("#photos img")).to_have_count(1)
+        add_photo(page, "#add-photo", photo_file(tmp_path), "#photos img")
         page.tap("[data-result='hazard_confirmed']")
         page.fill("#resolve-note", "二楼仓库有人吸烟，已劝离并检查烟感")
         page.screenshot(path=str(tmp_path / "resolve.png"), full_page=True)
@@ -246,8 +250,7 @@ def test_steps_taken_without_signal_are_kept_and_applied_once_in_order_when_it_r
     expect(page.locator("#step-message")).to_have_text("已保存在手机上，有信号后自动提交")
     page.tap("#check-in")
     expect(page.locator("#resolve-form")).to_be_visible()  # on site, as far as the phone knows
-    add_photo(page, "#add-photo", photo_file(tmp_path))
-    expect(page.locator("#photos img")).to_have_count(1)
+    add_photo(page, "#add-photo", photo_file(tmp_path), "#photos img")
     page.tap("[data-result='handled']")
     page.fill("#resolve-note", "无信号处置")
     page.tap("#resolve")
@@ -340,8 +343,7 @@ def test_a_report_with_a_photo_opens_a_case_in_its_grid_and_dispatches_it(
     page.tap("a[data-tab='report']")
     expect(page.locator("#report-where")).to_contain_text(f"{where.lon:.5f}")
     page.tap("[data-hazard='illegal_workshop']")
-    add_photo(page, "#report-add-photo", photo_file(tmp_path, "workshop.jpg"))
-    expect(page.locator("#report-photos img")).to_have_count(1)
+    add_photo(page, "#report-add-photo", photo_file(tmp_path, "workshop.jpg"), "#report-photos img")
     page.fill("#report-note", "卷帘门后有机器声，门口堆放纸箱")
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     page.tap("#report-send")

@@ -11,6 +11,7 @@ from shapely import STRtree
 from shapely.geometry import Point
 
 from contracts.geo import GeoPoint
+from contracts.site.analytics import AnalyticsFile
 from contracts.site.models import (
     AccessFile,
     Camera,
@@ -45,6 +46,7 @@ class SiteDraft:
     devices: dict[str, tuple[str, Camera | Sensor]] = field(default_factory=dict)
     patrols: PatrolsFile | None = field(default_factory=PatrolsFile)
     access: AccessFile | None = field(default_factory=AccessFile)
+    analytics: AnalyticsFile | None = field(default_factory=AnalyticsFile)
 
     @property
     def root(self) -> Path:
@@ -120,6 +122,7 @@ class SiteDraft:
             or self.escalation is None
             or self.patrols is None
             or self.access is None
+            or self.analytics is None
         ):
             return None
         return Site(
@@ -132,6 +135,7 @@ class SiteDraft:
             self.devices,
             self.patrols,
             self.access,
+            self.analytics,
         )
 
 
