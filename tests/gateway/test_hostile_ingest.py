@@ -281,9 +281,12 @@ def test_a_source_jumping_to_the_largest_sequence_number_does_not_overflow_its_c
     """seq 2^63 - 1 is valid; the gap it opens (and loses, twice, across a restart) is counted up
     to what the store holds instead of failing the batch's UPDATE."""
     from gateway.events.models import SourceProgress
+    from gateway.ingest.sequences import RESET_MARGIN
 
     node = "node-gongye-1"
-    steps = [(1, 0), (2**63 - 1, 1), (1, 2), (2**63 - 1, 3), (1, 4)]  # (seq, seconds later)
+    # A restart is told from a replay by the source's clock moving on past RESET_MARGIN.
+    gap = RESET_MARGIN.total_seconds() + 1
+    steps = [(1, 0), (2**63 - 1, gap), (1, 2 * gap), (2**63 - 1, 3 * gap), (1, 4 * gap)]
     for seq, later in steps:
         ts = harness.clock.now() + timedelta(seconds=later)
         event = harness.event("smk-factory-a1", seq=seq, ts=ts, state="update")
