@@ -1,5 +1,6 @@
 """Import every domain's tables so that Base.metadata is complete (for Alembic)."""
 
+from gateway.broadcasts.models import Broadcast, BroadcastPhoto, BroadcastRecipient, Sighting
 from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
@@ -18,6 +19,7 @@ from gateway.people.models import (
     SignInSession,
 )
 from gateway.performance.models import Report
+from gateway.residents.models import ResidentReport
 from gateway.sla.models import SlaTimer
 from gateway.store.base import Base
 from gateway.store.change_log import Change
@@ -28,6 +30,9 @@ __all__ = [
     "ApiReceipt",
     "ApiToken",
     "Base",
+    "Broadcast",
+    "BroadcastPhoto",
+    "BroadcastRecipient",
     "Case",
     "CaseTransition",
     "Change",
@@ -46,7 +51,9 @@ __all__ = [
     "PatrolTrack",
     "Person",
     "Report",
+    "ResidentReport",
     "SecurityEvent",
+    "Sighting",
     "SignInFailure",
     "SignInSession",
     "SlaTimer",
