@@ -1,6 +1,7 @@
 """Import every domain's tables so that Base.metadata is complete (for Alembic)."""
 
 from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
+from gateway.devices.models import Device
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
 from gateway.events.models import ApiReceipt, DeadLetter, EventRecord, SourceProgress
@@ -34,6 +35,7 @@ __all__ = [
     "DeadLetter",
     "Delivery",
     "DeliveryAttempt",
+    "Device",
     "Escalation",
     "EventRecord",
     "Evidence",
