@@ -57,6 +57,7 @@ FLOORS: dict[str, int] = {
     "performance": 2,
     "ingest": 2,
     "people": 2,
+    "devices": 2,
     "retention": 2,
     "residents": 2,
     "broadcasts": 2,

@@ -2,6 +2,7 @@
 
 from gateway.broadcasts.models import Broadcast, BroadcastPhoto, BroadcastRecipient, Sighting
 from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
+from gateway.devices.models import Device
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
 from gateway.events.models import ApiReceipt, DeadLetter, EventRecord, SourceProgress
@@ -39,6 +40,7 @@ __all__ = [
     "DeadLetter",
     "Delivery",
     "DeliveryAttempt",
+    "Device",
     "Escalation",
     "EventRecord",
     "Evidence",

@@ -6,7 +6,7 @@
   ``broadcast_sightings`` (a worker's answer, the case it opened).
 
 Revision ID: 0013_intake
-Revises: 0011_analytics
+Revises: 0012_device_registry
 Create Date: 2026-12-01
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from gateway.store.base import UtcDateTime
 
 revision = "0013_intake"
-down_revision = "0011_analytics"
+down_revision = "0012_device_registry"
 branch_labels = None
 depends_on = None
 
