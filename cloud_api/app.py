@@ -146,6 +146,8 @@ def _routes_app(lifespan: Any = None) -> FastAPI:
     )
     for module in ROUTERS:
         app.include_router(module.router)
+        if hasattr(module, "uploads"):  # a module's photo uploads (their own body cap)
+            app.include_router(module.uploads)
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -38,7 +38,8 @@ from gateway.flows.broadcasts import (
 from gateway.flows.worker_photos import PhotoNotTaken
 
 router = APIRouter(prefix="/api/v1/broadcasts", tags=["broadcasts"], route_class=GuardedRoute)
-uploads = APIRouter(tags=["broadcasts"], route_class=UploadRoute)  # included below: photos get their cap
+# Photos get their own cap (UploadRoute); cloud_api/app.py includes both routers.
+uploads = APIRouter(prefix="/api/v1/broadcasts", tags=["broadcasts"], route_class=UploadRoute)
 
 Id = Annotated[str, Path(pattern=KEY.pattern, max_length=36)]
 Sender = Annotated[Access, Depends(allow(Perm.SEND_BROADCASTS))]
@@ -369,6 +370,3 @@ def close(
             raise HTTPException(exc.status, str(exc)) from None
         session.flush()
         return views(session, ctx, [b], None)[0]
-
-
-router.include_router(uploads, prefix="")  # after its routes exist; keeps their UploadRoute class
