@@ -45,6 +45,7 @@ from cloud_api.routes import (
     reports,
     supervision,
     tasks,
+    weekly_reports,
     workers,
 )
 from cloud_api.settings import ApiSettings
@@ -116,6 +117,7 @@ ROUTERS = (
     availability,
     performance,
     analytics,
+    weekly_reports,
     people,
     photos,
     reports,
