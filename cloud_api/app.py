@@ -27,6 +27,7 @@ from cloud_api.auth.guard import ACCESS_COOKIE, Guard, GuardedRoute, api_routes,
 from cloud_api.auth.tokens import AccessTokens, load_keys
 from cloud_api.live import LiveHub
 from cloud_api.routes import (
+    analytics,
     auth,
     availability,
     case_actions,
@@ -114,6 +115,7 @@ ROUTERS = (
     patrol,
     availability,
     performance,
+    analytics,
     people,
     photos,
     reports,
