@@ -8,20 +8,27 @@ Periods are site-local: ``week=2026-W14``, ``month=2026-04``, or ``since``/``unt
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from cloud_api.auth import Access, Perm, allow
 from cloud_api.auth.guard import GuardedRoute
-from cloud_api.deps import CtxDep, ReadSessionDep
+from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep
 from cloud_api.params import Time, site_time
+from cloud_api.sheets import XLSX_TYPE, download, local
+from contracts.site.analytics import Measure
 from gateway.cases.feedback import NoisyDevice, noisy_devices
 from gateway.context import GatewayContext
+from gateway.dispatch.models import TaskStatus
+from gateway.people.areas import SiteAreas
 from gateway.performance.areas import By, SiteMap
 from gateway.performance.assessment import Assessment, assess
+from gateway.performance.exports import task_rows
 from gateway.performance.hotspots import GridDensity, Hotspot, Week, density, hotspots, trend
 from gateway.performance.periods import (
     Period,
@@ -32,7 +39,8 @@ from gateway.performance.periods import (
     parse_week,
     weeks_ending,
 )
-from gateway.performance.response import Response, response
+from gateway.performance.response import Response as ResponseLine
+from gateway.performance.response import response
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], route_class=GuardedRoute)
 Reader = Annotated[Access, Depends(allow(Perm.READ_PERFORMANCE))]
@@ -72,7 +80,7 @@ class TrendView(BaseModel):
 class ResponseList(BaseModel):
     period: PeriodView
     by: str
-    items: list[Response]
+    items: list[ResponseLine]
 
 
 class AssessmentList(BaseModel):
@@ -233,3 +241,162 @@ def get_false_alarms(
         period = period_of(ctx, week, since, until)
     items = noisy_devices(session, ctx.site, period.start, period.end, access.grids, limit)
     return NoisyDeviceList(period=_view(period), items=items)
+
+
+# ---------------------------------------------------------------- exports (CSV and XLSX)
+TASK_COLUMNS = (
+    "任务编号 task",
+    "案件编号 case",
+    "标题 title",
+    "类型 hazard",
+    "级别 severity",
+    "网格 grid",
+    "网格名称 grid name",
+    "网格员 worker",
+    "网格员姓名 worker name",
+    "状态 status",
+    "派单 offered",
+    "签收 accepted",
+    "到场 on site",
+    "办结 resolved",
+    "核查通过 verified",
+    "退回 sent back",
+    "结果 result",
+    "签收用时(秒) accept s",
+    "到场用时(秒) arrive s",
+    "办结用时(秒) resolve s",
+)
+
+
+def _secs(later: datetime | None, earlier: datetime | None) -> float | None:
+    return round((later - earlier).total_seconds(), 1) if later and earlier else None
+
+
+def _scope(access: Access, areas: SiteAreas, area: str | None) -> frozenset[str] | None:
+    """The caller's grids, narrowed to ``area`` (a district, street, community or grid id)."""
+    grids = access.grids
+    if area is None:
+        return grids
+    if area not in areas.site.areas:
+        raise HTTPException(422, f"area: no area {area!r} in grids.geojson")
+    under = areas.scope([area]).grids
+    if under is None:
+        return grids
+    return under if grids is None else grids & under
+
+
+Fmt = Literal["csv", "xlsx"]
+AREA = Query(default=None, max_length=64, description="Only this district, street, community or grid.")
+EXPORT = {200: {"content": {"text/csv": {}, XLSX_TYPE: {}}}}
+
+
+@router.get(
+    "/export/tasks.{fmt}",
+    summary="The tasks offered in a period as CSV or XLSX (site time; every step and how long it took)",
+    response_class=StreamingResponse,
+    responses=EXPORT,  # type: ignore[arg-type]
+)
+def export_tasks(
+    session: ReadSessionDep,
+    ctx: CtxDep,
+    access: Reader,
+    areas: AreasDep,
+    fmt: Fmt,
+    week: str | None = WEEK,
+    since: Time | None = SINCE,
+    until: Time | None = UNTIL,
+    area: str | None = AREA,
+    worker_id: Annotated[str | None, Query(max_length=64, description="Only this worker's.")] = None,
+    status: TaskStatus | None = None,
+) -> Response:
+    site = ctx.site
+    tz = site.settings.site.tz
+    period = period_of(ctx, week, since, until)
+    grids = _scope(access, areas, area)
+
+    def rows() -> Iterator[list[object]]:
+        found = task_rows(
+            session, period.start, period.end, grids, worker_id, status.value if status else None
+        )
+        for task, title, hazard, severity, grid_id in found:
+            grid = site.areas.get(grid_id) if grid_id else None
+            worker = site.workers.get(task.worker_id)
+            yield [
+                task.id,
+                task.case_id,
+                title,
+                hazard,
+                severity,
+                grid_id,
+                grid.name if grid else "",
+                task.worker_id,
+                worker.name if worker else "",
+                task.status,
+                local(task.offered_at, tz),
+                local(task.accepted_at, tz),
+                local(task.on_site_at, tz),
+                local(task.resolved_at, tz),
+                local(task.verified_at, tz),
+                local(task.sent_back_at, tz),
+                task.result,
+                _secs(task.accepted_at, task.offered_at),
+                _secs(task.on_site_at, task.offered_at),
+                _secs(task.resolved_at, task.on_site_at) if task.on_site_at else None,
+            ]
+
+    return download(f"tasks-{period.label.replace(' ', '')}", fmt, "任务 tasks", TASK_COLUMNS, rows())
+
+
+ASSESSMENT_HEAD = (
+    "类型 kind",
+    "编号 id",
+    "名称 name",
+    "社区 community",
+    "得分 score",
+    "社区排名 rank",
+    "参与排名 ranked",
+)
+MEASURE_HEAD = {
+    Measure.PATROL_COVERAGE: "巡查覆盖率 patrol coverage",
+    Measure.ON_TIME_ARRIVAL: "按时到场率 on-time arrival",
+    Measure.ON_TIME_RESOLUTION: "按时办结率 on-time resolution",
+    Measure.VERIFIED_RESOLUTIONS: "核查通过率 verified",
+    Measure.REPORTS_RAISED: "随手拍 reports",
+}
+
+
+@router.get(
+    "/export/assessment.{fmt}",
+    summary="The monthly assessment as CSV or XLSX: score, rank and every figure behind it",
+    response_class=StreamingResponse,
+    responses=EXPORT,  # type: ignore[arg-type]
+)
+def export_assessment(
+    session: ReadSessionDep,
+    ctx: CtxDep,
+    access: Reader,
+    areas: AreasDep,
+    fmt: Fmt,
+    kind: Literal["worker", "grid"] = "worker",
+    month: str | None = MONTH,
+    area: str | None = AREA,
+) -> Response:
+    period = month_period(ctx, month)
+    scheme = ctx.site.analytics.assessment
+    lines = assess(session, SiteMap(ctx.site), scheme, period, kind, _scope(access, areas, area))
+    measures = list(scheme.measures.rules())
+    headers = list(ASSESSMENT_HEAD)
+    for m in measures:
+        name = MEASURE_HEAD[m]
+        headers += [f"{name} 实际", f"{name} 分子", f"{name} 分母", f"{name} 得分"]
+
+    def rows() -> Iterator[list[object]]:
+        for a in lines:
+            row: list[object] = [a.kind, a.key, a.name, a.community_name, a.score, a.rank, a.ranked]
+            shown = {s.measure: s for s in a.measures}
+            for m in measures:
+                s = shown[m]
+                row += [s.actual, s.numerator, s.denominator, s.points]
+            yield row
+
+    return download(f"assessment-{kind}-{period.label}", fmt, f"考核 {period.label}", headers, rows())

@@ -8,17 +8,21 @@ tests/gateway/test_analytics_figures.py and is reused); the API answers from SQL
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud_api.app import create_app
+from cloud_api.sheets import csv_chunks, xlsx_bytes
 from contracts.clock import ManualClock
 from contracts.site import Site
 from gateway.people.models import Role
@@ -187,3 +191,91 @@ def test_noisy_devices_and_refused_periods(api: Api, rows: Rows, demo_site: Site
         assert resp.status_code == 422 and words in resp.text, resp.text
     resp = api.client.get("/api/v1/analytics/assessment", params={"month": "2026-13"}, headers=api.park)
     assert resp.status_code == 422 and "YYYY-MM" in resp.text
+
+
+# ---------------------------------------------------------------- exports, read back
+def _sheet(content: bytes) -> list[list[Any]]:
+    book = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
+    found = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+    width = len(found[0])  # empty cells at a row's end are not stored
+    return [r + [None] * (width - len(r)) for r in found]
+
+
+def _csv(content: bytes) -> list[list[str]]:
+    assert content.startswith("\ufeff".encode())  # Excel reads UTF-8 only with a BOM
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+def download(api: Api, headers: dict[str, str], path: str, **params: Any) -> bytes:
+    resp = api.client.get(path, params=params, headers=headers)
+    assert resp.status_code == 200, resp.text
+    assert "attachment" in resp.headers["content-disposition"]
+    return resp.content
+
+
+def test_exports_of_tasks_cases_and_assessments_read_back(api: Api, rows: Rows, demo_site: Site) -> None:  # noqa: F811
+    tz = demo_site.settings.site.tz
+    park = grids_of(demo_site, PARK)
+    cases = {c["id"]: c for c in rows.tables["cases"]}
+    start = api.end - timedelta(days=7)
+    want = {
+        t["id"]: t
+        for t in rows.tables["tasks"]
+        if start <= t["offered_at"] < api.end and cases[t["case_id"]]["grid_id"] in park
+    }
+    path = "/api/v1/analytics/export/tasks"
+    sheet = _sheet(download(api, api.park, f"{path}.xlsx", week="2026-W17"))
+    text = _csv(download(api, api.park, f"{path}.csv", week="2026-W17"))
+    assert sheet[0] == text[0] and sheet[0][0].startswith("任务编号")
+    assert {r[0] for r in sheet[1:]} == set(want) == {r[0] for r in text[1:]}
+    for r in sheet[1:]:
+        t = want[r[0]]
+        assert r[10] == t["offered_at"].astimezone(tz).replace(tzinfo=None)  # site time, a real date
+        accept = (t["accepted_at"] - t["offered_at"]).total_seconds() if t["accepted_at"] else None
+        assert r[17] == accept
+    one = next(r for r in text[1:] if r[11])
+    assert one[10] == want[one[0]]["offered_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    # narrowed to one worker of the park
+    worker = next(iter(t["worker_id"] for t in want.values()))
+    only = _sheet(download(api, api.park, f"{path}.xlsx", week="2026-W17", worker_id=worker))
+    assert {r[0] for r in only[1:]} == {k for k, t in want.items() if t["worker_id"] == worker}
+    # an area outside the caller's: nothing, not the other community's tasks
+    assert len(_sheet(download(api, api.park, f"{path}.xlsx", week="2026-W17", area="c-donghu"))) == 1
+
+    # the case list's filter, as XLSX
+    fires = {
+        c["id"]
+        for c in rows.tables["cases"]
+        if c["hazard_type"] == "fire_smoke" and c["grid_id"] in park and start <= c["opened_at"] < api.end
+    }
+    got = _sheet(
+        download(
+            api,
+            api.park,
+            "/api/v1/cases/export.xlsx",
+            hazard_type="fire_smoke",
+            **{"from": start.isoformat(), "to": api.end.isoformat()},
+        )
+    )
+    assert {r[0] for r in got[1:]} == fires and fires
+
+    # the assessment, every figure behind a score
+    got = _sheet(
+        download(api, api.everyone, "/api/v1/analytics/export/assessment.xlsx", kind="grid", month="2026-04")
+    )
+    month = _month(get(api, api.everyone, "assessment", kind="grid", month="2026-04"))
+    every = expected_assessment(rows, demo_site, demo_site.analytics.assessment, month, "grid")
+    assert {r[1]: r[4] for r in got[1:]} == {k: v[0] for k, v in every.items()}
+    coverage = got[0].index("巡查覆盖率 patrol coverage 实际")
+    for r in got[1:]:
+        value = every[r[1]][1]["patrol_coverage"]
+        assert (r[coverage] is None) == (value is None)
+        if value is not None:
+            assert abs(r[coverage] - value) < 6e-5
+
+
+def test_a_cell_that_looks_like_a_formula_stays_text() -> None:
+    sheet = _sheet(xlsx_bytes("t", ["a", "b"], [["=1+1", 2.5]]))
+    assert sheet == [["a", "b"], ["=1+1", 2.5]]
+    text = _csv(b"".join(csv_chunks(["a"], [["=HYPERLINK(1)"], ["-3"]])))
+    assert text == [["a"], ["'=HYPERLINK(1)"], ["'-3"]]
