@@ -43,6 +43,7 @@ from cloud_api.routes import (
     photos,
     registry,
     reports,
+    residents,
     supervision,
     tasks,
     workers,
@@ -119,6 +120,7 @@ ROUTERS = (
     people,
     photos,
     reports,
+    residents,
     case_actions,
     console,
     dead_letters,
@@ -219,6 +221,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         app.state.sessions,
         settings.max_photo_bytes,
     )
+    app.state.guard.limits["resident"] = settings.resident_max_body_bytes
 
     app.include_router(_docs_router(app))
 
