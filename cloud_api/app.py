@@ -27,6 +27,7 @@ from cloud_api.auth.guard import ACCESS_COOKIE, Guard, GuardedRoute, api_routes,
 from cloud_api.auth.tokens import AccessTokens, load_keys
 from cloud_api.live import LiveHub
 from cloud_api.routes import (
+    analytics,
     auth,
     availability,
     case_actions,
@@ -42,6 +43,7 @@ from cloud_api.routes import (
     photos,
     registry,
     reports,
+    residents,
     supervision,
     tasks,
     workers,
@@ -114,9 +116,11 @@ ROUTERS = (
     patrol,
     availability,
     performance,
+    analytics,
     people,
     photos,
     reports,
+    residents,
     case_actions,
     console,
     dead_letters,
@@ -217,6 +221,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         app.state.sessions,
         settings.max_photo_bytes,
     )
+    app.state.guard.limits["resident"] = settings.resident_max_body_bytes
 
     app.include_router(_docs_router(app))
 

@@ -1,5 +1,6 @@
-"""What the gateway does on time rather than on a message: SLA timers on the main loop
-(``flows.sla_ticks``), webhook deliveries in the background (``notify.sender``)."""
+"""What the gateway does on time rather than on a message: SLA timers and edge nodes offline too
+long on the main loop (``flows.sla_ticks``, ``flows.fleet``), webhook deliveries in the background
+(``notify.sender``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.context import GatewayContext
+from gateway.devices.metrics import NODE_OFFLINE_CASES
+from gateway.flows import fleet
 from gateway.flows.sla_ticks import SlaTicker
 from gateway.notify.sender import WebhookSender
 
@@ -20,6 +23,8 @@ class TimedDuties:
         self, sessions: sessionmaker[Session], ctx: GatewayContext, timer_interval_s: float = 1.0
     ) -> None:
         self.ticker = SlaTicker(sessions, ctx)
+        self.sessions = sessions
+        self.ctx = ctx
         self.sender = WebhookSender(sessions, ctx.clock, ctx.site.settings.notify)
         self.interval = timer_interval_s
         self._last = 0.0
@@ -32,11 +37,19 @@ class TimedDuties:
         if time.monotonic() - self._last < self.interval:
             return 0
         self._last = time.monotonic()
+        fired = 0
         try:
-            return self.ticker.tick()
+            fired += self.ticker.tick()
         except Exception:
             log.exception("SLA tick failed; retrying next interval")
-            return 0
+        try:
+            with self.sessions.begin() as session:
+                opened = len(fleet.open_offline_cases(session, self.ctx, self.ctx.now()))
+            NODE_OFFLINE_CASES.inc(opened)  # counted once committed
+            fired += opened
+        except Exception:
+            log.exception("fleet tick failed; retrying next interval")
+        return fired
 
     def stop(self) -> None:
         self.sender.stop()
