@@ -1,6 +1,7 @@
 """A burst of new cases (issue 19): prints ONE JSON line of figures.
 
-    .venv/bin/python bench/case_burst.py [--cases 1000] [--no-postgres] [--baseline DIR] [--profile]
+    .venv/bin/python bench/case_burst.py [--cases 1000] [--no-postgres] [--no-sqlite] [--baseline DIR]
+                                           [--profile]
 
 A thousand smoke alarms at distinct places of a synthetic town (tests/gateway/town.py: 4,096
 square grids, ~2,500 workers, 80 % with a GPS fix, 5 % unavailable, at most two open tasks each)
@@ -11,7 +12,7 @@ with its batch.
 
 - ``last_offer_s``: first batch taken → the last batch committed (every case dispatched);
 - ``per_case_ms``: p50/p99 of (commit of its batch − the burst's start), per case;
-- ``per_case_cpu_ms``: the main thread's work per new case (``last_offer_s`` / cases);
+- ``ms_per_case``: ``last_offer_s`` / cases (the main thread does nothing else);
 - ``--baseline DIR``: the same town and alarms through the code checked out in DIR (e.g. the
   commit before this work in a temporary worktree), in a subprocess of the same run; its
   figures go beside today's under ``baseline``.
@@ -108,7 +109,7 @@ def burst(url: str, cases: int, batch_max: int, profile: Path | None) -> dict[st
             "p50": round(per_case[len(per_case) // 2] * 1e3, 1),
             "p99": round(per_case[min(len(per_case) - 1, int(len(per_case) * 0.99))] * 1e3, 1),
         },
-        "per_case_cpu_ms": round(total / max(1, int(opened)) * 1e3, 2),
+        "ms_per_case": round(total / max(1, int(opened)) * 1e3, 2),
     }
 
 
@@ -130,11 +131,12 @@ def fresh_pg_schema() -> tuple[str, object]:
 
 def run_stores(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        prof = Path(tmp) / "sqlite.prof" if args.profile else None
-        out["sqlite"] = burst(f"sqlite:///{tmp}/burst.db", args.cases, args.batch_max, prof)
-        if prof:
-            pstats.Stats(str(prof), stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+    if args.sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            prof = Path(tmp) / "sqlite.prof" if args.profile else None
+            out["sqlite"] = burst(f"sqlite:///{tmp}/burst.db", args.cases, args.batch_max, prof)
+            if prof:
+                pstats.Stats(str(prof), stream=sys.stderr).sort_stats("cumulative").print_stats(45)
     if args.postgres:
         url, drop = fresh_pg_schema()
         try:
@@ -151,6 +153,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--batch-max", type=int, default=200, help="the gateway's batch_max")
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
+    parser.add_argument("--no-sqlite", dest="sqlite", action="store_false")
     parser.add_argument("--baseline", help="a checkout of the code to compare with (same run)")
     parser.add_argument("--profile", action="store_true", help="cProfile of the SQLite burst to stderr")
     parser.add_argument("--code", help=argparse.SUPPRESS)  # set by --baseline for the subprocess
@@ -164,6 +167,7 @@ def main() -> None:
     if args.baseline:
         cmd = [sys.executable, __file__, "--code", args.baseline, "--cases", str(args.cases)]
         cmd += ["--batch-max", str(args.batch_max)] + ([] if args.postgres else ["--no-postgres"])
+        cmd += [] if args.sqlite else ["--no-sqlite"]
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         out["baseline"] = json.loads(done.stdout.strip().splitlines()[-1])
     out.update(run_stores(args))
