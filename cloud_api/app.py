@@ -27,6 +27,7 @@ from cloud_api.auth.guard import ACCESS_COOKIE, Guard, GuardedRoute, api_routes,
 from cloud_api.auth.tokens import AccessTokens, load_keys
 from cloud_api.live import LiveHub
 from cloud_api.routes import (
+    analytics,
     auth,
     availability,
     case_actions,
@@ -40,9 +41,12 @@ from cloud_api.routes import (
     people,
     performance,
     photos,
+    registry,
     reports,
+    residents,
     supervision,
     tasks,
+    weekly_reports,
     workers,
 )
 from cloud_api.settings import ApiSettings
@@ -50,6 +54,7 @@ from contracts.clock import Clock, SystemClock
 from contracts.site import Site, load_site
 from contracts.site.access import ENV_VAR, check_grants, grants_from_file, parse_env
 from gateway.context import GatewayContext
+from gateway.devices.registry import sync_from_site
 from gateway.people import service as people_service
 from gateway.people.areas import SiteAreas
 from gateway.people.passwords import HashCost, Passwords
@@ -91,6 +96,17 @@ def _sync_workers(app: FastAPI) -> None:
         return
 
 
+def _sync_devices(app: FastAPI) -> None:
+    """The device registry follows the site files (docs/devices.md); API processes may race: one wins."""
+    for _attempt in range(3):
+        try:
+            with app.state.sessions() as session, session.begin():
+                sync_from_site(session, app.state.site, app.state.ctx.grids, app.state.ctx.now())
+        except IntegrityError:
+            continue
+        return
+
+
 ROUTERS = (
     auth,
     cases,
@@ -101,14 +117,18 @@ ROUTERS = (
     patrol,
     availability,
     performance,
+    analytics,
+    weekly_reports,
     people,
     photos,
     reports,
+    residents,
     case_actions,
     console,
     dead_letters,
     ingest_status,
     live,
+    registry,
 )
 
 
@@ -170,6 +190,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         # The API may start before the gateway: it upgrades under the lock too, or waits.
         prepare_schema(engine, settings.db_schema, settings.db_schema_wait_s)
         _sync_workers(app)
+        _sync_devices(app)
         app.state.book.refresh(force=True)
         await app.state.live.start()
         yield
@@ -202,6 +223,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
         app.state.sessions,
         settings.max_photo_bytes,
     )
+    app.state.guard.limits["resident"] = settings.resident_max_body_bytes
 
     app.include_router(_docs_router(app))
 

@@ -73,6 +73,28 @@ class ApiSettings(BaseSettings):
         le=150_000_000,
         description="A photo claiming more pixels is refused before it is decoded (decompression bombs).",
     )
+    resident_pow_bits: int = Field(
+        default=18,
+        ge=1,
+        le=32,
+        description="Proof of work a resident's report carries (leading zero bits of its SHA-256): 18 is "
+        "about 260 000 hashes, a third of a second on a desktop, one to two on a phone (docs/residents.md).",
+    )
+    resident_reports_per_address: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Residents' reports one address may send per window (429 above).",
+    )
+    resident_window_s: float = Field(
+        default=3600, gt=0, le=7 * 86400, description="The window of the per-address limit."
+    )
+    resident_max_body_bytes: int = Field(
+        default=6 * 1_048_576,
+        ge=4096,
+        le=32 * 1_048_576,
+        description="A resident's report with its photo (base64) as one body: larger is refused (413).",
+    )
     phone_session_ttl_s: int = Field(
         default=90 * 86400,
         ge=300,

@@ -18,6 +18,7 @@ from gridwatch.broker_cli import broker_app
 from gridwatch.certs_cli import certs_app
 from gridwatch.db_cli import db_app
 from gridwatch.deadletters_cli import deadletters_app
+from gridwatch.devices_cli import devices_app
 from gridwatch.eval_cli import eval_command
 from gridwatch.mqtt_options import PasswordOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, UserOpt, broker_fields
 
@@ -48,6 +49,7 @@ app.add_typer(broker_app, name="broker")
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")
+app.add_typer(devices_app, name="devices")
 app.command("eval")(eval_command)
 
 out = Console(soft_wrap=True)

@@ -57,7 +57,10 @@ FLOORS: dict[str, int] = {
     "performance": 2,
     "ingest": 2,
     "people": 2,
+    "devices": 2,
     "retention": 2,
+    "residents": 2,
+    "broadcasts": 2,
     # 3 use cases that span domains; the schema (every domain's tables, migrations)
     "flows": 3,
     "schema": 3,

@@ -37,7 +37,9 @@ class Perm(StrEnum):
     CHECK_IN = "patrols:check-in"  # check in at a checkpoint; start and stop a patrol
     SEND_LOCATION = "workers:location"  # the phone's position (location fixes)
     READ_PERFORMANCE = "performance:read"
-    READ_DEVICES = "devices:read"  # sources, gateways, dead letters
+    READ_DEVICES = "devices:read"  # sources, gateways, dead letters, the registry and the fleet
+    INSTALL_DEVICES = "devices:install"  # on site: put a device up, its configuration, commissioning
+    MANAGE_DEVICES = "devices:manage"  # pre-register serials (CSV), retire
     REPLAY_DEAD_LETTERS = "dead-letters:replay"
     READ_NOTIFICATIONS = "notifications:read"
     MANAGE_PEOPLE = "people:manage"  # people, tokens, the security log
@@ -68,6 +70,7 @@ GRANTS: dict[Role, dict[Perm, Reach]] = {
         Perm.READ_MAP: Reach.SITE,
         Perm.MANAGE_PEOPLE: Reach.SITE,
         Perm.READ_DEVICES: Reach.SITE,
+        Perm.MANAGE_DEVICES: Reach.SITE,
         Perm.REPLAY_DEAD_LETTERS: Reach.SITE,
         Perm.READ_NOTIFICATIONS: Reach.SITE,
     },
@@ -80,6 +83,7 @@ GRANTS: dict[Role, dict[Perm, Reach]] = {
     Role.INSTALLER: {
         Perm.READ_MAP: Reach.SITE,
         Perm.READ_DEVICES: Reach.AREA,
+        Perm.INSTALL_DEVICES: Reach.AREA,
     },
     Role.WORKER: {
         Perm.READ_MAP: Reach.SITE,

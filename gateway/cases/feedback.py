@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from contracts.site import Site
+from contracts.site.models import Camera
 from gateway.cases.models import Case, FalseAlarmFeedback
 from gateway.dispatch.models import Task
 
@@ -111,3 +114,74 @@ def false_alarm_stats(
         for (device, zone, hazard), v in totals.items()
     ]
     return sorted(stats, key=lambda s: (-s.false_alarms, s.device_id or "", s.zone_id or ""))
+
+
+class NoisyDevice(BaseModel):
+    device_id: str
+    name: str
+    kind: Literal["camera", "sensor", "unknown"]
+    node_id: str | None
+    grid_id: str | None
+    grid_name: str
+    false_alarms: int  # dismissed by the centre + found false on site
+    dismissed_by_centre: int
+    found_false_on_site: int
+    cases: int  # cases the device raised in the period
+    false_share: float | None  # false alarms ÷ cases raised (can pass 1: judged later than raised)
+    top_zone: str | None  # the camera zone (or None) with most false alarms
+    top_hazard: str
+
+
+def noisy_devices(
+    session: Session,
+    site: Site,
+    since: datetime,
+    until: datetime,
+    grids: frozenset[str] | None = None,
+    limit: int = 50,
+) -> list[NoisyDevice]:
+    """The devices and cameras raising most false alarms (to fix or re-aim): per device, false
+    alarms judged in [since, until) (dismissed by the centre or found false on site) of cases in
+    ``grids`` (None: anywhere), with the cases it raised then; most false alarms first."""
+    where = None if grids is None else Case.grid_id.in_(sorted(grids))
+    per: dict[str, dict[str, int]] = defaultdict(lambda: {"dismissed": 0, "on_site": 0, "cases": 0})
+    worst: dict[str, tuple[int, str | None, str]] = {}
+    for st in false_alarm_stats(session, since, where, until):
+        if st.device_id is None:
+            continue  # a worker's own report: no device to fix
+        entry = per[st.device_id]
+        entry["dismissed"] += st.dismissed_by_centre
+        entry["on_site"] += st.found_false_on_site
+        entry["cases"] += st.cases
+        if st.false_alarms > worst.get(st.device_id, (-1, None, ""))[0]:
+            worst[st.device_id] = (st.false_alarms, st.zone_id, st.hazard_type)
+    out = []
+    for device_id, v in per.items():
+        false = v["dismissed"] + v["on_site"]
+        if not false:
+            continue
+        found = site.device(device_id)
+        node, device = found if found is not None else (None, None)
+        grid = site.grid_containing(device.location) if device is not None else None
+        kind: Literal["camera", "sensor", "unknown"] = (
+            "unknown" if device is None else ("camera" if isinstance(device, Camera) else "sensor")
+        )
+        out.append(
+            NoisyDevice(
+                device_id=device_id,
+                name=(device.name or device_id) if device is not None else device_id,
+                kind=kind,
+                node_id=node,
+                grid_id=grid.id if grid else None,
+                grid_name=grid.name if grid else "",
+                false_alarms=false,
+                dismissed_by_centre=v["dismissed"],
+                found_false_on_site=v["on_site"],
+                cases=v["cases"],
+                false_share=round(false / v["cases"], 3) if v["cases"] else None,
+                top_zone=worst[device_id][1],
+                top_hazard=worst[device_id][2],
+            )
+        )
+    out.sort(key=lambda d: (-d.false_alarms, -(d.false_share or 0), d.device_id))
+    return out[:limit]

@@ -42,12 +42,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contracts import (
     ContractError,
+    DeviceStatus,
     EdgeHealth,
     EvidenceSnapshot,
     HazardCategory,
     HazardEvent,
     LocationFix,
     Message,
+    NodeStatus,
     SensorReading,
     TaskUpdate,
     decode,
@@ -63,6 +65,7 @@ from gateway.events import service as ledger
 from gateway.events.outcomes import Outcome
 from gateway.events.service import EventKey, LateClears, key_of
 from gateway.evidence.service import EvidenceRejected, link_evidence, store_evidence
+from gateway.flows import fleet
 from gateway.flows.hazard_events import LATE_CLEAR_WINDOW, take_hazard
 from gateway.flows.location_fixes import apply_fix
 from gateway.flows.task_updates import take_task_update
@@ -109,6 +112,7 @@ class _Work:
     case_of_event: dict[EventKey, str] = field(default_factory=dict)
     snapshots: list[EvidenceSnapshot] = field(default_factory=list)  # stored in this batch
     redriven: set[EventKey] = field(default_factory=set)  # refused task updates applied after all
+    fleet: fleet.FleetBatch = field(default_factory=fleet.FleetBatch)  # what devices said of themselves
 
     def count(self, counter: object, *labels: str) -> None:
         self.counts.append((counter, labels))
@@ -143,6 +147,7 @@ class Pipeline:
         # A flood of bad input is one line per reason and minute, then a count of the rest.
         self._log = LogThrottle(log, per_minute=1)
         self._places: dict[tuple[object, ...], Place] = {}
+        self.fleet = fleet.FleetMemo()
 
     # -- the batch -----------------------------------------------------------
     def process(self, batch: list[Incoming]) -> list[Outcome]:
@@ -297,6 +302,8 @@ class Pipeline:
                     item.outcome = self._apply(session, item, now, book, work, opening)
             if work.snapshots or work.case_of_event:
                 link_evidence(session, work.case_of_event, work.snapshots)
+            if work.fleet:
+                fleet.apply(session, self.ctx, work.fleet, now, self.fleet)
             # 4. settle the ledger and the sequence bookkeeping (last: shortest locks)
             ledger.attach_cases(session, work.case_of_event)
             if work.dead_letters:
@@ -377,6 +384,7 @@ class Pipeline:
         self, session: Session, item: _Item, now: datetime, book: CaseBook, work: _Work, opening: _Opening
     ) -> Outcome:
         message = item.message
+        self._note_fleet(item, work.fleet)
         if isinstance(message, SensorReading | EdgeHealth):
             work.telemetry.append(message)
             return Outcome.TELEMETRY
@@ -403,8 +411,27 @@ class Pipeline:
         if isinstance(message, HazardEvent):
             self._apply_hazard(session, item, message, now, book, work, opening)
             return Outcome.APPLIED
-        # statuses: kept by later features (device registry); accepted here
-        return Outcome.APPLIED
+        return Outcome.APPLIED  # statuses: the registry keeps them (flows/fleet.py, via _note_fleet)
+
+    @staticmethod
+    def _note_fleet(item: _Item, batch: fleet.FleetBatch) -> None:
+        """What a node or device said of itself, or showed by speaking (workers are not devices)."""
+        message = item.message
+        if message is None or isinstance(message, TaskUpdate | LocationFix):
+            return
+        if isinstance(message, NodeStatus):
+            batch.status(message)  # a retained "offline" (its last will) is not the node speaking
+            return
+        if isinstance(message, EdgeHealth):
+            batch.edge_health(message)
+            return
+        batch.hear(message.source, message.ts)
+        if isinstance(message, DeviceStatus):
+            batch.status(message)
+        elif isinstance(message, HazardEvent) and message.category is HazardCategory.MAINTENANCE:
+            batch.trouble(message)  # about the device, not from it: a camera offline does not speak
+        elif isinstance(message, SensorReading | EvidenceSnapshot | HazardEvent):
+            batch.hear(message.device_id, message.ts)
 
     def _apply_hazard(
         self,

@@ -152,6 +152,7 @@ def _window_percentiles(
             int(row["n"]), tuple(_num(row[f"q{i}"]) for i in range(len(quantiles)))
         )
         for row in session.execute(query).mappings()
+        if row["n"] is not None  # no keys and no rows: one row of NULLs, not a group
     }
 
 

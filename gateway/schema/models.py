@@ -1,6 +1,8 @@
 """Import every domain's tables so that Base.metadata is complete (for Alembic)."""
 
+from gateway.broadcasts.models import Broadcast, BroadcastPhoto, BroadcastRecipient, Sighting
 from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
+from gateway.devices.models import Device
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
 from gateway.events.models import ApiReceipt, DeadLetter, EventRecord, SourceProgress
@@ -18,6 +20,7 @@ from gateway.people.models import (
     SignInSession,
 )
 from gateway.performance.models import Report
+from gateway.residents.models import ResidentReport
 from gateway.sla.models import SlaTimer
 from gateway.store.base import Base
 from gateway.store.change_log import Change
@@ -28,12 +31,16 @@ __all__ = [
     "ApiReceipt",
     "ApiToken",
     "Base",
+    "Broadcast",
+    "BroadcastPhoto",
+    "BroadcastRecipient",
     "Case",
     "CaseTransition",
     "Change",
     "DeadLetter",
     "Delivery",
     "DeliveryAttempt",
+    "Device",
     "Escalation",
     "EventRecord",
     "Evidence",
@@ -46,7 +53,9 @@ __all__ = [
     "PatrolTrack",
     "Person",
     "Report",
+    "ResidentReport",
     "SecurityEvent",
+    "Sighting",
     "SignInFailure",
     "SignInSession",
     "SlaTimer",

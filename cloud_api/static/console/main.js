@@ -56,7 +56,8 @@ function context(me, grids, workers, devices) {
     devices: new Map(devices.map((d) => [d.id, d])),
     gridName: (id) => (id ? byId.get(id)?.name || id : "—"),
     workerName(id) { return id ? this.workers.get(id)?.name || id : "—"; },
-    deviceName(id) { return id ? this.devices.get(id)?.name || id : "—"; },
+    // Residents report as one source, "resident" (gateway/flows/resident_reports.py).
+    deviceName(id) { return id === "resident" ? t("console.resident") : id ? this.devices.get(id)?.name || id : "—"; },
   };
 }
 

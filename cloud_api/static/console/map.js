@@ -51,9 +51,11 @@ function rings(geometry) {
 
 // --- the map ------------------------------------------------------------------------------
 export class SiteMap {
-  constructor(svg, { grids, settings, onCase }) {
+  constructor(svg, { grids, settings, onCase, onPick }) {
     this.svg = svg;
-    this.onCase = onCase;
+    this.onCase = onCase || (() => {});
+    this.onPick = onPick;  // a tap on the map that is not a drag: (lon, lat) in WGS-84 (residents' page)
+    this.pin = null;
     this.settings = settings || {};
     this.shift = this.settings.coordinates === "gcj02" ? wgs84ToGcj02 : (p) => p;
     this.grids = grids.features.filter((f) => ["grid", "community", "street"].includes(f.properties.level));
@@ -77,6 +79,19 @@ export class SiteMap {
   project(lonlat) {
     const [x, y] = mercator(this.shift(lonlat));
     return [x - this.origin[0], y - this.origin[1]];
+  }
+
+  // World units back to WGS-84 (for a tap); tiles in GCJ-02 are undone by fixed-point steps.
+  unproject([wx, wy]) {
+    const x = wx + this.origin[0], y = wy + this.origin[1];
+    const lon = (x / WORLD) * 360 - 180;
+    const lat = (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / WORLD))) * 180) / Math.PI;
+    let p = [lon, lat];
+    for (let i = 0; i < 3 && this.settings.coordinates === "gcj02"; i++) {
+      const g = this.shift(p);
+      p = [p[0] - (g[0] - lon), p[1] - (g[1] - lat)];
+    }
+    return p;
   }
 
   bounds() {
@@ -151,10 +166,15 @@ export class SiteMap {
       this.view = { ...drag.view, x: drag.view.x - dx, y: drag.view.y - dy };
       this.svg.setAttribute("viewBox", `${this.view.x} ${this.view.y} ${this.view.w} ${this.view.h}`);
     });
-    this.svg.addEventListener("pointerup", () => { if (drag?.moved) this.apply(); drag = null; });
+    this.svg.addEventListener("pointerup", () => {
+      this.dragged = Boolean(drag?.moved);
+      if (drag?.moved) this.apply();
+      drag = null;
+    });
     this.svg.addEventListener("click", (e) => {
       const hit = e.target.closest("[data-case-id]");
       if (hit) this.onCase(hit.dataset.caseId);
+      else if (this.onPick && !this.dragged) this.onPick(this.unproject(this.toWorld(e)));
     });
   }
 
@@ -231,8 +251,14 @@ export class SiteMap {
         return el("circle", { class: `case ${c.severity}${c.id === this.selected ? " selected" : ""}`, cx: x, cy: y, r, "data-case-id": c.id },
           el("title", { text: `${label("severity", c.severity)} · ${c.title} · ${label("case_status", c.status)}` }));
       });
+    if (this.pin) {
+      const [x, y] = this.project(this.pin);
+      cases.push(el("circle", { class: "pin", cx: x, cy: y, r: 9 * k, id: "map-pin" }));
+    }
     this.layers.cases.replaceChildren(...cases);
   }
+
+  setPin(lonlat) { this.pin = lonlat; this.scheduleDraw(); }
 
   // --- data ------------------------------------------------------------------------------
   setCases(list) {

@@ -1,0 +1,215 @@
+"""The device registry: what installers put up and commission, and the centre's fleet view.
+
+docs/devices.md: the site files are the truth for what exists and how it is configured; the
+registry for serials, installed positions, lifecycle and health.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import yaml
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from cloud_api.auth import Access, Perm, Place, allow
+from cloud_api.auth.guard import GuardedRoute
+from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep, SessionDep
+from cloud_api.params import Limit, Offset
+from contracts.geo import GeoPoint
+from contracts.site import Site
+from gateway.cases.devices import open_troubles
+from gateway.devices import queries, registry
+from gateway.devices.models import Device, DeviceKind
+from gateway.devices.queries import RegistryView
+from gateway.people.areas import SiteAreas
+
+router = APIRouter(prefix="/api/v1", tags=["devices"], route_class=GuardedRoute)
+Reader = Annotated[Access, Depends(allow(Perm.READ_DEVICES))]
+Installer = Annotated[Access, Depends(allow(Perm.INSTALL_DEVICES))]
+Manager = Annotated[Access, Depends(allow(Perm.MANAGE_DEVICES))]
+DeviceId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+MAX_CSV_BYTES = 2_000_000
+
+
+def device_place(areas: SiteAreas, row: Device) -> Place:
+    """Where a registry row lies: its configured and installed grids (a node: its devices' too)."""
+    grids = {g for g in (row.grid_id, row.installed_grid_id) if g}
+    grids |= areas.source_grids(row.id) if row.id not in areas.site.workers else set()
+    return Place(frozenset(grids))
+
+
+def _row(session: Session, areas: SiteAreas, access: Access, device_id: str) -> Device:
+    row = session.get(Device, device_id)
+    if row is None:
+        raise HTTPException(404, f"no device {device_id!r} in the registry")
+    access.require(device_place(areas, row), f"device {device_id}")
+    return row
+
+
+@router.get(
+    "/registry", response_model=list[RegistryView], summary="Devices of the registry in the caller's areas"
+)
+def registry_list(
+    session: ReadSessionDep,
+    access: Reader,
+    serial: Annotated[str | None, Query(max_length=64, description="The one with this serial.")] = None,
+    status: Annotated[list[str], Query(max_length=6, description="Only these statuses.")] = [],  # noqa: B006
+    kind: Annotated[DeviceKind | None, Query()] = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> list[RegistryView]:
+    rows = queries.listing(
+        session,
+        access.grids,
+        serial=serial,
+        status=status,
+        kind=kind.value if kind else None,
+        limit=limit,
+        offset=offset,
+    )
+    return [RegistryView.of(r) for r in rows]
+
+
+@router.get("/registry/{device_id}", response_model=RegistryView, summary="One device of the registry")
+def registry_one(
+    device_id: DeviceId, session: ReadSessionDep, areas: AreasDep, access: Reader
+) -> RegistryView:
+    return RegistryView.of(_row(session, areas, access, device_id))
+
+
+class ImportResult(BaseModel):
+    bound: list[str]
+    planned: list[str]
+    unchanged: list[str]
+    problems: list[str]
+
+
+@router.post(
+    "/registry/import",
+    response_model=ImportResult,
+    summary="Pre-registered serials from a CSV (serial,device_id,model[,kind,node_id])",
+)
+def registry_import(
+    session: SessionDep,
+    ctx: CtxDep,
+    _access: Manager,
+    csv_text: Annotated[str, Body(media_type="text/csv", max_length=MAX_CSV_BYTES)],
+) -> ImportResult:
+    try:
+        with session.begin():
+            report = registry.import_serials(session, csv_text, ctx.now())
+    except registry.RegistryRefused as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return ImportResult(
+        bound=report.bound, planned=report.planned, unchanged=report.unchanged, problems=report.problems
+    )
+
+
+class InstallRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    serial: str = Field(pattern=registry.SERIAL_PATTERN, description="As printed on the device's label.")
+    lon: float = Field(ge=-180, le=180, description="Where it was put (WGS-84): the phone's fix or the map.")
+    lat: float = Field(ge=-90, le=90)
+    model: str = Field(default="", max_length=100)
+
+
+@router.post(
+    "/registry/{device_id}/install",
+    response_model=RegistryView,
+    summary="The installer put this device (this serial) up here",
+)
+def registry_install(
+    device_id: DeviceId,
+    body: InstallRequest,
+    session: SessionDep,
+    ctx: CtxDep,
+    areas: AreasDep,
+    access: Installer,
+) -> RegistryView:
+    with session.begin():
+        row = _row(session, areas, access, device_id)
+        try:
+            registry.install(
+                session,
+                ctx.grids,
+                row,
+                body.serial,
+                GeoPoint(lon=body.lon, lat=body.lat),
+                access.caller.id,
+                ctx.now(),
+                body.model,
+            )
+        except registry.RegistryRefused as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return RegistryView.of(row)
+
+
+@router.get(
+    "/registry/{device_id}/config",
+    summary="The device's configuration to load onto it (its node's YAML; a sensor's MQTT settings)",
+    response_class=Response,
+    responses={200: {"content": {"application/yaml": {}}}},
+)
+def registry_config(
+    device_id: DeviceId, session: ReadSessionDep, ctx: CtxDep, areas: AreasDep, access: Installer
+) -> Response:
+    row = _row(session, areas, access, device_id)
+    text = config_bundle(ctx.site, row)
+    return Response(
+        text,
+        media_type="application/yaml",
+        headers={"Content-Disposition": f'attachment; filename="{row.node_id or row.id}.yaml"'},
+    )
+
+
+def config_bundle(site: Site, row: Device) -> str:
+    """What the installer loads: the node's site file (the truth: docs/devices.md), and how the
+    node or sensor reaches the broker."""
+    node_id = row.id if row.kind == DeviceKind.NODE.value else row.node_id
+    node = site.nodes.get(node_id or "")
+    if node is None:
+        raise HTTPException(409, f"{row.id} is not in the site files yet: nothing to configure it with")
+    doc = node.model_dump(mode="json", exclude_defaults=True)
+    header = [
+        f"# GridWatch configuration for {row.id} ({row.kind}, serial {row.serial or 'not recorded yet'})",
+        f"# Put it on node {node_id} as nodes/{node_id}.yaml of the site directory.",
+        f"# The node logs in to the site's broker as {node_id!r}: GRIDWATCH_EDGE_UPLINK__USERNAME={node_id}",
+        "# and GRIDWATCH_EDGE_UPLINK__PASSWORD from the site's credentials (docs/broker-access.md).",
+    ]
+    device = site.device(row.id)
+    if device is not None and row.kind == DeviceKind.SENSOR.value:
+        source = getattr(device[1], "source", None)
+        protocol = getattr(source, "protocol", "")
+        if protocol == "gridwatch":
+            header.append(
+                f"# This sensor speaks GridWatch itself: it logs in as {row.id!r} on the field listener and "
+                f"publishes under gridwatch/v1/device/{row.id}/"
+            )
+        elif protocol == "zigbee2mqtt":
+            header.append(
+                f"# zigbee2mqtt: pair it with friendly_name '{source.friendly_name}' "  # type: ignore[union-attr]
+                f"(topic {source.base_topic}/{source.friendly_name})"  # type: ignore[union-attr]
+            )
+    return "\n".join(header) + "\n" + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+@router.get(
+    "/fleet",
+    response_model=queries.FleetView,
+    summary="Every device in the caller's areas: status, last seen, configuration version, health, "
+    "open maintenance cases",
+)
+def fleet_view(
+    session: ReadSessionDep,
+    access: Reader,
+    status: Annotated[list[str], Query(max_length=6, description="Only these statuses.")] = [],  # noqa: B006
+    troubled: Annotated[bool, Query(description="Only devices with an open maintenance case.")] = False,
+) -> queries.FleetView:
+    troubles = {
+        device: [queries.Trouble.model_construct(**t) for t in found]
+        for device, found in open_troubles(session).items()
+    }
+    return queries.fleet(session, access.grids, troubles, status=status, only_troubled=troubled)

@@ -1,0 +1,38 @@
+"""An API on the pipeline harness's store and clock, with an installer of the industrial park signed in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cloud_api.app import create_app
+from gateway.people.models import Role
+from tests.conftest import DEMO_SITE
+from tests.gateway.conftest import Harness, harness  # noqa: F401  (the same pipeline harness)
+from tests.people import add_person, api_settings
+
+PASSWORD = "installer-pass-1"
+PARK = "c-gongye"  # the industrial park community: node-gongye-1's devices
+
+
+@dataclass
+class Desk:
+    client: TestClient
+    harness: Harness
+
+    def sign_in(self, person_id: str, roles: tuple[Role, ...], areas: tuple[str, ...]) -> dict[str, str]:
+        add_person(self.harness.sessions, person_id, roles, areas, PASSWORD)
+        signed = self.client.post("/api/v1/auth/sign-in", json={"username": person_id, "password": PASSWORD})
+        assert signed.status_code == 200, signed.text
+        self.client.cookies.clear()
+        return {"Authorization": f"Bearer {signed.json()['access_token']}"}
+
+
+@pytest.fixture
+def desk(harness: Harness, db_url: str) -> Iterator[Desk]:  # noqa: F811
+    settings = api_settings(DEMO_SITE, db_url, access_check_s=0)
+    with TestClient(create_app(settings, clock=harness.clock)) as client:
+        yield Desk(client, harness)
