@@ -46,6 +46,7 @@ from cloud_api.routes import (
     residents,
     supervision,
     tasks,
+    weekly_reports,
     workers,
 )
 from cloud_api.settings import ApiSettings
@@ -117,6 +118,7 @@ ROUTERS = (
     availability,
     performance,
     analytics,
+    weekly_reports,
     people,
     photos,
     reports,
