@@ -31,6 +31,8 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.broadcasts import queries as broadcast_queries
+from gateway.broadcasts.models import Broadcast, BroadcastRecipient, Sighting
 from gateway.cases.models import Case
 from gateway.cases.schemas import CaseView
 from gateway.dispatch.models import Task
@@ -49,16 +51,19 @@ LIVE_DROPPED = Counter(
 
 @dataclass(frozen=True)
 class Update:
-    """What changed about one case, as a page receives it."""
+    """What changed about one case (or one broadcast), as a page receives it."""
 
     id: int  # the hub's watermark when sent: only grows
     case_id: str
     grid_id: str | None
-    worker_ids: frozenset[str]  # workers whose task on the case changed
+    worker_ids: frozenset[str]  # workers whose task on the case changed; a broadcast's recipients
     body: str  # JSON, ready for the wire
+    event: str = "case"  # the SSE event: case, or broadcast (协查通报: new, read, closed)
+    grids: frozenset[str] = frozenset()  # a broadcast's grids
+    sender: str = ""  # a broadcast's sender (who sees its receipts, whatever their areas)
 
     def sse(self) -> str:
-        return f"id: {self.id}\nevent: case\ndata: {self.body}\n\n"
+        return f"id: {self.id}\nevent: {self.event}\ndata: {self.body}\n\n"
 
 
 _REPLAY_MARGIN = 500
@@ -71,25 +76,36 @@ def everyone(_update: Update) -> bool:
     return True
 
 
+# A page further behind than this many updates is told to reload.
+_MAX_PENDING = 2000
+
+
 @dataclass(eq=False)  # compared by identity: kept in a set
 class _Subscriber:
     visible: Visible
-    queue: asyncio.Queue[Update | None] = field(default_factory=lambda: asyncio.Queue(maxsize=2000))
+    # One item per read of the log: the SSE text of all its updates this page may see, so a
+    # page costs one write per read, not one per update (50 consoles × 200 changes/s were
+    # 10,000 socket writes a second). None: reload.
+    queue: asyncio.Queue[tuple[str, int] | None] = field(default_factory=asyncio.Queue)
+    pending: int = 0  # updates queued and not yet written
 
 
 def build_updates(session: Session, changes: list[Change], watermark: int) -> list[Update]:
     """One update per touched case, carrying the case as it is now and what changed about it."""
     by_case: dict[str, list[Change]] = {}
+    broadcasts: dict[str, None] = {}
     for change in changes:
         if change.case_id:
             by_case.setdefault(change.case_id, []).append(change)
+        if change.entity in ("broadcast", "bc_receipt", "sighting"):  # a sighting: its case and its broadcast
+            broadcasts[change.entity_id] = None
+    updates = _broadcast_updates(session, changes, watermark) if broadcasts else []
     if not by_case:
-        return []
+        return updates
     cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(by_case)))}
     task_ids = [c.entity_id for cs in by_case.values() for c in cs if c.entity == "task"]
     tasks = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(task_ids)))} if task_ids else {}
     pressing = deadlines(session, list(cases))  # the console's SLA column: what each case waits for
-    updates = []
     for case_id, case_changes in by_case.items():
         case = cases.get(case_id)
         if case is None:
@@ -110,6 +126,53 @@ def build_updates(session: Session, changes: list[Change], watermark: int) -> li
                 grid_id=case.grid_id,
                 worker_ids=frozenset(t.worker_id for t in changed_tasks),
                 body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            )
+        )
+    return updates
+
+
+def _broadcast_updates(session: Session, changes: list[Change], watermark: int) -> list[Update]:
+    """One update per touched broadcast: its state, how many read it, who (for the sender)."""
+    ids: dict[str, None] = {c.entity_id: None for c in changes if c.entity == "broadcast"}
+    receipt_ids = [int(c.entity_id) for c in changes if c.entity == "bc_receipt" and c.entity_id.isdigit()]
+    if receipt_ids:
+        for row in session.scalars(select(BroadcastRecipient).where(BroadcastRecipient.id.in_(receipt_ids))):
+            ids[row.broadcast_id] = None
+    sighting_ids = [c.entity_id for c in changes if c.entity == "sighting"]
+    if sighting_ids:
+        for sighting in session.scalars(select(Sighting).where(Sighting.id.in_(sighting_ids))):
+            ids[sighting.broadcast_id] = None
+    if not ids:
+        return []
+    found = {b.id: b for b in session.scalars(select(Broadcast).where(Broadcast.id.in_(list(ids))))}
+    rows = broadcast_queries.receipts(session, list(found))
+    updates = []
+    for broadcast_id in ids:
+        b = found.get(broadcast_id)
+        if b is None:
+            continue
+        receipts = rows[b.id]
+        body = {
+            "cursor": watermark,
+            "broadcast": {
+                "id": b.id,
+                "title": b.title,
+                "closed_at": b.closed_at.isoformat() if b.closed_at else None,
+                "close_note": b.close_note,
+                "recipients": len(receipts),
+                "read": sum(1 for r in receipts if r.read_at is not None),
+            },
+        }
+        updates.append(
+            Update(
+                id=watermark,
+                case_id="",
+                grid_id=None,
+                worker_ids=frozenset(r.worker_id for r in receipts),
+                body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                event="broadcast",
+                grids=frozenset(b.grids),
+                sender=b.sender,
             )
         )
     return updates
@@ -163,10 +226,10 @@ class LiveHub:
             except Exception:  # a database hiccup must not end live updates for everyone
                 log.exception("live feed: reading the change log failed; retrying")
                 updates = []
-            for update in updates:
-                self._recent.append(update)
-                LIVE_UPDATES.labels("live").inc()
-                self._fan_out(update)
+            if updates:
+                self._recent.extend(updates)
+                LIVE_UPDATES.labels("live").inc(len(updates))
+                self._fan_out(updates)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
@@ -195,17 +258,21 @@ class LiveHub:
             if now - since > self._hole_grace_s:  # rolled back: that id will never appear
                 del self._holes[hole]
 
-    def _fan_out(self, update: Update) -> None:
+    def _fan_out(self, updates: list[Update]) -> None:
+        everything = "".join(u.sse() for u in updates)  # what most pages (the centre's) get
         for sub in list(self._subscribers):
-            if not sub.visible(update):
+            seen = [u for u in updates if sub.visible(u)]
+            if not seen:
                 continue
-            try:
-                sub.queue.put_nowait(update)
-            except asyncio.QueueFull:  # a page that stopped reading: tell it to reload
+            if sub.pending + len(seen) > _MAX_PENDING:  # a page that stopped reading: tell it to reload
                 LIVE_DROPPED.inc()
                 self._subscribers.discard(sub)
-                sub.queue = asyncio.Queue(maxsize=1)
+                sub.queue = asyncio.Queue()
                 sub.queue.put_nowait(None)
+                continue
+            sub.pending += len(seen)
+            text = everything if len(seen) == len(updates) else "".join(u.sse() for u in seen)
+            sub.queue.put_nowait((text, len(seen)))
 
     # --- subscribers ---------------------------------------------------------------
     async def stream(self, since: int | None, visible: Visible = everyone) -> AsyncIterator[str]:
@@ -232,14 +299,16 @@ class LiveHub:
                             yield update.sse()
             while True:
                 try:
-                    update = await asyncio.wait_for(sub.queue.get(), 15)
+                    item = await asyncio.wait_for(sub.queue.get(), 15)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                if update is None:
+                if item is None:
                     yield "event: reset\ndata: {}\n\n"
                     return
-                yield update.sse()
+                text, count = item
+                sub.pending -= count
+                yield text
         finally:
             self._subscribers.discard(sub)
             LIVE_SUBSCRIBERS.dec()

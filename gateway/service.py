@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from prometheus_client import start_http_server
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from contracts.clock import Clock, SystemClock
 from contracts.site import load_site
@@ -16,6 +17,9 @@ from gateway import metrics
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
+from gateway.devices.metrics import DEVICES
+from gateway.devices.models import Device
+from gateway.devices.registry import sync_from_site
 from gateway.duties import TimedDuties
 from gateway.flows.ingest import Incoming, Pipeline, StoreUnavailable
 from gateway.heartbeat import service as heartbeat
@@ -47,6 +51,7 @@ class Gateway:
         prepare_schema(self.engine, settings.db_schema, settings.db_schema_wait_s)
         self.sessions = session_factory(self.engine)
         self.ctx = GatewayContext(site, settings.gateway_id, clock or SystemClock())
+        self._sync_registry()
         if telemetry is None:
             telemetry = InfluxTelemetry(settings.influx) if settings.influx.url else NullTelemetry()
         self.telemetry = telemetry
@@ -68,6 +73,16 @@ class Gateway:
         self.started_at = self.ctx.now()
         self.processed = 0  # messages committed by this process
         self._rate_mark = (time.monotonic(), 0)
+
+    def _sync_registry(self) -> None:
+        """The device registry follows the site files (docs/devices.md); another process may race."""
+        for _attempt in range(3):
+            try:
+                with self.sessions.begin() as session:
+                    sync_from_site(session, self.ctx.site, self.ctx.grids, self.ctx.now())
+                return
+            except IntegrityError:
+                continue
 
     def run(self) -> None:
         if self.settings.metrics_port:
@@ -140,6 +155,12 @@ class Gateway:
             )
             for hazard, n in rows:
                 metrics.OPEN_CASES.labels(hazard).set(n)
+            fleet_rows = session.execute(
+                select(Device.kind, Device.status, func.count()).group_by(Device.kind, Device.status)
+            )
+            DEVICES.clear()
+            for kind, status, n in fleet_rows:
+                DEVICES.labels(kind, status).set(n)
         report = SequenceReport()
         now = self.ctx.now()
         status, warnings = self.telemetry.status(), self.link.problems() + self.telemetry.warnings()

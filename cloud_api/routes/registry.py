@@ -19,6 +19,7 @@ from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep, SessionDep
 from cloud_api.params import Limit, Offset
 from contracts.geo import GeoPoint
 from contracts.site import Site
+from gateway.cases.devices import open_troubles
 from gateway.devices import queries, registry
 from gateway.devices.models import Device, DeviceKind
 from gateway.devices.queries import RegistryView
@@ -193,3 +194,22 @@ def config_bundle(site: Site, row: Device) -> str:
                 f"(topic {source.base_topic}/{source.friendly_name})"  # type: ignore[union-attr]
             )
     return "\n".join(header) + "\n" + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+@router.get(
+    "/fleet",
+    response_model=queries.FleetView,
+    summary="Every device in the caller's areas: status, last seen, configuration version, health, "
+    "open maintenance cases",
+)
+def fleet_view(
+    session: ReadSessionDep,
+    access: Reader,
+    status: Annotated[list[str], Query(max_length=6, description="Only these statuses.")] = [],  # noqa: B006
+    troubled: Annotated[bool, Query(description="Only devices with an open maintenance case.")] = False,
+) -> queries.FleetView:
+    troubles = {
+        device: [queries.Trouble.model_construct(**t) for t in found]
+        for device, found in open_troubles(session).items()
+    }
+    return queries.fleet(session, access.grids, troubles, status=status, only_troubled=troubled)

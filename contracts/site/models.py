@@ -161,6 +161,24 @@ class MapSettings(ConfigModel):
     max_zoom: int = Field(default=19, ge=1, le=22)
 
 
+class FleetSettings(ConfigModel):
+    """How the gateway watches the site's devices (docs/devices.md)."""
+
+    node_offline_after_s: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="An edge node offline this long (its last will, or it said so) opens one maintenance "
+        "case for the installers of its area; the case closes itself when the node is back.",
+    )
+    commissioning_timeout_s: float = Field(
+        default=120,
+        gt=0,
+        le=3600,
+        description="The installer's commissioning check gives up waiting for a first message after this.",
+    )
+
+
 class SiteFile(ConfigModel):
     """``site.yaml``: who the site is and how its gateway behaves."""
 
@@ -170,6 +188,7 @@ class SiteFile(ConfigModel):
     notify: NotifySettings = NotifySettings()
     patrol: PatrolSettings = PatrolSettings()
     map: MapSettings = MapSettings()
+    fleet: FleetSettings = FleetSettings()
 
 
 # ---------------------------------------------------------------- grids.geojson

@@ -40,3 +40,28 @@ def device_state(last_seen: datetime | None, troubles: list[str], now: datetime)
     if last_seen is None:
         return "unknown"
     return "online" if now - last_seen <= SILENT_AFTER else "offline"
+
+
+def open_troubles(session: Session) -> dict[str, list[dict[str, object]]]:
+    """device id -> its open maintenance cases (id, hazard, severity, status, opened), oldest first."""
+    rows = session.execute(
+        select(Case.device_id, Case.id, Case.hazard_type, Case.severity, Case.status, Case.opened_at)
+        .where(
+            Case.hazard_type.in_(MAINTENANCE),
+            Case.status.in_(sorted(s.value for s in OPEN_STATUSES)),
+            Case.device_id.is_not(None),
+        )
+        .order_by(Case.opened_at)
+    )
+    out: dict[str, list[dict[str, object]]] = {}
+    for device_id, case_id, hazard, severity, status, opened_at in rows:
+        out.setdefault(device_id, []).append(
+            {
+                "case_id": case_id,
+                "hazard_type": hazard,
+                "severity": severity,
+                "status": status,
+                "opened_at": opened_at,
+            }
+        )
+    return out

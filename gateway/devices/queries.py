@@ -71,3 +71,62 @@ def listing(
     if kind:
         query = query.where(Device.kind == kind)
     return list(session.scalars(query.order_by(Device.id).limit(limit).offset(offset)))
+
+
+class Trouble(BaseModel):
+    case_id: str
+    hazard_type: str  # device_offline, camera_offline, camera_blocked, low_battery, tamper, device_fault
+    severity: str
+    status: str
+    opened_at: datetime
+
+
+class FleetItem(BaseModel):
+    id: str
+    kind: str
+    node_id: str | None
+    type: str
+    name: str
+    serial: str | None
+    status: str
+    status_reason: str
+    status_since: datetime
+    grid_id: str | None
+    last_seen_at: datetime | None
+    config_version: str | None
+    software: str
+    health: dict[str, Any]
+    troubles: list[Trouble] = []  # its open maintenance cases: what the installers are to fix
+
+
+class FleetView(BaseModel):
+    counts: dict[str, int]  # status -> devices (of those listed)
+    troubled: int  # devices with an open maintenance case
+    items: list[FleetItem]
+
+
+def fleet(
+    session: Session,
+    grids: frozenset[str] | None,
+    troubles: dict[str, list[Trouble]],
+    *,
+    status: Iterable[str] = (),
+    only_troubled: bool = False,
+) -> FleetView:
+    """Every device in ``grids`` with last seen, configuration version, health and open troubles."""
+    columns = [getattr(Device, name) for name in FleetItem.model_fields if name != "troubles"]
+    query = select(*columns).where(grids_filter(grids)).order_by(Device.id)
+    statuses = sorted(set(status))
+    if statuses:
+        query = query.where(Device.status.in_(statuses))
+    counts: dict[str, int] = {}
+    items = []
+    names = [c.key for c in columns]
+    for values in session.execute(query):
+        row = dict(zip(names, values, strict=True))
+        mine = troubles.get(row["id"], [])
+        if only_troubled and not mine:
+            continue
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+        items.append(FleetItem.model_construct(**row, troubles=mine))
+    return FleetView(counts=counts, troubled=sum(1 for i in items if i.troubles), items=items)

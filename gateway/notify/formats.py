@@ -118,3 +118,20 @@ def robot_error(fmt: WebhookFormat, response_text: str) -> str | None:
     if data["errcode"] != 0:
         return f"robot refused: errcode {data['errcode']}: {data.get('errmsg', '')}"
     return None
+
+
+def report_link_body(fmt: WebhookFormat, title: str, text: str, url: str, at: str) -> str:
+    """A report is ready (the weekly report): its title, a line of figures and the link."""
+    markdown = f"### {title}\n> {text}\n[打开周报 Open the report]({url})"
+    if fmt is WebhookFormat.WECOM:
+        content = markdown.encode()[:WECOM_MARKDOWN_MAX_BYTES].decode(errors="ignore")
+        body: dict[str, Any] = {"msgtype": "markdown", "markdown": {"content": content}}
+    elif fmt is WebhookFormat.DINGTALK:
+        body = {
+            "msgtype": "markdown",
+            "markdown": {"title": title[:100], "text": markdown},
+            "at": {"atMobiles": [], "isAtAll": False},
+        }
+    else:
+        body = {"source": "gridwatch", "event": "report", "title": title, "text": text, "url": url, "at": at}
+    return json.dumps(body, ensure_ascii=False)

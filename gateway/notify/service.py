@@ -27,7 +27,7 @@ from contracts.site.models import Webhook
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
 from gateway.escalation.targets import Target
-from gateway.notify.formats import WebhookNotice, render
+from gateway.notify.formats import WebhookNotice, render, report_link_body
 from gateway.notify.models import Delivery, DeliveryStatus
 from gateway.outbound import service as outbound
 
@@ -199,6 +199,34 @@ def _post(
             target=hook.url,
             format=hook.format.value,
             body=render(hook.format, what),
+            secret=hook.secret,
+            status=DeliveryStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            last_error="",
+        )
+        session.add(delivery)
+        deliveries.append(delivery)
+    return deliveries
+
+
+def queue_report_link(
+    session: Session, hooks: Sequence[Webhook], title: str, text: str, url: str, now: datetime
+) -> list[Delivery]:
+    """Tell webhooks and group robots that a report is ready, with its link (no case)."""
+    at = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    deliveries = []
+    for hook in hooks:
+        delivery = Delivery(
+            case_id=None,
+            escalation_id=None,
+            event="report",
+            tier="",
+            channel="webhook",
+            target=hook.url,
+            format=hook.format.value,
+            body=report_link_body(hook.format, title, text, url, at),
             secret=hook.secret,
             status=DeliveryStatus.PENDING.value,
             attempts=0,

@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+import yaml
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud_api.app import create_app
 from cloud_api.sheets import csv_chunks, xlsx_bytes
 from contracts.clock import ManualClock
-from contracts.site import Site
+from contracts.site import Site, load_site
+from gateway.context import GatewayContext
+from gateway.flows.weekly_report import make_due
+from gateway.notify.sender import WebhookSender
 from gateway.people.models import Role
 from tests.analytics_history import Rows
 from tests.conftest import DEMO_SITE
@@ -41,6 +49,7 @@ from tests.gateway.test_analytics_figures import (  # the module's history and s
     store,  # noqa: F401  (fixture)
 )
 from tests.people import add_person, api_settings
+from tests.receiver import Receiver
 
 PASSWORD = "analytics-password-1"
 
@@ -51,23 +60,51 @@ class Api:
     everyone: dict[str, str]  # headers of an operator of the whole district
     park: dict[str, str]  # of an operator of the industrial park only
     end: datetime  # the history's end (a Monday 00:00, site time)
+    sessions: sessionmaker[Session]
+    clock: ManualClock
 
 
 @pytest.fixture(scope="module")
-def api(store: sessionmaker[Session], demo_site: Site) -> Iterator[Api]:  # noqa: F811
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().up()
+    yield r
+    r.down()
+
+
+@pytest.fixture(scope="module")
+def site_dir(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Path:
+    """The demo site, its weekly report sent to a group robot (a real HTTP receiver), 1 kept."""
+    dst = tmp_path_factory.mktemp("site") / "site"
+    shutil.copytree(DEMO_SITE, dst)
+    path = dst / "analytics.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["weekly_report"].update(
+        keep=1,
+        link_base="https://gridwatch.qingshan.example.cn",
+        editions=[
+            {"area": PARK, "send_to": [{"url": f"{receiver.base}/robot", "format": "wecom"}]},
+            {"area": "s-qingshan"},
+        ],
+    )
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return dst
+
+
+@pytest.fixture(scope="module")
+def api(store: sessionmaker[Session], demo_site: Site, site_dir: Path) -> Iterator[Api]:  # noqa: F811
     _, end = history_bounds(demo_site)
     url = store.kw["bind"].url.render_as_string(hide_password=False)
     clock = ManualClock(end + timedelta(hours=30))  # Tuesday 06:00 after the last week
     add_person(store, "op-all", [Role.OPERATOR], ["d-binhu"], PASSWORD)
     add_person(store, "op-park", [Role.OPERATOR], [PARK], PASSWORD)
-    with TestClient(create_app(api_settings(DEMO_SITE, url), clock=clock)) as client:
+    with TestClient(create_app(api_settings(site_dir, url), clock=clock)) as client:
         headers = {}
         for who in ("op-all", "op-park"):
             signed = client.post("/api/v1/auth/sign-in", json={"username": who, "password": PASSWORD})
             assert signed.status_code == 200, signed.text
             headers[who] = {"Authorization": f"Bearer {signed.json()['access_token']}"}
         client.cookies.clear()
-        yield Api(client, headers["op-all"], headers["op-park"], end)
+        yield Api(client, headers["op-all"], headers["op-park"], end, store, clock)
 
 
 def get(api: Api, headers: dict[str, str], path: str, **params: Any) -> dict[str, Any]:
@@ -279,3 +316,82 @@ def test_a_cell_that_looks_like_a_formula_stays_text() -> None:
     assert sheet == [["a", "b"], ["=1+1", 2.5]]
     text = _csv(b"".join(csv_chunks(["a"], [["=HYPERLINK(1)"], ["-3"]])))
     assert text == [["a"], ["'=HYPERLINK(1)"], ["'-3"]]
+
+
+# ---------------------------------------------------------------- the weekly report
+def test_weekly_report_on_schedule_sent_as_a_link_and_kept(
+    api: Api,
+    rows: Rows,  # noqa: F811
+    demo_site: Site,
+    site_dir: Path,
+    receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    tz = demo_site.settings.site.tz
+    site = load_site(site_dir)
+    monday = api.end.astimezone(tz)  # the report of 2026-W17 is due this Monday at 08:00
+    clock = ManualClock(monday.replace(hour=7, minute=59))
+    ctx = GatewayContext(site, clock=clock)
+    assert make_due(api.sessions, ctx) == []  # not yet
+    clock.set(monday.replace(hour=8))
+    made = {m.area: m for m in make_due(api.sessions, ctx)}
+    assert set(made) == {PARK, "s-qingshan"} and make_due(api.sessions, ctx) == []  # once
+    park = made[PARK]
+    title = (
+        f"{site.areas[PARK].name} 周报 2026-W17"  # e.g. 工业园社区 Industrial Park Community 周报 2026-W17
+    )
+    assert (
+        park.deliveries == 1 and park.link and park.link.startswith("https://gridwatch.qingshan.example.cn/")
+    )
+    assert made["s-qingshan"].deliveries == 0  # nobody to tell
+
+    # the group robot gets the link (the gateway's webhook sender posts it, for real)
+    before = len(receiver.received("/robot"))
+    WebhookSender(api.sessions, clock, site.settings.notify).run_once()
+    posted = [p.body for p in receiver.received("/robot")[before:]]
+    assert len(posted) == 1 and posted[0]["msgtype"] == "markdown"
+    content = posted[0]["markdown"]["content"]
+    assert title in content and park.link in content
+
+    # the link opens the report without signing in; the figures are those counted by hand
+    path = park.link.removeprefix("https://gridwatch.qingshan.example.cn")
+    page = api.client.get(path)
+    assert page.status_code == 200 and f"<h1>{title}</h1>" in page.text
+    start = api.end - timedelta(days=7)
+    grids = grids_of(demo_site, PARK)
+    counts = expected_counts(rows, demo_site, start, api.end, lambda c: c["grid_id"] in grids)
+    assert f"案件 cases<b>{counts[True][0]}</b>" in page.text
+    assert page.text.count("data:image/png;base64,") == 3  # the charts, inline
+    assert api.client.get(path.replace("shared/", "shared/x")).status_code == 404
+
+    # the PDF: rendered to PNG, not blank, the title and the charts' titles in its text
+    pdf = api.client.get(path.replace(".html", ".pdf"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    (tmp_path / "r.pdf").write_bytes(pdf.content)
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", "r.pdf", "page"], cwd=tmp_path, check=True
+    )
+    image = Image.open(next(tmp_path.glob("page*.png"))).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 16) or []
+    white = max(colours)[0] / (image.width * image.height)
+    assert len(colours) > 50 and white < 0.97  # drawn on, not a blank page
+    assert any(abs(r - 0xD9) < 12 and abs(g - 0x53) < 12 and abs(b - 0x4F) < 12 for _, (r, g, b) in colours)
+    text = subprocess.run(["pdftotext", "r.pdf", "-"], cwd=tmp_path, check=True, capture_output=True).stdout
+    words = text.decode()
+    for expected in (title, "近八周案件数", "案件热点网格", "响应时效"):
+        assert expected in words, expected
+
+    # on demand, by the park's operator; the last one of the area is kept
+    resp = api.client.post(
+        "/api/v1/weekly-reports", json={"area": PARK, "week": "2026-W16"}, headers=api.park
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["title"] == title.replace("W17", "W16") and resp.json()["created_by"] == "op-park"
+    listed = api.client.get("/api/v1/weekly-reports", headers=api.park).json()["items"]
+    assert [r["id"] for r in listed] == [resp.json()["id"]]  # the street's is not the park's to see
+    assert park.report_id not in {r["id"] for r in listed}  # the older one went
+    assert api.client.get(path).status_code == 404
+    street = api.client.post("/api/v1/weekly-reports", json={"area": "s-qingshan"}, headers=api.park)
+    assert street.status_code == 403
+    everyone = api.client.get("/api/v1/weekly-reports", headers=api.everyone).json()["items"]
+    assert {r["area"] for r in everyone} == {PARK, "s-qingshan"} and len(everyone) == 2
