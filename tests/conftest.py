@@ -159,7 +159,7 @@ class MigratedSchemas:
                     conn.execute(text(f'ALTER SEQUENCE {schema}."{seq}" RESTART'))
                 for table in self._tables(conn, f"{schema}_seed"):
                     conn.execute(text(f'INSERT INTO {schema}."{table}" TABLE {schema}_seed."{table}"'))
-        except Exception:  # noqa: BLE001 - not reusable: the next test gets a new one
+        except Exception:  # not reusable: the next test gets a new schema
             self._drop(schema)
             return
         self._idle.append(schema)
