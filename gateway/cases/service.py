@@ -205,19 +205,24 @@ def record_hazard(
         opened_at=now,
         updated_at=now,
     )
-    try:
-        # A savepoint: if another gateway opened the same place's case a moment ago,
-        # the partial unique index refuses ours and we fold into theirs instead.
-        with session.begin_nested():
-            session.add(case)
-            session.flush()
-    except IntegrityError:
-        book.forget(key)
-        existing = book.same_place(key)
-        if existing is None:
-            raise
-        _absorb(session, ctx, existing, event, now)
-        return existing, False
+    if book.batched:
+        # Inserted with the batch's other rows in one flush; if another gateway opened the same
+        # place's case meanwhile, the partial unique index fails the batch and its driver retries it.
+        session.add(case)
+    else:
+        try:
+            # A savepoint: if another gateway opened the same place's case a moment ago,
+            # the partial unique index refuses ours and we fold into theirs instead.
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+        except IntegrityError:
+            book.forget(key)
+            existing = book.same_place(key)
+            if existing is None:
+                raise
+            _absorb(session, ctx, existing, event, now)
+            return existing, False
     book.remember(key, case)
     session.add(
         CaseTransition(

@@ -154,6 +154,40 @@ def later_clear(
     ).first()
 
 
+class LateClears:
+    """:func:`later_clear` for the new cases of one batch, answered from one query.
+
+    Loads the clears ledgered without a case for the batch's devices once; each answer is the
+    query's over those rows (attaching a clear to its case happens at the end of the batch, as
+    for the query, so the rows loaded stay what the query would see).
+    """
+
+    def __init__(self, session: Session, device_ids: Iterable[str], since: datetime) -> None:
+        self._since = since
+        self._by_device: dict[tuple[str, str], list[EventRecord]] = {}
+        wanted = sorted(set(device_ids))
+        for start in range(0, len(wanted), _CHUNK):
+            rows = session.scalars(
+                select(EventRecord).where(
+                    EventRecord.device_id.in_(wanted[start : start + _CHUNK]),
+                    EventRecord.state == "clear",
+                    EventRecord.case_id.is_(None),
+                    EventRecord.received_at >= since,
+                )
+            )
+            for row in rows:
+                self._by_device.setdefault((row.device_id or "", row.hazard_type or ""), []).append(row)
+        self.devices = frozenset(wanted)
+
+    def later(self, device_id: str, hazard_type: str, after: datetime, since: datetime) -> EventRecord | None:
+        newer = [
+            r
+            for r in self._by_device.get((device_id, hazard_type), ())
+            if r.ts > after and r.received_at >= since and r.case_id is None
+        ]
+        return max(newer, key=lambda r: (r.ts, r.id)) if newer else None
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     topic: str

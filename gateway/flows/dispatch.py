@@ -24,6 +24,7 @@ from gateway.cases.service import transition
 from gateway.context import GatewayContext
 from gateway.dispatch import metrics
 from gateway.dispatch import queries as task_queries
+from gateway.dispatch.book import WorkerBook
 from gateway.dispatch.choice import Candidate, Decision, WorkerState, choose_worker
 from gateway.dispatch.eta import StraightLineEta
 from gateway.dispatch.models import Task, TaskStatus
@@ -61,11 +62,18 @@ def load_state(
     return state, load.declined_case
 
 
-def decide(session: Session, ctx: GatewayContext, case: Case, now: datetime) -> Decision:
+def decide(
+    session: Session, ctx: GatewayContext, case: Case, now: datetime, workers: WorkerBook | None = None
+) -> Decision:
+    """``workers``: the transaction's book of worker state, for a case opened in this transaction
+    (nobody has declined it yet); without one the state is read from the store."""
     if case.grid_id is None or case.lon is None or case.lat is None:
         return Decision(None, "shortfall_no_location", "case has no location or grid", ())
     started = time.perf_counter()
-    state, declined = load_state(session, ctx, case.grid_id, now, case.id)
+    if workers is not None:
+        state, declined = workers.state(workers.near(case.grid_id)), frozenset[str]()
+    else:
+        state, declined = load_state(session, ctx, case.grid_id, now, case.id)
     eta = (
         StraightLineEta(ctx.site.settings.dispatch) if ctx.site.settings.dispatch.eta_rerank_top > 1 else None
     )
@@ -84,10 +92,12 @@ def dispatch_case(
     context: str = "",
     assign_to: tuple[str, str] | None = None,
     actor: str | None = None,
+    workers: WorkerBook | None = None,
 ) -> Decision:
     """Pick a worker and offer the task; on a shortfall nothing is offered (the caller escalates).
 
     ``assign_to`` = (worker id, who decided) skips the choice: the centre named the worker.
+    ``workers``: the batch's worker state, for a case opened in this transaction (``start_case``).
     """
     if assign_to is not None:
         worker_id, by = assign_to
@@ -95,7 +105,7 @@ def dispatch_case(
         ranked = decide(session, ctx, case, now).shortlist if case.grid_id is not None else ()
         decision = Decision(worker_id, "centre_assigned", f"assigned by {by}", ranked)
     else:
-        decision = decide(session, ctx, case, now)
+        decision = decide(session, ctx, case, now, workers)
     if decision.worker_id is None:
         log.warning("case %s: %s", case.id, decision.reason, extra={"case_id": case.id})
         return decision
@@ -120,7 +130,10 @@ def dispatch_case(
         note="",
     )
     session.add(task)
-    session.flush()
+    if workers is None:
+        session.flush()
+    else:
+        workers.offered(decision.worker_id)  # flushed with the batch; the book counts it now
     detail = ""
     if not case.urgent:
         detail = plans.insert_task(session, ctx, task, case, now).describe()
@@ -133,7 +146,17 @@ def dispatch_case(
         (Phase.WORKER_ACCEPT, policy.sla.worker_accept),
         (Phase.ON_SITE, policy.sla.on_site),
     ):
-        timers.start(session, case.id, phase, now, limit, ratio, task_id=task.id, worker_id=task.worker_id)
+        timers.start(
+            session,
+            case.id,
+            phase,
+            now,
+            limit,
+            ratio,
+            task_id=task.id,
+            worker_id=task.worker_id,
+            new=workers is not None,
+        )
     offer = TaskOffer(
         **ctx.envelope(session),
         task_id=task.id,
@@ -163,8 +186,13 @@ def dispatch_case(
     return decision
 
 
-def start_case(session: Session, ctx: GatewayContext, case: Case, now: datetime) -> Decision:
-    """A new emergency case: start the centre's clock, offer it, escalate at once if nobody can go."""
+def start_case(
+    session: Session, ctx: GatewayContext, case: Case, now: datetime, workers: WorkerBook | None = None
+) -> Decision:
+    """A new emergency case: start the centre's clock, offer it, escalate at once if nobody can go.
+
+    ``workers``: the batch's book of worker state (a batch opening many cases reads it once);
+    the case's timers and task then wait for the batch's flush instead of a query each."""
     policy = ctx.site.escalation.policy(HazardType(case.hazard_type))
     timers.start(
         session,
@@ -173,10 +201,11 @@ def start_case(session: Session, ctx: GatewayContext, case: Case, now: datetime)
         case.opened_at,
         policy.sla.centre_accept,
         ctx.site.escalation.warning_ratio,
+        new=workers is not None,
     )
-    decision = dispatch_case(session, ctx, case, now)
+    decision = dispatch_case(session, ctx, case, now, workers=workers)
     if decision.shortfall:
-        _shortfall(session, ctx, case, decision, now)
+        _shortfall(session, ctx, case, decision, now, new=workers is not None)
     return decision
 
 
@@ -209,8 +238,10 @@ def redispatch_count(session: Session, case_id: str) -> int:
     return max(0, int(offers) - 1)
 
 
-def _shortfall(session: Session, ctx: GatewayContext, case: Case, decision: Decision, now: datetime) -> None:
+def _shortfall(
+    session: Session, ctx: GatewayContext, case: Case, decision: Decision, now: datetime, new: bool = False
+) -> None:
     notify.tell_centre(
         session, ctx, case, "shortfall", f"{decision.reason_code}: {decision.reason}", now, record=True
     )
-    escalate(session, ctx, case, decision.reason_code, decision.reason, now, CLEARED_BY_ACCEPT)
+    escalate(session, ctx, case, decision.reason_code, decision.reason, now, CLEARED_BY_ACCEPT, new=new)

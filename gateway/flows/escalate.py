@@ -56,10 +56,13 @@ def escalate(
     now: datetime,
     cleared_by: str = CLEARED_BY_RESOLUTION,
     above: int = -1,
+    new: bool = False,
 ) -> Escalation | None:
     """Tell the next tier not yet told (above the level ``above``); returns its escalation
-    (None when every tier was told)."""
-    done = reached(session, case.id)
+    (None when every tier was told). ``new``: the case was opened in this transaction, so no
+    tier was told yet and no other gateway can be telling one (its rows wait for the batch's
+    flush instead of a query and a savepoint each)."""
+    done = {} if new else reached(session, case.id)
     for level, tier in enumerate(ctx.site.escalation.tiers):
         if tier.value in done or level <= above:
             continue
@@ -72,7 +75,7 @@ def escalate(
             case.device_id,
         )
         if isinstance(found, Missing):
-            _record(session, ctx, case, tier.value, level, trigger, found.why, "", True, now)
+            _record(session, ctx, case, tier.value, level, trigger, found.why, "", True, now, new=new)
             log.warning(
                 "case %s: escalation tier %s skipped: %s",
                 case.id,
@@ -81,7 +84,9 @@ def escalate(
                 extra={"case_id": case.id, "tier": tier.value},
             )
             continue
-        escalation = _record(session, ctx, case, tier.value, level, trigger, reason, found.name, False, now)
+        escalation = _record(
+            session, ctx, case, tier.value, level, trigger, reason, found.name, False, now, new=new
+        )
         if escalation is None:
             return None  # another gateway told this tier a moment ago
         _announce(session, ctx, case, escalation, found, now)
@@ -97,6 +102,7 @@ def escalate(
                 None,
                 detail=cleared_by,
                 scope=tier.value,
+                new=new,
             )
         metrics.ESCALATIONS.labels(tier.value, trigger.split(":")[0]).inc()
         return escalation
@@ -199,6 +205,7 @@ def _record(
     skipped: bool,
     now: datetime,
     actor: str = "",
+    new: bool = False,
 ) -> Escalation | None:
     escalation = Escalation(
         case_id=case.id,
@@ -211,6 +218,10 @@ def _record(
         at=now,
         actor=actor or ctx.gateway_id,
     )
+    if new:
+        session.add(escalation)
+        session.flush()  # its id goes into the deliveries; no savepoint, no other writer knows the case
+        return escalation
     try:
         with session.begin_nested():
             session.add(escalation)

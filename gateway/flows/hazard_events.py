@@ -28,9 +28,10 @@ from gateway.cases.lifecycle import OPEN_STATUSES, TRANSITIONS, CaseStatus
 from gateway.cases.models import Case
 from gateway.cases.service import Place, mark_cleared, record_hazard, transition
 from gateway.context import GatewayContext
+from gateway.dispatch.book import WorkerBook
 from gateway.dispatch.choice import Decision
 from gateway.events import service as ledger
-from gateway.events.service import EventKey, key_of
+from gateway.events.service import EventKey, LateClears, key_of
 from gateway.flows.dispatch import start_case
 from gateway.notify import service as notify
 
@@ -48,8 +49,17 @@ class Taken:
 
 
 def take_hazard(
-    session: Session, ctx: GatewayContext, event: HazardEvent, place: Place, now: datetime, book: CaseBook
+    session: Session,
+    ctx: GatewayContext,
+    event: HazardEvent,
+    place: Place,
+    now: datetime,
+    book: CaseBook,
+    workers: WorkerBook | None = None,
+    clears: LateClears | None = None,
 ) -> Taken:
+    """``workers`` and ``clears``: what the batch read once for all its new cases (a batch
+    opening many cases then costs a few queries, not a dozen per case); None reads per case."""
     case, created = record_hazard(session, ctx, event, place.node_id, now, book, place)
     if case is None:
         return Taken({})  # a clear with no open case: only the ledger keeps it
@@ -58,17 +68,25 @@ def take_hazard(
             close_recovered(session, ctx, case, f"cleared at the source ({event.device_id})", now, event.id)
         return Taken({key_of(event): case.id})
     joined = {key_of(event): case.id}
-    earlier = ledger.later_clear(
-        session, event.device_id, event.hazard_type.value, event.ts, now - LATE_CLEAR_WINDOW
-    )
+    since = now - LATE_CLEAR_WINDOW
+    device, hazard = event.device_id, event.hazard_type.value
+    if clears is not None and device in clears.devices:
+        earlier = clears.later(device, hazard, event.ts, since)
+    else:
+        earlier = ledger.later_clear(session, device, hazard, event.ts, since)
     if earlier is not None:
         mark_cleared(session, ctx, case, earlier.ts, earlier.id, now)
         joined[(earlier.source, earlier.id)] = case.id
-    return Taken(joined, case, open_case(session, ctx, case, event.category, now))
+    return Taken(joined, case, open_case(session, ctx, case, event.category, now, workers))
 
 
 def open_case(
-    session: Session, ctx: GatewayContext, case: Case, category: HazardCategory, now: datetime
+    session: Session,
+    ctx: GatewayContext,
+    case: Case,
+    category: HazardCategory,
+    now: datetime,
+    workers: WorkerBook | None = None,
 ) -> Decision | None:
     """What follows a new case: the centre's notice and, for an emergency, the first offer."""
     notify.tell_centre(session, ctx, case, "opened", case.title, now)
@@ -76,7 +94,7 @@ def open_case(
     if category is not HazardCategory.EMERGENCY:
         return None  # maintenance goes to installers via the centre, not to grid workers
     # SLA clock, first offer, and immediate escalation when nobody can go.
-    return start_case(session, ctx, case, now)
+    return start_case(session, ctx, case, now, workers)
 
 
 def close_recovered(

@@ -57,27 +57,31 @@ from contracts import (
 )
 from gateway import metrics
 from gateway.cases.correlation import CaseBook
+from gateway.cases.corroboration import WITNESSES
 from gateway.cases.service import Place, resolve_place
 from gateway.context import GatewayContext
+from gateway.dispatch.book import WorkerBook
 from gateway.events import service as ledger
 from gateway.events.outcomes import Outcome
-from gateway.events.service import EventKey, key_of
+from gateway.events.service import EventKey, LateClears, key_of
 from gateway.evidence.service import EvidenceRejected, link_evidence, store_evidence
 from gateway.flows import fleet
-from gateway.flows.hazard_events import take_hazard
+from gateway.flows.hazard_events import LATE_CLEAR_WINDOW, take_hazard
 from gateway.flows.location_fixes import apply_fix
 from gateway.flows.task_updates import take_task_update
 from gateway.ingest.admission import Admission
 from gateway.ingest.incoming import Incoming
 from gateway.ingest.sequences import SequenceReport, SequenceTracker, refused_envelope
 from gateway.ingest.throttle import LogThrottle
-from gateway.store.errors import is_store_down, is_transient, sqlstate
+from gateway.store.errors import is_store_down, is_transient, sqlstate, unique_violation
 from gateway.telemetry import NullTelemetry, TelemetrySink
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
 PLACE_CACHE = 10_000  # resolved places remembered (devices x zones x locations)
+# The one-open-case-per-place index, as PostgreSQL (its name) and SQLite (its columns) report it.
+OPEN_PLACE_INDEX = frozenset({"uq_cases_open_place", "cases.hazard_type, cases.place_key"})
 
 
 class StoreUnavailable(RuntimeError):
@@ -112,6 +116,14 @@ class _Work:
 
     def count(self, counter: object, *labels: str) -> None:
         self.counts.append((counter, labels))
+
+
+@dataclass(frozen=True, slots=True)
+class _Opening:
+    """What a batch read once for the cases it opens (none when it opens none)."""
+
+    workers: WorkerBook | None = None
+    clears: LateClears | None = None
 
 
 CommitHook = Callable[[list[Incoming], list[Outcome]], None]
@@ -191,7 +203,10 @@ class Pipeline:
             except DBAPIError as exc:
                 if is_store_down(exc):
                     raise StoreUnavailable(str(exc.orig)) from exc
-                if not is_transient(exc) or attempt == MAX_ATTEMPTS:
+                # Another gateway opened a case of one of our new places after we looked: the next
+                # attempt finds it and folds the events into it (cases are flushed with the batch).
+                raced = unique_violation(exc) in OPEN_PLACE_INDEX
+                if not (is_transient(exc) or raced) or attempt == MAX_ATTEMPTS:
                     raise
                 metrics.BATCH_RETRIES.labels("transient").inc()
                 log.info("batch hit %s; retrying (attempt %d)", sqlstate(exc) or "a lock", attempt + 1)
@@ -276,16 +291,15 @@ class Pipeline:
             for key, item in first_of.items():
                 if key not in won:
                     item.outcome = Outcome.DUPLICATE
-            # 3. cases: one query for every place in the batch
-            book = CaseBook(session, self.ctx)
-            book.prefetch(
-                (item.message.hazard_type.value, self._place(item).key)
-                for item in items
-                if isinstance(item.message, HazardEvent) and item.outcome is None
-            )
+            # 3. cases: one query for every place in the batch; for the places with no open case,
+            #    one for the cases near them and one round for the workers near them
+            book = CaseBook(session, self.ctx, batched=True)
+            hazards = [i for i in items if isinstance(i.message, HazardEvent) and i.outcome is None]
+            book.prefetch((i.message.hazard_type.value, self._place(i).key) for i in hazards)  # type: ignore[union-attr]
+            opening = self._opening(session, book, hazards, now)
             for item in items:
                 if item.outcome is None:
-                    item.outcome = self._apply(session, item, now, book, work)
+                    item.outcome = self._apply(session, item, now, book, work, opening)
             if work.snapshots or work.case_of_event:
                 link_evidence(session, work.case_of_event, work.snapshots)
             if work.fleet:
@@ -309,6 +323,27 @@ class Pipeline:
             if item.message is not None and key_of(item.message) in work.redriven:
                 item.outcome = Outcome.APPLIED
         return work
+
+    def _opening(self, session: Session, book: CaseBook, hazards: list[_Item], now: datetime) -> _Opening:
+        """Read once what the batch's new cases need: the open cases near their places (correlation
+        and corroboration), earlier clears of their devices, the workers near them."""
+        new = [i for i in hazards if book.absent((i.message.hazard_type.value, i.place.key))]  # type: ignore[union-attr]
+        if not new:
+            return _Opening()
+        types: set[str] = set()
+        for i in new:
+            hazard = i.message.hazard_type  # type: ignore[union-attr]
+            types.add(hazard.value)
+            types.update(w.value for w in WITNESSES.get(hazard, ()))
+        book.prefetch_near(types, (i.place.location for i in new if i.place.location is not None))  # type: ignore[union-attr]
+        clears = LateClears(session, (i.message.device_id for i in new), now - LATE_CLEAR_WINDOW)  # type: ignore[union-attr]
+        workers = WorkerBook(session, self.ctx, now)
+        workers.preload(
+            i.place.grid_id  # type: ignore[union-attr]
+            for i in new
+            if i.place.grid_id is not None and i.message.category is HazardCategory.EMERGENCY  # type: ignore[union-attr]
+        )
+        return _Opening(workers, clears)
 
     def _place(self, item: _Item) -> Place:
         """Where the event happened; remembered, since the site does not change under a running gateway
@@ -345,12 +380,19 @@ class Pipeline:
         self.sequences.after_commit(work.sequences)  # metrics, logs, receipts
 
     # -- one message ---------------------------------------------------------
-    def _apply(self, session: Session, item: _Item, now: datetime, book: CaseBook, work: _Work) -> Outcome:
+    def _apply(
+        self, session: Session, item: _Item, now: datetime, book: CaseBook, work: _Work, opening: _Opening
+    ) -> Outcome:
         message = item.message
         self._note_fleet(item, work.fleet)
         if isinstance(message, SensorReading | EdgeHealth):
             work.telemetry.append(message)
             return Outcome.TELEMETRY
+        if opening.workers is not None:  # worker state changes another way: later decisions read again
+            if isinstance(message, LocationFix):
+                opening.workers.forget(message.worker_id)
+            elif isinstance(message, TaskUpdate):
+                opening.workers.clear()  # a decline may re-dispatch the case to anyone
         if isinstance(message, LocationFix):
             return Outcome.APPLIED if apply_fix(session, self.ctx, message, now) else Outcome.STALE
         if isinstance(message, EvidenceSnapshot):
@@ -367,7 +409,7 @@ class Pipeline:
         if isinstance(message, TaskUpdate):
             return self._apply_task_update(session, message, now, work)
         if isinstance(message, HazardEvent):
-            self._apply_hazard(session, item, message, now, book, work)
+            self._apply_hazard(session, item, message, now, book, work, opening)
             return Outcome.APPLIED
         return Outcome.APPLIED  # statuses: the registry keeps them (flows/fleet.py, via _note_fleet)
 
@@ -392,9 +434,17 @@ class Pipeline:
             batch.hear(message.device_id, message.ts)
 
     def _apply_hazard(
-        self, session: Session, item: _Item, event: HazardEvent, now: datetime, book: CaseBook, work: _Work
+        self,
+        session: Session,
+        item: _Item,
+        event: HazardEvent,
+        now: datetime,
+        book: CaseBook,
+        work: _Work,
+        opening: _Opening,
     ) -> None:
-        taken = take_hazard(session, self.ctx, event, item.place or self._place(item), now, book)
+        place = item.place or self._place(item)
+        taken = take_hazard(session, self.ctx, event, place, now, book, opening.workers, opening.clears)
         work.case_of_event.update(taken.case_of_event)
         if taken.opened is not None:
             work.count(metrics.CASES_OPENED, event.hazard_type.value)

@@ -13,18 +13,29 @@ from gateway.outbound.models import OutboundMessage, SourceCounter
 
 
 def next_seq(session: Session, source: str) -> int:
-    """Next per-source sequence number, atomically in the current transaction."""
-    result = session.execute(
-        update(SourceCounter)
-        .where(SourceCounter.source == source)
-        .values(last_seq=SourceCounter.last_seq + 1)
-        .returning(SourceCounter.last_seq)
-    ).scalar_one_or_none()
-    if result is not None:
-        return int(result)
-    session.add(SourceCounter(source=source, last_seq=1))
-    session.flush()
-    return 1
+    """Next per-source sequence number, atomically in the current transaction.
+
+    The counter's row is read and locked (``FOR UPDATE``; SQLite's writer holds the database
+    lock) at the transaction's first message and counted on in memory: the row is written with
+    the transaction's other rows, not one UPDATE per message (a batch opening many cases sends
+    a notice and an offer for each). Another writer waits for our commit, then reads past us.
+    """
+    transaction = session.get_transaction()
+    held: dict[str, tuple[object, SourceCounter]] = session.info.setdefault(_COUNTERS, {})
+    entry = held.get(source)
+    if entry is None or entry[0] is not transaction:
+        counter = session.get(SourceCounter, source, with_for_update=True)
+        if counter is None:
+            counter = SourceCounter(source=source, last_seq=0)
+            session.add(counter)
+            session.flush()
+        entry = held[source] = (transaction, counter)
+    counter = entry[1]
+    counter.last_seq += 1
+    return counter.last_seq
+
+
+_COUNTERS = "outbound.counters"  # session.info: (root transaction, counter row) per source
 
 
 def enqueue(

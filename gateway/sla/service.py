@@ -27,15 +27,19 @@ def start(
     worker_id: str | None = None,
     detail: str = "",
     scope: str | None = None,
+    new: bool = False,
 ) -> SlaTimer | None:
     """A timer for ``phase`` (None when the policy sets no limit). Starting the same one twice
-    returns the first: each (case, phase, task) is timed once."""
+    returns the first: each (case, phase, task) is timed once. ``new``: the case was opened in
+    this transaction and this timer is started once by its caller, so the store has none to find
+    (no query, which would flush the batch's pending rows one by one)."""
     if limit_s is None:
         return None
     key = timer_key(case_id, phase, scope or task_id)
-    existing = session.scalars(select(SlaTimer).where(SlaTimer.key == key)).first()
-    if existing is not None:
-        return existing
+    if not new:
+        existing = session.scalars(select(SlaTimer).where(SlaTimer.key == key)).first()
+        if existing is not None:
+            return existing
     due = started_at + timedelta(seconds=limit_s)
     warn = started_at + timedelta(seconds=limit_s * warning_ratio) if warning_ratio else None
     timer = SlaTimer(

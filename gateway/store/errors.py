@@ -9,6 +9,16 @@ def sqlstate(exc: DBAPIError) -> str | None:
     return getattr(exc.orig, "sqlstate", None)
 
 
+def unique_violation(exc: DBAPIError) -> str | None:
+    """The unique index a write ran into: its name on PostgreSQL, its columns on SQLite."""
+    orig = exc.orig
+    if sqlstate(exc) == "23505":
+        return getattr(getattr(orig, "diag", None), "constraint_name", None)
+    text = str(orig)
+    prefix = "UNIQUE constraint failed: "
+    return text[len(prefix) :].strip() if text.startswith(prefix) else None
+
+
 def is_transient(exc: DBAPIError) -> bool:
     """Errors another writer causes and a retry cures."""
     state = sqlstate(exc)
