@@ -23,6 +23,8 @@ from gateway.cases.devices import open_troubles
 from gateway.devices import queries, registry
 from gateway.devices.models import Device, DeviceKind
 from gateway.devices.queries import RegistryView
+from gateway.flows import commissioning
+from gateway.flows.commissioning import CheckView
 from gateway.people.areas import SiteAreas
 
 router = APIRouter(prefix="/api/v1", tags=["devices"], route_class=GuardedRoute)
@@ -213,3 +215,34 @@ def fleet_view(
         for device, found in open_troubles(session).items()
     }
     return queries.fleet(session, access.grids, troubles, status=status, only_troubled=troubled)
+
+
+@router.post(
+    "/registry/{device_id}/check",
+    response_model=CheckView,
+    summary="Start the commissioning check: what the device sends from now on is looked at",
+)
+def check_start(
+    device_id: DeviceId, session: SessionDep, ctx: CtxDep, areas: AreasDep, access: Installer
+) -> CheckView:
+    with session.begin():
+        row = _row(session, areas, access, device_id)
+        now = ctx.now()
+        try:
+            commissioning.start(session, row, access.caller.id, now)
+        except commissioning.CheckRefused as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return commissioning.verdict(session, ctx, row, now)
+
+
+@router.get(
+    "/registry/{device_id}/check",
+    response_model=CheckView,
+    summary="The commissioning check: waiting, ok, or failed and exactly why "
+    "(outside_grid, wrong_topic, refused, never_connected)",
+)
+def check_result(
+    device_id: DeviceId, session: ReadSessionDep, ctx: CtxDep, areas: AreasDep, access: Installer
+) -> CheckView:
+    row = _row(session, areas, access, device_id)
+    return commissioning.verdict(session, ctx, row, ctx.now())
