@@ -11,6 +11,7 @@ from typing import Annotated
 import yaml
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 from sqlalchemy.orm import Session
 
 from cloud_api.auth import Access, Perm, Place, allow
@@ -209,12 +210,21 @@ def fleet_view(
     access: Reader,
     status: Annotated[list[str], Query(max_length=6, description="Only these statuses.")] = [],  # noqa: B006
     troubled: Annotated[bool, Query(description="Only devices with an open maintenance case.")] = False,
-) -> queries.FleetView:
-    troubles = {
-        device: [queries.Trouble.model_construct(**t) for t in found]
-        for device, found in open_troubles(session).items()
-    }
-    return queries.fleet(session, access.grids, troubles, status=status, only_troubled=troubled)
+    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many items (1-10000).")] = 10_000,
+    offset: Offset = 0,
+) -> Response:
+    view = queries.fleet(
+        session,
+        access.grids,
+        open_troubles(session),
+        status=status,
+        only_troubled=troubled,
+        limit=limit,
+        offset=offset,
+    )
+    # Plain data serialised once by pydantic-core (10,000 devices as models, validated again by
+    # FastAPI, cost seconds); the shape is queries.FleetView (the documented response).
+    return Response(to_json(view), media_type="application/json")
 
 
 @router.post(

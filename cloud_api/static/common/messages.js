@@ -610,6 +610,17 @@ export const MESSAGES = {
     "console.bc.close_note": "结束说明（如：已找到）",
     "console.bc.close": "结束协查并通知全部网格员",
     "console.bc.closed": "已结束（{at}）：{note}",
+    // --- grid roster card (一长三员) ------------------------------------------------------------
+    "roster.grid": "网格",
+    "roster.print": "打印",
+    "roster.pdf": "下载 PDF",
+    "roster.qr": "群众吹哨二维码",
+    "roster.title": "{grid} · 网格公示牌",
+    "roster.households": "{n} 户",
+    "roster.role": "职责",
+    "roster.name": "姓名",
+    "roster.phone": "电话",
+    "roster.report": "群众吹哨：发现安全隐患，扫码上报，网格员会上门核实处理。",
   },
   en: {
     // --- shared ---------------------------------------------------------------------------
@@ -1218,5 +1229,16 @@ export const MESSAGES = {
     "console.bc.close_note": "Why it ends (e.g. found)",
     "console.bc.close": "Close and tell every grid worker",
     "console.bc.closed": "Closed ({at}): {note}",
+    // --- grid roster card (一长三员) ------------------------------------------------------------
+    "roster.grid": "Grid",
+    "roster.print": "Print",
+    "roster.pdf": "Download PDF",
+    "roster.qr": "QR code of the residents' report page",
+    "roster.title": "{grid} · grid roster",
+    "roster.households": "{n} households",
+    "roster.role": "Role",
+    "roster.name": "Name",
+    "roster.phone": "Phone",
+    "roster.report": "Seen something unsafe? Scan to report it: a grid worker comes to check.",
   },
 };
