@@ -100,7 +100,7 @@ def main() -> None:
     times = []
     where = load_site(SITE).areas["g-qingshan-02"].centroid
     with TestClient(create_app(settings, clock=clock)) as client:
-        for i in range(30):
+        for _ in range(30):
             rid = str(uuid.uuid4())
             body = {
                 "id": rid,

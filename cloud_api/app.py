@@ -30,6 +30,7 @@ from cloud_api.routes import (
     analytics,
     auth,
     availability,
+    broadcasts,
     case_actions,
     cases,
     console,
@@ -44,6 +45,7 @@ from cloud_api.routes import (
     registry,
     reports,
     residents,
+    roster,
     supervision,
     tasks,
     weekly_reports,
@@ -123,6 +125,8 @@ ROUTERS = (
     photos,
     reports,
     residents,
+    broadcasts,
+    roster,
     case_actions,
     console,
     dead_letters,
@@ -146,6 +150,8 @@ def _routes_app(lifespan: Any = None) -> FastAPI:
     )
     for module in ROUTERS:
         app.include_router(module.router)
+        if hasattr(module, "uploads"):  # a module's photo uploads (their own body cap)
+            app.include_router(module.uploads)
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:

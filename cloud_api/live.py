@@ -31,6 +31,8 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.broadcasts import queries as broadcast_queries
+from gateway.broadcasts.models import Broadcast, BroadcastRecipient, Sighting
 from gateway.cases.models import Case
 from gateway.cases.schemas import CaseView
 from gateway.dispatch.models import Task
@@ -49,16 +51,19 @@ LIVE_DROPPED = Counter(
 
 @dataclass(frozen=True)
 class Update:
-    """What changed about one case, as a page receives it."""
+    """What changed about one case (or one broadcast), as a page receives it."""
 
     id: int  # the hub's watermark when sent: only grows
     case_id: str
     grid_id: str | None
-    worker_ids: frozenset[str]  # workers whose task on the case changed
+    worker_ids: frozenset[str]  # workers whose task on the case changed; a broadcast's recipients
     body: str  # JSON, ready for the wire
+    event: str = "case"  # the SSE event: case, or broadcast (协查通报: new, read, closed)
+    grids: frozenset[str] = frozenset()  # a broadcast's grids
+    sender: str = ""  # a broadcast's sender (who sees its receipts, whatever their areas)
 
     def sse(self) -> str:
-        return f"id: {self.id}\nevent: case\ndata: {self.body}\n\n"
+        return f"id: {self.id}\nevent: {self.event}\ndata: {self.body}\n\n"
 
 
 _REPLAY_MARGIN = 500
@@ -88,16 +93,19 @@ class _Subscriber:
 def build_updates(session: Session, changes: list[Change], watermark: int) -> list[Update]:
     """One update per touched case, carrying the case as it is now and what changed about it."""
     by_case: dict[str, list[Change]] = {}
+    broadcasts: dict[str, None] = {}
     for change in changes:
         if change.case_id:
             by_case.setdefault(change.case_id, []).append(change)
+        if change.entity in ("broadcast", "bc_receipt", "sighting"):  # a sighting: its case and its broadcast
+            broadcasts[change.entity_id] = None
+    updates = _broadcast_updates(session, changes, watermark) if broadcasts else []
     if not by_case:
-        return []
+        return updates
     cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(by_case)))}
     task_ids = [c.entity_id for cs in by_case.values() for c in cs if c.entity == "task"]
     tasks = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(task_ids)))} if task_ids else {}
     pressing = deadlines(session, list(cases))  # the console's SLA column: what each case waits for
-    updates = []
     for case_id, case_changes in by_case.items():
         case = cases.get(case_id)
         if case is None:
@@ -118,6 +126,53 @@ def build_updates(session: Session, changes: list[Change], watermark: int) -> li
                 grid_id=case.grid_id,
                 worker_ids=frozenset(t.worker_id for t in changed_tasks),
                 body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            )
+        )
+    return updates
+
+
+def _broadcast_updates(session: Session, changes: list[Change], watermark: int) -> list[Update]:
+    """One update per touched broadcast: its state, how many read it, who (for the sender)."""
+    ids: dict[str, None] = {c.entity_id: None for c in changes if c.entity == "broadcast"}
+    receipt_ids = [int(c.entity_id) for c in changes if c.entity == "bc_receipt" and c.entity_id.isdigit()]
+    if receipt_ids:
+        for row in session.scalars(select(BroadcastRecipient).where(BroadcastRecipient.id.in_(receipt_ids))):
+            ids[row.broadcast_id] = None
+    sighting_ids = [c.entity_id for c in changes if c.entity == "sighting"]
+    if sighting_ids:
+        for sighting in session.scalars(select(Sighting).where(Sighting.id.in_(sighting_ids))):
+            ids[sighting.broadcast_id] = None
+    if not ids:
+        return []
+    found = {b.id: b for b in session.scalars(select(Broadcast).where(Broadcast.id.in_(list(ids))))}
+    rows = broadcast_queries.receipts(session, list(found))
+    updates = []
+    for broadcast_id in ids:
+        b = found.get(broadcast_id)
+        if b is None:
+            continue
+        receipts = rows[b.id]
+        body = {
+            "cursor": watermark,
+            "broadcast": {
+                "id": b.id,
+                "title": b.title,
+                "closed_at": b.closed_at.isoformat() if b.closed_at else None,
+                "close_note": b.close_note,
+                "recipients": len(receipts),
+                "read": sum(1 for r in receipts if r.read_at is not None),
+            },
+        }
+        updates.append(
+            Update(
+                id=watermark,
+                case_id="",
+                grid_id=None,
+                worker_ids=frozenset(r.worker_id for r in receipts),
+                body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                event="broadcast",
+                grids=frozenset(b.grids),
+                sender=b.sender,
             )
         )
     return updates

@@ -31,6 +31,7 @@ class HazardType(StrEnum):
     FIRE_SMOKE = "fire_smoke"  # flames or smoke seen by a camera
     SMOKE_ALARM = "smoke_alarm"  # smoke detector in alarm
     GAS_LEAK = "gas_leak"  # combustible or toxic gas above threshold
+    SIGHTING = "sighting"  # 协查线索: a worker saw whom or what a broadcast (协查通报) asks for
     # maintenance
     CAMERA_OFFLINE = "camera_offline"
     CAMERA_BLOCKED = "camera_blocked"  # view dark/uniform or the scene changed at once

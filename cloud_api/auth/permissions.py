@@ -43,6 +43,8 @@ class Perm(StrEnum):
     REPLAY_DEAD_LETTERS = "dead-letters:replay"
     READ_NOTIFICATIONS = "notifications:read"
     MANAGE_PEOPLE = "people:manage"  # people, tokens, the security log
+    SEND_BROADCASTS = "broadcasts:send"  # 协查通报 to the grid workers of the caller's areas; close them
+    READ_BROADCASTS = "broadcasts:read"  # a worker's own broadcasts (and read receipts); a sender's
 
 
 class Reach(StrEnum):
@@ -64,6 +66,8 @@ _OPERATOR = {
     Perm.READ_DEVICES: Reach.AREA,
     Perm.REPLAY_DEAD_LETTERS: Reach.AREA,
     Perm.READ_NOTIFICATIONS: Reach.AREA,
+    Perm.SEND_BROADCASTS: Reach.AREA,
+    Perm.READ_BROADCASTS: Reach.AREA,
 }
 GRANTS: dict[Role, dict[Perm, Reach]] = {
     Role.ADMIN: {
@@ -79,6 +83,8 @@ GRANTS: dict[Role, dict[Perm, Reach]] = {
         Perm.READ_MAP: Reach.SITE,
         Perm.READ_CASES: Reach.DEPARTMENT,
         Perm.ACKNOWLEDGE_CASES: Reach.DEPARTMENT,
+        Perm.SEND_BROADCASTS: Reach.AREA,  # a police station's 协查通报 to the grids of its areas
+        Perm.READ_BROADCASTS: Reach.AREA,
     },
     Role.INSTALLER: {
         Perm.READ_MAP: Reach.SITE,
@@ -95,6 +101,7 @@ GRANTS: dict[Role, dict[Perm, Reach]] = {
         Perm.CHECK_IN: Reach.OWN,
         Perm.SEND_LOCATION: Reach.OWN,
         Perm.REPORT_CASES: Reach.OWN,
+        Perm.READ_BROADCASTS: Reach.OWN,
     },
 }
 

@@ -29,6 +29,10 @@ def visibility(access: Access, site: Site, read_sessions: Callable[[], Session])
     seen: set[str] = set()  # a department's escalated cases stay escalated: remember the yeses
 
     def visible(update: Update) -> bool:
+        if update.event == "broadcast":  # its grids, its recipients, or its sender
+            return (
+                access.allows(Place(update.grids, update.worker_ids)) or update.sender == access.caller.actor
+            )
         grids = frozenset((update.grid_id,)) if update.grid_id else frozenset()
         if access.allows(Place(grids, update.worker_ids)) or update.case_id in seen:
             return True

@@ -206,6 +206,28 @@ class GridLevel(StrEnum):
         return order[i - 1] if i else None
 
 
+class RosterContact(ConfigModel):
+    """Someone on a grid's roster card (一长三员) who is not one of GridWatch's grid workers: the grid
+    guide (网格指导员), usually a community cadre or the community police officer."""
+
+    name: str = Field(min_length=1, max_length=100)
+    title: str = Field(
+        default="", max_length=100, description="What they are, e.g. 社区民警 or 社区党委委员."
+    )
+    phone: str = Field(default="", max_length=32)
+    phone_public: bool = Field(
+        default=False, description="Print the phone on the grid's roster card (residents call it)."
+    )
+
+    @model_validator(mode="after")
+    def _phone_to_show(self) -> RosterContact:
+        if self.phone_public and not self.phone.strip():
+            raise ValueError(
+                "phone_public is true but there is no phone to show: add 'phone' or drop phone_public"
+            )
+        return self
+
+
 class GridProperties(ConfigModel):
     id: Identifier
     name: str = Field(min_length=1, max_length=200)
@@ -213,6 +235,11 @@ class GridProperties(ConfigModel):
     parent: Identifier | None = Field(default=None, description="Id of the enclosing area.")
     leader: Identifier | None = Field(default=None, description="Worker id of the grid leader (网格长).")
     households: int | None = Field(default=None, ge=0)
+    guides: list[RosterContact] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Grid guides (网格指导员) for the roster card (一长三员); a grid only.",
+    )
 
 
 # ---------------------------------------------------------------- workers.yaml
@@ -228,7 +255,20 @@ class Worker(ConfigModel):
     role: WorkerRole
     home_grid: Identifier = Field(description="Grid (level 'grid') the worker is responsible for.")
     phone: str = Field(default="", max_length=32)
+    phone_public: bool = Field(
+        default=False,
+        description="Print the phone on the home grid's roster card (一长三员): residents call it. "
+        "Default: private (the centre sees it, residents do not).",
+    )
     duty: list[ScheduleSpec] = Field(min_length=1, description="When the worker is on duty.")
+
+    @model_validator(mode="after")
+    def _phone_to_show(self) -> Worker:
+        if self.phone_public and not self.phone.strip():
+            raise ValueError(
+                "phone_public is true but there is no phone to show: add 'phone' or drop phone_public"
+            )
+        return self
 
 
 class WorkersFile(ConfigModel):

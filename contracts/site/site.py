@@ -18,6 +18,7 @@ from contracts.site.models import (
     EscalationFile,
     GridLevel,
     PatrolsFile,
+    RosterContact,
     Sensor,
     SiteFile,
     Worker,
@@ -35,6 +36,7 @@ class GridArea:
     leader: str | None
     households: int | None
     geometry: BaseGeometry
+    guides: tuple[RosterContact, ...] = ()  # 网格指导员 on the roster card (一长三员)
 
     @cached_property
     def centroid(self) -> GeoPoint:

@@ -20,7 +20,8 @@ Change = Literal[
     "acknowledged",
     "merged",
     "photo",  # a worker's photo joined the case
-    "reported",  # a worker reported it from the phone (随手拍)
+    "reported",  # a worker reported it from the phone (随手拍), or a resident (群众吹哨)
+    "broadcast",  # a worker's sighting for a broadcast (协查通报) opened it
 ]
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cloud_api.app import create_app
+from contracts.clock import Clock
 from gateway.people.models import Role
 from tests.conftest import DEMO_SITE
 from tests.gateway.conftest import Harness, harness  # noqa: F401  (the same pipeline harness)
@@ -16,6 +18,20 @@ from tests.people import add_person, api_settings
 
 PASSWORD = "installer-pass-1"
 PARK = "c-gongye"  # the industrial park community: node-gongye-1's devices
+
+
+class SteppedClock:
+    """Real speed from a chosen instant, and a test may jump it ahead (an offline wait, a timeout)."""
+
+    def __init__(self, inner: Clock) -> None:
+        self.inner = inner
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return self.inner.now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
 
 
 @dataclass

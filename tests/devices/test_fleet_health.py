@@ -10,7 +10,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -18,7 +17,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloud_api.app import create_app
-from contracts.clock import Clock
 from contracts.site import Site
 from contracts.site.models import EdgeNodeConfig
 from gateway.cases.models import Case, CaseTransition
@@ -28,24 +26,11 @@ from gateway.people.models import Role
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE, REPO
+from tests.devices.conftest import SteppedClock
 from tests.helpers import running_gateway, site_time, wait_until
 from tests.people import add_person, api_settings
 
 NODE = "node-gongye-1"
-
-
-class SteppedClock:
-    """Real speed from a chosen instant, and a test may jump it ahead (the offline wait)."""
-
-    def __init__(self, inner: Clock) -> None:
-        self.inner = inner
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return self.inner.now() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
 
 
 @contextmanager

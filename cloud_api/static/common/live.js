@@ -6,7 +6,7 @@
 // longer than it remembers), the page reloads its lists.
 import { api } from "./api.js";
 
-export function openLive({ onCase, onReset, onState }) {
+export function openLive({ onCase, onBroadcast, onReset, onState }) {
   let source = null;
   let last = null;  // the id of the last update (or hello) received
   let wait = 1000;
@@ -18,6 +18,8 @@ export function openLive({ onCase, onReset, onState }) {
     source.addEventListener("open", () => { wait = 1000; onState?.("live"); });
     source.addEventListener("hello", remember);
     source.addEventListener("case", (e) => { remember(e); onCase(JSON.parse(e.data)); });
+    // 协查通报: sent, read by a worker, closed (the broadcast's id, read count and state)
+    source.addEventListener("broadcast", (e) => { remember(e); onBroadcast?.(JSON.parse(e.data)); });
     source.addEventListener("reset", (e) => { remember(e); onReset?.(); });
     source.addEventListener("error", async () => {
       onState?.("reconnecting");

@@ -15,6 +15,7 @@ import { alertCritical, setupAlerts } from "./alerts.js";
 import { CaseList } from "./cases.js";
 import { CaseDetail } from "./detail.js";
 import { OPEN } from "./filter.js";
+import { Broadcasts } from "./broadcasts.js";
 import { Handover } from "./handover.js";
 import { SiteMap, legend } from "./map.js";
 import { startTicker } from "./sla.js";
@@ -73,6 +74,8 @@ class Console {
     });
     this.map = new SiteMap($("#map"), { grids, settings: ctx.site.map, onCase: (id) => this.open(id) });
     this.handover = new Handover(ctx, { onOpen: (id) => this.open(id) });
+    this.broadcasts = new Broadcasts(ctx, { onOpen: (id) => this.open(id) });
+    $("#tab-broadcasts").hidden = !can(ctx.me, "broadcasts:send");
     legend($("#map-legend"), { workers: can(ctx.me, "workers:read"), devices: can(ctx.me, "devices:read") });
     if (ctx.site.map?.attribution) Object.assign($("#map-attribution"), { hidden: false, textContent: ctx.site.map.attribution });
     $("#map-in").addEventListener("click", () => this.map.zoom(1.5));
@@ -87,6 +90,7 @@ class Console {
     const early = [];
     this.live = openLive({
       onCase: (body) => (ready ? this.update(body) : early.push(body)),
+      onBroadcast: () => { if ($("#main").dataset.view === "broadcasts") this.broadcasts.changed(); },
       onReset: () => this.reload(),
       onState: (state) => this.liveState(state),
     });
@@ -182,6 +186,7 @@ class Console {
     $("#main").dataset.view = name;
     for (const tab of document.querySelectorAll(".view-tab")) tab.setAttribute("aria-pressed", String(tab.dataset.view === name));
     if (name === "handover") this.handover.load();
+    if (name === "broadcasts") this.broadcasts.load();
     if (name === "map") requestAnimationFrame(() => this.map.fit(false));
   }
 

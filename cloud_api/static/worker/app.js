@@ -11,6 +11,7 @@ import { OfflineQueue } from "/ui/common/offline-queue.js";
 import { signedIn, signOut } from "/ui/common/session.js";
 import { setZone } from "/ui/common/time.js";
 import { newTaskAlert, readySound } from "./alert.js";
+import { announce, recallBroadcasts, refreshBroadcasts, renderBroadcasts, unread } from "./broadcasts.js";
 import { renderOutbox } from "./outbox.js";
 import { keepSending, renderPatrol } from "./patrol.js";
 import { renderReport } from "./report.js";
@@ -99,6 +100,10 @@ function drawHeader() {
   const taskBadge = $("#badge-tasks");
   taskBadge.hidden = !offered;
   taskBadge.textContent = String(offered);
+  const news = unread();
+  const bcBadge = $("#badge-broadcasts");
+  bcBadge.hidden = !news;
+  bcBadge.textContent = String(news);
   const { name } = route();
   for (const a of document.querySelectorAll(".m-tabs a")) {
     const current = a.dataset.tab === name || (name === "task" && a.dataset.tab === "tasks");
@@ -122,6 +127,7 @@ function render() {
     detailShown = detailSignature(arg);
   } else if (name === "patrol") renderPatrol(view);
   else if (name === "report") renderReport(view);
+  else if (name === "broadcasts") renderBroadcasts(view, render);
   else if (name === "outbox") renderOutbox(view, leave);
   else renderList(view);
   drawHeader();
@@ -136,7 +142,24 @@ function refresh() {
     renderDetail(view, arg);
     detailShown = detailSignature(arg);
   } else if (name === "outbox") renderOutbox(view, leave);
+  else if (name === "broadcasts" && !document.querySelector(".bc-sighting")) renderBroadcasts(view, render);
   drawHeader();
+}
+
+// 协查通报: read them again (live, or after a step); a new one rings like a new task.
+async function reloadBroadcasts() {
+  const known = new Set((app.broadcasts || []).map((b) => b.id));
+  try {
+    await refreshBroadcasts();
+  } catch {
+    return; // no signal: the last ones stay
+  }
+  const fresh = app.broadcasts.filter((b) => !known.has(b.id) && b.state === "open");
+  if (loadedOnce && fresh.length) {
+    newTaskAlert(true);
+    announce(fresh[0]);
+  }
+  refresh();
 }
 
 function redrawDistances() {
@@ -163,11 +186,14 @@ async function start() {
   app.outbox = await OfflineQueue.open("gridwatch-worker", {
     onChange: async (answered) => {
       app.items = await app.outbox.list();
-      if (answered && answered.state === "done") reload(); // the server moved: show it
-      else refresh();
+      if (answered && answered.state === "done") {
+        reload(); // the server moved: show it
+        if (answered.kind === "bc-read" || answered.kind === "sighting") reloadBroadcasts();
+      } else refresh();
     },
   });
   app.items = await app.outbox.list();
+  recallBroadcasts();
   const cached = recall("cards");
   if (cached) {
     app.cards = cached.items;
@@ -192,10 +218,12 @@ async function start() {
   render();
   await loadWorker();
   await reload();
+  await reloadBroadcasts();
   app.outbox.flush();
   openLive({
     onCase: (update) => { if (update.tasks.some((task) => task.worker_id === app.workerId)) reload(); },
-    onReset: reload,
+    onBroadcast: () => reloadBroadcasts(),
+    onReset: () => { reload(); reloadBroadcasts(); },
     onState: (state) => { app.live = state; drawHeader(); },
   });
   follow((fix) => { app.position = fix; redrawDistances(); });

@@ -5,13 +5,13 @@
 // - evidence photos once seen stay viewable offline (this person's own, on their own phone);
 // - everything else of the API goes to the network: the app keeps its own data (localStorage,
 //   IndexedDB) and its steps wait in the outbox (common/offline-queue.js), never here.
-const VERSION = "gw-worker-1";
+const VERSION = "gw-worker-2";
 const SHELL = `${VERSION}-shell`;
 const PHOTOS = `${VERSION}-evidence`;
 const MAX_PHOTOS = 200;
 const APP = [
   "/ui/worker/", "/ui/worker/app.js", "/ui/worker/state.js", "/ui/worker/tasks.js", "/ui/worker/patrol.js",
-  "/ui/worker/report.js", "/ui/worker/outbox.js", "/ui/worker/alert.js", "/ui/worker/worker.css",
+  "/ui/worker/report.js", "/ui/worker/broadcasts.js", "/ui/worker/outbox.js", "/ui/worker/alert.js", "/ui/worker/worker.css",
   "/ui/worker/manifest.webmanifest", "/ui/worker/icon-192.png", "/ui/worker/icon-512.png",
   "/ui/common/api.js", "/ui/common/session.js", "/ui/common/live.js", "/ui/common/time.js", "/ui/common/dom.js",
   "/ui/common/i18n.js", "/ui/common/messages.js", "/ui/common/geo.js", "/ui/common/photo.js",

@@ -112,8 +112,22 @@ def _read_feature(draft: SiteDraft, i: int, feature: Any) -> str | None:
         draft.report(GRIDS_FILE, label, f"duplicate id {props.id!r}", "give each area its own id")
         return None
     draft.broken_areas.discard(props.id)
+    if props.guides and props.level is not GridLevel.GRID:
+        draft.report(
+            GRIDS_FILE,
+            f"{label}.properties.guides",
+            f"{props.id!r} is a {props.level.value}: guides are named per grid",
+            "move 'guides' to the grids of this area",
+        )
     draft.areas[props.id] = GridArea(
-        props.id, props.name, props.level, props.parent, props.leader, props.households, geom
+        props.id,
+        props.name,
+        props.level,
+        props.parent,
+        props.leader,
+        props.households,
+        geom,
+        tuple(props.guides),
     )
     return label if swapped else None
 
