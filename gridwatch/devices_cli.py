@@ -106,3 +106,28 @@ def credentials(
         raise typer.Exit(1) from exc
     out.print(f"{device_id} ({kind.value}) logs in as {device_id!r} with password:")
     print(password)
+
+
+@devices_app.command("push")
+def push(
+    node_id: Annotated[str, typer.Argument(help="The edge node.")],
+    site: SiteOpt = DEFAULT_SITE,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Push the node's site file as it is now; the gateway publishes it (retained), the node applies
+    what it can without a restart and reports the version it runs (or why it refused it)."""
+    from contracts import utcnow
+    from contracts.site import load_site
+    from gateway.context import GatewayContext
+    from gateway.flows.config_push import push_config
+
+    loaded = load_site(site)
+    node = loaded.nodes.get(node_id)
+    if node is None:
+        out.print(f"[red]no node {escape(node_id)!r} in {escape(str(site))}/nodes/[/red]")
+        raise typer.Exit(1)
+    with _store(db) as session:
+        sent = push_config(
+            session, GatewayContext(loaded, "cli"), node_id, node.model_dump(mode="json"), utcnow()
+        )
+    out.print(f"configuration {sent.config_version} queued for {node_id}")
