@@ -92,6 +92,7 @@ def test_a_broadcast_reaches_its_areas_workers_who_read_it_and_answer_with_a_sig
     with harness.sessions() as s:
         case = s.get(Case, answer["case_id"])
         assert case.hazard_type == "sighting" and case.grid_id == "g-gongye-02"
+        assert case.title.startswith("协查线索")  # its title says what it is
         link = s.get(Sighting, sighting["id"])
         assert link.broadcast_id == b["id"] and link.case_id == case.id and link.worker_id == "w-ma-li"
         trail = [t.reason for t in s.scalars(select(CaseTransition).where(CaseTransition.case_id == case.id))]
