@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/video_pipeline.py [--seconds 8] [--only 640x360] [--scenes quiet,busy]
                                              [--detector 2x1[,1x2]]
+    .venv/bin/python bench/video_pipeline.py --only 1280x720 --cameras 16 --baseline DIR [--no-wait]
+
+The second form (issue 19) runs N busy cameras (gating on) through today's code and, in a
+subprocess, the code checked out in DIR, alternating ``--rounds`` times between two inference
+ceilings of the same run: the inference ratio before and after, without the capacity search.
 
 For each resolution (640x360, 1280x720), scene (quiet: a still room; busy: the
 pedestrian clip) and motion gating (on/off), the largest number of cameras
@@ -31,6 +36,7 @@ import argparse
 import json
 import math
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -38,16 +44,19 @@ from pathlib import Path
 
 import cv2
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+if "--code" in sys.argv:  # a trial of another checkout (the baseline of --baseline)
+    sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
+sys.path.insert(0 if "--code" not in sys.argv else 1, str(REPO))
 
-from bench.video_media import MODELS, SOURCE_FPS, cpu_report, cpu_times, footage, wait_quiet
-from contracts import Envelope
-from contracts.clock import SystemClock
-from contracts.site.models import EdgeNodeConfig
-from edge.emit import Priority
-from edge.video.detector.engine import DetectorService, load_detector
-from edge.video.service import VideoService
-from edge.video.settings import VideoSettings
+from bench.video_media import MODELS, SOURCE_FPS, cpu_report, cpu_times, footage, wait_quiet  # noqa: E402
+from contracts import Envelope  # noqa: E402
+from contracts.clock import SystemClock  # noqa: E402
+from contracts.site.models import EdgeNodeConfig  # noqa: E402
+from edge.emit import Priority  # noqa: E402
+from edge.video.detector.engine import DetectorService, load_detector  # noqa: E402
+from edge.video.service import VideoService  # noqa: E402
+from edge.video.settings import VideoSettings  # noqa: E402
 
 DETECT_FPS = 5.0
 BUSY_NEIGHBOURS = 0.15  # share of the CPU other processes may take before a failure is retried
@@ -97,7 +106,8 @@ def inference_ceiling(video: Path, seconds: float, workers: int, threads: int) -
     try:
         for _ in range(5):
             service.detect("warm-up", [frame], 0.3)
-        wait_quiet()
+        if not NO_WAIT:
+            wait_quiet()
         stop = time.monotonic() + seconds
         counts = [0] * workers
 
@@ -142,9 +152,12 @@ def node(video: Path, n: int, width: int, height: int) -> EdgeNodeConfig:
     )
 
 
+NO_WAIT = False  # --no-wait: the machine will not get quiet; measure anyway (ratios of the same run)
+
+
 def trial(video: Path, n: int, size: tuple[int, int], gating: bool, seconds: float, config: str) -> dict:
     workers, threads = (int(v) for v in config.split("x"))
-    quiet = wait_quiet()
+    quiet = {"waited_out": None} if NO_WAIT else wait_quiet()
     settings = VideoSettings(
         detector={"model_path": [MODELS], "threads": threads, "workers": workers},
         scan={"motion_gating": gating},
@@ -214,13 +227,73 @@ def capacity(
     return {"max_streams": good, "at_max": best, "first_failing": tried.get(bad)}
 
 
+def compare(args: argparse.Namespace) -> None:
+    """--cameras N --baseline DIR: N busy cameras (gating on) through today's code and the code in
+    DIR, alternating, between two inference ceilings; the ratios of the same run."""
+    w, h = (int(v) for v in (args.only or "1280x720").split("x"))
+    video = footage("busy", w, h)
+    workers, threads = (int(v) for v in args.detector.split(",")[0].split("x"))
+    config = f"{workers}x{threads}"
+    ceilings = [inference_ceiling(video, args.seconds, workers, threads)]
+    ours: list[dict] = []
+    theirs: list[dict] = []
+    spec = json.dumps([str(video), args.cameras, [w, h], True, args.seconds, config])
+    for _ in range(args.rounds):
+        if args.baseline:
+            cmd = [sys.executable, __file__, "--code", args.baseline, "--trial", spec]
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            theirs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        ours.append(trial(video, args.cameras, (w, h), True, args.seconds, config))
+    ceilings.append(inference_ceiling(video, args.seconds, workers, threads))
+    inf = max(c["detections_per_s"] for c in ceilings)
+
+    def summary(trials: list[dict]) -> dict:
+        rates = [t["inference_rate"] for t in trials]
+        return {
+            "inference_rate": rates,
+            "inference_ratio": [round(r / inf, 3) for r in rates],
+            "sustained": [t["sustained"] for t in trials],
+            "analysed_fps_min": [t["analysed_fps_min"] for t in trials],
+            "cpu_other_processes": [t["cpu"].get("other_processes") for t in trials],
+        }
+
+    out = {
+        "bench": "video_pipeline_compare",
+        "size": f"{w}x{h}",
+        "scene": "busy",
+        "cameras": args.cameras,
+        "detector": config,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "inference_ceiling": {"detections_per_s": inf, "runs": [c["detections_per_s"] for c in ceilings]},
+        "after": summary(ours),
+    }
+    if theirs:
+        out["before"] = summary(theirs)
+    print(json.dumps(out))
+
+
 def main() -> None:
+    global NO_WAIT
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cameras", type=int, help="compare mode: this many busy cameras, gating on")
+    parser.add_argument("--baseline", help="compare mode: a checkout of the code before (same run)")
+    parser.add_argument("--rounds", type=int, default=2, help="compare mode: alternations")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for a quiet machine")
+    parser.add_argument("--code", help=argparse.SUPPRESS)
+    parser.add_argument("--trial", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=8.0, help="Measurement per trial.")
     parser.add_argument("--only", choices=["640x360", "1280x720"], default=None)
     parser.add_argument("--scenes", default="quiet,busy", help="Comma-separated: quiet, busy.")
     parser.add_argument("--detector", default="2x1", help="WORKERSxTHREADS, comma-separated.")
     args = parser.parse_args()
+    NO_WAIT = args.no_wait or bool(args.trial)
+    if args.trial:  # one trial for compare(), in the baseline's code
+        video, n, size, gating, seconds, config = json.loads(args.trial)
+        print(json.dumps(trial(Path(video), n, tuple(size), gating, seconds, config)))
+        return
+    if args.cameras:
+        compare(args)
+        return
     load_start = os.getloadavg()[0]
     sizes = [(640, 360), (1280, 720)]
     if args.only:

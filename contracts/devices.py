@@ -121,6 +121,14 @@ class EdgeHealth(Envelope):
     outbox: OutboxHealth | None = None
     detector: DetectorHealth | None = None
     warnings: list[Annotated[Text, Field(max_length=500)]] = Field(default_factory=list, max_length=50)
+    config_version: Text = Field(
+        default="", max_length=64, description="The ConfigPush version the node applied; '' = its own file."
+    )
+    config_error: Text = Field(
+        default="",
+        max_length=300,
+        description="Why the last ConfigPush was refused (the node keeps running the one before).",
+    )
 
 
 class ConfigPush(Envelope):

@@ -83,6 +83,8 @@ class EdgeNode:
             downlink=([topics.node_config(self.node_id)], self._on_config),
         )
         self.config_notes: list[str] = []  # what the last ConfigPush did, for the health warnings
+        self.config_version = ""  # the last ConfigPush applied ("" = the node's own file)
+        self.config_error = ""  # why the last one was refused, reported in the health
         self.fusion = FusionHub()
         self.sensors = SensorService(config, self.outbox, self.fusion, self.clock, state=self.outbox.store)
         self.bus = SensorBus(config, self.sensors, self.settings.sensors_broker, self.clock)
@@ -169,9 +171,11 @@ class EdgeNode:
             config = EdgeNodeConfig.model_validate(push.node_config)
         except (ContractError, ValueError) as exc:
             self.config_notes = [f"configuration push refused, nothing changed: {exc}"[:300]]
+            self.config_error = f"{exc}"[:300]
             log.error("configuration push refused: %s", exc, extra={"node_id": self.node_id})
             return
         notes = self.video.apply_node_config(config) if self.video is not None else []
+        self.config_version, self.config_error = push.config_version, ""
         self.config_notes = [
             f"configuration {push.config_version}: {n}"[:300] for n in notes if "restart" in n
         ]
@@ -227,4 +231,6 @@ class EdgeNode:
             outbox=outbox,
             detector=detector,
             warnings=warnings[:MAX_WARNINGS],
+            config_version=self.config_version,
+            config_error=self.config_error,
         )

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from contracts.site import Site
+from contracts.topics import Login, Rule
 from gridwatch.users_cli import DEFAULT_DB, DEFAULT_SITE, DbOpt, SiteOpt, _store
 
 devices_app = typer.Typer(
@@ -53,3 +55,79 @@ def import_csv(
         out.print(f"[yellow]{escape(problem)}[/yellow]")
     if report.problems:
         raise typer.Exit(1)
+
+
+def login_of(site: Site, ident: str) -> tuple[Login, tuple[Rule, ...]]:
+    """The broker login kind and rules of a node or GridWatch-speaking sensor of the site files."""
+    from contracts.topics import Roster
+
+    for kind, login, rules in Roster.from_site(site).logins():
+        if login == ident and kind in (Login.NODE, Login.DEVICE):
+            return kind, rules
+    raise ValueError(
+        f"{ident!r} is neither an edge node nor a GridWatch-speaking sensor of the site files: cameras "
+        "and zigbee2mqtt or Modbus sensors speak through their node and have no login of their own"
+    )
+
+
+@devices_app.command("credentials")
+def credentials(
+    device_id: Annotated[str, typer.Argument(help="An edge node or a GridWatch-speaking sensor.")],
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="A new password; the old one stops working.")
+    ] = False,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Delete the login; it is disconnected.")] = False,
+    site: SiteOpt = DEFAULT_SITE,
+    host: Annotated[str, typer.Option("--broker-host", envvar="GRIDWATCH_MQTT_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--broker-port", envvar="GRIDWATCH_MQTT_PORT")] = 1883,
+    admin: Annotated[str, typer.Option("--dynsec-admin", envvar="GRIDWATCH_DYNSEC_USERNAME")] = "admin",
+    admin_password: Annotated[
+        str,
+        typer.Option("--dynsec-password", envvar="GRIDWATCH_DYNSEC_PASSWORD", help="Prefer the variable."),
+    ] = "",
+) -> None:
+    """Per-device broker login through the dynamic-security plugin ($CONTROL): issue (default),
+    rotate or revoke; a new password is printed once (the broker keeps only a hash)."""
+    from contracts.dynsec import Dynsec, DynsecError
+    from contracts.site import load_site
+
+    if rotate and revoke:
+        raise typer.BadParameter("--rotate or --revoke, not both")
+    try:
+        kind, rules = login_of(load_site(site), device_id)
+        broker = Dynsec(host, port, admin, admin_password)
+        if revoke:
+            broker.revoke(device_id)
+            out.print(f"{device_id}: login revoked")
+            return
+        password = broker.rotate(device_id) if rotate else broker.provision(kind, device_id, rules)
+    except (ValueError, DynsecError) as exc:
+        out.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from exc
+    out.print(f"{device_id} ({kind.value}) logs in as {device_id!r} with password:")
+    print(password)
+
+
+@devices_app.command("push")
+def push(
+    node_id: Annotated[str, typer.Argument(help="The edge node.")],
+    site: SiteOpt = DEFAULT_SITE,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Push the node's site file as it is now; the gateway publishes it (retained), the node applies
+    what it can without a restart and reports the version it runs (or why it refused it)."""
+    from contracts import utcnow
+    from contracts.site import load_site
+    from gateway.context import GatewayContext
+    from gateway.flows.config_push import push_config
+
+    loaded = load_site(site)
+    node = loaded.nodes.get(node_id)
+    if node is None:
+        out.print(f"[red]no node {escape(node_id)!r} in {escape(str(site))}/nodes/[/red]")
+        raise typer.Exit(1)
+    with _store(db) as session:
+        sent = push_config(
+            session, GatewayContext(loaded, "cli"), node_id, node.model_dump(mode="json"), utcnow()
+        )
+    out.print(f"configuration {sent.config_version} queued for {node_id}")

@@ -189,6 +189,11 @@ def views(
     return out
 
 
+def _app_link(request: Request) -> str:
+    """Where a group robot's message sends a worker: the app's notices."""
+    return str(request.base_url).rstrip("/") + "/ui/worker/#broadcasts"
+
+
 def _visible(access: Access, b: Broadcast) -> bool:
     if access.own_worker is not None:
         return False  # a worker sees only what was sent to them (checked on the receipts)
@@ -247,7 +252,9 @@ def put_photo(
 
 
 @router.post("", response_model=BroadcastView, status_code=201, summary="Send a broadcast (协查通报)")
-def send(body: BroadcastRequest, session: SessionDep, ctx: CtxDep, access: Sender) -> BroadcastView:
+def send(
+    body: BroadcastRequest, request: Request, session: SessionDep, ctx: CtxDep, access: Sender
+) -> BroadcastView:
     unknown = [a for a in body.areas if a not in ctx.site.areas]
     if unknown:
         raise HTTPException(422, f"unknown areas: {', '.join(unknown)}")
@@ -358,14 +365,16 @@ def sighting(
     "/{broadcast_id}/close", response_model=BroadcastView, summary="Close a broadcast: tells everyone"
 )
 def close(
-    broadcast_id: Id, body: CloseRequest, session: SessionDep, ctx: CtxDep, access: Sender
+    broadcast_id: Id, body: CloseRequest, request: Request, session: SessionDep, ctx: CtxDep, access: Sender
 ) -> BroadcastView:
     with session.begin():
         b = _get(session, broadcast_id)
         if not _visible(access, b):
             raise Refusal(403, f"broadcast {broadcast_id} is outside the caller's areas")
         try:
-            close_broadcast(session, b, access.caller.actor, body.note.strip(), ctx.now())
+            close_broadcast(
+                session, ctx, b, access.caller.actor, body.note.strip(), ctx.now(), _app_link(request)
+            )
         except BroadcastRefused as exc:
             raise HTTPException(exc.status, str(exc)) from None
         session.flush()

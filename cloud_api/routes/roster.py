@@ -51,8 +51,9 @@ def _grid(site: Site, grid_id: str) -> Roster:
     return roster_of(site, grid_id)
 
 
-def _report_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ui/report/"
+def _report_url(request: Request, grid_id: str) -> str:
+    """The residents' page, opened on this grid's map (the QR code on the grid's card)."""
+    return str(request.base_url).rstrip("/") + f"/ui/report/?grid={grid_id}"
 
 
 @router.get(
@@ -63,7 +64,7 @@ def _report_url(request: Request) -> str:
 )
 def roster(grid_id: GridId, site: SiteDep, request: Request) -> RosterView:
     card = _grid(site, grid_id)
-    url = _report_url(request)
+    url = _report_url(request, grid_id)
     return RosterView(
         grid_id=card.grid_id,
         grid_name=card.grid_name,
@@ -114,7 +115,7 @@ def roster_pdf_route(grid_id: GridId, site: SiteDep, ctx: CtxDep, request: Reque
     _grid(site, grid_id)
     day = ctx.now().astimezone(site.settings.site.tz).date()
     try:
-        data = _pdf(site, grid_id, _report_url(request), day)
+        data = _pdf(site, grid_id, _report_url(request, grid_id), day)
     except RosterFontMissing as exc:
         raise HTTPException(503, str(exc)) from None
     return Response(

@@ -82,14 +82,23 @@ def flame_colour(bgr: np.ndarray, hsv: np.ndarray | None = None) -> np.ndarray:
 
 
 class FireAnalyzer:
-    def __init__(self, settings: FireRuleSettings, frame: tuple[int, int], ignore: np.ndarray | None) -> None:
-        """``ignore``: uint8 mask at frame size, 255 where nothing is analysed (or None)."""
+    def __init__(
+        self,
+        settings: FireRuleSettings,
+        frame: tuple[int, int],
+        ignore: np.ndarray | None,
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        """``ignore``: uint8 mask at frame size, 255 where nothing is analysed (or None).
+        ``size``: analyse at this size (a camera's shared small copy, see :meth:`update`)."""
         self.settings = settings
         fw, fh = frame
         self.frame = frame
-        # An integer shrink factor keeps the resize cheap (INTER_AREA on whole pixel blocks).
-        factor = max(1, round(fw / WIDTH))
-        self.size = (max(1, fw // factor), max(1, fh // factor))
+        if size is None:
+            # An integer shrink factor keeps the resize cheap (INTER_AREA on whole pixel blocks).
+            factor = max(1, round(fw / WIDTH))
+            size = (max(1, fw // factor), max(1, fh // factor))
+        self.size = size
         self.scale = fw / self.size[0]
         self.keep = None
         if ignore is not None:
@@ -138,10 +147,12 @@ class FireAnalyzer:
         self._background = None
         self._bg_blocks = None
 
-    def update(self, image: np.ndarray, infrared: bool = False) -> FireFrame:
+    def update(self, image: np.ndarray, infrared: bool = False, small: np.ndarray | None = None) -> FireFrame:
         """One analysed frame. ``infrared``: the view carries no colour, so the flame test is
-        skipped (it cannot pass on grey pixels) and only the smoke cue runs."""
-        small = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        skipped (it cannot pass on grey pixels) and only the smoke cue runs. ``small``: the
+        frame already downscaled to :attr:`size` (the camera's shared copy), else made here."""
+        if small is None or small.shape[1::-1] != self.size:
+            small = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         regions: list[FireRegion] = []

@@ -190,7 +190,9 @@ class CameraPipeline:
         if geometry.ignore:
             ignore_full = np.zeros((height, width), np.uint8)
             cv2.fillPoly(ignore_full, [np.round(p).astype(np.int32) for p in geometry.ignore], 255)
-        self._fire = FireAnalyzer(self.settings.fire, (width, height), ignore_full)
+        # Fire reads the motion stage's small copy of each frame (one downscale per frame, not
+        # one per stage): 320 wide by default, where fire alone would pick ~256.
+        self._fire = FireAnalyzer(self.settings.fire, (width, height), ignore_full, self._motion.size)
         self._lights = {z.id: ZoneLights(self.settings.camera.lights_jump) for z in geometry.zones}
         self.tracker = self._new_tracker()
         self.geometry = geometry
@@ -235,7 +237,8 @@ class CameraPipeline:
         out: list[Outgoing] = []
         first = self.stats.frames_analysed == 0
 
-        motion = self._motion.update(image)
+        small = self._motion.small(image)  # shared by motion, scene (motion.grey) and fire
+        motion = self._motion.update(image, small)
         infrared = self.infrared.update(image)
         view = self.view.update(motion.grey, now)
         lights_jumped = self._update_lights(motion, geometry)
@@ -275,7 +278,7 @@ class CameraPipeline:
             armed.get((HazardType.FIRE_SMOKE, z.id)) for z in geometry.zones
         )
         if fire_armed and not view.uniform:
-            fire_frame = self._fire.update(image, infrared=infrared)
+            fire_frame = self._fire.update(image, infrared=infrared, small=small)
             a = self.fire_rule.assess(
                 fire_frame, geometry.zones, now, signals_for(self.settings.fire.fusion_window_s)
             )

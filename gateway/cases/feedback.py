@@ -184,4 +184,21 @@ def noisy_devices(
             )
         )
     out.sort(key=lambda d: (-d.false_alarms, -(d.false_share or 0), d.device_id))
-    return out[:limit]
+    out = out[:limit]
+    unplaced = [d for d in out if d.grid_id is None]
+    if unplaced:  # not in the site's files (any more): the grid most of its cases lay in
+        counts = session.execute(
+            select(Case.device_id, Case.grid_id, func.count())
+            .where(Case.device_id.in_([d.device_id for d in unplaced]), Case.grid_id.is_not(None))
+            .group_by(Case.device_id, Case.grid_id)
+        ).all()
+        best: dict[str, tuple[int, str]] = {}
+        for device_id, grid_id, n in counts:
+            if (n, grid_id) > best.get(device_id, (0, "")):
+                best[device_id] = (n, grid_id)
+        for d in unplaced:
+            if d.device_id in best:
+                d.grid_id = best[d.device_id][1]
+                grid_area = site.areas.get(d.grid_id)
+                d.grid_name = grid_area.name if grid_area else d.grid_id
+    return out

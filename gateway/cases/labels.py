@@ -8,6 +8,7 @@ HAZARD_LABELS: dict[HazardType, str] = {
     HazardType.FIRE_SMOKE: "明火/烟雾 Fire or smoke on camera",
     HazardType.SMOKE_ALARM: "烟感报警 Smoke alarm",
     HazardType.GAS_LEAK: "燃气泄漏 Gas leak",
+    HazardType.SIGHTING: "协查线索 Sighting for a broadcast",
     HazardType.CAMERA_OFFLINE: "摄像头离线 Camera offline",
     HazardType.CAMERA_BLOCKED: "摄像头遮挡 Camera blocked or moved",
     HazardType.DEVICE_OFFLINE: "设备离线 Device offline",

@@ -3,12 +3,14 @@ someone or something; a worker who sees it answers with a sighting, which opens 
 
 1. ``send_broadcast``: the notice (text, photos uploaded before, an expiry) goes to every worker
    whose home grid lies in the chosen areas; each gets a receipt row (unread). The rows reach the
-   phones and the console through the change log (live feed), like a case.
+   phones and the console through the change log (live feed), like a case. The communities'
+   group robots (escalation.yaml ``communities``, their ``webhooks``) are told too.
 2. ``read_broadcast``: the worker opened it — the receipt says when (once; the sender sees it).
 3. ``take_sighting``: "seen here" (photo, position, note) — a worker's report (flows.worker_reports,
    the same case-opening flow as 随手拍 and a device's event) of kind ``sighting``, linked to the
    broadcast (gateway.broadcasts ``Sighting``) and named on the case's trail. The centre confirms.
-4. ``close_broadcast``: found, or called off — every recipient's app shows it closed, with why.
+4. ``close_broadcast``: found, or called off — every recipient's app shows it closed, with why,
+   and the same group robots hear of it.
 
 Each refuses with ``BroadcastRefused`` (the route answers 409/422) and changes nothing.
 """
@@ -24,12 +26,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contracts import GeoPoint, HazardType, Severity
+from contracts.site.models import GridLevel
 from gateway.broadcasts.models import Broadcast, BroadcastPhoto, BroadcastRecipient, Sighting
 from gateway.broadcasts.queries import grids_under, state_of
 from gateway.cases.audit import note
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
 from gateway.flows.worker_reports import Report, Reported, take_report
+from gateway.notify import service as notify
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,13 @@ class Notice:
 
 
 def send_broadcast(
-    session: Session, ctx: GatewayContext, notice: Notice, sender: str, sender_name: str, now: datetime
+    session: Session,
+    ctx: GatewayContext,
+    notice: Notice,
+    sender: str,
+    sender_name: str,
+    now: datetime,
+    link: str = "",
 ) -> Broadcast:
     if session.get(Broadcast, notice.id) is not None:
         raise BroadcastRefused(f"broadcast id {notice.id} is taken: make a new one")
@@ -93,6 +103,7 @@ def send_broadcast(
     session.add_all(
         BroadcastRecipient(broadcast_id=notice.id, worker_id=w.id, grid_id=w.home_grid) for w in workers
     )
+    _tell_groups(session, ctx, broadcast, "broadcast", f"协查通报：{notice.title}", notice.body, link, now)
     log.info(
         "broadcast %s sent by %s to %d workers in %d grids",
         notice.id,
@@ -119,12 +130,23 @@ def read_broadcast(
     return receipt
 
 
-def close_broadcast(session: Session, broadcast: Broadcast, actor: str, why: str, now: datetime) -> Broadcast:
+def close_broadcast(
+    session: Session,
+    ctx: GatewayContext,
+    broadcast: Broadcast,
+    actor: str,
+    why: str,
+    now: datetime,
+    link: str = "",
+) -> Broadcast:
     if broadcast.closed_at is not None:
         raise BroadcastRefused(f"broadcast {broadcast.id} was closed at {broadcast.closed_at.isoformat()}")
     broadcast.closed_at = now
     broadcast.closed_by = actor
     broadcast.close_note = why
+    _tell_groups(
+        session, ctx, broadcast, "broadcast_closed", f"协查结束：{broadcast.title}", why or "—", link, now
+    )
     log.info("broadcast %s closed by %s", broadcast.id, actor, extra={"broadcast_id": broadcast.id})
     return broadcast
 
@@ -185,6 +207,39 @@ def take_sighting(
         extra={"broadcast_id": broadcast.id, "worker_id": worker_id, "case_id": case.id},
     )
     return sighting, reported
+
+
+def _tell_groups(
+    session: Session,
+    ctx: GatewayContext,
+    broadcast: Broadcast,
+    event: str,
+    title: str,
+    text: str,
+    link: str,
+    now: datetime,
+) -> int:
+    """The group robots of the communities the broadcast's grids lie in (企业微信, 钉钉 ...)."""
+    communities = {
+        c.id for g in broadcast.grids if (c := ctx.site.ancestor(g, GridLevel.COMMUNITY)) is not None
+    }
+    told = 0
+    for community_id in sorted(communities):
+        contact = ctx.site.escalation.communities.get(community_id)
+        if contact is not None and contact.webhooks:
+            told += len(
+                notify.queue_link(
+                    session,
+                    contact.webhooks,
+                    event,
+                    title,
+                    text[:500],
+                    link,
+                    "打开网格员App Open the worker app",
+                    now,
+                )
+            )
+    return told
 
 
 def _recipient(session: Session, broadcast: Broadcast, worker_id: str) -> BroadcastRecipient:

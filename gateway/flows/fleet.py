@@ -178,11 +178,13 @@ def _health(rows: dict[str, Device], health: EdgeHealth, now: datetime) -> None:
             registry.set_availability(row, not down, sensor.error or sensor.state, now)
     node = rows.get(health.source)
     if node is not None:
+        node.config_version = health.config_version or None  # what it runs: a push's, or its file's
         node.health = {
             "uptime_s": round(health.uptime_s),
             "warnings": list(health.warnings[:10]),
             "detector": health.detector.model_dump(mode="json") if health.detector else None,
             "outbox_depth": health.outbox.depth if health.outbox else None,
+            "config_error": health.config_error,
             "at": _iso(health.ts),
         }
 

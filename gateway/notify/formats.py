@@ -122,7 +122,12 @@ def robot_error(fmt: WebhookFormat, response_text: str) -> str | None:
 
 def report_link_body(fmt: WebhookFormat, title: str, text: str, url: str, at: str) -> str:
     """A report is ready (the weekly report): its title, a line of figures and the link."""
-    markdown = f"### {title}\n> {text}\n[打开周报 Open the report]({url})"
+    return link_body(fmt, "report", title, text, url, "打开周报 Open the report", at)
+
+
+def link_body(fmt: WebhookFormat, event: str, title: str, text: str, url: str, words: str, at: str) -> str:
+    """A message with a link, no case (a report is ready, a 协查通报 was sent or closed)."""
+    markdown = f"### {title}\n> {text}\n[{words}]({url})"
     if fmt is WebhookFormat.WECOM:
         content = markdown.encode()[:WECOM_MARKDOWN_MAX_BYTES].decode(errors="ignore")
         body: dict[str, Any] = {"msgtype": "markdown", "markdown": {"content": content}}
@@ -133,5 +138,5 @@ def report_link_body(fmt: WebhookFormat, title: str, text: str, url: str, at: st
             "at": {"atMobiles": [], "isAtAll": False},
         }
     else:
-        body = {"source": "gridwatch", "event": "report", "title": title, "text": text, "url": url, "at": at}
+        body = {"source": "gridwatch", "event": event, "title": title, "text": text, "url": url, "at": at}
     return json.dumps(body, ensure_ascii=False)

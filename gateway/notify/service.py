@@ -27,7 +27,7 @@ from contracts.site.models import Webhook
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
 from gateway.escalation.targets import Target
-from gateway.notify.formats import WebhookNotice, render, report_link_body
+from gateway.notify.formats import WebhookNotice, link_body, render
 from gateway.notify.models import Delivery, DeliveryStatus
 from gateway.outbound import service as outbound
 
@@ -215,18 +215,32 @@ def queue_report_link(
     session: Session, hooks: Sequence[Webhook], title: str, text: str, url: str, now: datetime
 ) -> list[Delivery]:
     """Tell webhooks and group robots that a report is ready, with its link (no case)."""
+    return queue_link(session, hooks, "report", title, text, url, "打开周报 Open the report", now)
+
+
+def queue_link(
+    session: Session,
+    hooks: Sequence[Webhook],
+    event: str,
+    title: str,
+    text: str,
+    url: str,
+    words: str,
+    now: datetime,
+) -> list[Delivery]:
+    """Tell webhooks and group robots something with a link and no case (a report, a broadcast)."""
     at = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     deliveries = []
     for hook in hooks:
         delivery = Delivery(
             case_id=None,
             escalation_id=None,
-            event="report",
+            event=event,
             tier="",
             channel="webhook",
             target=hook.url,
             format=hook.format.value,
-            body=report_link_body(hook.format, title, text, url, at),
+            body=link_body(hook.format, event, title, text, url, words, at),
             secret=hook.secret,
             status=DeliveryStatus.PENDING.value,
             attempts=0,

@@ -3,13 +3,8 @@ Mosquitto delivering its last will, the gateway's timer on a clock the test move
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -25,47 +20,12 @@ from gateway.dispatch.models import Task
 from gateway.people.models import Role
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE, REPO
-from tests.devices.conftest import SteppedClock
+from tests.conftest import DEMO_SITE
+from tests.devices.conftest import SteppedClock, edge_node
 from tests.helpers import running_gateway, site_time, wait_until
 from tests.people import add_person, api_settings
 
 NODE = "node-gongye-1"
-
-
-@contextmanager
-def edge_node(config: Path, broker: Mosquitto, state: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``EdgeNode`` as ``gridwatch edge run`` builds it (outbox, status, last will, health), alone."""
-    events = state / "none.jsonl"
-    events.parent.mkdir(parents=True, exist_ok=True)
-    events.write_text("")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.system.edge_driver",
-            "--config",
-            str(config),
-            "--events",
-            str(events),
-            "--mqtt-port",
-            str(broker.port),
-            "--state-dir",
-            str(state),
-            "--status",
-            str(state / "status.json"),
-            "--health-interval",
-            "0.5",
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=15)
 
 
 def test_a_killed_edge_node_raises_one_maintenance_case_for_its_installers_and_it_closes_when_back(

@@ -92,6 +92,7 @@ def test_a_broadcast_reaches_its_areas_workers_who_read_it_and_answer_with_a_sig
     with harness.sessions() as s:
         case = s.get(Case, answer["case_id"])
         assert case.hazard_type == "sighting" and case.grid_id == "g-gongye-02"
+        assert case.title.startswith("协查线索")  # its title says what it is
         link = s.get(Sighting, sighting["id"])
         assert link.broadcast_id == b["id"] and link.case_id == case.id and link.worker_id == "w-ma-li"
         trail = [t.reason for t in s.scalars(select(CaseTransition).where(CaseTransition.case_id == case.id))]
@@ -113,3 +114,37 @@ def test_a_broadcast_reaches_its_areas_workers_who_read_it_and_answer_with_a_sig
     assert mine["state"] == "closed" and mine["close_note"] == "已找到，谢谢各位"
     with harness.sessions() as s:
         assert s.scalar(select(BroadcastRecipient).where(BroadcastRecipient.read_at.is_(None))) is not None
+
+
+def test_the_communities_group_robots_hear_of_a_broadcast_and_of_its_end(harness: Harness, site_copy) -> None:  # type: ignore[no-untyped-def]
+    from contracts.site import load_site
+    from gateway.broadcasts.models import Broadcast
+    from gateway.context import GatewayContext
+    from gateway.flows.broadcasts import Notice, close_broadcast, send_broadcast
+    from gateway.notify.models import Delivery
+    from tests.site.sitefiles import edit_yaml
+
+    hook = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=park"
+    edit_yaml(
+        site_copy,
+        "escalation.yaml",
+        lambda d: d["communities"]["c-gongye"].update(webhooks=[{"url": hook, "format": "wecom"}]),
+    )
+    ctx = GatewayContext(load_site(site_copy), "gateway-1", harness.clock)
+    now = harness.clock.now()
+    link = "https://gw.example/ui/worker/#broadcasts"
+    notice = Notice(
+        _key(), "协查：寻找走失老人", "灰色外套", ["g-gongye-02", "g-donghu-01"], [], now + timedelta(hours=2)
+    )
+    with harness.sessions() as s, s.begin():
+        send_broadcast(s, ctx, notice, "op-1", "张伟", now, link)
+    with harness.sessions() as s, s.begin():
+        close_broadcast(s, ctx, s.get(Broadcast, notice.id), "op-1", "已找到", now, link)
+    with harness.sessions() as s:
+        sent = list(s.scalars(select(Delivery).order_by(Delivery.id)))
+    # Donghu's community has no robot; the park's hears both, in its own format, with the link
+    assert [(d.event, d.target, d.format) for d in sent] == [
+        ("broadcast", hook, "wecom"),
+        ("broadcast_closed", hook, "wecom"),
+    ]
+    assert "寻找走失老人" in sent[0].body and link in sent[0].body and "已找到" in sent[1].body

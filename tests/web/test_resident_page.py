@@ -67,8 +67,10 @@ def test_a_resident_reports_from_a_phone_with_a_photo_and_follows_the_dispatch(
     site = harness.ctx.site
     phone_at = site.areas["g-gongye-01"].centroid
     page = resident_phone(chromium, base, phone_at)
-    page.goto("/ui/report/")
+    target = site.areas["g-gongye-03"]
+    page.goto(f"/ui/report/?grid={target.id}")  # the QR code on that grid's roster card
     expect(page.locator("#report-hazards button")).to_have_count(4)
+    expect(page.locator("#report-grid-hint")).to_contain_text(target.name)
     expect(page.locator("#report-where")).to_contain_text("手机定位")  # the phone's position first
     page.tap('#report-hazards [data-hazard="occupied_factory_dorm"]')
 
@@ -79,8 +81,7 @@ def test_a_resident_reports_from_a_phone_with_a_photo_and_follows_the_dispatch(
     chooser.value.set_files(str(photo))
     expect(page.locator("#report-photo img")).to_have_count(1, timeout=30_000)
 
-    # the place is somewhere else: the resident taps the map, on the label of 工业园三网格
-    target = site.areas["g-gongye-03"]
+    # the place is not where the phone is: the resident taps the map, on the label of 工业园三网格
     label = page.locator("#report-map text.area-label", has_text=target.name)
     box = label.bounding_box()
     assert box is not None

@@ -61,7 +61,7 @@ def test_the_card_shows_the_grids_people_and_only_public_phones_and_its_pdf_rend
     assert card.status_code == 200, card.text
     body = card.json()
     assert [(m["role"], m["name"], m["phone"]) for m in body["members"]] == people
-    assert body["report_url"].endswith("/ui/report/") and len(body["qr"]) == len(body["qr"][0])
+    assert body["report_url"].endswith(f"/ui/report/?grid={GRID}") and len(body["qr"]) == len(body["qr"][0])
     for phone in private:
         assert phone not in card.text
     assert api.get("/api/v1/grids/c-gongye/roster").status_code == 404  # a community is no grid

@@ -5,6 +5,7 @@
 //   actions.js  the decisions and their forms                      map.js     the site map
 //   handover.js the shift handover (交班)                            alerts.js  sound + notification
 //   sla.js      countdowns                                         filter.js  the list's filter
+//   analytics.js hotspots, the assessment, exports and weekly reports (分析)
 import { api, query } from "/ui/common/api.js";
 import { $, el, toast } from "/ui/common/dom.js";
 import { applyI18n, languageToggle, t } from "/ui/common/i18n.js";
@@ -12,6 +13,7 @@ import { openLive } from "/ui/common/live.js";
 import { can, signedIn, signOut } from "/ui/common/session.js";
 import { dateTime, now, siteInstant } from "/ui/common/time.js";
 import { alertCritical, setupAlerts } from "./alerts.js";
+import { Analytics } from "./analytics.js";
 import { CaseList } from "./cases.js";
 import { CaseDetail } from "./detail.js";
 import { OPEN } from "./filter.js";
@@ -74,6 +76,8 @@ class Console {
     });
     this.map = new SiteMap($("#map"), { grids, settings: ctx.site.map, onCase: (id) => this.open(id) });
     this.handover = new Handover(ctx, { onOpen: (id) => this.open(id) });
+    this.analytics = can(ctx.me, "performance:read") ? new Analytics(ctx, grids) : null;
+    $("#analytics-tab").hidden = !this.analytics;
     this.broadcasts = new Broadcasts(ctx, { onOpen: (id) => this.open(id) });
     $("#tab-broadcasts").hidden = !can(ctx.me, "broadcasts:send");
     legend($("#map-legend"), { workers: can(ctx.me, "workers:read"), devices: can(ctx.me, "devices:read") });
@@ -186,6 +190,7 @@ class Console {
     $("#main").dataset.view = name;
     for (const tab of document.querySelectorAll(".view-tab")) tab.setAttribute("aria-pressed", String(tab.dataset.view === name));
     if (name === "handover") this.handover.load();
+    if (name === "analytics") this.analytics?.load();
     if (name === "broadcasts") this.broadcasts.load();
     if (name === "map") requestAnimationFrame(() => this.map.fit(false));
   }

@@ -121,6 +121,19 @@ export class SiteMap {
     this.apply();
   }
 
+  // Show one area (the grid a resident's QR code was scanned in) filling the view.
+  fitTo(areaId) {
+    const f = this.grids.find((g) => g.properties.id === areaId);
+    if (!f) return false;
+    const all = this.grids;
+    this.grids = [f];
+    this.view = null;
+    this.fit(true);
+    this.grids = all;
+    this.zoom(0.6);  // and a little around it
+    return true;
+  }
+
   unitsPerPixel() {
     const width = this.svg.getBoundingClientRect().width || 800;
     return this.view.w / width;

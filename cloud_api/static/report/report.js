@@ -149,6 +149,11 @@ function renderForm(result = null) {
   } catch (err) {
     svg.hidden = true;  // a site without grids to draw: the phone's position only
   }
+  const grid = new URLSearchParams(location.search).get("grid");
+  const scanned = site.grids.features.find((f) => f.properties.id === grid && f.properties.level === "grid");
+  if (scanned && map?.fitTo(grid)) {
+    svg.before(el("p", { class: "m-muted", id: "report-grid-hint", text: t("report.grid_hint", { grid: scanned.properties.name }) }));
+  }
   drawPhoto();
   drawWhere();
   if (!draft.fix) locate();
