@@ -39,6 +39,13 @@ need systemd-analyze systemd         # the systemd units are checked with system
 need pdftoppm poppler-utils          # report tests render the weekly report's PDF to PNG (and pdftotext)
 # Chinese glyphs for the pages in headless Chromium (browser tests, screenshots in docs/).
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || apt_install fonts-noto-cjk || true
+# A real RTSP server sending live H.264 (GStreamer's, run by the system Python): camera tests
+# (tests/edge/video/rtsp.py) and bench/video_rtsp.py read it as they would an IP camera.
+rtsp_missing=()
+for pkg in python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || rtsp_missing+=("$pkg")
+done
+[ ${#rtsp_missing[@]} -eq 0 ] || apt_install "${rtsp_missing[@]}" || true
 
 # --- Python ------------------------------------------------------------------
 "$PY" - <<'PYCHECK'

@@ -19,6 +19,7 @@ from edge.video.sources import (
     resolve_source,
 )
 from tests.edge.video.media import PEDESTRIANS
+from tests.edge.video.rtsp import RtspCamera, rtsp_missing
 from tests.edge.video.streams import MjpegCamera
 from tests.helpers import wait_until
 
@@ -102,6 +103,32 @@ def test_a_network_camera_that_goes_away_is_reopened_with_back_off() -> None:
         camera.start()  # same port
         wait_until(lambda: reader.frames_in > last + 3, timeout=10, what="frames after the camera returned")
         assert reader.state is ReaderState.STREAMING and reader.error == ""
+    finally:
+        reader.stop()
+        camera.stop()
+
+
+def test_an_rtsp_camera_sending_h264_is_read_and_reopened_when_its_server_restarts() -> None:
+    """A real RTSP server (GStreamer's) sending live H.264, as IP cameras do, restarted under
+    the reader: the reader notices, backs off, and streams again on the same URL."""
+    missing = rtsp_missing()
+    if missing:
+        pytest.fail(missing)  # never skipped: real cameras speak RTSP
+    camera = RtspCamera("640x360", fps=10).start()
+    reader = CameraReader("cam-rtsp", camera.url, FAST, SystemClock())
+    reader.start()
+    try:
+        frame = reader.latest(0, timeout=20)
+        assert frame is not None and frame.image.shape == (360, 640, 3)
+        wait_until(lambda: reader.frames_in >= 10, timeout=20, what="H.264 frames decoded")
+        camera.stop()
+        wait_until(lambda: reader.state is ReaderState.RECONNECTING, timeout=15, what="the reader to notice")
+        assert reader.error
+        last = reader.frames_in
+        camera.start()  # same port
+        wait_until(lambda: reader.frames_in > last + 5, timeout=30, what="frames after the server returned")
+        assert reader.state is ReaderState.STREAMING and reader.error == ""
+        assert reader.reconnects >= 1
     finally:
         reader.stop()
         camera.stop()
