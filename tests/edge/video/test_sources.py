@@ -115,7 +115,9 @@ def test_an_rtsp_camera_sending_h264_is_read_and_reopened_when_its_server_restar
     if missing:
         pytest.fail(missing)  # never skipped: real cameras speak RTSP
     camera = RtspCamera("640x360", fps=10).start()
-    reader = CameraReader("cam-rtsp", camera.url, FAST, SystemClock())
+    # FFmpeg probes an RTSP stream for its parameters (~1-3 s): a longer open timeout than FAST's
+    settings = SourceSettings(backoff_initial_s=0.2, backoff_max_s=1, open_timeout_s=10, read_timeout_s=2)
+    reader = CameraReader("cam-rtsp", camera.url, settings, SystemClock())
     reader.start()
     try:
         frame = reader.latest(0, timeout=20)
