@@ -38,6 +38,16 @@ class DynsecError(RuntimeError):
     """The broker refused a command (or did not answer)."""
 
 
+def _exists(answer: dict[str, Any], what: str) -> bool:
+    """False when it was made; True when it already existed; raises on any other refusal."""
+    error = answer.get("error")
+    if not error:
+        return False
+    if "exist" in str(error).lower():
+        return True
+    raise DynsecError(f"{what}: {error}")
+
+
 def new_password() -> str:
     return secrets.token_urlsafe(18)  # 144 bits, printable: a config file's value as it is
 
@@ -64,29 +74,26 @@ class Dynsec:
         """The login's role and client with a new password (returned; the broker keeps only a hash)."""
         password = new_password()
         role = dynsec_role(kind, login, rules)
-        answers = self.execute([{"command": "createRole", **role}], allow_errors=True)
-        if answers[0].get("error") and "exist" not in str(answers[0]["error"]).lower():
-            raise DynsecError(f"createRole {role['rolename']}: {answers[0]['error']}")
-        if answers[0].get("error"):  # the role exists: make its ACLs today's
-            self.execute(
-                [{"command": "deleteRole", "rolename": role["rolename"]}, {"command": "createRole", **role}]
-            )
         client = dynsec_client(kind, login, {"password": password})
-        created = self.execute([{"command": "createClient", **client}], allow_errors=True)[0]
-        if created.get("error"):
-            if "exist" not in str(created["error"]).lower():
-                raise DynsecError(f"createClient {login}: {created['error']}")
-            self.execute(
-                [
-                    {"command": "setClientPassword", "username": login, "password": password},
-                    {
-                        "command": "addClientRole",
-                        "username": login,
-                        "rolename": role["rolename"],
-                        "priority": 0,
-                    },
-                ]
+        # One admin connection for a new login (the usual case); a second one for a login that exists.
+        made_role, made_client = self.execute(
+            [{"command": "createRole", **role}, {"command": "createClient", **client}], allow_errors=True
+        )
+        role_exists = _exists(made_role, f"createRole {role['rolename']}")
+        client_exists = _exists(made_client, f"createClient {login}")
+        follow: list[dict[str, Any]] = []
+        if role_exists:  # make its ACLs today's (deleting it also takes it off its client)
+            follow += [
+                {"command": "deleteRole", "rolename": role["rolename"]},
+                {"command": "createRole", **role},
+            ]
+        if client_exists:
+            follow.append({"command": "setClientPassword", "username": login, "password": password})
+        if role_exists or client_exists:
+            follow.append(
+                {"command": "addClientRole", "username": login, "rolename": role["rolename"], "priority": 0}
             )
+            self.execute(follow)
         return password
 
     def rotate(self, login: str) -> str:

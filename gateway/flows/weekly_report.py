@@ -21,6 +21,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import perf_counter
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,7 @@ from gateway.cases.feedback import noisy_devices
 from gateway.context import GatewayContext
 from gateway.notify import service as notify
 from gateway.people.areas import SiteAreas
+from gateway.performance.metrics import REPORT_DRAW_SECONDS, WEEKLY_REPORTS
 from gateway.performance.models import Report
 from gateway.performance.periods import Period, last_full_week
 from gateway.performance.weekly import NoisyLine, WeeklyFigures, render, weekly_figures
@@ -80,6 +82,7 @@ class Drawn:
 
 def draw_report(session: Session, ctx: GatewayContext, area: str, week: Period, now: datetime) -> Drawn:
     """The figures and the pages (reads only: drawing takes seconds, no write lock is held)."""
+    started = perf_counter()
     site = ctx.site
     grids = grids_of(ctx, area)
     figures = weekly_figures(session, site, area, grids, week)
@@ -94,6 +97,7 @@ def draw_report(session: Session, ctx: GatewayContext, area: str, week: Period, 
         for d in noisy_devices(session, site, week.start, week.end, grids, limit=5)
     ]
     page, pdf = render(figures, site.settings.site.tz, now)
+    REPORT_DRAW_SECONDS.observe(perf_counter() - started)
     return Drawn(area, week, figures, page, pdf)
 
 
@@ -135,6 +139,7 @@ def keep_report(
         head = figures.headline()
         text = f"案件 {head['cases']}（上周 {head['previous']}） · 误报 {head['dismissed']}"
         sent = len(notify.queue_report_link(session, send_to.send_to, figures.title, text, link, now))
+    WEEKLY_REPORTS.labels("schedule" if scheduled else "on_demand").inc()
     log.info(
         "weekly report %s made for %s (%s) by %s; %d receivers told",
         report.id,

@@ -70,6 +70,14 @@ def test_hotspot_map_and_assessment_on_the_console(
     hottest = max(painted, key=lambda p: p[1])[0]
     expect(page.locator("table.spots.grid tbody tr").first).to_have_attribute("data-key", hottest)
 
+    # response per community: the on-time share the API gives, and every community is there
+    lines = api_get(base, "/api/v1/analytics/response", {"week": "2026-W17", "by": "community"})["items"]
+    for line in (x for x in lines if x["key"]):
+        rate = line["on_time_rate"]
+        expect(page.locator(f'.response-table tr[data-key="{line["key"]}"] .on-time')).to_have_text(
+            "—" if rate is None else f"{100 * rate:.1f}%"
+        )
+
     # the assessment of April: ranked within each community, the scores the API gives
     page.fill("#a-month", "2026-04")
     page.locator("#a-month").dispatch_event("change")

@@ -6,7 +6,7 @@
 import { api, query } from "/ui/common/api.js";
 import { $, el, toast } from "/ui/common/dom.js";
 import { label, t } from "/ui/common/i18n.js";
-import { dateTime } from "/ui/common/time.js";
+import { dateTime, duration } from "/ui/common/time.js";
 import { SiteMap } from "./map.js";
 
 // Five classes, light to dark: a sequential scale reads as "more" without a legend lesson.
@@ -46,15 +46,16 @@ export class Analytics {
   async load() {
     const w = query({ week: this.week });
     try {
-      const [density, spots, hazards, noisy, assessment, reports] = await Promise.all([
+      const [density, spots, hazards, noisy, assessment, reports, response] = await Promise.all([
         api.get("/api/v1/analytics/density" + w),
         api.get("/api/v1/analytics/hotspots" + query({ week: this.week, by: "grid" })),
         api.get("/api/v1/analytics/hotspots" + query({ week: this.week, by: "hazard_type" })),
         api.get("/api/v1/analytics/false-alarms" + query({ limit: 8 })),
         api.get("/api/v1/analytics/assessment" + query({ month: this.month, kind: this.kind })),
         api.get("/api/v1/weekly-reports"),
+        api.get("/api/v1/analytics/response" + query({ week: this.week, by: "community" })),
       ]);
-      this.data = { density, spots, hazards, noisy, assessment, reports };
+      this.data = { density, spots, hazards, noisy, assessment, reports, response };
       this.week = this.week || spots.period.label;
       this.month = this.month || assessment.period.label;
       this.draw();
@@ -89,6 +90,7 @@ export class Analytics {
           el("h3", { text: t("analytics.hot_grids") }), this.spotTable(d.spots.items.filter((h) => h.cases || h.previous).slice(0, 10), "grid"),
           el("h3", { text: t("analytics.by_type") }), this.spotTable(d.hazards.items.filter((h) => h.cases || h.previous), "hazard"),
           el("h3", { text: t("analytics.noisy") }), this.noisyTable(d.noisy.items))),
+      el("section", { class: "response" }, el("h3", { text: t("analytics.response") }), this.responseTable(d.response.items)),
       el("section", { class: "assessment" },
         el("header", { class: "analytics-head" },
           el("h3", { text: t("analytics.assessment") }),
@@ -138,6 +140,24 @@ export class Analytics {
         el("td", { class: "num", text: String(h.previous) }),
         el("td", { class: `num ${h.change > 0 ? "up" : h.change < 0 ? "down" : ""}`, text: change(h) }),
         el("td", { class: "num", text: String(h.dismissed) })))));
+  }
+
+  // Per community: how fast tasks were taken up, reached and resolved (p50/p90), and on time.
+  responseTable(items) {
+    const time = (s) => (s === null || s === undefined ? "—" : duration(s));
+    const cols = ["name", "tasks", "accept_p50", "arrive_p50", "arrive_p90", "resolve_p50", "on_time", "sent_back", "escalations"];
+    return el("table", { class: "mini response-table" },
+      el("thead", {}, el("tr", {}, ...cols.map((k) => el("th", { text: t(`analytics.col.${k}`) })))),
+      el("tbody", {}, ...items.filter((r) => r.key).map((r) => el("tr", { "data-key": r.key },
+        el("td", { text: r.name }),
+        el("td", { class: "num", text: String(r.offered) }),
+        el("td", { class: "num", text: time(r.accept.p50_s) }),
+        el("td", { class: "num", text: time(r.arrival.p50_s) }),
+        el("td", { class: "num", text: time(r.arrival.p90_s) }),
+        el("td", { class: "num", text: time(r.resolve.p50_s) }),
+        el("td", { class: "num on-time", text: pct(r.on_time_rate) }),
+        el("td", { class: "num", text: String(r.sent_back) }),
+        el("td", { class: "num", text: String(r.escalations) })))));
   }
 
   noisyTable(items) {
