@@ -61,6 +61,14 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Larger request bodies are refused (413)."
     )
+    dynsec_host: str | None = Field(
+        default=None,
+        description="The site broker whose dynamic-security plugin gives devices their logins "
+        "(docs/broker-access.md); unset: installers get no credentials from the API.",
+    )
+    dynsec_port: int = Field(default=1883, ge=1, le=65535)
+    dynsec_username: str = Field(default="admin", description="The login that may use $CONTROL.")
+    dynsec_password: str = Field(default="", description="Its password (from credentials.json).")
     max_photo_bytes: int = Field(
         default=16 * 1_048_576,
         ge=1024,

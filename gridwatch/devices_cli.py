@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from contracts.site import Site
-from contracts.topics import Login, Rule
+from gateway.devices.logins import login_of
 from gridwatch.users_cli import DEFAULT_DB, DEFAULT_SITE, DbOpt, SiteOpt, _store
 
 devices_app = typer.Typer(
@@ -55,19 +54,6 @@ def import_csv(
         out.print(f"[yellow]{escape(problem)}[/yellow]")
     if report.problems:
         raise typer.Exit(1)
-
-
-def login_of(site: Site, ident: str) -> tuple[Login, tuple[Rule, ...]]:
-    """The broker login kind and rules of a node or GridWatch-speaking sensor of the site files."""
-    from contracts.topics import Roster
-
-    for kind, login, rules in Roster.from_site(site).logins():
-        if login == ident and kind in (Login.NODE, Login.DEVICE):
-            return kind, rules
-    raise ValueError(
-        f"{ident!r} is neither an edge node nor a GridWatch-speaking sensor of the site files: cameras "
-        "and zigbee2mqtt or Modbus sensors speak through their node and have no login of their own"
-    )
 
 
 @devices_app.command("credentials")

@@ -6,10 +6,11 @@ registry for serials, installed positions, lifecycle and health.
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+from typing import Annotated, Literal
 
 import yaml
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 from sqlalchemy.orm import Session
@@ -18,16 +19,19 @@ from cloud_api.auth import Access, Perm, Place, allow
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep, SessionDep
 from cloud_api.params import Limit, Offset
+from contracts.dynsec import Dynsec, DynsecError
 from contracts.geo import GeoPoint
 from contracts.site import Site
 from gateway.cases.devices import open_troubles
 from gateway.devices import queries, registry
+from gateway.devices.logins import login_of
 from gateway.devices.models import Device, DeviceKind
 from gateway.devices.queries import RegistryView
 from gateway.flows import commissioning
 from gateway.flows.commissioning import CheckView
 from gateway.people.areas import SiteAreas
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["devices"], route_class=GuardedRoute)
 Reader = Annotated[Access, Depends(allow(Perm.READ_DEVICES))]
 Installer = Annotated[Access, Depends(allow(Perm.INSTALL_DEVICES))]
@@ -256,3 +260,70 @@ def check_result(
 ) -> CheckView:
     row = _row(session, areas, access, device_id)
     return commissioning.verdict(session, ctx, row, ctx.now())
+
+
+class CredentialsRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    action: Literal["issue", "rotate", "revoke"] = Field(
+        default="issue", description="issue (or renew) the login, rotate its password, or revoke it"
+    )
+
+
+class Credentials(BaseModel):
+    login: str
+    kind: str  # node or device
+    password: str | None  # shown once: the broker keeps only a hash (None after a revoke)
+    broker_host: str
+    broker_port: int
+
+
+@router.post(
+    "/registry/{device_id}/credentials",
+    response_model=Credentials,
+    summary="The device's own broker login (dynamic security): issue, rotate or revoke",
+)
+def registry_credentials(
+    device_id: DeviceId,
+    body: CredentialsRequest,
+    request: Request,
+    session: ReadSessionDep,
+    ctx: CtxDep,
+    areas: AreasDep,
+    access: Installer,
+) -> Credentials:
+    row = _row(session, areas, access, device_id)
+    settings = request.app.state.settings
+    if not settings.dynsec_host:
+        raise HTTPException(
+            409,
+            "this site's broker logins are not managed by the API: set GRIDWATCH_DYNSEC_HOST and "
+            "GRIDWATCH_DYNSEC_PASSWORD (docs/broker-access.md), or use gridwatch devices credentials",
+        )
+    try:
+        kind, rules = login_of(ctx.site, row.id)
+    except ValueError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    broker = Dynsec(
+        settings.dynsec_host, settings.dynsec_port, settings.dynsec_username, settings.dynsec_password
+    )
+    try:
+        if body.action == "revoke":
+            broker.revoke(row.id)
+            password = None
+        elif body.action == "rotate":
+            password = broker.rotate(row.id)
+        else:
+            password = broker.provision(kind, row.id, rules)
+    except DynsecError as exc:
+        raise HTTPException(502, f"the broker refused: {exc}") from exc
+    log.info(
+        "broker login of %s: %s by %s", row.id, body.action, access.caller.id, extra={"device_id": row.id}
+    )
+    return Credentials(
+        login=row.id,
+        kind=kind.value,
+        password=password,
+        broker_host=settings.dynsec_host,
+        broker_port=settings.dynsec_port,
+    )

@@ -39,7 +39,9 @@ class SlaTimer(Base):
     __tablename__ = "sla_timers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(160), unique=True, doc="case:phase:task — one timer each")
+    key: Mapped[str] = mapped_column(
+        String(160), unique=True, insert_sentinel=True, doc="case:phase:task — one timer each"
+    )
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
     task_id: Mapped[str | None] = mapped_column(String(36), index=True)
     worker_id: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from cloud_api.app import create_app
 from contracts import topics
 from contracts.dynsec import Dynsec
 from contracts.site import Site
 from contracts.topics import Channel, Login, Roster
+from gateway.people.models import Role
+from tests.conftest import DEMO_SITE
 from tests.helpers import run_gridwatch, wait_until
+from tests.people import add_person, api_settings
 from tests.secured_broker import Login as Connect
 from tests.secured_broker import secured_broker
 
@@ -17,7 +23,7 @@ NEW = "gas-new-7"  # a GridWatch-speaking gas detector put up today: no login in
 
 
 def test_a_provisioned_device_publishes_on_its_own_topics_only_and_rotation_and_revocation_hold(
-    tmp_path: Path, demo_site: Site
+    tmp_path: Path, demo_site: Site, sqlite_url: str
 ) -> None:
     with secured_broker(tmp_path, "dynsec", Roster.from_site(demo_site)) as sb:
         admin = Dynsec("127.0.0.1", sb.site_port, "admin", sb.password("admin"))
@@ -74,3 +80,47 @@ def test_a_provisioned_device_publishes_on_its_own_topics_only_and_rotation_and_
         printed = done.stdout.strip().splitlines()[-1]
         assert not Connect(sb.site_port, "node-gongye-1", node_pw).accepted
         assert Connect(sb.site_port, "node-gongye-1", printed).accepted
+
+        # an installer of Donghu gets the login of Donghu's GridWatch-speaking gas detector from the API
+        settings = api_settings(
+            DEMO_SITE,
+            sqlite_url,
+            access_check_s=0,
+            dynsec_host="127.0.0.1",
+            dynsec_port=sb.site_port,
+            dynsec_password=sb.password("admin"),
+        )
+        with TestClient(create_app(settings)) as api:
+            sessions = api.app.state.sessions  # type: ignore[attr-defined]
+            headers = {}
+            for person, area in (("inst-donghu", "c-donghu"), ("inst-park", "c-gongye")):
+                add_person(sessions, person, [Role.INSTALLER], [area], "dynsec-pass-1")
+                signed = api.post(
+                    "/api/v1/auth/sign-in", json={"username": person, "password": "dynsec-pass-1"}
+                )
+                headers[person] = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+                api.cookies.clear()
+            gas = "gas-restaurant-3"
+            issued = api.post(f"/api/v1/registry/{gas}/credentials", json={}, headers=headers["inst-donghu"])
+            assert issued.status_code == 200, issued.text
+            given = issued.json()
+            assert (given["login"], given["kind"], given["broker_port"]) == (gas, "device", sb.site_port)
+            sensor = Connect(sb.site_port, gas, given["password"], client_id=gas)
+            assert (
+                sensor.accepted
+                and not sensor.publish(topics.device_topic(gas, Channel.READING), b"{}").is_failure
+            )
+            sensor.close()
+            other = api.post(f"/api/v1/registry/{gas}/credentials", json={}, headers=headers["inst-park"])
+            assert other.status_code == 403
+            camera = api.post(
+                "/api/v1/registry/cam-rental-yard/credentials", json={}, headers=headers["inst-donghu"]
+            )
+            assert camera.status_code == 409 and "through their node" in camera.json()["detail"]
+            gone = api.post(
+                f"/api/v1/registry/{gas}/credentials",
+                json={"action": "revoke"},
+                headers=headers["inst-donghu"],
+            )
+            assert gone.status_code == 200 and gone.json()["password"] is None
+            assert not Connect(sb.site_port, gas, given["password"], client_id=gas).accepted
