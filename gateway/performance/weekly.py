@@ -19,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from contracts.site import Site
 from gateway.cases.labels import hazard_label
-from gateway.performance.areas import By, Grids, SiteMap
+from gateway.cases.models import Case
+from gateway.escalation.models import Escalation
+from gateway.performance.areas import By, Grids, SiteMap, in_grids
 from gateway.performance.hotspots import Hotspot, hotspots, trend
 from gateway.performance.periods import Period, weeks_ending
 from gateway.performance.response import Response, response
+from gateway.sla.models import Outcome, SlaTimer
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,18 @@ class NoisyLine(BaseModel):
     cases: int
 
 
+class Troubled(BaseModel):
+    """A case of the week that went wrong: a deadline missed, or escalated (提级)."""
+
+    case_id: str
+    title: str
+    grid_name: str
+    severity: str
+    status: str
+    breaches: list[str]  # SLA phases breached
+    escalations: int
+
+
 class WeeklyFigures(BaseModel):
     area: str
     area_name: str
@@ -72,6 +88,8 @@ class WeeklyFigures(BaseModel):
     response: list[Response]
     overall: Response
     noisy: list[NoisyLine] = []
+    troubled: list[Troubled] = []
+    troubled_total: int = 0
 
     def headline(self) -> dict[str, Any]:
         """What lists and group messages show."""
@@ -99,7 +117,10 @@ def weekly_figures(session: Session, site: Site, area: str, grids: Grids, week: 
     lines = [r for r in response(session, places, week.start, week.end, by, grids) if r.key is not None]
     overall = response(session, places, week.start, week.end, By.ALL, grids)[0]
     area_name = site.areas[area].name if area in site.areas else site.settings.site.name
+    troubled, troubled_total = went_wrong(session, site, week, grids)
     return WeeklyFigures(
+        troubled=troubled,
+        troubled_total=troubled_total,
         area=area,
         area_name=area_name,
         site_name=site.settings.site.name,
@@ -117,6 +138,52 @@ def weekly_figures(session: Session, site: Site, area: str, grids: Grids, week: 
         response=lines,
         overall=overall,
     )
+
+
+SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2, "info": 3}
+
+
+def went_wrong(
+    session: Session, site: Site, week: Period, grids: Grids, top: int = TOP
+) -> tuple[list[Troubled], int]:
+    """The cases opened in the week that missed a deadline or were escalated: the worst ``top``
+    (most severe, then most breaches and escalations) and how many there were."""
+    opened = and_(Case.opened_at >= week.start, Case.opened_at < week.end, in_grids(Case.grid_id, grids))
+    breached = (
+        select(SlaTimer.case_id, SlaTimer.phase)
+        .join(Case, Case.id == SlaTimer.case_id)
+        .where(opened, SlaTimer.outcome == Outcome.BREACHED.value)
+    )
+    told = (
+        select(Escalation.case_id, func.count())
+        .join(Case, Case.id == Escalation.case_id)
+        .where(opened, Escalation.skipped.is_(False))
+        .group_by(Escalation.case_id)
+    )
+    phases: dict[str, list[str]] = {}
+    for case_id, phase in session.execute(breached):
+        phases.setdefault(case_id, []).append(phase)
+    escalated = {case_id: int(n) for case_id, n in session.execute(told)}
+    ids = set(phases) | set(escalated)
+    if not ids:
+        return [], 0
+    cases = session.execute(
+        select(Case.id, Case.title, Case.grid_id, Case.severity, Case.status).where(Case.id.in_(sorted(ids)))
+    ).all()
+    out = [
+        Troubled(
+            case_id=c.id,
+            title=c.title,
+            grid_name=site.areas[c.grid_id].name if c.grid_id in site.areas else "",
+            severity=c.severity,
+            status=c.status,
+            breaches=sorted(set(phases.get(c.id, []))),
+            escalations=escalated.get(c.id, 0),
+        )
+        for c in cases
+    ]
+    out.sort(key=lambda t: (SEVERITY_ORDER.get(t.severity, 9), -len(t.breaches) - t.escalations, t.case_id))
+    return out[:top], len(out)
 
 
 # ---------------------------------------------------------------- charts
@@ -267,6 +334,12 @@ def _html(f: WeeklyFigures, tz: Any, made_at: datetime, charts: list[str]) -> st
         for n in f.noisy
     )
     resp = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in _response_rows(f))
+    wrong = "".join(
+        f'<tr data-case="{e(w.case_id)}"><td>{e(w.title)}</td><td>{e(w.grid_name)}</td>'
+        f"<td>{e(w.severity)}</td>"
+        f"<td>{e(', '.join(w.breaches) or '-')}</td><td>{w.escalations}</td></tr>"
+        for w in f.troubled
+    )
     imgs = "".join(f'<img alt="chart" src="data:image/png;base64,{c}">' for c in charts)
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{e(f.title)}</title>
@@ -293,6 +366,9 @@ td:first-child,th:first-child{{text-align:left}}
 {imgs}
 <h2>响应时效 Response</h2>
 <table><tr>{"".join(f"<th>{e(h)}</th>" for h in RESPONSE_HEAD)}</tr>{resp}</table>
+<h2>出了问题的案件 Cases that went wrong ({f.troubled_total})</h2>
+<table><tr><th>案件 case</th><th>网格 grid</th><th>级别</th><th>超时 missed</th><th>升级</th></tr>
+{wrong}</table>
 <h2>误报最多的设备 Devices with most false alarms</h2>
 <table><tr><th>设备 device</th><th>网格 grid</th><th>误报 false</th><th>案件 cases</th></tr>{noisy}</table>
 </body></html>
@@ -332,13 +408,27 @@ def _pdf(f: WeeklyFigures, tz: Any, made_at: datetime) -> bytes:
         _hazard_chart(page.add_subplot(grid[3]), f)
         pdf.savefig(page)
         page = _figure(8.27, 11.69)
-        ax = page.add_subplot(211)
+        ax = page.add_subplot(311)
         ax.axis("off")
         ax.set_title("响应时效 Response", fontsize=13, loc="left")
         table = ax.table(cellText=_response_rows(f), colLabels=RESPONSE_HEAD, loc="upper center")
         table.auto_set_font_size(False)
         table.set_fontsize(7)
-        ax = page.add_subplot(212)
+        ax = page.add_subplot(312)
+        ax.axis("off")
+        ax.set_title(f"出了问题的案件 Cases that went wrong ({f.troubled_total})", fontsize=13, loc="left")
+        rows = [
+            [w.title[:28], w.grid_name[:14], w.severity, ", ".join(w.breaches) or "-", str(w.escalations)]
+            for w in f.troubled
+        ] or [["-", "", "", "", ""]]
+        table = ax.table(
+            cellText=rows,
+            colLabels=["案件 case", "网格 grid", "级别", "超时 missed", "升级"],
+            loc="upper center",
+        )
+        table.auto_set_font_size(False)
+        table.set_fontsize(7)
+        ax = page.add_subplot(313)
         ax.axis("off")
         ax.set_title("误报最多的设备 Devices with most false alarms", fontsize=13, loc="left")
         rows = [[n.name, n.grid_name, str(n.false_alarms), str(n.cases)] for n in f.noisy] or [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import subprocess
 from collections import defaultdict
@@ -357,11 +358,22 @@ def test_weekly_report_on_schedule_sent_as_a_link_and_kept(
     path = park.link.removeprefix("https://gridwatch.qingshan.example.cn")
     page = api.client.get(path)
     assert page.status_code == 200 and f"<h1>{title}</h1>" in page.text
-    start = api.end - timedelta(days=7)
+    last_start = api.end - timedelta(days=7)
     grids = grids_of(demo_site, PARK)
-    counts = expected_counts(rows, demo_site, start, api.end, lambda c: c["grid_id"] in grids)
+    counts = expected_counts(rows, demo_site, last_start, api.end, lambda c: c["grid_id"] in grids)
     assert f"案件 cases<b>{counts[True][0]}</b>" in page.text
     assert page.text.count("data:image/png;base64,") == 3  # the charts, inline
+    # the cases that went wrong: opened in the week in the park, a deadline missed or escalated
+    opened = {
+        c["id"]
+        for c in rows.tables["cases"]
+        if last_start <= c["opened_at"] < api.end and c["grid_id"] in grids
+    }
+    wrong = {t["case_id"] for t in rows.tables["sla_timers"] if t["outcome"] == "breached"}
+    wrong |= {e["case_id"] for e in rows.tables["escalations"] if not e["skipped"]}
+    listed = set(re.findall(r'<tr data-case="([^"]+)">', page.text))
+    assert f"Cases that went wrong ({len(opened & wrong)})" in page.text
+    assert listed <= opened & wrong and len(listed) == min(10, len(opened & wrong)) and listed
     assert api.client.get(path.replace("shared/", "shared/x")).status_code == 404
 
     # the PDF: rendered to PNG, not blank, the title and the charts' titles in its text
