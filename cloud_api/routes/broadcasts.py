@@ -21,11 +21,11 @@ from cloud_api.auth.guard import GuardedRoute, UploadRoute
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from cloud_api.idempotency import KEY, Conflict, OnceDep
 from cloud_api.params import AwareTime
+from cloud_api.routes.photos import clean_photo
 from contracts import GeoPoint
 from contracts.envelope import Envelope
 from gateway.broadcasts import queries
 from gateway.broadcasts.models import Broadcast, BroadcastPhoto
-from gateway.evidence import photos
 from gateway.flows.broadcasts import (
     BroadcastRefused,
     Notice,
@@ -220,17 +220,7 @@ async def _body(request: Request) -> bytes:
 def put_photo(
     photo_id: Id, request: Request, data: Annotated[bytes, Depends(_body)], ctx: CtxDep, access: Sender
 ) -> PhotoAnswer:
-    settings = request.app.state.settings
-    try:
-        photo = photos.process(
-            data,
-            request.headers.get("content-type", ""),
-            None,
-            ctx.site.settings.site.tz,
-            photos.PhotoLimits(max_pixels=settings.max_photo_pixels),
-        )
-    except photos.PhotoRefused as exc:
-        raise HTTPException(exc.status, exc.detail) from None
+    photo = clean_photo(request, data, request.headers.get("content-type", ""), None)
     with request.app.state.sessions() as session, session.begin():
         held = session.get(BroadcastPhoto, photo_id)
         if held is not None:

@@ -71,6 +71,23 @@ async def _body(request: Request) -> bytes:
     return await request.body()
 
 
+def clean_photo(request: Request, data: bytes, content_type: str, name: str | None) -> photos.Photo:
+    """A phone's photo checked and cleaned as every upload is (a worker's, a resident's, a
+    broadcast's): 415 not an image or not what it says, 413/422 too large or too many pixels."""
+    settings = request.app.state.settings
+    site = request.app.state.site
+    try:
+        return photos.process(
+            data,
+            content_type,
+            name,
+            site.settings.site.tz,
+            photos.PhotoLimits(max_pixels=settings.max_photo_pixels),
+        )
+    except photos.PhotoRefused as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+
+
 @router.put(
     "/{photo_id}",
     response_model=PhotoView,
@@ -112,18 +129,7 @@ def put_photo(
     replayed = once.replay(read)  # a retry: no need to decode it again
     if replayed is not None:
         return replayed
-    settings = request.app.state.settings
-    limits = photos.PhotoLimits(max_pixels=settings.max_photo_pixels)
-    try:
-        photo = photos.process(
-            data,
-            request.headers.get("content-type", ""),
-            filename_of(request),
-            ctx.site.settings.site.tz,
-            limits,
-        )
-    except photos.PhotoRefused as exc:
-        raise HTTPException(exc.status, exc.detail) from None
+    photo = clean_photo(request, data, request.headers.get("content-type", ""), filename_of(request))
     where = GeoPoint(lon=lon, lat=lat) if lon is not None and lat is not None else None
     now = ctx.now()
 

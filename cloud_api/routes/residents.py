@@ -31,10 +31,10 @@ from cloud_api.auth.errors import Refusal
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep, SiteDep
 from cloud_api.idempotency import Conflict, OnceDep
+from cloud_api.routes.photos import clean_photo
 from contracts import GeoPoint, HazardType, Severity
 from contracts.envelope import Envelope
 from contracts.site.models import GridLevel
-from gateway.evidence import photos
 from gateway.flows.resident_reports import ResidentReportIn, take_resident_report
 from gateway.residents import proof
 from gateway.residents.queries import address_hash, public_status, retry_after, sent_since
@@ -229,16 +229,7 @@ def report(
             data = base64.b64decode(body.photo.data, validate=True)
         except (binascii.Error, ValueError):
             raise HTTPException(422, "photo.data is not base64") from None
-        try:
-            photo = photos.process(
-                data,
-                body.photo.content_type,
-                body.photo.name,
-                ctx.site.settings.site.tz,
-                photos.PhotoLimits(max_pixels=settings.max_photo_pixels),
-            )
-        except photos.PhotoRefused as exc:
-            raise HTTPException(exc.status, exc.detail) from None
+        photo = clean_photo(request, data, body.photo.content_type, body.photo.name)
     try:
         Envelope.model_validate({"id": body.id, "source": "resident", "seq": 0})
     except ValueError:
