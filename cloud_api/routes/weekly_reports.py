@@ -21,6 +21,7 @@ from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
 from contracts.envelope import Identifier
 from gateway.context import GatewayContext
 from gateway.flows import weekly_report
+from gateway.performance.metrics import WEEKLY_REPORTS
 from gateway.performance.models import Report
 from gateway.performance.periods import last_full_week, parse_week
 
@@ -123,6 +124,7 @@ def make(
     reading.rollback()  # nothing held while the report is written
     with session.begin():
         made = weekly_report.keep_report(session, ctx, drawn, access.caller.actor, now)
+    WEEKLY_REPORTS.labels("on_demand").inc()
     report = session.get(Report, made.report_id)
     assert report is not None
     return _item(ctx, report)

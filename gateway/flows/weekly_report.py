@@ -139,7 +139,6 @@ def keep_report(
         head = figures.headline()
         text = f"案件 {head['cases']}（上周 {head['previous']}） · 误报 {head['dismissed']}"
         sent = len(notify.queue_report_link(session, send_to.send_to, figures.title, text, link, now))
-    WEEKLY_REPORTS.labels("schedule" if scheduled else "on_demand").inc()
     log.info(
         "weekly report %s made for %s (%s) by %s; %d receivers told",
         report.id,
@@ -194,6 +193,7 @@ def make_due(sessions: sessionmaker[Session], ctx: GatewayContext) -> list[Made]
                 made.append(
                     keep_report(session, ctx, drawn, "schedule", now, scheduled=True, send_to=edition)
                 )
+            WEEKLY_REPORTS.labels("schedule").inc()  # counted once committed
         except IntegrityError:  # another gateway made it first
             log.info("weekly report %s was made by another gateway", key)
     return made

@@ -411,19 +411,27 @@ def _pdf(f: WeeklyFigures, tz: Any, made_at: datetime) -> bytes:
         ax = page.add_subplot(311)
         ax.axis("off")
         ax.set_title("响应时效 Response", fontsize=13, loc="left")
-        table = ax.table(cellText=_response_rows(f), colLabels=RESPONSE_HEAD, loc="upper center")
+        table = ax.table(
+            cellText=_response_rows(f),
+            colLabels=RESPONSE_HEAD,
+            colWidths=[0.24] + [0.095] * 8,  # the first column holds names
+            cellLoc="left",
+            loc="upper center",
+        )
         table.auto_set_font_size(False)
         table.set_fontsize(7)
         ax = page.add_subplot(312)
         ax.axis("off")
         ax.set_title(f"出了问题的案件 Cases that went wrong ({f.troubled_total})", fontsize=13, loc="left")
         rows = [
-            [w.title[:28], w.grid_name[:14], w.severity, ", ".join(w.breaches) or "-", str(w.escalations)]
+            [w.title[:40], w.grid_name[:14], w.severity, ", ".join(w.breaches) or "-", str(w.escalations)]
             for w in f.troubled
         ] or [["-", "", "", "", ""]]
         table = ax.table(
             cellText=rows,
             colLabels=["案件 case", "网格 grid", "级别", "超时 missed", "升级"],
+            colWidths=[0.42, 0.16, 0.1, 0.24, 0.08],
+            cellLoc="left",
             loc="upper center",
         )
         table.auto_set_font_size(False)
@@ -435,7 +443,11 @@ def _pdf(f: WeeklyFigures, tz: Any, made_at: datetime) -> bytes:
             ["-", "", "", ""]
         ]
         table = ax.table(
-            cellText=rows, colLabels=["设备 device", "网格 grid", "误报", "案件"], loc="upper center"
+            cellText=rows,
+            colLabels=["设备 device", "网格 grid", "误报", "案件"],
+            colWidths=[0.4, 0.3, 0.15, 0.15],
+            cellLoc="left",
+            loc="upper center",
         )
         table.auto_set_font_size(False)
         table.set_fontsize(8)
