@@ -7,7 +7,8 @@ one maintenance case for the installers of its area when an edge node stays offl
    every ``SEEN_EVERY`` per device: the ingest path stays one write per batch, not per message),
    first valid message → commissioned, online / offline with the reason, a camera's or
    sensor's health from its node; a node back online closes its offline case;
-3. :func:`open_offline_cases` (a timer in ``duties.py``): a node offline longer than
+3. :func:`open_offline_cases` (a timer in ``duties.py``): a node that says it is online but has
+   been silent that long is offline since it was last heard; a node offline longer than
    ``fleet.node_offline_after_s`` (site.yaml) opens ONE ``device_offline`` maintenance case on
    the node, placed in its grid: the centre's wall hears of it and the installers of that area
    see it (``GET /api/v1/maintenance``); grid workers are never sent (maintenance is not
@@ -111,10 +112,11 @@ def apply(session: Session, ctx: GatewayContext, batch: FleetBatch, now: datetim
     if not wanted:
         return
     rows = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(sorted(wanted))))}
-    for ident, at in batch.heard.items():
+    for ident in batch.heard:
         row = rows.get(ident)
         if row is not None and row.status != Lifecycle.RETIRED.value:
-            registry.heard(row, now, min(at, now))
+            # when the gateway heard it, not what the device's clock says (silence is judged on ours)
+            registry.heard(row, now, now)
             if row.status in (Lifecycle.COMMISSIONED.value, Lifecycle.OFFLINE.value) and row.kind == "node":
                 # a node that speaks is online, whatever its retained status said
                 _availability(session, ctx, row, True, "heard from", now)
@@ -163,7 +165,7 @@ def _health(rows: dict[str, Device], health: EdgeHealth, now: datetime) -> None:
         }
         down = camera.state in _CAMERA_DOWN
         if camera.state == "streaming":
-            registry.heard(row, now, min(health.ts, now))
+            registry.heard(row, now, now)  # streaming as of this health, heard now
         if down or camera.state == "streaming":
             registry.set_availability(row, not down, camera.error or camera.state, now)
     for sensor in health.sensors:
@@ -203,6 +205,26 @@ def _open_offline_case(session: Session, node_id: str) -> Case | None:
     )
 
 
+def _silent_nodes(session: Session, now: datetime, silence: timedelta) -> None:
+    """A node that says it is online but has sent nothing for ``silence`` is offline since it was
+    last heard (its broker went away with its will, or a stale retained "online")."""
+    rows = session.scalars(
+        select(Device).where(
+            Device.kind == DeviceKind.NODE.value,
+            Device.status.in_([Lifecycle.ONLINE.value, Lifecycle.COMMISSIONED.value]),
+            Device.last_seen_at <= now - silence,
+        )
+    ).all()
+    for row in rows:
+        if row.last_seen_at is None:  # never: the query compares it
+            continue
+        registry.set_availability(row, False, f"silent since {row.last_seen_at.isoformat()}", now)
+        row.status_since = row.last_seen_at
+        log.warning(
+            "edge node %s silent since %s", row.id, row.last_seen_at.isoformat(), extra={"device_id": row.id}
+        )
+
+
 class _OwnPlaceOnly(CaseBook):
     """A node's offline case is the node's own: never folded into a nearby sensor's case."""
 
@@ -213,6 +235,7 @@ class _OwnPlaceOnly(CaseBook):
 def open_offline_cases(session: Session, ctx: GatewayContext, now: datetime) -> list[Case]:
     """One maintenance case per edge node offline longer than ``fleet.node_offline_after_s``."""
     after = timedelta(seconds=ctx.site.settings.fleet.node_offline_after_s)
+    _silent_nodes(session, now, max(after, 2 * SEEN_EVERY))
     rows = session.scalars(
         select(Device).where(
             Device.kind == DeviceKind.NODE.value,

@@ -9,6 +9,7 @@ from contracts.devices import CameraHealth
 from gateway.cases.models import Case
 from gateway.devices.models import Device
 from gateway.devices.registry import sync_from_site
+from gateway.flows.fleet import open_offline_cases
 from tests.gateway.conftest import Harness
 
 CAMERA = "cam-factory-a"
@@ -69,3 +70,33 @@ def test_statuses_health_and_a_cleared_trouble(harness: Harness) -> None:
         [case] = s.scalars(select(Case).where(Case.device_id == CAMERA))
     assert (case.status, case.category) == ("closed", "maintenance")
     assert _row(h, CAMERA).status == "online"
+
+
+def test_a_node_silent_past_the_offline_time_gets_its_case_and_speaking_again_closes_it(
+    harness: Harness,
+) -> None:
+    h = harness
+    with h.sessions() as s, s.begin():
+        sync_from_site(s, h.ctx.site, h.ctx.grids, h.clock.now())
+    h.seq += 1
+    h.send(topics.node_health(NODE), EdgeHealth(source=NODE, seq=h.seq, ts=h.clock.now(), uptime_s=1))
+    heard = h.clock.now()
+    assert _row(h, NODE).status == "online"
+    after = h.ctx.site.settings.fleet.node_offline_after_s
+    h.clock.advance(after - 1)
+    with h.sessions() as s, s.begin():
+        assert open_offline_cases(s, h.ctx, h.clock.now()) == []
+    assert _row(h, NODE).status == "online"
+    h.clock.advance(2)
+    with h.sessions() as s, s.begin():
+        [case] = open_offline_cases(s, h.ctx, h.clock.now())
+        case_id = case.id
+    row = _row(h, NODE)
+    assert (row.status, row.status_since) == ("offline", heard)
+    assert row.status_reason == f"silent since {heard.isoformat()}"
+    h.clock.advance(5)
+    h.seq += 1
+    h.send(topics.node_health(NODE), EdgeHealth(source=NODE, seq=h.seq, ts=h.clock.now(), uptime_s=400))
+    with h.sessions() as s:
+        assert s.get(Case, case_id).status == "closed"  # type: ignore[union-attr]
+    assert _row(h, NODE).status == "online"
