@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -214,6 +215,9 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
     app.state.areas = SiteAreas(site)
     app.state.passwords = Passwords(HashCost(settings.password_time_cost, settings.password_memory_kib))
     app.state.tokens = AccessTokens(keys, settings.access_ttl_s)
+    # Keys the residents' per-address hashes (gateway.residents.queries.address_hash): without a
+    # secret, sha256 of an IPv4 address is undone by trying all 2**32 of them.
+    app.state.address_key = hashlib.sha256(b"gridwatch resident address|" + keys[0].secret).digest()
     app.state.book = AccessBook(
         app.state.read_sessions,
         app.state.areas,

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,17 +36,24 @@ from gateway.events.schemas import ReadingEvent
 from gateway.evidence import queries as evidence_queries
 from gateway.evidence.schemas import EvidenceView
 from gateway.people.areas import SiteAreas
-from gateway.people.models import Person
+from gateway.people.models import Person, Role
+from gateway.residents.queries import call_backs
 from gateway.sla.queries import deadlines
 from gateway.sla.schemas import DeadlineView
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], route_class=GuardedRoute)
 CaseReader = Annotated[Access, Depends(allow(Perm.READ_CASES))]
+CALL_BACK_ROLES = frozenset({Role.OPERATOR, Role.DEPARTMENT})  # who may see a resident's phone
 EXPORT_MAX_ROWS = 100_000  # a spreadsheet's worth; narrow the filter for more
 
 
 class CaseWithTasks(CaseDetail):
     tasks: list[TaskView]
+    call_back: list[str] = Field(
+        default_factory=list,
+        description="Phone numbers residents left on its reports (群众吹哨): the centre's and the "
+        "departments' people only, never a grid worker.",
+    )
 
 
 class CaseRow(CaseView):
@@ -312,7 +319,12 @@ def export_cases_xlsx(
 def get_case(case_id: str, session: ReadSessionDep, site: SiteDep, access: CaseReader) -> CaseWithTasks:
     case_in_reach(session, site, access, case_id)
     case = case_detail(session, site, case_id)
-    return CaseWithTasks(**case.model_dump(), tasks=tasks_for_case(session, case_id))
+    centre = bool(CALL_BACK_ROLES & access.caller.roles)
+    return CaseWithTasks(
+        **case.model_dump(),
+        tasks=tasks_for_case(session, case_id),
+        call_back=call_backs(session, case_id) if centre else [],
+    )
 
 
 @router.get(

@@ -204,7 +204,7 @@ def report(
     replayed = once.replay(read)  # the page's queue sending again after a lost answer
     if replayed is not None:
         return replayed
-    sender = address_hash(site_id, _address(request))
+    sender = address_hash(site_id, _address(request), request.app.state.address_key)
     window = timedelta(seconds=settings.resident_window_s)
     wait = retry_after(
         sent_since(read, sender, now - window), settings.resident_reports_per_address, window, now

@@ -12,8 +12,9 @@ transaction:
    and the offer to the nearest on-duty worker of the grid follow as for any case; the case's
    device is ``resident`` (the console filters residents' reports by it) and its title says so;
 4. the photo, already cleaned, is kept as the case's evidence; the report itself is kept beside
-   the case (gateway.residents): its phone number for the centre, its status link for the
-   resident, which shows the case's progress and nothing personal.
+   the case (gateway.residents): its phone number for the centre only (never on the trail, which
+   the grid's workers read), its status link for the resident, which shows the case's progress
+   and nothing personal.
 """
 
 from __future__ import annotations
@@ -136,7 +137,9 @@ def take_resident_report(
     where = "picked on the map" if report.picked_on_map else "the phone's position"
     reason = f"群众吹哨: a resident's report {what} ({where})"
     if report.phone:
-        reason += f"; call back: {report.phone}"
+        # Not the number itself: the trail is read by the grid's workers too (GET /cases/{id});
+        # the centre reads it from the report (gateway.residents.queries.call_backs).
+        reason += "; left a phone number for a call back"
     if report.note:
         reason += f": {report.note}"
     if photo_id:

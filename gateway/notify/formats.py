@@ -19,6 +19,31 @@ from typing import Any
 from contracts.site.models import WebhookFormat
 
 WECOM_MARKDOWN_MAX_BYTES = 4096
+# Free text in a robot's markdown (a case title can hold a resident's note, sent by anyone):
+# its markup characters become their full-width look-alikes and its line breaks spaces, so it
+# cannot add a link, an image, a heading or an <at> of its own to the group's message.
+_PLAIN = str.maketrans(
+    {
+        "[": "［",
+        "]": "］",
+        "(": "（",
+        ")": "）",
+        "<": "＜",
+        ">": "＞",
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "#": "＃",
+        "!": "！",
+        "\r": " ",
+        "\n": " ",
+    }
+)
+
+
+def plain(text: str) -> str:
+    """Text shown as itself in a WeCom or DingTalk markdown message."""
+    return text.translate(_PLAIN)
 
 
 @dataclass(frozen=True)
@@ -69,12 +94,12 @@ def _markdown(n: WebhookNotice) -> str:
     }.get(n.event, n.event)
     lines = [
         f"### GridWatch {heading}",
-        f"**{n.title}**",
-        f"> 级别 Tier: {n.tier} · {n.target}" if n.tier else "",
-        f"> 网格 Grid: {n.grid_name or n.grid_id or '-'}",
+        f"**{plain(n.title)}**",
+        f"> 级别 Tier: {n.tier} · {plain(n.target)}" if n.tier else "",
+        f"> 网格 Grid: {plain(n.grid_name or n.grid_id or '-')}",
         f"> 严重 Severity: {n.severity} · 状态 Status: {n.status}",
         f"> 位置 Location: {n.lon:.6f}, {n.lat:.6f}" if n.lon is not None and n.lat is not None else "",
-        f"> 原因 Reason: {n.text}",
+        f"> 原因 Reason: {plain(n.text)}",
         f"> 案件 Case: {n.case_id} · {n.at}",
     ]
     return "\n".join(line for line in lines if line)
@@ -88,7 +113,7 @@ def render(fmt: WebhookFormat, notice: WebhookNotice) -> str:
     elif fmt is WebhookFormat.DINGTALK:
         body = {
             "msgtype": "markdown",
-            "markdown": {"title": f"GridWatch: {notice.title}"[:100], "text": _markdown(notice)},
+            "markdown": {"title": f"GridWatch: {plain(notice.title)}"[:100], "text": _markdown(notice)},
             "at": {"atMobiles": [], "isAtAll": False},
         }
     else:
@@ -127,14 +152,14 @@ def report_link_body(fmt: WebhookFormat, title: str, text: str, url: str, at: st
 
 def link_body(fmt: WebhookFormat, event: str, title: str, text: str, url: str, words: str, at: str) -> str:
     """A message with a link, no case (a report is ready, a 协查通报 was sent or closed)."""
-    markdown = f"### {title}\n> {text}\n[{words}]({url})"
+    markdown = f"### {plain(title)}\n> {plain(text)}\n[{words}]({url})"
     if fmt is WebhookFormat.WECOM:
         content = markdown.encode()[:WECOM_MARKDOWN_MAX_BYTES].decode(errors="ignore")
         body: dict[str, Any] = {"msgtype": "markdown", "markdown": {"content": content}}
     elif fmt is WebhookFormat.DINGTALK:
         body = {
             "msgtype": "markdown",
-            "markdown": {"title": title[:100], "text": markdown},
+            "markdown": {"title": plain(title)[:100], "text": markdown},
             "at": {"atMobiles": [], "isAtAll": False},
         }
     else:

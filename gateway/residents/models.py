@@ -26,8 +26,8 @@ class ResidentReport(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     phone: Mapped[str] = mapped_column(String(32), default="")  # for the centre only: never on the link
     photo_id: Mapped[str | None] = mapped_column(String(64))
-    # sha256 of the site and the sender's address (IPv6: its /64): the per-address limit counts
-    # these without keeping the address itself.
+    # HMAC (a server secret) of the site and the sender's address (IPv6: its /64): the per-address
+    # limit counts these without keeping the address, nor anything that gives it back.
     address_hash: Mapped[str] = mapped_column(String(64), index=True)
     pow_bits: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,15 +17,16 @@ from gateway.dispatch.models import Task
 from gateway.residents.models import ResidentReport
 
 
-def address_hash(site_id: str, address: str) -> str:
-    """An IPv6 sender is counted by its /64 (one household's prefix: a phone changes the rest)."""
+def address_hash(site_id: str, address: str, key: bytes) -> str:
+    """An IPv6 sender is counted by its /64 (one household's prefix: a phone changes the rest).
+    Keyed (HMAC with a server secret): a bare hash of an IPv4 address is undone by trying them all."""
     try:
         ip = ipaddress.ip_address(address)
         if ip.version == 6:
             address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
     except ValueError:
         pass
-    return hashlib.sha256(f"{site_id}|{address}".encode()).hexdigest()
+    return hmac.new(key, f"{site_id}|{address}".encode(), hashlib.sha256).hexdigest()
 
 
 def sent_since(session: Session, address: str, since: datetime) -> list[datetime]:
@@ -44,6 +46,22 @@ def retry_after(times: list[datetime], limit: int, window: timedelta, now: datet
         return None
     frees_at = times[len(times) - limit] + window
     return max(1, int((frees_at - now).total_seconds()) + 1)
+
+
+def call_backs(session: Session, case_id: str) -> list[str]:
+    """The phone numbers residents left on this case's reports (and on cases merged into it), for
+    the centre only: the status link and the grid's workers never see them."""
+    merged = select(Case.id).where(Case.merged_into == case_id)
+    return list(
+        session.scalars(
+            select(ResidentReport.phone)
+            .where(
+                ResidentReport.phone != "",
+                (ResidentReport.case_id == case_id) | ResidentReport.case_id.in_(merged),
+            )
+            .order_by(ResidentReport.received_at)
+        )
+    )
 
 
 def count(session: Session) -> int:

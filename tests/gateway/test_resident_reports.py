@@ -9,6 +9,7 @@ The pipeline (harness) and the API share one store and one controllable clock. E
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -108,10 +109,15 @@ def test_a_report_becomes_a_dispatched_case_in_its_grid_and_its_link_shows_progr
         assert photo.jpeg.startswith(b"\xff\xd8") and b"TestPhone" not in photo.jpeg
         assert row.phone == "139 1234 5678" and row.note == HOSTILE_NOTE  # kept as typed: text
         assert "198.51.100.7" not in row.address_hash
+        # nor its bare hash, which trying every IPv4 address would undo: a server secret keys it
+        bare = hashlib.sha256(f"{harness.ctx.site.settings.site.id}|198.51.100.7".encode()).hexdigest()
+        assert row.address_hash != bare
         tasks = list(s.scalars(select(Task).where(Task.case_id == case.id)))
         assert len(tasks) == 1 and case.status == "dispatched"
         trail = [t.reason for t in s.scalars(select(CaseTransition).where(CaseTransition.case_id == case.id))]
-        assert any("call back: 139 1234 5678" in reason for reason in trail)  # the centre may call
+        # the trail says a number was left, not the number: the grid's workers read the trail
+        assert any("left a phone number" in reason for reason in trail)
+        assert not any("1234" in reason for reason in trail)
 
     status = residents.get(f"/api/v1/public/reports/{body['id']}")
     assert status.status_code == 200
@@ -168,6 +174,10 @@ def test_hostile_reports_are_refused_before_they_open_anything(
     forged = _report(harness, where)
     forged["proof"] = forged["proof"].rsplit(":", 1)[0] + ":zz9"
     cases.append(("a nonce that does not hold", forged, 422, ""))
+    for what, made in (("a superscript digit", "1²"), ("a time past year 9999", "9" * 30)):
+        odd = _report(harness, where)
+        odd["proof"] = f"gw1:{BITS}:{site}:{odd['id']}:{made}:1"
+        cases.append((f"a stamp with {what}", odd, 422, "must be numbers"))
     cases.append(("not a UUID", {**_report(harness, where), "id": "../../etc"}, 422, "UUID"))
     cases.append(("a phone with letters", _report(harness, where, phone="call <me>"), 422, "digits"))
     cases.append(("an unknown field", _report(harness, where, worker_id="w-ma-li"), 422, ""))

@@ -97,6 +97,8 @@ export class CaseDetail {
       [t("console.detail.events"), String(c.event_count)],
       [t("console.detail.worker"), ctx.workerName(c.assigned_worker_id)],
     ];
+    // A resident's call-back number (群众吹哨): the API gives it to the centre only, never on the trail.
+    if (c.call_back?.length) facts.push([t("console.detail.call_back"), c.call_back.join(" · ")]);
     return el("header", { class: "detail-head" },
       el("div", { class: "line" },
         el("span", { class: `sev ${c.severity}`, text: label("severity", c.severity) }),
