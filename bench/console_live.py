@@ -32,7 +32,8 @@ bench/ingest.py's gateway role, which notes the time of each commit and the ids 
   publish to the gateway's last commit of them, alternating without / with the 50 consoles
   (AB BA AB BA AB: a drift over the run hits both alike; the consoles connect 2 s before their
   burst and close 2 s after it). ``with_vs_without``: ratio of the mean rates; also the
-  median of the rounds' ratios. ``api_cpu_share``: the API process's CPU (cores) in each.
+  median of the rounds' ratios. ``gateway_cpu_us_per_msg``: the gateway process's CPU per burst
+  message in each; ``api_cpu_share``: the API process's CPU (cores) in each.
 
 ``load_before``/``load_after``: 1-minute load average (the machine is shared; compare the
 ratios of one run, not absolute figures across runs).
@@ -558,7 +559,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                             )  # fmt: skip
                             procs.append(spy)
                     time.sleep(args.quiet_s if n == 1 else 2)  # the first with: a longer quiet time
+                    gw_cpu = process_cpu_s(gateway.pid)
                     runs.append((kind, run_burst(broker, bursts, args.burst, db, work)))
+                    runs[-1][1]["gateway_cpu_s"] = process_cpu_s(gateway.pid) - gw_cpu
                     time.sleep(2)
                     if kind == "with":
                         closing = time.time()
@@ -586,6 +589,16 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 spans.append((burst["started"], last))
                 rates[kind].append(burst["messages"] / (last - burst["started"]))
             pairs = [w / wo for w, wo in zip(rates["with"], rates["without"], strict=True)]
+            # the gateway's own CPU per burst message (its whole process, burst start to end + 1 s):
+            # equal with and without consoles means the consoles take cores, not gateway work
+            gw_us = {
+                k: round(
+                    1e6
+                    * sum(b["gateway_cpu_s"] for kind, b in runs if kind == k)  # type: ignore[misc]
+                    / sum(b["messages"] for kind, b in runs if kind == k)  # type: ignore[misc]
+                )
+                for k in ("without", "with")
+            }
             figures["ingest"] = {
                 "without_msg_s": [round(r) for r in rates["without"]],
                 "with_msg_s": [round(r) for r in rates["with"]],
@@ -593,6 +606,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                     statistics.mean(rates["with"]) / statistics.mean(rates["without"]), 3
                 ),
                 "with_vs_without_median_of_rounds": round(statistics.median(pairs), 3),
+                "gateway_cpu_us_per_msg": gw_us,
                 "target": 0.9,
             }
             figures["changes_per_s"] = round(changer.published / (changer.stopped_at - changer.started_at), 1)
