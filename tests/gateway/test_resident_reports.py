@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -223,3 +225,20 @@ def test_fifty_reports_from_one_address_in_a_minute_are_refused_after_the_limit(
     # and after the window this address may report again
     harness.clock.advance(WINDOW_S)
     assert residents.post("/api/v1/public/reports", json=_report(harness, where)).status_code == 201
+
+
+def test_reports_arriving_together_at_the_limit_do_not_all_pass(
+    harness: Harness, residents: TestClient
+) -> None:
+    where = _inside(harness, "g-qingshan-02")
+    bodies = [_report(harness, where) for _ in range(3 * LIMIT)]
+    start = threading.Barrier(len(bodies))
+
+    def send(body: dict[str, Any]) -> int:
+        start.wait()  # all at once: each counts the others before any has committed
+        return residents.post("/api/v1/public/reports", json=body).status_code
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        codes = list(pool.map(send, bodies))
+    assert sorted(codes) == [201] * LIMIT + [429] * (2 * LIMIT), codes
+    assert _count(harness, ResidentReport) == LIMIT
