@@ -273,7 +273,9 @@ def report(
 
     # Count, take and commit under one lock per address (striped): otherwise reports arriving
     # together all count the same few before them and all pass. One API process; several
-    # processes share no lock (docs/intake.md).
+    # processes share no lock (docs/intake.md). The read session gives its connection back first:
+    # requests waiting here must not hold the pool the one inside needs.
+    read.close()
     with _LIMIT_LOCKS[int(sender[:8], 16) % len(_LIMIT_LOCKS)]:
         return once.run(session, now, work, status=201)
 
