@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from cloud_api.app import create_app
@@ -75,6 +76,10 @@ def _report(h: Harness, where: GeoPoint, **more: Any) -> dict[str, Any]:
 
 def _photo(data: bytes, content_type: str = "image/jpeg", name: str = "IMG_1.jpg") -> dict[str, str]:
     return {"content_type": content_type, "name": name, "data": base64.b64encode(data).decode()}
+
+
+def _reports_metric(outcome: str) -> float:
+    return REGISTRY.get_sample_value("gridwatch_resident_reports_total", {"outcome": outcome}) or 0.0
 
 
 def _count(h: Harness, model: type) -> int:
@@ -200,6 +205,7 @@ def test_fifty_reports_from_one_address_in_a_minute_are_refused_after_the_limit(
 ) -> None:
     where = _inside(harness, "g-qingshan-02")
     start = harness.clock.now()
+    before = {o: _reports_metric(o) for o in ("accepted", "limited")}
     answers = []
     accepted: list[dict[str, Any]] = []
     for _ in range(50):
@@ -216,6 +222,8 @@ def test_fifty_reports_from_one_address_in_a_minute_are_refused_after_the_limit(
     assert int(last.headers["Retry-After"]) == int(WINDOW_S - elapsed) + 1
     assert "try again in" in last.json()["detail"]
     assert _count(harness, ResidentReport) == LIMIT
+    assert _reports_metric("accepted") - before["accepted"] == LIMIT  # what an operator graphs
+    assert _reports_metric("limited") - before["limited"] == 50 - LIMIT
     # a retry of an accepted report is answered (it is not a new report), limit or not
     again = residents.post("/api/v1/public/reports", json=accepted[0])
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
