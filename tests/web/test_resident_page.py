@@ -126,4 +126,7 @@ def test_a_resident_reports_from_a_phone_with_a_photo_and_follows_the_dispatch(
     row.click()
     expect(console.locator("#detail ol.trail")).to_contain_text("<script>window.__hacked=2</script>")
     assert console.evaluate("() => window.__hacked") is None
+    # the call-back number is the centre's: in the case's facts, not on the trail workers read
+    expect(console.locator("#detail dl.facts")).to_contain_text("13912345678")
+    expect(console.locator("#detail ol.trail")).not_to_contain_text("13912345678")
     assert console.errors == []  # type: ignore[attr-defined]
