@@ -6,7 +6,7 @@ its own broker login over ``$CONTROL`` (``contracts.dynsec.Dynsec.provision``: r
 one admin connection per call, as the product makes it) on a real Mosquitto running the shipped
 dynsec configuration. Then one of them connects with its new password.
 
-    PYTHONPATH=. .venv/bin/python bench/provision.py --devices 1000      # ~1-2 min (uses tests/secured_broker.py)
+    PYTHONPATH=. .venv/bin/python bench/provision.py --devices 1000   # ~1-2 min; tests/secured_broker.py
 
 Prints one JSON line.
 """
