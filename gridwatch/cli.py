@@ -240,10 +240,18 @@ def api(
             help="Reverse proxies whose X-Forwarded-Proto/For are believed (comma-separated, '*' = any).",
         ),
     ] = "127.0.0.1",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="GRIDWATCH_API_METRICS_PORT",
+            help="Serve Prometheus /metrics (live feed, residents' reports) on this port of --host.",
+        ),
+    ] = None,
     log_level: LogOpt = "INFO",
 ) -> None:
     """Serve the HTTP API and web pages (HTTPS with --tls-cert/--tls-key, or behind a reverse proxy)."""
     import uvicorn
+    from prometheus_client import start_http_server
 
     from cloud_api.app import create_app
     from cloud_api.settings import ApiSettings
@@ -253,6 +261,9 @@ def api(
             err.print(f"[red]{option} {path or '(not given)'}: HTTPS needs both a certificate and its key[/]")
             raise typer.Exit(2)
     setup_logging(log_level)
+    if metrics_port:
+        # Its own port, like the gateway's and the edge's: scraped without a person's sign-in.
+        start_http_server(metrics_port, addr=host)
     uvicorn.run(
         create_app(ApiSettings(site_dir=site, database_url=db)),
         host=host,

@@ -300,3 +300,30 @@ def test_simulate_alarm_speaks_tls_with_the_node_certificate(tls_broker: TlsBrok
     refused = run_gridwatch(*args, timeout=60)  # no client certificate: the broker refuses it
     assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
     assert "broker" in refused.stderr
+
+
+def test_the_api_serves_its_metrics_on_their_own_port(tmp_path: Path) -> None:
+    """An operator graphs the pages on the API's live feed (and residents' reports): Prometheus scrapes
+    --metrics-port without signing in, while the API itself still wants a sign-in."""
+    port, metrics = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gridwatch")),
+            *("api", "--site", str(DEMO_SITE), "--db", f"sqlite:///{tmp_path / 'gw.db'}"),
+            *("--port", str(port), "--metrics-port", str(metrics)),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port("127.0.0.1", metrics, timeout=60)
+        wait_for_port("127.0.0.1", port, timeout=60)
+        scraped = httpx.get(f"http://127.0.0.1:{metrics}/metrics", timeout=10)
+        assert scraped.status_code == 200
+        families = {line.split()[2] for line in scraped.text.splitlines() if line.startswith("# TYPE ")}
+        assert "gridwatch_live_subscribers" in families, families  # pages on the live feed
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/cases", timeout=10).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
