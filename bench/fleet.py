@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -40,25 +40,13 @@ from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # bench.stats when run as a script
+from bench.stats import ms  # noqa: E402
+
 SITE = REPO / "device_configs" / "demo_site"
 T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 TOKENS = IssuedTokens(["op-bench"])
 CHEAP = HashCost(time_cost=1, memory_kib=64, parallelism=1)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def ms(values_s: list[float]) -> dict[str, float]:
-    v = [x * 1000 for x in values_s]
-    return {
-        "p50_ms": round(pct(v, 0.5), 2),
-        "p99_ms": round(pct(v, 0.99), 2),
-        "mean_ms": round(statistics.mean(v), 2),
-        "n": len(v),
-    }
 
 
 def fill(db_url: str, devices: int, troubled: int) -> None:

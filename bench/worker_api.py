@@ -23,7 +23,7 @@ import argparse
 import io
 import json
 import os
-import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -51,26 +51,14 @@ from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # bench.stats when run as a script
+from bench.stats import ms  # noqa: E402
+
 SITE = REPO / "device_configs" / "demo_site"
 PHOTO = REPO.parent / "shared" / "media" / "photos" / "messi5.jpg"
 T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Shanghai
 WORKER, PASSWORD = "w-ma-li", "bench passphrase 1"
 CHEAP = HashCost(time_cost=1, memory_kib=64, parallelism=1)  # sign-in is not what is measured here
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def ms(values_s: list[float]) -> dict[str, float]:
-    v = [x * 1000 for x in values_s]
-    return {
-        "p50_ms": round(pct(v, 0.5), 2),
-        "p99_ms": round(pct(v, 0.99), 2),
-        "mean_ms": round(statistics.mean(v), 2),
-        "n": len(v),
-    }
 
 
 def camera_jpeg(target_bytes: int) -> bytes:
