@@ -210,6 +210,7 @@ def gateway_subscriptions(share_group: str | None = None) -> list[str]:
 # (gateway/devices/broker_log.py); nothing else may.
 BROKER_LOG = "$SYS/broker/log/N"
 
+
 class Login(StrEnum):
     """The kinds of broker login; each has one rule set (:func:`rules`)."""
 
