@@ -83,6 +83,7 @@ class Mosquitto:
             f"max_queued_messages {self.max_queued_messages}",
             "max_inflight_messages 1000",
             f"log_dest file {self.log_path}",
+            "log_dest topic",  # $SYS/broker/log/N: refused logins (gateway/devices/broker_log.py)
             "log_type error",
             "log_type warning",
             "log_type notice",

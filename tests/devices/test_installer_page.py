@@ -1,23 +1,29 @@
 """The installer's page in Debian's Chromium as an Android phone: serial, position, configuration,
 and the commissioning check — success when the simulator publishes, and each failure it can name,
-produced for real (a real Mosquitto, the gateway, dead letters made by the gateway itself).
+produced for real (a real Mosquitto, the gateway, dead letters made by the gateway itself; a wrong
+password refused by Mosquitto's dynamic-security plugin and read from the broker's own log).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from sqlalchemy import select
 
 from contracts import encode, topics
 from contracts.devices import SensorReading
+from contracts.dynsec import Dynsec
 from contracts.hazards import Measurement
 from contracts.site import Site
+from contracts.topics import Channel, Login, Roster
 from edge.simulator import Broker, sensor_alarm
 from gateway.devices.models import Device
 from gateway.people.models import Role
@@ -25,8 +31,10 @@ from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
 from tests.conftest import DEMO_SITE, REPO
 from tests.devices.conftest import SteppedClock
-from tests.helpers import publisher, running_gateway, site_time
+from tests.helpers import publisher, running_gateway, site_time, wait_until
 from tests.people import add_person
+from tests.secured_broker import Login as Connect
+from tests.secured_broker import secured_broker
 from tests.web.conftest import CHROMIUM_FLAGS, chromium_path, serve_api  # noqa: F401
 
 INSTALLER = ("inst-park", "park-ladder-1")
@@ -62,10 +70,19 @@ def _commission(
 
 
 def _shoot(page: Page, name: str) -> None:
-    """The phone's screen at the check's answer (the toasts gone, as a moment later)."""
+    """The phone's screen at the check's answer (the toasts gone, as a moment later); kept in
+    docs/screenshots with GRIDWATCH_UPDATE_SCREENSHOTS=1, at half size in 256 colours."""
     page.evaluate("document.getElementById('toasts')?.remove()")
-    page.evaluate("document.getElementById('check-result').scrollIntoView({block: 'center'})")
-    page.screenshot(path=str(SHOTS / name))
+    page.evaluate("document.getElementById('check-result')?.scrollIntoView({block: 'center'})")
+    keep_small(page.screenshot(), SHOTS / name)
+
+
+def keep_small(png: bytes, path: Path) -> None:
+    if not os.environ.get("GRIDWATCH_UPDATE_SCREENSHOTS"):
+        return
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image = image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
+    image.quantize(256).save(path, optimize=True)
 
 
 def _result(page: Page, state: str, reason: str = "") -> None:
@@ -186,3 +203,73 @@ def test_commissioning_on_the_phone_succeeds_or_says_exactly_why_not(
         assert statuses["smk-factory-a1"] == "commissioned" and statuses["cam-workshop-b"] == "provisioned"
         assert errors == []
         context.close()
+
+
+def test_a_wrong_password_is_credentials_refused_in_both_languages_and_the_right_one_commissions(
+    chromium: tuple[Playwright, Browser],
+    sqlite_url: str,
+    demo_site: Site,
+    serve_api,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    pw, browser = chromium
+    clock = SteppedClock(site_time(10))
+    gas = "gas-restaurant-3"  # speaks GridWatch itself: its own login (Donghu)
+    where = demo_site.device(gas)[1].location  # type: ignore[index]
+    with secured_broker(tmp_path / "broker", "dynsec", Roster.from_site(demo_site)) as sb:
+        login = ("gateway", sb.password("gateway"))
+        with running_gateway(sb.broker, sqlite_url, DEMO_SITE, clock=clock, login=login) as gw:
+            assert gw.broker_log is not None
+            wait_until(gw.broker_log.watching.is_set, timeout=10, what="the gateway reads the broker's log")
+            base = serve_api(sqlite_url, clock=clock)
+            sessions = session_factory(make_engine(sqlite_url))
+            add_person(sessions, "inst-donghu", [Role.INSTALLER], ["c-donghu"], INSTALLER[1], name="王师傅")
+            # its login, issued as the API issues it for an installer (contracts.dynsec)
+            password = Dynsec("127.0.0.1", sb.site_port, "admin", sb.password("admin")).provision(
+                Login.DEVICE, gas
+            )
+            device = {k: v for k, v in pw.devices["Pixel 7"].items() if k != "default_browser_type"}
+            context = browser.new_context(**device, locale="zh-CN", base_url=base)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto("/ui/installer/")
+            page.wait_for_url("**/ui/signin.html**")
+            page.fill("#username", "inst-donghu")
+            page.fill("#password", INSTALLER[1])
+            page.tap("#signin-submit")
+            page.wait_for_url("**/ui/installer/**")
+
+            _commission(page, "SN-GAS-0301", gas, where.lon, where.lat)
+            _result(page, "waiting")
+            # the installer typed the password wrong into the detector: Mosquitto refuses it
+            wrong = Connect(sb.site_port, gas, password + "x", client_id=gas)
+            assert not wrong.accepted
+            wrong.close()
+            _result(page, "failed", "credentials_refused")
+            expect(page.locator("#check-head")).to_have_text("设备的账号或密码被拒绝")
+            expect(page.locator("#check-detail")).to_contain_text("127.0.0.1")
+            expect(page.locator("#check-detail")).to_contain_text(gas)
+            _shoot(page, "installer-credentials-refused.png")
+            page.tap("#lang button")  # the same answer in English, from the one catalogue
+            expect(page.locator("#check-head")).to_have_text("The device's login or password was refused")
+            page.tap("#lang button")
+
+            # the right password: the check, run again, sees it report
+            page.tap("#check")
+            _result(page, "waiting")
+            good = Connect(sb.site_port, gas, password, client_id=gas)
+            assert good.accepted
+            reading = SensorReading(
+                source=gas,
+                seq=1,
+                ts=clock.now(),
+                device_id=gas,
+                measurements=[Measurement(quantity="battery", value=88)],
+            )
+            assert not good.publish(topics.device_topic(gas, Channel.READING), encode(reading)).is_failure
+            good.close()
+            _result(page, "ok")
+            expect(page.locator("#device-status")).to_have_text("已调试")
+            assert errors == []
+            context.close()
