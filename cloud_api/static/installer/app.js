@@ -234,7 +234,7 @@ function startPolling(id) {
         stopPolling();
         state.device = await api.get(`/api/v1/registry/${encodeURIComponent(id)}`);
       }
-      if (route() === "install") draw();
+      if (route() === "install") refreshCheck();
     } catch (err) { stopPolling(); fail(err); }
   }, POLL_MS);
 }
@@ -260,6 +260,16 @@ function scanner(serial) {
     }
   });
   return [file, el("button", { class: "m-btn block", id: "scan", type: "button", onclick: () => file.click(), text: t("installer.scan") })];
+}
+
+// The check's answer and the device's status, in place: the rest of the page (the map's view,
+// what is being typed) stays as it is while the check polls.
+function refreshCheck() {
+  const d = state.device;
+  const device = $("#device"), check = $("#check-result")?.closest("section");
+  if (!d || !device || !check) { draw(); return; }
+  device.replaceWith(deviceCard(d));
+  check.replaceWith(checkCard(d));
 }
 
 function drawInstall() {
