@@ -20,7 +20,7 @@ from gateway.people.models import Role
 from tests.conftest import REPO
 from tests.gateway.conftest import Harness
 from tests.people import add_person
-from tests.photos import camera_jpeg
+from tests.photos import camera_jpeg, drawn
 from tests.web.console_kit import open_console
 from tests.web.test_resident_page import PIXEL_7
 
@@ -81,7 +81,7 @@ def test_a_broadcast_reaches_two_phones_live_receipts_show_and_a_sighting_opens_
     console.fill("#bc-body", "男，75岁，灰色外套，拄拐杖。<b>见到请上报</b>")
     console.select_option("#bc-areas", ["c-gongye"])
     photo = tmp_path / "wanted.jpg"
-    photo.write_bytes(camera_jpeg((900, 1200)))
+    photo.write_bytes(camera_jpeg((900, 1200), source=drawn(tmp_path)))
     console.set_input_files("#bc-photos", str(photo))
     console.click("#bc-send")
     card = console.locator(".bc-card").first
