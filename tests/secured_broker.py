@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts.topics import Roster
-from gridwatch.broker import Mosquitto, free_port
+from gridwatch.broker import DYNSEC_PLUGINS, Mosquitto, find_dynsec_plugin, free_port
 from gridwatch.broker_auth import BrokerAuth
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ EXAMPLES = {
     "password_file": MOSQUITTO / "examples" / "passwords.conf",
     "dynsec": MOSQUITTO / "examples" / "dynsec.conf",
 }
-DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"  # Debian's mosquitto 2.0
+DYNSEC_PLUGIN = find_dynsec_plugin() or DYNSEC_PLUGINS[0]  # Debian's mosquitto 2.0 ships it
 
 
 @dataclass

@@ -31,9 +31,9 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +54,8 @@ _REFUSED = re.compile(r"^Client (?P<cid>\S+) disconnected, not authori[sz]ed\.$"
 PENDING_S = 60.0  # a socket that sent no CONNECT within this long is forgotten
 MAX_PENDING = 1000
 MAX_ADDRESSES = 10_000
+KEEP = timedelta(days=7)  # a commissioning check looks minutes back; a week is for the curious
+PRUNE_EVERY = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,23 +132,28 @@ class BrokerLog:
 
 
 def record(sessions: sessionmaker[Session], refusal: Refusal, now: datetime) -> bool:
-    """Keep one row per refused connection (another gateway may have written it already)."""
+    """Keep one row per refused connection (another gateway may have written it already).
+
+    Every ``PRUNE_EVERY``-th row also deletes those older than ``KEEP`` (a device retrying a wrong
+    password every few seconds, or a port scanner, must not grow the table for ever)."""
     try:
         with sessions.begin() as session:
             if session.scalar(select(LoginRefusal.id).where(LoginRefusal.key == refusal.key)) is not None:
                 return False
-            session.add(
-                LoginRefusal(
-                    refused_at=now,
-                    key=refusal.key,
-                    address=refusal.address,
-                    port=refusal.port,
-                    listener=refusal.listener,
-                    client_id=refusal.client_id,
-                    login=refusal.login,
-                    line=refusal.line,
-                )
+            row = LoginRefusal(
+                refused_at=now,
+                key=refusal.key,
+                address=refusal.address,
+                port=refusal.port,
+                listener=refusal.listener,
+                client_id=refusal.client_id,
+                login=refusal.login,
+                line=refusal.line,
             )
+            session.add(row)
+            session.flush()
+            if row.id % PRUNE_EVERY == 0:
+                session.execute(delete(LoginRefusal).where(LoginRefusal.refused_at < now - KEEP))
         return True
     except IntegrityError:
         return False  # the other gateway won the race

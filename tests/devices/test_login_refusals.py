@@ -3,16 +3,19 @@ Mosquitto with the shipped dynamic-security configuration, the gateway logged in
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contracts.dynsec import Dynsec
 from contracts.site import Site
 from contracts.topics import Login, Roster
+from gateway.devices import broker_log
 from gateway.devices.broker_log import BrokerLog
 from gateway.devices.models import LoginRefusal
+from gateway.schema.migrate import prepare_schema
 from gateway.store.db import make_engine, session_factory
 from tests.conftest import DEMO_SITE
 from tests.helpers import running_gateway, wait_until
@@ -116,3 +119,25 @@ def test_the_gateway_records_each_refused_login_from_the_real_broker(
             wrong.close()
             wait_until(lambda: len(rows()) == 5, timeout=10, what="the fifth refusal recorded")
             assert (rows()[-1].address, rows()[-1].login) == ("127.0.0.7", "gas-restaurant-3")
+
+
+def test_refusals_are_kept_once_and_a_week_at_most(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    prepare_schema(engine, "upgrade", 60)
+    sessions = session_factory(engine)
+    now = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    old = now - broker_log.KEEP - timedelta(hours=1)
+
+    def refusal(n: int) -> broker_log.Refusal:
+        return broker_log.Refusal(str(n), "10.0.3.17", 40000 + n, 1883, None, None, "not authorised")
+
+    assert broker_log.record(sessions, refusal(1), old)
+    assert not broker_log.record(sessions, refusal(1), now)  # another gateway's copy of the same line
+    for n in range(2, broker_log.PRUNE_EVERY):
+        broker_log.record(sessions, refusal(n), old if n < 10 else now)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(LoginRefusal)) == broker_log.PRUNE_EVERY - 1
+    broker_log.record(sessions, refusal(broker_log.PRUNE_EVERY), now)  # the sweep's turn
+    with sessions() as s:
+        left = s.scalars(select(LoginRefusal.refused_at)).all()
+    assert len(left) == broker_log.PRUNE_EVERY - 9 and min(left) == now
