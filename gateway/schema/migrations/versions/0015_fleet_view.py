@@ -3,8 +3,8 @@
 - ``devices.config_desired``: set by ``gridwatch devices push`` (flows/config_push.py); the
   fleet view shows it against ``config_version`` (what the node's health says it applied).
 
-Revision ID: 0014_fleet_view
-Revises: 0013_intake
+Revision ID: 0015_fleet_view
+Revises: 0014_login_refusals
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_fleet_view"
-down_revision = "0013_intake"
+revision = "0015_fleet_view"
+down_revision = "0014_login_refusals"
 branch_labels = None
 depends_on = None
 
