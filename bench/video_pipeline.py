@@ -129,7 +129,8 @@ def inference_ceiling(video: Path, seconds: float, workers: int, threads: int) -
     return {"detections_per_s": round(rate, 1), "streams": round(rate / DETECT_FPS, 1), "cpu": cpu}
 
 
-def node(video: Path, n: int, width: int, height: int) -> EdgeNodeConfig:
+def node(video: Path | str, n: int, width: int, height: int) -> EdgeNodeConfig:
+    """N cameras reading ``video``: a file, or a stream's URL (bench/video_rtsp.py)."""
     zone = {
         "id": "floor",
         "type": "factory_floor",
@@ -155,7 +156,15 @@ def node(video: Path, n: int, width: int, height: int) -> EdgeNodeConfig:
 NO_WAIT = False  # --no-wait: the machine will not get quiet; measure anyway (ratios of the same run)
 
 
-def trial(video: Path, n: int, size: tuple[int, int], gating: bool, seconds: float, config: str) -> dict:
+def trial(
+    video: Path | str,
+    n: int,
+    size: tuple[int, int],
+    gating: bool,
+    seconds: float,
+    config: str,
+    warmup: float = 3.0,
+) -> dict:
     workers, threads = (int(v) for v in config.split("x"))
     quiet = {"waited_out": None} if NO_WAIT else wait_quiet()
     settings = VideoSettings(
@@ -167,7 +176,7 @@ def trial(video: Path, n: int, size: tuple[int, int], gating: bool, seconds: flo
     service = VideoService(node(video, n, *size), CountingEmitter(), None, SystemClock(), settings, detector)
     service.start()
     try:
-        time.sleep(3.0)  # open, warm up, learn backgrounds
+        time.sleep(warmup)  # open, warm up, learn backgrounds
         h0, i0, c0, t0 = service.health(), detector.inferences, cpu_times(), time.monotonic()
         time.sleep(seconds)
         h1, i1, c1, t1 = service.health(), detector.inferences, cpu_times(), time.monotonic()
@@ -190,20 +199,26 @@ def trial(video: Path, n: int, size: tuple[int, int], gating: bool, seconds: flo
 
 
 def capacity(
-    video: Path, size: tuple[int, int], gating: bool, seconds: float, start: int, config: str
+    video: Path | str,
+    size: tuple[int, int],
+    gating: bool,
+    seconds: float,
+    start: int,
+    config: str,
+    warmup: float = 3.0,
 ) -> dict:
     """Largest sustained camera count: double until it fails, then bisect."""
     tried: dict[int, dict] = {}
 
     def run(n: int) -> bool:
-        result = trial(video, n, size, gating, seconds, config)
+        result = trial(video, n, size, gating, seconds, config, warmup)
         if not result["sustained"] and result["cpu"].get("other_processes", 0) > BUSY_NEIGHBOURS:
-            again = trial(video, n, size, gating, seconds, config)
+            again = trial(video, n, size, gating, seconds, config, warmup)
             again["disturbed_attempt"] = result
             result = again
         tried[n] = result
         print(
-            f"  {config} {size[0]}x{size[1]} {video.stem.split('_')[0]} gating={gating} n={n}: {result}",
+            f"  {config} {size[0]}x{size[1]} {str(video).rsplit('/', 1)[-1]} gating={gating} n={n}: {result}",
             file=sys.stderr,
         )
         return result["sustained"]

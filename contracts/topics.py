@@ -206,6 +206,11 @@ def gateway_subscriptions(share_group: str | None = None) -> list[str]:
 
 
 # ------------------------------------------------------------------ broker access
+# The broker's own notices (``log_dest topic``): the gateway reads which logins it refused
+# (gateway/devices/broker_log.py); nothing else may.
+BROKER_LOG = "$SYS/broker/log/N"
+
+
 class Login(StrEnum):
     """The kinds of broker login; each has one rule set (:func:`rules`)."""
 
@@ -255,6 +260,7 @@ def rules(
     if kind is Login.GATEWAY:
         return (
             *(Rule(sub, f) for f in gateway_subscriptions()),
+            Rule(sub, BROKER_LOG),
             *(Rule(pub, f"{ROOT}/{r.value}/+/{c.value}") for r, chans in DOWNLINK.items() for c in chans),
         )
     if kind is Login.OPERATOR:

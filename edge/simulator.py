@@ -155,7 +155,9 @@ def worker_fix(
         accuracy_m=8,
         on_patrol=on_patrol,
     )
-    client = _connect(broker, f"{worker_id}-phone")
+    # A phone's client id is its worker id: the dynamic-security plugin (and the field listener's
+    # use_username_as_clientid) bind it to the login (docs/broker-access.md).
+    client = _connect(broker, worker_id)
     try:
         _publish(client, topics.worker_location(worker_id), encode(fix))
     finally:

@@ -18,6 +18,7 @@ from gateway import metrics
 from gateway.cases.lifecycle import OPEN_STATUSES
 from gateway.cases.models import Case
 from gateway.context import GatewayContext
+from gateway.devices.broker_watch import BrokerLogWatch
 from gateway.devices.metrics import DEVICES
 from gateway.devices.models import Device
 from gateway.devices.registry import sync_from_site
@@ -81,6 +82,9 @@ class Gateway:
             self.sessions, self.ctx.clock, settings.gateway_id, settings.outbound_lease_s
         )
         self.link.on_connected = self.drain.reset
+        self.broker_log = (
+            BrokerLogWatch(settings, self.sessions, self.ctx.clock) if settings.watch_broker_log else None
+        )
         self.duties = TimedDuties(self.sessions, self.ctx, settings.timer_interval_s)
         self.retention = RetentionTimer(Retention(self.engine, self.sessions, settings.retention))
         self.stop_event = threading.Event()
@@ -104,6 +108,8 @@ class Gateway:
         if self.settings.metrics_port:
             start_http_server(self.settings.metrics_port)
         self.link.start()
+        if self.broker_log is not None:
+            self.broker_log.start()
         self.duties.start()
         log.info(
             "gateway %s serving site %s (%d grids, %d workers) on %s",
@@ -122,6 +128,8 @@ class Gateway:
             self.duties.stop()
             self.retention.join(timeout=10)
             self.link.stop()
+            if self.broker_log is not None:
+                self.broker_log.stop()
             self.telemetry.close()
             self.engine.dispose()
 

@@ -104,6 +104,11 @@ class GatewaySettings(BaseSettings):
         description="A message dated further ahead of this gateway's clock is refused (an 'invalid' dead "
         "letter): a source with a wrong clock must not freeze a worker's position or keep a case open.",
     )
+    watch_broker_log: bool = Field(
+        default=True,
+        description="Read the broker's log ($SYS/broker/log/N) for refused logins, so that the "
+        "commissioning check can say 'credentials refused' (docs/devices.md).",
+    )
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings, description="Telemetry store.")
     retention: RetentionSettings = Field(

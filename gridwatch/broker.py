@@ -18,6 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+# Where Mosquitto's dynamic-security plugin lives: Debian/Ubuntu's multiarch directory (the
+# mosquitto package ships it), a source build's, the official Docker image's.
+DYNSEC_PLUGINS = (
+    "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/arm-linux-gnueabihf/mosquitto_dynamic_security.so",
+    "/usr/local/lib/mosquitto_dynamic_security.so",
+    "/usr/lib/mosquitto_dynamic_security.so",
+)
 
 
 class BrokerError(RuntimeError):
@@ -28,6 +37,13 @@ def find_mosquitto() -> str | None:
     for name in CANDIDATES:
         path = shutil.which(name) or (name if os.path.isfile(name) and os.access(name, os.X_OK) else None)
         if path:
+            return path
+    return None
+
+
+def find_dynsec_plugin() -> str | None:
+    for path in DYNSEC_PLUGINS:
+        if os.path.isfile(path):
             return path
     return None
 
@@ -60,6 +76,9 @@ class Mosquitto:
     persistence: bool = True  # sessions, subscriptions and queued messages saved to disk
     autosave_interval_s: int = 1  # how often the in-memory state is written (a SIGKILL loses the rest)
     max_queued_messages: int = 1_000_000  # per offline (or slow) client; Mosquitto drops past it
+    # The dynamic-security plugin's file: every client logs in (no anonymous access), as the
+    # plugin's roles allow (docs/broker-access.md); None: anyone may connect (most tests).
+    dynsec_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,13 +95,14 @@ class Mosquitto:
         data.mkdir(exist_ok=True)
         lines = [
             f"listener {self.port} {self.host}",
-            "allow_anonymous true",
+            *self._access(),
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {data}/",
             f"autosave_interval {self.autosave_interval_s}",
             f"max_queued_messages {self.max_queued_messages}",
             "max_inflight_messages 1000",
             f"log_dest file {self.log_path}",
+            "log_dest topic",  # $SYS/broker/log/N: refused logins (gateway/devices/broker_log.py)
             "log_type error",
             "log_type warning",
             "log_type notice",
@@ -90,6 +110,17 @@ class Mosquitto:
         if os.geteuid() == 0:
             lines.append("user root")  # otherwise it drops to 'mosquitto', which cannot write here
         self.config_path.write_text("\n".join(lines) + "\n" + self.extra_config)
+
+    def _access(self) -> list[str]:
+        if self.dynsec_file is None:
+            return ["allow_anonymous true"]
+        plugin = find_dynsec_plugin()
+        if plugin is None:
+            raise BrokerError(
+                "Mosquitto's dynamic-security plugin (mosquitto_dynamic_security.so) is not in any of "
+                f"{', '.join(DYNSEC_PLUGINS)}; install Debian's mosquitto package (scripts/setup.sh)"
+            )
+        return ["allow_anonymous false", f"plugin {plugin}", f"plugin_opt_config_file {self.dynsec_file}"]
 
     def start(self, timeout: float = 10.0) -> Mosquitto:
         binary = find_mosquitto()

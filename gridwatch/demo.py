@@ -26,14 +26,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 
 from contracts import GeoPoint, TaskOffer, decode, topics, utcnow
+from contracts.dynsec import DynsecError
 from contracts.site import Site, load_site
 from contracts.site.access import IssuedTokens, Role
 from contracts.site.schedule import any_active
 from edge.simulator import Broker, worker_fix
+from gridwatch import demo_logins
 from gridwatch.broker import BrokerError, Mosquitto, free_port
 from gridwatch.demo_commands import demo_site_copy, raise_alarm_command, telemetry_curl
 from gridwatch.demo_devices import DemoDevices
 from gridwatch.demo_feed import CaseFeed, get_json
+from gridwatch.demo_logins import DemoLogins
 from gridwatch.victoria import VictoriaMetrics, find_victoria_metrics
 
 if TYPE_CHECKING:
@@ -58,9 +61,9 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _phone_listener(broker: Broker, console: Console) -> mqtt.Client:
-    """Stands in for the workers' phones: prints each task offer as it arrives."""
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="demo-phones")
+def _phones(site: Site, logins: DemoLogins, console: Console) -> list[mqtt.Client]:
+    """Stand in for the workers' phones: each logs in as its worker (client id = login, which the
+    dynamic-security plugin binds), reads its own task topic and prints each offer."""
 
     def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -74,17 +77,20 @@ def _phone_listener(broker: Broker, console: Console) -> mqtt.Client:
                 f"{offer.title} ({'urgent' if offer.urgent else 'patrol'}) — {offer.reason}"
             )
 
-    def on_connect(c: mqtt.Client, *_: object) -> None:
-        c.subscribe(f"{topics.ROOT}/worker/+/task", qos=1)
+    phones = []
+    for worker_id in sorted(site.workers):
+        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=worker_id)
+        client.username_pw_set(worker_id, logins.passwords[worker_id])
+        task_topic = topics.worker_task(worker_id)
+        client.on_connect = lambda c, *_a, t=task_topic: c.subscribe(t, qos=1)
+        client.on_message = on_message
+        client.connect(logins.host, logins.port)
+        client.loop_start()
+        phones.append(client)
+    return phones
 
-    client.on_message = on_message
-    client.on_connect = on_connect
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    return client
 
-
-def _place_workers(site: Site, broker: Broker, state_dir: Path) -> int:
+def _place_workers(site: Site, logins: DemoLogins, state_dir: Path) -> int:
     """On-duty workers report a position near their home grid, as phones do."""
     rng = random.Random(7)
     placed = 0
@@ -93,9 +99,16 @@ def _place_workers(site: Site, broker: Broker, state_dir: Path) -> int:
             continue
         home = site.areas[worker.home_grid].centroid
         spot = GeoPoint(lon=home.lon + rng.uniform(-0.002, 0.002), lat=home.lat + rng.uniform(-0.002, 0.002))
-        worker_fix(worker.id, spot, broker, state_dir)
+        worker_fix(worker.id, spot, logins.broker(worker.id), state_dir)
         placed += 1
     return placed
+
+
+def _node_login(site: Site, logins: DemoLogins, device_id: str) -> tuple[str, str]:
+    """The login of the node that hosts ``device_id`` (simulate-alarm speaks as that node)."""
+    found = site.device(device_id)
+    assert found is not None, device_id
+    return found[0], logins.passwords[found[0]]
 
 
 def _wait_for_dispatch(feed: CaseFeed, device: str, timeout: float) -> dict[str, Any] | None:
@@ -152,18 +165,18 @@ def _start_telemetry(workdir: Path, console: Console) -> VictoriaMetrics | None:
     return vm
 
 
-def _start_edge_nodes(site: Site, broker: Broker, workdir: Path, console: Console) -> list[EdgeNode]:
-    """The site's edge nodes, for real: cameras, sensors, outbox and uplink."""
+def _start_edge_nodes(site: Site, logins: DemoLogins, workdir: Path, console: Console) -> list[EdgeNode]:
+    """The site's edge nodes, for real: cameras, sensors, outbox and uplink, each logged in as itself."""
     from edge.node import EdgeNode
     from edge.settings import BrokerSettings, EdgeSettings
 
-    settings = EdgeSettings(
-        state_dir=workdir / "edge",
-        uplink=BrokerSettings(host=broker.host, port=broker.port),
-        health_interval_s=15,
-    )
     nodes = []
     for config in site.nodes.values():
+        node_id = config.node.id
+        uplink = BrokerSettings(
+            host=logins.host, port=logins.port, username=node_id, password=logins.passwords[node_id]
+        )
+        settings = EdgeSettings(state_dir=workdir / "edge", uplink=uplink, health_interval_s=15)
         node = EdgeNode(config, settings)
         node.start()
         nodes.append(node)
@@ -185,14 +198,24 @@ def run_demo(
     site_dir = demo_site_copy(DEMO_SITE, workdir)
     site = load_site(site_dir)
 
+    # Mosquitto with the dynamic-security plugin and its administrator alone; every other login
+    # is provisioned below as an installer's would be (gridwatch/demo_logins.py): no anonymous access.
+    dynsec_file, admin_password = demo_logins.bootstrap(workdir / "broker" / "auth")
     try:
-        mosquitto = Mosquitto(workdir / "broker").start()
-    except BrokerError as exc:
+        mosquitto = Mosquitto(workdir / "broker", dynsec_file=dynsec_file).start()
+        logins = demo_logins.provision(site, mosquitto.host, mosquitto.port, admin_password)
+    except (BrokerError, DynsecError) as exc:
         console.print(f"[red]cannot start the MQTT broker: {exc}[/]")
         console.print("Install it with: sudo apt-get install -y mosquitto  (scripts/setup.sh does this)")
         return 2
+    logins.write(workdir / "broker" / "credentials.json")
     broker = Broker(mosquitto.host, mosquitto.port)
     console.print(f"MQTT broker: Mosquitto on {broker.host}:{broker.port} (log: {mosquitto.log_path})")
+    console.print(
+        f"broker logins: {len(logins.passwords)} (nodes, devices, phones, zigbee2mqtt, gateway) through "
+        f"dynamic security in {logins.seconds:.1f} s; no anonymous access; passwords in "
+        f"{workdir / 'broker' / 'credentials.json'}"
+    )
     console.print(f"GridWatch's own log: {workdir / 'gridwatch.log'}")
     vm = _start_telemetry(workdir, console)
 
@@ -207,7 +230,12 @@ def run_demo(
         GatewaySettings(
             site_dir=site_dir,
             database_url=db_url,
-            mqtt=MqttSettings(host=broker.host, port=broker.port),
+            mqtt=MqttSettings(
+                host=broker.host,
+                port=broker.port,
+                username=demo_logins.GATEWAY,
+                password=logins.passwords[demo_logins.GATEWAY],
+            ),
             influx=InfluxSettings(url=vm.url if vm else None),
         )
     )
@@ -221,7 +249,18 @@ def run_demo(
     tokens = IssuedTokens([DEMO_OPERATOR], site.workers)  # this run only: printed below, kept nowhere
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(ApiSettings(site_dir=site_dir, database_url=db_url, api_tokens=tokens.env())),
+            create_app(
+                ApiSettings(
+                    site_dir=site_dir,
+                    database_url=db_url,
+                    api_tokens=tokens.env(),
+                    # installers issue, rotate and revoke devices' logins from their page
+                    dynsec_host=broker.host,
+                    dynsec_port=broker.port,
+                    dynsec_username=demo_logins.ADMIN,
+                    dynsec_password=admin_password,
+                )
+            ),
             host="127.0.0.1",
             port=api_port,
             log_config=None,
@@ -231,7 +270,7 @@ def run_demo(
     )
     threading.Thread(target=server.run, name="api", daemon=True).start()
     api = f"http://127.0.0.1:{api_port}"
-    phones = _phone_listener(broker, console)
+    phones: list[mqtt.Client] = []
     op_token = tokens.token(Role.OPERATOR, DEMO_OPERATOR)
     op_header = {"Authorization": f"Bearer {op_token}"}
     feed = CaseFeed(api, console, headers=op_header)
@@ -246,10 +285,11 @@ def run_demo(
         feed.start()
 
         state = workdir / "sim"
-        placed = _place_workers(site, broker, state)
+        placed = _place_workers(site, logins, state)
         console.print(f"{placed} on-duty grid workers reported their positions")
-        nodes = _start_edge_nodes(site, broker, workdir, console)
-        devices = DemoDevices(site, broker)
+        phones = _phones(site, logins, console)  # after the fixes: each phone's client id is its login
+        nodes = _start_edge_nodes(site, logins, workdir, console)
+        devices = DemoDevices(site, broker, logins=logins.passwords)
 
         devices.zigbee_smoke(FIRST_ALARM)
         console.print(
@@ -297,7 +337,13 @@ def run_demo(
             f"  edge nodes         curl -s {op_auth} {api}/api/v1/sources\n"
             f"  dead letters       curl -s {op_auth} {api}/api/v1/dead-letters\n"
             f"{vm_line}"
-            f"  raise another      {raise_alarm_command('smk-rental-12', broker.port, site_dir)}",
+            "  raise another      "
+            + raise_alarm_command(
+                "smk-rental-12",
+                broker.port,
+                site_dir,
+                _node_login(site, logins, "smk-rental-12"),
+            ),
             highlight=False,
             markup=False,
             emoji=False,
@@ -315,8 +361,9 @@ def run_demo(
             devices.close()
         for node in nodes:
             node.stop()
-        phones.disconnect()
-        phones.loop_stop()
+        for phone in phones:
+            phone.disconnect()
+            phone.loop_stop()
         server.should_exit = True
         gw.stop()
         gw_thread.join(timeout=10)

@@ -66,9 +66,17 @@ def telemetry_curl(victoria_url: str) -> str:
     return f"curl -s {shlex.quote(query)}"
 
 
-def raise_alarm_command(device_id: str, mqtt_port: int, site_dir: Path) -> str:
-    """``gridwatch edge simulate-alarm`` for one of the site's sensors, runnable from here."""
+def raise_alarm_command(
+    device_id: str, mqtt_port: int, site_dir: Path, login: tuple[str, str] | None = None
+) -> str:
+    """``gridwatch edge simulate-alarm`` for one of the site's sensors, runnable from here; it
+    publishes as the sensor's node, so ``login`` is the node's (username, password), given in the
+    environment variables rather than as options."""
+    env = ""
+    if login is not None:
+        user, password = (shlex.quote(x) for x in login)
+        env = f"GRIDWATCH_MQTT_USERNAME={user} GRIDWATCH_MQTT_PASSWORD={password} "
     return (
-        f"{gridwatch_command()} edge simulate-alarm {device_id} --mqtt-port {mqtt_port} "
+        f"{env}{gridwatch_command()} edge simulate-alarm {device_id} --mqtt-port {mqtt_port} "
         f"--site {shlex.quote(str(site_dir))}"
     )

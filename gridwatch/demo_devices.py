@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import paho.mqtt.client as mqtt
@@ -24,13 +24,23 @@ from contracts import Measurement, SensorReading, Unit, encode, topics
 from contracts.clock import Clock, SystemClock
 from contracts.site import Site
 from contracts.site.models import GridWatchSource, Sensor, Zigbee2MqttSource
+from contracts.topics import Roster
 from edge.simulator import Broker, SimulationError
 
 
 class DemoDevices:
-    """One MQTT connection standing in for every simulated device of the site."""
+    """MQTT connections standing in for every simulated device of the site: one for all of them
+    (a broker without logins), or, given ``logins`` (login -> password), one per login as on a
+    real site: each zigbee2mqtt bridge as its own login, each GridWatch-speaking device as itself
+    (its client id is its login: the dynamic-security plugin binds them)."""
 
-    def __init__(self, site: Site, broker: Broker, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        broker: Broker,
+        clock: Clock | None = None,
+        logins: Mapping[str, str] | None = None,
+    ) -> None:
         self.site = site
         self._seq: dict[str, int] = {}
         self._clock = clock or SystemClock()
@@ -49,17 +59,44 @@ class DemoDevices:
                 self._schedule[sensor.id] = (now + self._period(sensor), report)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="demo-devices")
-        self.client.connect(broker.host, broker.port, keepalive=30)
-        self.client.loop_start()
+        self._broker = broker
+        self._logins = logins
+        self._bridges = {base: login for login, base in Roster.from_site(site).bridges.items()}
+        self._clients: dict[str, mqtt.Client] = {}
+        # one connection for every device when the broker has no logins (most tests)
+        self.client = (
+            None if logins is not None else self._connect("demo-devices", broker.username, broker.password)
+        )
         self._thread = threading.Thread(target=self._keep_reporting, name="demo-devices", daemon=True)
         self._thread.start()
+
+    def _connect(self, client_id: str, username: str | None, password: str | None) -> mqtt.Client:
+        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
+        if username:
+            client.username_pw_set(username, password)
+        client.connect(self._broker.host, self._broker.port, keepalive=30)
+        client.loop_start()
+        return client
+
+    def _client(self, login: str) -> mqtt.Client:
+        """The connection that speaks as ``login`` (the shared one on a broker without logins)."""
+        if self.client is not None:
+            return self.client
+        assert self._logins is not None
+        with self._lock:
+            if login not in self._clients:
+                if login not in self._logins:
+                    raise SimulationError(f"no broker login {login!r} for the demo's devices")
+                client_id = login if self.site.device(login) is not None else f"demo-{login}"
+                self._clients[login] = self._connect(client_id, login, self._logins[login])
+            return self._clients[login]
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        self.client.disconnect()
-        self.client.loop_stop()
+        for client in [*([self.client] if self.client else []), *self._clients.values()]:
+            client.disconnect()
+            client.loop_stop()
 
     @staticmethod
     def _period(sensor: Sensor) -> timedelta:
@@ -99,8 +136,8 @@ class DemoDevices:
             raise SimulationError(f"no sensor {device_id!r} in the site")
         return found[1]
 
-    def _publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        info = self.client.publish(topic, payload, qos=1, retain=retain)
+    def _publish(self, login: str, topic: str, payload: bytes, retain: bool = False) -> None:
+        info = self._client(login).publish(topic, payload, qos=1, retain=retain)
         info.wait_for_publish(timeout=10)
         if not info.is_published():
             raise SimulationError(f"broker did not acknowledge the publish on {topic}")
@@ -111,7 +148,8 @@ class DemoDevices:
         if not isinstance(src, Zigbee2MqttSource):
             raise SimulationError(f"{device_id} is not a zigbee2mqtt device")
         base = f"{src.base_topic}/{src.friendly_name}"
-        self._publish(f"{base}/availability", json.dumps({"state": "online"}).encode(), retain=True)
+        bridge = self._bridges.get(src.base_topic, "zigbee2mqtt")
+        self._publish(bridge, f"{base}/availability", json.dumps({"state": "online"}).encode(), retain=True)
         state = {
             "smoke": smoke,
             "battery": 87,
@@ -121,7 +159,7 @@ class DemoDevices:
             "linkquality": 142,
             "smoke_density": 38 if smoke else 0,
         }
-        self._publish(base, json.dumps(state).encode())
+        self._publish(bridge, base, json.dumps(state).encode())
         self._remember(device_id, self._z2m_report(device_id, smoke))
 
     def gas_reading(self, device_id: str, lel: float) -> None:
@@ -137,5 +175,5 @@ class DemoDevices:
             device_id=device_id,
             measurements=[Measurement(quantity="gas", value=lel, unit=Unit.PERCENT_LEL)],
         )
-        self._publish(topics.device_topic(device_id, topics.Channel.READING), encode(reading))
+        self._publish(device_id, topics.device_topic(device_id, topics.Channel.READING), encode(reading))
         self._remember(device_id, self._gas_report(device_id, lel))

@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts.topics import Roster
-from gridwatch.broker import Mosquitto, free_port
+from gridwatch.broker import DYNSEC_PLUGINS, Mosquitto, find_dynsec_plugin, free_port
 from gridwatch.broker_auth import BrokerAuth
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ EXAMPLES = {
     "password_file": MOSQUITTO / "examples" / "passwords.conf",
     "dynsec": MOSQUITTO / "examples" / "dynsec.conf",
 }
-DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"  # Debian's mosquitto 2.0
+DYNSEC_PLUGIN = find_dynsec_plugin() or DYNSEC_PLUGINS[0]  # Debian's mosquitto 2.0 ships it
 
 
 @dataclass
@@ -81,7 +81,11 @@ def secured_broker(workdir: Path, mode: str, roster: Roster) -> Iterator[Secured
     (conf_d / EXAMPLES[mode].name).write_text(_local(example, ports), encoding="utf-8")
     base = _local(
         BASE.read_text(encoding="utf-8"),
-        {"/mosquitto/data/": f"{workdir / 'data'}/", "/mosquitto/config/conf.d": str(conf_d)},
+        {
+            "/mosquitto/data/": f"{workdir / 'data'}/",
+            "/mosquitto/config/conf.d": str(conf_d),
+            "log_dest stderr\n": "",  # to the file below: nobody reads the test's stderr pipe
+        },
     )
     base += f"\nlog_dest file {workdir / 'mosquitto.log'}\n"
     if os.geteuid() == 0:
@@ -105,6 +109,8 @@ class Login:
         client_id: str = "",
         subscribe: tuple[str, ...] = (),
         clean_start: bool = True,
+        bind_address: str = "",
+        protocol: int = mqtt.MQTTv5,
     ) -> None:
         self.messages: list[mqtt.MQTTMessage] = []
         self.granted: list[ReasonCode] = []
@@ -115,7 +121,7 @@ class Login:
         self._acked = threading.Condition(self._lock)
         answered, subscribed = threading.Event(), threading.Event()
         c = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol
         )
         if username is not None:
             c.username_pw_set(username, password)
@@ -151,7 +157,13 @@ class Login:
         if not clean_start:
             properties = mqtt.Properties(mqtt.PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = 3600
-        c.connect("127.0.0.1", port, clean_start=clean_start, properties=properties)
+        c.connect(
+            "127.0.0.1",
+            port,
+            clean_start=clean_start if protocol == mqtt.MQTTv5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=properties,
+            bind_address=bind_address,  # another loopback address: another "device" on the network
+        )
         c.loop_start()
         self.client = c
         assert answered.wait(10), "the broker did not answer the CONNECT"

@@ -69,6 +69,8 @@ REPORTS = Counter(
     "Residents' reports (群众吹哨) by outcome: accepted, proof, limited, outside, photo",
     ["outcome"],
 )
+for _outcome in ("accepted", "proof", "limited", "outside", "photo"):  # at 0 from the start (increase())
+    REPORTS.labels(_outcome)
 log = logging.getLogger(__name__)
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

@@ -54,6 +54,7 @@ class SensorBus:
                 seen[key] = s.id
         self.gw = gridwatch.subscriptions(node.sensors)
         self.connected = threading.Event()
+        self._asked: dict[int, list[str]] = {}  # SUBSCRIBE message id -> its filters, in order
         self._stopping = False
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{self.node_id}-sensors"
@@ -67,7 +68,7 @@ class SensorBus:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_subscribe = lambda *_: self.connected.set()  # listening once the broker confirms
+        client.on_subscribe = self._on_subscribe
         self.client = client
 
     @property
@@ -75,7 +76,15 @@ class SensorBus:
         return bool(self.z2m or self.gw)
 
     def filters(self) -> list[str]:
+        """Everything under each zigbee2mqtt base topic (so that a device paired under a name this
+        node does not know is reported), and its GridWatch-speaking sensors' topics."""
         return [f"{base}/#" for base in self.z2m] + list(self.gw)
+
+    def own_filters(self, base: str) -> list[str]:
+        """Exactly its own devices' topics under ``base``: what a node's broker login may read of
+        zigbee2mqtt (contracts.topics.Roster.from_site), asked for when ``<base>/#`` is refused."""
+        names = sorted(self.z2m.get(base, {}))
+        return [topic for name in names for topic in (f"{base}/{name}", f"{base}/{name}/availability")]
 
     def start(self) -> None:
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s)
@@ -90,7 +99,7 @@ class SensorBus:
         if rc.is_failure:
             log.error("sensor broker refused the connection: %s", rc, extra={"node_id": self.node_id})
             return
-        c.subscribe([(f, 1) for f in self.filters()])
+        self._subscribe(c, self.filters())
         log.info(
             "listening to %d zigbee2mqtt and %d GridWatch sensor(s) on %s:%d",
             sum(len(v) for v in self.z2m.values()),
@@ -99,6 +108,38 @@ class SensorBus:
             self.broker.port,
             extra={"node_id": self.node_id},
         )
+
+    def _on_subscribe(
+        self, c: mqtt.Client, _u: object, mid: int, codes: list[ReasonCode], _p: object
+    ) -> None:
+        """Listening once the broker confirms. A secured broker refuses ``<base>/#`` (a node's
+        login reads its own devices only): then it asks for exactly those; a refused own topic
+        is an error (the login's rules are wrong)."""
+        asked = self._asked.pop(mid, [])
+        refused = [f for f, code in zip(asked, codes, strict=False) if code.is_failure]
+        narrower = [t for f in refused if f.endswith("/#") for t in self.own_filters(f[:-2])]
+        if narrower:
+            log.info(
+                "the sensor broker does not let this node read all of %s: listening to its own "
+                "zigbee2mqtt devices only (one paired under another name goes unnoticed)",
+                ", ".join(f for f in refused if f.endswith("/#")),
+                extra={"node_id": self.node_id},
+            )
+            self._subscribe(c, narrower)
+            return
+        if refused:
+            log.error(
+                "sensor broker refused the subscription to %s: check this node's broker login's rules "
+                "(docs/broker-access.md)",
+                ", ".join(refused),
+                extra={"node_id": self.node_id},
+            )
+        self.connected.set()
+
+    def _subscribe(self, c: mqtt.Client, filters: list[str]) -> None:
+        _rc, mid = c.subscribe([(f, 1) for f in filters])
+        if mid is not None:
+            self._asked[mid] = filters
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
         self.connected.clear()

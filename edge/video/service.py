@@ -68,7 +68,10 @@ class VideoService:
         for cam in node.cameras:
             if not cam.enabled:
                 continue
-            reader = CameraReader(cam.id, cam.source, self.settings.sources, self.clock)
+            # Pictures only at the rate the analysis takes them; the other frames are decoded,
+            # never converted (see edge.video.sources.FrameGate).
+            analyse_fps = min(cam.fps, self.settings.max_fps)
+            reader = CameraReader(cam.id, cam.source, self.settings.sources, self.clock, analyse_fps)
             pipeline = CameraPipeline(cam, emitter.node_id, self.detector, self.settings, fusion)
             self.runners[cam.id] = CameraRunner(cam, reader, pipeline)
         if fusion is not None:

@@ -5,6 +5,13 @@ One :class:`CameraReader` thread per camera decodes continuously and keeps only
 the newest frame (latest-frame semantics: a slow consumer never builds a
 backlog). When a source fails it is reopened with exponential back-off; the
 reader's state and error say what is wrong in words an installer can act on.
+
+A video decoder has to decode every frame (the next ones are predicted from it),
+but only the frames the camera's analysis will look at need converting to a BGR
+picture: given the analysis rate, the reader grabs every frame and retrieves
+(converts) only those due at that rate (:class:`FrameGate`); at 1280x720 the
+conversion costs as much as the decoding. The pictures it retrieves are the very
+ones a full read would give.
 """
 
 from __future__ import annotations
@@ -88,6 +95,8 @@ def open_capture(spec: SourceSpec, settings: SourceSettings) -> cv2.VideoCapture
         if not os.access(path, os.R_OK):
             raise SourceError(f"video file {path} is not readable")
     params = [
+        cv2.CAP_PROP_N_THREADS,
+        settings.decoder_threads,
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         int(settings.open_timeout_s * 1000),
         cv2.CAP_PROP_READ_TIMEOUT_MSEC,
@@ -109,6 +118,56 @@ class Frame:
     decode_ms: float
 
 
+class FrameGate:
+    """Which decoded frames become pictures, for an analysis at ``analyse_fps``.
+
+    A frame is kept when it is due: one analysis period after the last one was due, less
+    half a source frame interval, so the pictures come at the analysis rate on average
+    (a 10 fps source analysed at 5 fps keeps every other frame, a 25 fps one every fifth,
+    an 8 fps one five of eight). ``analyse_fps`` None keeps every frame.
+
+    Time is a file's own (``stream_time``: its timestamps, so every run of a file keeps
+    the same frames) or, for cameras, when the frame arrived: a stream's timestamps are
+    not to be trusted (FFmpeg stamps an MJPEG camera's frames at 25 fps whatever it sends).
+    """
+
+    def __init__(self, analyse_fps: float | None, stream_time: bool = False) -> None:
+        self.period_ms = 1000.0 / analyse_fps if analyse_fps else 0.0
+        self.stream_time = stream_time
+        self._due: float | None = None
+        self._previous: float | None = None
+
+    def due(self, at: float) -> bool:
+        """Is the frame at ``at`` (milliseconds) to become a picture?"""
+        if not self.period_ms:
+            return True
+        previous, self._previous = self._previous, at
+        if self._due is None or previous is None or at < previous:
+            self._due = at + self.period_ms  # the first frame, or a file that rewound
+            return True
+        if at < self._due - (at - previous) / 2:
+            return False
+        # Late by more than a period (a stall, a gap in the stream): start over from here
+        # rather than keep a burst of frames to catch up.
+        self._due = at + self.period_ms if at - self._due > self.period_ms else self._due + self.period_ms
+        return True
+
+
+def next_frame(cap: cv2.VideoCapture, gate: FrameGate) -> tuple[bool, np.ndarray | None]:
+    """Decode the next frame; convert it to a BGR picture only if ``gate`` says it is due.
+
+    ``(False, None)``: the source ended or failed; ``(True, None)``: decoded, not wanted."""
+    if not cap.grab():
+        return False, None
+    at = cap.get(cv2.CAP_PROP_POS_MSEC) if gate.stream_time else time.monotonic() * 1000
+    if not gate.due(at):
+        return True, None
+    ok, image = cap.retrieve()
+    if not ok or image is None:
+        return False, None
+    return True, image
+
+
 class ReaderState(StrEnum):
     STARTING = "starting"
     STREAMING = "streaming"
@@ -119,15 +178,24 @@ class ReaderState(StrEnum):
 class CameraReader:
     """Decodes one camera in its own thread and keeps the newest frame only."""
 
-    def __init__(self, camera_id: str, source: str, settings: SourceSettings, clock: Clock) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        source: str,
+        settings: SourceSettings,
+        clock: Clock,
+        analyse_fps: float | None = None,
+    ) -> None:
         self.camera_id = camera_id
+        self.analyse_fps = analyse_fps  # None: every frame becomes a picture
         self.raw_source = source
         self.settings = settings
         self.clock = clock
         self.state = ReaderState.STARTING
         self.error = ""
-        self.frames_in = 0
-        self.decode_ms = 0.0  # moving average
+        self.frames_in = 0  # frames decoded, pictures or not
+        self.pictures = 0  # of which converted to pictures (every one without analyse_fps)
+        self.decode_ms = 0.0  # moving average per decoded frame (its conversion included)
         self.reconnects = 0
         self.last_frame_mono: float | None = None
         self._latest: Frame | None = None
@@ -217,26 +285,27 @@ class CameraReader:
             )
 
     def _pump(self, cap: cv2.VideoCapture) -> int:
-        """Read until the source fails or we are stopped; returns frames delivered."""
+        """Read until the source fails or we are stopped; returns frames decoded."""
         assert self.spec is not None
         is_file = self.spec.kind is SourceKind.FILE
         fps = cap.get(cv2.CAP_PROP_FPS) if is_file else 0.0
         period = 1.0 / fps if is_file and self.settings.realtime_files and 0 < fps <= 240 else 0.0
+        gate = FrameGate(self.analyse_fps, stream_time=is_file)
         delivered = 0
         next_due = time.monotonic()
         while not self._stop.is_set():
             started = time.perf_counter()
-            ok, image = cap.read()
+            ok, image = next_frame(cap, gate)
             took_ms = (time.perf_counter() - started) * 1000
-            if not ok or image is None:
+            if not ok:
                 if is_file and delivered and self.settings.loop_files:
                     if not cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
                         self.error = f"video file {self.spec.target} cannot rewind"
                         return delivered
-                    ok, image = cap.read()
-                    if ok and image is not None:
+                    ok, image = next_frame(cap, gate)
+                    if ok:
                         took_ms = (time.perf_counter() - started) * 1000
-                if not ok or image is None:
+                if not ok:
                     if is_file and not delivered:
                         self.error = f"video file {self.spec.target} has no decodable frames (corrupt?)"
                     elif is_file:
@@ -244,7 +313,7 @@ class CameraReader:
                     else:
                         self.error = f"stream {self.spec.display} stopped sending frames"
                     return delivered
-            if image.ndim == 2:  # some USB and IR cameras deliver grey frames
+            if image is not None and image.ndim == 2:  # some USB and IR cameras deliver grey frames
                 image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
             delivered += 1
             self._deliver(image, took_ms)
@@ -258,15 +327,18 @@ class CameraReader:
                     next_due = time.monotonic()  # fell behind (busy CPU): do not try to catch up
         return delivered
 
-    def _deliver(self, image: np.ndarray, took_ms: float) -> None:
+    def _deliver(self, image: np.ndarray | None, took_ms: float) -> None:
+        """One frame decoded; ``image`` None: not converted (no analysis is due)."""
         with self._cond:
             self.frames_in += 1
             self.decode_ms = took_ms if self.frames_in == 1 else 0.9 * self.decode_ms + 0.1 * took_ms
-            self._latest = Frame(image, self.frames_in, self.clock.now(), took_ms)
             self.last_frame_mono = time.monotonic()
             if self.state is not ReaderState.STREAMING:
                 if self.state is ReaderState.RECONNECTING:
                     log.info("camera source is back", extra=self._extra())
                 self.state = ReaderState.STREAMING
                 self.error = ""
-            self._cond.notify_all()
+            if image is not None:
+                self.pictures += 1
+                self._latest = Frame(image, self.frames_in, self.clock.now(), took_ms)
+                self._cond.notify_all()

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, Index, String, Text
+from sqlalchemy import JSON, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UtcDateTime
@@ -69,3 +69,28 @@ class Device(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_devices_status_since", "status", "status_since"),)
+
+
+class LoginRefusal(Base):
+    """A login the broker refused (its CONNACK "not authorised"), read from its own log.
+
+    Mosquitto 2.0 names neither the username nor the client id of a refused CONNECT ("Client
+    <unknown> disconnected, not authorised."): what it gives is the peer address of the
+    connection (its "New connection from ADDR:PORT on port LISTENER." line). ``login`` is a
+    hint: the one login ever accepted from that address while the gateway watched;
+    ``client_id`` is set only by a broker that names the refused client (docs/devices.md).
+    """
+
+    __tablename__ = "login_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    refused_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True, doc="on the gateway's clock")
+    # The broker's own stamp and the connection's address: several gateways each watch the log,
+    # this keeps one row per refused connection.
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    port: Mapped[int | None] = mapped_column(Integer)
+    listener: Mapped[int | None] = mapped_column(Integer, doc="the broker's port it knocked on")
+    client_id: Mapped[str | None] = mapped_column(String(128))
+    login: Mapped[str | None] = mapped_column(String(64), index=True)
+    line: Mapped[str] = mapped_column(Text, default="", doc="the broker's words")

@@ -9,6 +9,9 @@
    - **wrong_topic** / **refused**: its messages reached the gateway but were dead-lettered —
      on a topic that is not its own (``unknown_source``, ``source_mismatch``, ``bad_topic``),
      or refused by the contract (the dead letter's reason and detail, word for word);
+   - **credentials_refused**: nothing from it, but the broker refused a login since the check
+     started that may be its own (or its node's): a wrong password, a revoked or never issued
+     login (read from the broker's log: gateway/devices/broker_log.py);
    - **never_connected**: nothing at all within ``fleet.commissioning_timeout_s`` (its node
      offline, or online without a word from the device);
    - **waiting**: nothing yet, still within the time.
@@ -25,7 +28,10 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contracts.site import Site
 from gateway.context import GatewayContext
+from gateway.devices import broker_log
+from gateway.devices.logins import login_of
 from gateway.devices.models import Device, DeviceKind, Lifecycle
 from gateway.events.models import DeadLetter
 from gateway.evidence.models import Evidence
@@ -42,7 +48,7 @@ class CheckRefused(ValueError):
 class CheckView(BaseModel):
     device_id: str
     state: str  # not_started, waiting, ok, failed
-    reason: str | None = None  # outside_grid, wrong_topic, refused, never_connected
+    reason: str | None = None  # outside_grid, wrong_topic, refused, credentials_refused, never_connected
     detail: str = ""
     started_at: datetime | None = None
     deadline: datetime | None = None
@@ -104,6 +110,9 @@ def verdict(session: Session, ctx: GatewayContext, row: Device, now: datetime) -
                 "topic": letter.topic,
             }
         )
+    refused = _refused(session, ctx, row, started)
+    if refused:
+        return view.model_copy(update={"state": "failed", "reason": "credentials_refused", "detail": refused})
     if now < started + timeout:
         view.state = "waiting"
         return view
@@ -141,6 +150,52 @@ def _letter(session: Session, row: Device, since: datetime) -> DeadLetter | None
         if letter.source == row.id or f"/device/{row.id}" in letter.topic or needle in letter.payload:
             return letter
     return None
+
+
+def logins_of(site: Site, row: Device) -> set[str]:
+    """The broker logins the device's messages come through: its own (an edge node, a sensor that
+    speaks GridWatch) or its node's (a camera, a zigbee2mqtt or Modbus sensor)."""
+    try:
+        login_of(site, row.id)
+        return {row.id}
+    except ValueError:
+        return {row.node_id} if row.node_id else set()
+
+
+def _refused(session: Session, ctx: GatewayContext, row: Device, since: datetime) -> str:
+    """Why the broker may have kept the device out: logins it refused since the check started.
+
+    Mosquitto 2.0 does not name a refused login (gateway/devices/broker_log.py): a refusal from
+    an address where only this device's login was seen before is called its own; any other
+    refusal counts for every device being checked then whose login is not working (online), with
+    its address so the installer can tell.
+    """
+    logins = logins_of(ctx.site, row)
+    if not logins:
+        return ""
+    rows = broker_log.since(session, since, logins)
+    mine = [r for r in rows if r.login in logins or r.client_id in logins]
+    # A login whose device is online now works: a refusal not named as its own is someone else's.
+    working = any(
+        d is not None and d.status == Lifecycle.ONLINE.value for d in (session.get(Device, x) for x in logins)
+    )
+    if not mine and (working or not rows):
+        return ""
+    login = sorted(logins)[0]
+    if mine:
+        addresses = ", ".join(sorted({r.address for r in mine if r.address})) or "an unknown address"
+        return (
+            f"the broker refused the login {login!r} {len(mine)} time(s) since the check started "
+            f"(from {addresses}, where it logged in before): its password is not the one the broker "
+            "has. Issue or rotate its credentials and load them onto it again"
+        )
+    addresses = ", ".join(sorted({r.address for r in rows if r.address})) or "an unknown address"
+    return (
+        f"the broker refused {len(rows)} login(s) from {addresses} since the check started and "
+        f"nothing came from {row.id}. The broker does not say which login it refused; if it is this "
+        f"device's, check that it logs in as {login!r} with the password it was given (issue or "
+        "rotate its credentials and load them again)"
+    )
 
 
 def _silence(session: Session, row: Device, since: datetime) -> str:

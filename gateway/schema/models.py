@@ -2,7 +2,7 @@
 
 from gateway.broadcasts.models import Broadcast, BroadcastPhoto, BroadcastRecipient, Sighting
 from gateway.cases.models import Case, CaseTransition, FalseAlarmFeedback
-from gateway.devices.models import Device
+from gateway.devices.models import Device, LoginRefusal
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
 from gateway.events.models import ApiReceipt, DeadLetter, EventRecord, SourceProgress
@@ -46,6 +46,7 @@ __all__ = [
     "Evidence",
     "FalseAlarmFeedback",
     "GatewayHeartbeat",
+    "LoginRefusal",
     "OutboundMessage",
     "PatrolPlan",
     "PatrolPoint",

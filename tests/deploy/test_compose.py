@@ -221,6 +221,7 @@ def compose_broker(tmp_path: Path) -> Any:
     for conf in (DOCKER / "mosquitto" / "conf.d").glob("*.conf"):
         (tmp_path / "conf.d" / conf.name).write_text(_moved(conf.read_text(), tmp_path, {8883: tls}))
     base = _moved((DOCKER / "mosquitto" / "mosquitto.conf").read_text(), tmp_path, {})
+    base = base.replace("log_dest stderr\n", "")  # to the file below: nobody reads the stderr pipe
     log = tmp_path / "mosquitto.log"
     conf = tmp_path / "compose-mosquitto.conf"
     conf.write_text(base + f"user root\nlog_dest file {log}\nlog_type all\n")

@@ -33,6 +33,12 @@ def test_demo_runs_the_whole_pipeline_and_dispatches_within_30_seconds(tmp_path:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # every device, node, phone and the gateway logs in as itself, provisioned over dynamic security
+    assert re.search(
+        r"broker logins: \d+ \(nodes, devices, phones, zigbee2mqtt, gateway\) through dynamic "
+        r"security .*no anonymous access",
+        proc.stdout,
+    )
     assert "is dispatched to w-ma-li in grid g-gongye-01" in proc.stdout
     assert "w-ma-li's phone received task" in proc.stdout
     assert re.search(

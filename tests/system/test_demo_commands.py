@@ -1,4 +1,5 @@
-"""The first hour: every command the demo prints works when pasted into a shell, later.
+"""The first hour: every command the demo prints works when pasted into a shell, later; and the
+demo's broker lets in only the logins the demo provisioned (no anonymous client, no wrong password).
 
 The demo runs for real (its own Mosquitto, gateway, API, VictoriaMetrics and edge nodes);
 the printed lines are run by bash as a reader would paste them."""
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.secured_broker import Login as Connect
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str:
@@ -76,6 +78,24 @@ def test_the_printed_commands_work_when_pasted(tmp_path: Path) -> None:
         case_id = re.search(r"✅ case (\S+) is dispatched", text).group(1)  # type: ignore[union-attr]
         # every read needs credentials: the operator's token from the printed "cases" command
         auth = re.search(r"cases\s+curl -s (-H 'Authorization: Bearer [^']+')", text).group(1)  # type: ignore[union-attr]
+
+        # the demo's broker: every login provisioned through dynamic security, nobody anonymous
+        port = int(re.search(r"MQTT broker: Mosquitto on 127\.0\.0\.1:(\d+)", text).group(1))  # type: ignore[union-attr]
+        anonymous = Connect(port, None, None, client_id="curious-1")
+        assert not anonymous.accepted and anonymous.connack.getName() == "Not authorized"  # type: ignore[union-attr]
+        wrong = Connect(port, "node-donghu-1", "not-its-password", client_id="node-donghu-1-check")
+        assert not wrong.accepted and wrong.connack.getName() == "Not authorized"  # type: ignore[union-attr]
+        kept = tmp_path / "demo" / "broker" / "credentials.json"
+        assert kept.stat().st_mode & 0o077 == 0, "the demo's passwords are readable by others"
+        right = Connect(
+            port,
+            "node-donghu-1",
+            json.loads(kept.read_text())["node-donghu-1"],
+            client_id="node-donghu-1-check",
+        )
+        assert right.accepted
+        for client in (anonymous, wrong, right):
+            client.close()
 
         # the offer waits long enough for a reader (the site file's 60 s would not)
         task = _get(api, f"/api/v1/cases/{case_id}", auth)["tasks"][-1]  # type: ignore[index]

@@ -323,6 +323,8 @@ def test_the_api_serves_its_metrics_on_their_own_port(tmp_path: Path) -> None:
         assert scraped.status_code == 200
         families = {line.split()[2] for line in scraped.text.splitlines() if line.startswith("# TYPE ")}
         assert "gridwatch_live_subscribers" in families, families  # pages on the live feed
+        # a refusal counter is there at 0 before the first report, so increase() sees the first one
+        assert 'gridwatch_resident_reports_total{outcome="limited"} 0.0' in scraped.text
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/cases", timeout=10).status_code == 401
     finally:
         proc.terminate()

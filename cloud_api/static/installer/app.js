@@ -8,10 +8,12 @@ import { here } from "/ui/common/geo.js";
 import { applyI18n, label, languageToggle, t } from "/ui/common/i18n.js";
 import { signedIn } from "/ui/common/session.js";
 import { dateTime as formatTime } from "/ui/common/time.js";
+// The site's own grid outlines drawn in SVG (GET /api/v1/grids): no tile server, nothing downloaded.
+import { SiteMap } from "/ui/console/map.js";
 
 const view = $("#view");
 const POLL_MS = 2000;
-const state = { me: null, device: null, check: null, position: null, polling: null, unbound: [] };
+const state = { me: null, device: null, check: null, position: null, polling: null, unbound: [], grids: null, pick: null };
 
 function route() {
   return (location.hash.slice(1) || "install").split("/")[0];
@@ -29,11 +31,94 @@ function fail(err) {
   toast(t("app.error", { message: err.message }), "error");
 }
 
+// ------------------------------------------------------------------------------- the map
+function rings(geometry) {
+  if (geometry.type === "Polygon") return geometry.coordinates;
+  if (geometry.type === "MultiPolygon") return geometry.coordinates.flat();
+  return [];
+}
+
+// Even-odd ray casting over every ring (holes included): is [lon, lat] inside the area?
+function inside([x, y], geometry) {
+  let hit = false;
+  for (const ring of rings(geometry)) {
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [xi, yi] = ring[i], [xj, yj] = ring[j];
+      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) hit = !hit;
+    }
+  }
+  return hit;
+}
+
+function gridAt(lonlat) {
+  return (state.grids?.features || []).find((f) => f.properties.level === "grid" && inside(lonlat, f.geometry)) || null;
+}
+
+function gridName(id) {
+  const f = (state.grids?.features || []).find((g) => g.properties.id === id);
+  return f ? f.properties.name : id;
+}
+
+async function loadGrids() {
+  if (!state.grids) state.grids = await api.get("/api/v1/grids");
+  return state.grids;
+}
+
+// The map card's behaviour, once it is in the page (the map measures its box): a tap inside a
+// grid sets the position and names the grid; outside every grid it is refused, nothing set.
+function mountMap(d) {
+  const svg = $("#place-map");
+  if (!svg || !state.grids) return;
+  let map;
+  try {
+    map = new SiteMap(svg, { grids: state.grids, settings: {}, onPick: (lonlat) => pick(lonlat) });
+  } catch {
+    svg.hidden = true;  // a site without grids to draw: the phone's position or typing only
+    return;
+  }
+  if (d.grid_id) map.fitTo(d.grid_id);
+  const mark = () => {
+    for (const path of svg.querySelectorAll(".area.grid")) path.classList.toggle("picked", path.dataset.areaId === state.pick?.grid);
+    map.setPin(state.pick && state.pick.grid ? state.pick.lonlat : null);
+  };
+  const pick = (lonlat) => {
+    const [lon, lat] = lonlat.map((v) => Number(v.toFixed(6)));
+    svg.dataset.lastPick = `${lon},${lat}`;
+    const grid = gridAt([lon, lat]);
+    state.pick = { lonlat: [lon, lat], grid: grid?.properties.id || null };
+    if (grid) {
+      state.position = { lon, lat };
+      $("#lon").value = lon.toFixed(6);
+      $("#lat").value = lat.toFixed(6);
+    }
+    showPick(d);
+    mark();
+  };
+  $("#map-all")?.addEventListener("click", () => map.fit(true));
+  showPick(d);
+  mark();
+}
+
+function showPick(d) {
+  const box = $("#map-grid");
+  if (!box) return;
+  const p = state.pick;
+  if (!p) { box.replaceChildren(); return; }
+  if (!p.grid) {
+    box.replaceChildren(el("div", { class: "m-msg error", dataset: { outside: "1" }, text: t("installer.map_outside") }));
+    return;
+  }
+  const lines = [el("div", { id: "map-grid-name", text: t("installer.map_grid", { grid: gridName(p.grid) }) })];
+  if (d.grid_id && d.grid_id !== p.grid) lines.push(el("div", { class: "check-detail", text: t("installer.map_other_grid", { grid: gridName(d.grid_id) }) }));
+  box.replaceChildren(el("div", { class: `m-msg ${d.grid_id && d.grid_id !== p.grid ? "wait" : "ok"}`, dataset: { grid: p.grid } }, ...lines));
+}
+
 // ------------------------------------------------------------------------------- install
 async function findSerial(serial) {
   state.device = null;
   state.check = null;
   state.position = null;  // a new device: the last one's position is not its
+  state.pick = null;
   stopPolling();
   const [found] = await api.get(`/api/v1/registry${query({ serial })}`);
   if (found) {
@@ -69,6 +154,7 @@ function positionCard(d) {
     try {
       const fix = await here();
       state.position = fix;
+      state.pick = null;
       lon.value = fix.lon.toFixed(6);
       lat.value = fix.lat.toFixed(6);
       toast(t("installer.position_taken", { accuracy: fix.accuracy_m }), "info");
@@ -92,10 +178,14 @@ function positionCard(d) {
   return el("section", { class: "m-card" },
     el("h3", { text: t("installer.where") }),
     el("button", { class: "m-btn block", id: "use-here", type: "button", onclick: useHere, text: t("installer.use_phone") }),
+    el("div", { class: "m-row" },
+      el("span", { class: "m-muted m-grow", text: t("installer.map_hint") }),
+      el("button", { class: "m-btn", id: "map-all", type: "button", text: t("installer.map_all") })),
+    el("svg", { class: "i-map", id: "place-map", role: "img", "aria-label": t("installer.map_aria") }),
+    el("div", { id: "map-grid", "aria-live": "polite" }),
     el("div", { class: "coords" },
       el("label", { class: "m-field" }, t("installer.lon"), lon),
       el("label", { class: "m-field" }, t("installer.lat"), lat)),
-    el("p", { class: "m-muted", text: t("installer.map_hint") }),
     el("button", { class: "m-btn primary block", id: "install", type: "button", onclick: save, text: t("installer.save") }));
 }
 
@@ -144,9 +234,42 @@ function startPolling(id) {
         stopPolling();
         state.device = await api.get(`/api/v1/registry/${encodeURIComponent(id)}`);
       }
-      if (route() === "install") draw();
+      if (route() === "install") refreshCheck();
     } catch (err) { stopPolling(); fail(err); }
   }, POLL_MS);
+}
+
+// Scanning the label's barcode with the phone's camera, where the browser reads barcodes itself
+// (the Shape Detection API: Chrome on Android); elsewhere nothing is shown and the serial is typed.
+// Nothing is downloaded: no decoder library.
+function scanner(serial) {
+  if (!("BarcodeDetector" in window)) return [];
+  const file = el("input", { type: "file", accept: "image/*", capture: "environment", id: "scan-file", hidden: true });
+  file.addEventListener("change", async () => {
+    const photo = file.files?.[0];
+    file.value = "";
+    if (!photo) return;
+    try {
+      const codes = await new window.BarcodeDetector().detect(await createImageBitmap(photo));
+      const value = (codes[0]?.rawValue || "").trim();
+      if (!value) throw new Error("no code");
+      serial.value = value;
+      await findSerial(value);
+    } catch {
+      toast(t("installer.scan_none"), "error");
+    }
+  });
+  return [file, el("button", { class: "m-btn block", id: "scan", type: "button", onclick: () => file.click(), text: t("installer.scan") })];
+}
+
+// The check's answer and the device's status, in place: the rest of the page (the map's view,
+// what is being typed) stays as it is while the check polls.
+function refreshCheck() {
+  const d = state.device;
+  const device = $("#device"), check = $("#check-result")?.closest("section");
+  if (!d || !device || !check) { draw(); return; }
+  device.replaceWith(deviceCard(d));
+  check.replaceWith(checkCard(d));
 }
 
 function drawInstall() {
@@ -160,12 +283,14 @@ function drawInstall() {
   view.replaceChildren(
     el("form", { class: "m-card", id: "find", onsubmit: find },
       el("label", { class: "m-field" }, t("installer.serial"), serial),
+      ...scanner(serial),
       el("button", { class: "m-btn primary block", type: "submit", text: t("installer.find") })));
   const d = state.device;
   if (d) {
     // Once it is up, the check is what the installer is waiting for: it comes first.
     if (d.installed_lon != null) view.append(deviceCard(d), checkCard(d), positionCard(d));
     else view.append(deviceCard(d), positionCard(d));
+    loadGrids().then(() => mountMap(d)).catch(fail);
   } else if (state.serial) {
     const pick = el("select", { id: "bind" },
       el("option", { value: "", text: t("installer.pick_device") }),

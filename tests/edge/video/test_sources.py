@@ -6,19 +6,26 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from contracts.clock import SystemClock
-from edge.video.settings import SourceSettings
+from edge.video.detector.engine import DetectorService
+from edge.video.pipeline import CameraPipeline
+from edge.video.settings import SourceSettings, VideoSettings
 from edge.video.sources import (
     CameraReader,
+    Frame,
+    FrameGate,
     ReaderState,
     SourceError,
     SourceKind,
+    next_frame,
     open_capture,
     resolve_source,
 )
-from tests.edge.video.media import PEDESTRIANS
+from tests.edge.video.drive import at, camera, full_zone
+from tests.edge.video.media import PEDESTRIANS, clip
 from tests.edge.video.rtsp import RtspCamera, rtsp_missing
 from tests.edge.video.streams import MjpegCamera
 from tests.helpers import wait_until
@@ -134,3 +141,93 @@ def test_an_rtsp_camera_sending_h264_is_read_and_reopened_when_its_server_restar
     finally:
         reader.stop()
         camera.stop()
+
+
+def _pictures_at(fps: float, path: Path) -> tuple[list[np.ndarray], int]:
+    """The pictures the node's reduced decoding path gives for an analysis at ``fps``, and the
+    number of frames decoded to get them."""
+    gate = FrameGate(fps, stream_time=True)
+    cap = open_capture(resolve_source(str(path)), FAST)
+    pictures: list[np.ndarray] = []
+    decoded = 0
+    try:
+        while True:
+            ok, image = next_frame(cap, gate)
+            if not ok:
+                return pictures, decoded
+            decoded += 1
+            if image is not None:
+                pictures.append(image)
+    finally:
+        cap.release()
+
+
+def _analyse(images: list[np.ndarray], yolox: DetectorService) -> list[object]:
+    """What one camera makes of the frames (5 fps, a factory floor armed all the time, motion
+    gating on): its tracked objects after every frame and the events it emits."""
+    h, w = images[0].shape[:2]
+    pipeline = CameraPipeline(
+        camera(w, h, [full_zone(w, h, schedule="always")]), "node-test", yolox, VideoSettings()
+    )
+    clock = at(22)
+    seen: list[object] = []
+    for seq, image in enumerate(images, start=1):
+        clock.advance(0.2)
+        out = pipeline.process(Frame(image, seq, clock.now(), 0.0), clock.now())
+        tracks = [(t.id, t.label, t.pixel_box(), round(t.score, 5)) for t in pipeline.tracker.tracks]
+        events = [
+            (e.hazard_type, e.state, e.severity, e.summary, [d.model_dump() for d in e.detections])
+            for o in out
+            if (e := o.event) is not None
+        ]
+        seen.append((tracks, events))
+    return seen
+
+
+def test_reduced_decoding_gives_the_full_reads_pictures_and_detections(yolox: DetectorService) -> None:
+    """A 10 fps clip analysed at 5 fps: the reader decodes every frame but converts only every
+    other one to a picture. Those pictures are the very frames a full read gives, and the camera
+    finds the same people and emits the same events from them."""
+    reduced, decoded = _pictures_at(5, PEDESTRIANS)
+    full = list(clip(PEDESTRIANS))  # every frame decoded and converted
+    assert decoded == len(full) == 300
+    expected = full[::2]  # a 10 fps source at 5 analysed fps
+    assert len(reduced) == len(expected) == 150
+    assert all(np.array_equal(a, b) for a, b in zip(reduced, expected, strict=True))
+    # The first 8 s of analysis (the detector is what takes the time)
+    got, want = _analyse(reduced[:40], yolox), _analyse(expected[:40], yolox)
+    assert sum(len(tracks) for tracks, _ in want) > 40, "people walk through the clip: they are tracked"
+    assert got == want
+
+
+def test_the_reader_decodes_every_frame_and_converts_those_the_analysis_takes() -> None:
+    settings = FAST.model_copy(update={"realtime_files": False, "loop_files": False})
+    reader = CameraReader("cam-a", str(PEDESTRIANS), settings, SystemClock(), analyse_fps=5)
+    reader.start()
+    try:
+        wait_until(lambda: "ended" in reader.error, timeout=30, what="the clip to end")
+    finally:
+        reader.stop()
+    assert reader.frames_in == 300 and reader.pictures == 150
+    every = CameraReader("cam-b", str(PEDESTRIANS), settings, SystemClock())  # no rate: every frame
+    every.start()
+    try:
+        wait_until(lambda: "ended" in every.error, timeout=30, what="the clip to end")
+    finally:
+        every.stop()
+    assert every.frames_in == every.pictures == 300
+
+
+def test_the_frame_gate_keeps_the_analysis_rate_whatever_the_source_rate() -> None:
+    for source_fps, analyse_fps, kept in ((10, 5, 20), (25, 5, 20), (8, 5, 20), (5, 5, 20), (30, 10, 40)):
+        gate = FrameGate(analyse_fps)
+        step = 1000 / source_fps
+        assert sum(gate.due(i * step) for i in range(source_fps * 4)) == kept, (source_fps, analyse_fps)
+    gate = FrameGate(5)  # frames arriving in pairs (a jittery network): still 5 a second
+    arrivals = [t for k in range(20) for t in (k * 200.0, k * 200.0 + 3)]
+    assert sum(gate.due(t) for t in arrivals) == 20
+    gate = FrameGate(5)  # after a stall, no burst to catch up
+    assert [gate.due(t) for t in (0, 100, 200, 1500, 1600, 1700)] == [1, 0, 1, 1, 0, 1]
+    gate = FrameGate(5, stream_time=True)  # a file that rewinds starts over at its first frame
+    assert [gate.due(t) for t in (0, 100, 200, 300, 0, 100, 200)] == [1, 0, 1, 0, 1, 0, 1]
+    assert all(FrameGate(None).due(0.0) for _ in range(3))
