@@ -352,8 +352,13 @@ class Pipeline:
         return place
 
     def _after_commit(self, work: _Work) -> None:
-        for message in work.telemetry:
-            self.telemetry.write(message)
+        if work.telemetry:
+            write_many = getattr(self.telemetry, "write_many", None)  # test sinks may lack it
+            if write_many is not None:
+                write_many(work.telemetry)
+            else:
+                for message in work.telemetry:
+                    self.telemetry.write(message)
         for counter, labels in work.counts:
             counter.labels(*labels).inc()  # type: ignore[attr-defined]
         for reason, n in Counter(r.reason for r in work.dead_letters).items():
