@@ -253,7 +253,7 @@ def check_start(
     "/registry/{device_id}/check",
     response_model=CheckView,
     summary="The commissioning check: waiting, ok, or failed and exactly why "
-    "(outside_grid, wrong_topic, refused, never_connected)",
+    "(outside_grid, wrong_topic, refused, credentials_refused, never_connected)",
 )
 def check_result(
     device_id: DeviceId, session: ReadSessionDep, ctx: CtxDep, areas: AreasDep, access: Installer

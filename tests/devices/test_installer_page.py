@@ -20,11 +20,10 @@ from sqlalchemy import select
 
 from contracts import encode, topics
 from contracts.devices import SensorReading
-from contracts.dynsec import Dynsec
 from contracts.geo import GeoPoint
 from contracts.hazards import Measurement
 from contracts.site import Site
-from contracts.topics import Channel, Login, Roster
+from contracts.topics import Channel, Roster
 from edge.simulator import Broker, sensor_alarm
 from gateway.devices.models import Device
 from gateway.people.models import Role
@@ -222,13 +221,14 @@ def test_a_wrong_password_is_credentials_refused_in_both_languages_and_the_right
         with running_gateway(sb.broker, sqlite_url, DEMO_SITE, clock=clock, login=login) as gw:
             assert gw.broker_log is not None
             wait_until(gw.broker_log.watching.is_set, timeout=10, what="the gateway reads the broker's log")
-            base = serve_api(sqlite_url, clock=clock)
+            admin = {
+                "dynsec_host": "127.0.0.1",
+                "dynsec_port": sb.site_port,
+                "dynsec_password": sb.password("admin"),
+            }
+            base = serve_api(sqlite_url, clock=clock, **admin)
             sessions = session_factory(make_engine(sqlite_url))
             add_person(sessions, "inst-donghu", [Role.INSTALLER], ["c-donghu"], INSTALLER[1], name="王师傅")
-            # its login, issued as the API issues it for an installer (contracts.dynsec)
-            password = Dynsec("127.0.0.1", sb.site_port, "admin", sb.password("admin")).provision(
-                Login.DEVICE, gas
-            )
             device = {k: v for k, v in pw.devices["Pixel 7"].items() if k != "default_browser_type"}
             context = browser.new_context(**device, locale="zh-CN", base_url=base)
             page = context.new_page()
@@ -243,6 +243,11 @@ def test_a_wrong_password_is_credentials_refused_in_both_languages_and_the_right
 
             _commission(page, "SN-GAS-0301", gas, where.lon, where.lat)
             _result(page, "waiting")
+            # its own broker login, issued from the page (dynamic security over $CONTROL), shown once
+            page.tap("#credentials")
+            expect(page.locator("#login-name")).to_have_text(gas)
+            password = page.locator("#login-password").inner_text()
+            assert len(password) >= 20
             # the installer typed the password wrong into the detector: Mosquitto refuses it
             wrong = Connect(sb.site_port, gas, password + "x", client_id=gas)
             assert not wrong.accepted

@@ -23,6 +23,7 @@ from contracts import HazardEvent, TaskOffer, decode, encode, topics
 from contracts.site import Site
 from contracts.topics import Roster
 from gateway.cases.models import Case
+from gateway.devices.models import LoginRefusal
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.store.db import make_engine, session_factory
 from tests.conftest import DEMO_SITE
@@ -152,6 +153,10 @@ def test_the_attack_matrix_is_refused_or_delivered_nowhere(secured: SecuredBroke
 
         assert set(zhao.topics()) == {topics.worker_task("w-zhao-lei")}  # only its own (twice: two filters)
         assert not ma_li.disconnected.is_set()
+        # the gateway's login reads the broker's log under both shipped access models: the refused
+        # logins above (anonymous, wrong password, another's client id) are on record
+        assert gw.broker_log is not None and gw.broker_log.watching.is_set()
+        wait_until(lambda: count(sqlite_url, LoginRefusal) > 0, what="the refused logins recorded")
     assert count(sqlite_url, Case) == 1 and count(sqlite_url, Case, Case.device_id == "smk-factory-a1") == 1
     assert count(sqlite_url, EventRecord) == 1 and count(sqlite_url, EventRecord, EventRecord.seq == 2) == 1
     assert count(sqlite_url, DeadLetter) == 0  # nothing an attacker sent even reached the gateway

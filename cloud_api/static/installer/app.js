@@ -119,6 +119,7 @@ async function findSerial(serial) {
   state.check = null;
   state.position = null;  // a new device: the last one's position is not its
   state.pick = null;
+  state.login = null;
   stopPolling();
   const [found] = await api.get(`/api/v1/registry${query({ serial })}`);
   if (found) {
@@ -212,9 +213,34 @@ function checkCard(d) {
       startPolling(d.id);
     } catch (err) { fail(err); }
   };
+  const login = el("div", { id: "login-box" });
+  const showLogin = (given) => {
+    if (!given || given.device !== d.id) return;
+    login.replaceChildren(el("div", { class: "m-msg ok", role: "status" },
+        el("div", { text: t("installer.credentials_once") }),
+        el("dl", { class: "kv" },
+          el("dt", { text: t("installer.credentials_login") }), el("dd", { class: "dev-id", id: "login-name", text: given.login }),
+          el("dt", { text: t("installer.credentials_password") }), el("dd", { class: "dev-id", id: "login-password", text: given.password }),
+          el("dt", { text: t("installer.credentials_broker") }), el("dd", { class: "dev-id", text: `${given.broker_host}:${given.broker_port}` }))));
+  };
+  showLogin(state.login);
+  const issue = async () => {
+    try {
+      const given = await api.post(`/api/v1/registry/${encodeURIComponent(d.id)}/credentials`, { action: "issue" });
+      // The broker keeps only a hash: the password lives in this page's memory while this device
+      // is open (the check redraws this card), never stored.
+      state.login = { ...given, device: d.id };
+      showLogin(state.login);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) login.replaceChildren(el("div", { class: "m-msg wait", text: err.message }));
+      else fail(err);
+    }
+  };
   return el("section", { class: "m-card" },
     el("h3", { text: t("installer.commission") }),
     el("p", { class: "m-muted", text: t("installer.commission_hint") }),
+    el("button", { class: "m-btn block", id: "credentials", type: "button", onclick: issue, text: t("installer.credentials") }),
+    login,
     el("a", { class: "m-btn block", id: "download", href: `/api/v1/registry/${encodeURIComponent(d.id)}/config`, download: `${d.node_id || d.id}.yaml`, text: t("installer.download") }),
     el("button", { class: "m-btn go block", id: "check", type: "button", onclick: run, text: t("installer.check_start") }),
     box);
