@@ -2,6 +2,7 @@
 reduced decoding, in one process taking turns (issue 19). Prints ONE JSON line.
 
     .venv/bin/python bench/video_camera_cpu.py [--size 1280x720] [--frames 60] [--rounds 3]
+    .venv/bin/python bench/video_camera_cpu.py --size 640x360 --modes reduced,h264_file,rtsp_h264
 
 Where bench/video_pipeline.py measures the node's inference rate against the inference ceiling
 (right on a quiet machine, noise on a loaded one: both rates move with the neighbours), this
@@ -13,6 +14,11 @@ with one onnxruntime thread) over the busy footage, a 10 fps source analysed at 
   count, every other one analysed: what the node did before;
 - ``reduced``: every frame decoded (one FFmpeg thread), only the analysed ones converted
   (``edge.video.sources.next_frame`` with a ``FrameGate``): what the node does now.
+
+- ``h264_file``: the reduced path on the same footage encoded in H.264 (bench/video_rtsp.py's
+  ``h264_footage``: x264, main profile, ~2 Mbit/s), read from the file;
+- ``rtsp_h264``: the same H.264 served by GStreamer's RTSP server (its own process, not counted),
+  read as the node reads a camera: RTSP over TCP, real time, the gate on the reader's clock.
 
 Per analysed frame: the process's CPU time (``time.process_time``, FFmpeg's threads included)
 split into inference (the detector's calls) and the rest (decoding two source frames, the
@@ -66,8 +72,8 @@ class TimedDetector(DetectorService):
             self.cpu_s += time.process_time() - started
 
 
-def pictures(mode: str, path: Path) -> tuple[cv2.VideoCapture, Callable[[], np.ndarray]]:
-    """A reader of the clip in ``mode``, and a function giving its next analysed picture."""
+def pictures(mode: str, path: Path | str) -> tuple[cv2.VideoCapture, Callable[[], np.ndarray]]:
+    """A reader of ``path`` in ``mode``, and a function giving its next analysed picture."""
     if mode == "full":
         cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
 
@@ -78,8 +84,8 @@ def pictures(mode: str, path: Path) -> tuple[cv2.VideoCapture, Callable[[], np.n
             return image
 
     else:
-        cap = open_capture(resolve_source(str(path)), SourceSettings())
-        gate = FrameGate(5.0, stream_time=True)
+        cap = open_capture(resolve_source(str(path)), SourceSettings(open_timeout_s=30, read_timeout_s=10))
+        gate = FrameGate(5.0, stream_time=mode != "rtsp_h264")
 
         def take() -> np.ndarray:
             while True:
@@ -91,7 +97,7 @@ def pictures(mode: str, path: Path) -> tuple[cv2.VideoCapture, Callable[[], np.n
     return cap, take
 
 
-def one_pass(mode: str, path: Path, n: int, detector: TimedDetector) -> dict[str, float]:
+def one_pass(mode: str, path: Path | str, n: int, detector: TimedDetector) -> dict[str, float]:
     cap, take = pictures(mode, path)
     w, h = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     pipeline = CameraPipeline(camera(w, h), "node-bench", detector, VideoSettings())
@@ -121,15 +127,30 @@ def main() -> None:
     parser.add_argument("--size", default="1280x720", choices=["640x360", "1280x720"])
     parser.add_argument("--frames", type=int, default=60, help="analysed frames per pass")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--modes", default="full,reduced", help="full, reduced, h264_file, rtsp_h264")
     args = parser.parse_args()
     logging.disable(logging.INFO)
     w, h = (int(v) for v in args.size.split("x"))
-    path = footage("busy", w, h)
+    modes = [m for m in args.modes.split(",") if m]
+    paths: dict[str, Path | str] = {"full": footage("busy", w, h), "reduced": footage("busy", w, h)}
+    server = None
+    if {"h264_file", "rtsp_h264"} & set(modes):
+        from bench.video_rtsp import h264_footage
+        from tests.edge.video.rtsp import RtspCamera
+
+        paths["h264_file"] = h264_footage(w, h)
+        if "rtsp_h264" in modes:
+            server = RtspCamera(args.size, file=h264_footage(w, h)).start()
+            paths["rtsp_h264"] = server.url
     detector = TimedDetector(load_detector("yolox_nano", [MODELS], 1))  # inline, one thread
-    runs: dict[str, list[dict[str, float]]] = {"full": [], "reduced": []}
-    for _ in range(args.rounds):
-        for mode in runs:
-            runs[mode].append(one_pass(mode, path, args.frames, detector))
+    runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+    try:
+        for _ in range(args.rounds):
+            for mode in runs:
+                runs[mode].append(one_pass(mode, paths[mode], args.frames, detector))
+    finally:
+        if server is not None:
+            server.stop()
     out: dict[str, object] = {
         "bench": "video_camera_cpu",
         "size": args.size,
@@ -143,8 +164,9 @@ def main() -> None:
         med["inference_share"] = round(med["inference_ms"] / med["total_ms"], 3)
         med["rest_ms_runs"] = [round(p["rest_ms"], 3) for p in passes]  # type: ignore[assignment]
         out[mode] = med
-    full, reduced = out["full"], out["reduced"]
-    out["rest_reduced_over_full"] = round(reduced["rest_ms"] / full["rest_ms"], 3)  # type: ignore[index]
+    if "full" in runs and "reduced" in runs:
+        full, reduced = out["full"], out["reduced"]
+        out["rest_reduced_over_full"] = round(reduced["rest_ms"] / full["rest_ms"], 3)  # type: ignore[index]
     print(json.dumps(out))
 
 

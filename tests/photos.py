@@ -10,12 +10,36 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 from PIL.TiffImagePlugin import IFDRational
 
 from tests.conftest import REPO
 
 PHOTO = REPO.parent / "shared" / "media" / "photos" / "messi5.jpg"
+
+
+def drawn(folder: Path, scene: str = "person") -> Path:
+    """A drawn picture to take instead of :data:`PHOTO` where a screenshot of the page is kept in
+    docs/: what lies in ../shared/media is referenced, never copied into the repository, and a
+    screenshot showing it would be a copy. ``person`` (a grey-haired man with a stick) or ``room``
+    (bunk beds under a workshop's roof)."""
+    image = Image.new("RGB", (300, 400), (214, 222, 230))
+    draw = ImageDraw.Draw(image)
+    if scene == "person":
+        draw.ellipse((105, 60, 195, 160), fill=(236, 200, 170))  # head
+        draw.rectangle((110, 55, 190, 85), fill=(200, 200, 200))  # grey hair
+        draw.rounded_rectangle((70, 170, 230, 400), radius=40, fill=(120, 124, 128))  # grey coat
+        draw.line((240, 230, 260, 400), fill=(90, 60, 30), width=8)  # walking stick
+    else:
+        draw.polygon([(0, 120), (150, 40), (300, 120)], fill=(150, 160, 170))  # the roof's truss
+        for top in (200, 290):  # two bunks
+            draw.rectangle((40, top, 260, top + 20), fill=(60, 90, 140))
+            draw.rectangle((50, top - 25, 120, top), fill=(235, 235, 225))  # pillow and quilt
+        draw.rectangle((35, 170, 45, 380), fill=(70, 70, 70))
+        draw.rectangle((255, 170, 265, 380), fill=(70, 70, 70))
+    path = folder / f"drawn-{scene}.png"
+    image.save(path)
+    return path
 
 
 def _dms(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:

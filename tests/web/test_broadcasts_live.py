@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
@@ -21,7 +20,7 @@ from gateway.people.models import Role
 from tests.conftest import REPO
 from tests.gateway.conftest import Harness
 from tests.people import add_person
-from tests.photos import camera_jpeg
+from tests.photos import camera_jpeg, drawn
 from tests.web.console_kit import open_console
 from tests.web.test_resident_page import PIXEL_7
 
@@ -34,20 +33,6 @@ def keep(path: Path) -> None:
     if os.environ.get("GRIDWATCH_UPDATE_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path.replace(SCREENSHOTS / path.name)
-
-
-def likeness(folder: Path) -> Path:
-    """A drawn stand-in for the missing man's photo: the screenshot kept in docs/ must not carry
-    a picture from ../shared/media (those are referenced, never copied into the repository)."""
-    image = Image.new("RGB", (300, 400), (214, 222, 230))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((105, 60, 195, 160), fill=(236, 200, 170))  # head
-    draw.rectangle((110, 55, 190, 85), fill=(200, 200, 200))  # grey hair
-    draw.rounded_rectangle((70, 170, 230, 400), radius=40, fill=(120, 124, 128))  # grey coat
-    draw.line((240, 230, 260, 400), fill=(90, 60, 30), width=8)  # walking stick
-    path = folder / "likeness.png"
-    image.save(path)
-    return path
 
 
 def worker_phone(browser: Browser, base: str, worker_id: str, where: GeoPoint) -> Page:
@@ -96,7 +81,7 @@ def test_a_broadcast_reaches_two_phones_live_receipts_show_and_a_sighting_opens_
     console.fill("#bc-body", "男，75岁，灰色外套，拄拐杖。<b>见到请上报</b>")
     console.select_option("#bc-areas", ["c-gongye"])
     photo = tmp_path / "wanted.jpg"
-    photo.write_bytes(camera_jpeg((900, 1200), source=likeness(tmp_path)))
+    photo.write_bytes(camera_jpeg((900, 1200), source=drawn(tmp_path)))
     console.set_input_files("#bc-photos", str(photo))
     console.click("#bc-send")
     card = console.locator(".bc-card").first

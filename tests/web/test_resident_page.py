@@ -20,7 +20,7 @@ from gateway.dispatch.models import Task
 from gateway.residents.models import ResidentReport
 from tests.conftest import REPO
 from tests.gateway.conftest import Harness
-from tests.photos import camera_jpeg
+from tests.photos import camera_jpeg, drawn
 from tests.web.console_kit import open_console
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
@@ -75,7 +75,8 @@ def test_a_resident_reports_from_a_phone_with_a_photo_and_follows_the_dispatch(
     page.tap('#report-hazards [data-hazard="occupied_factory_dorm"]')
 
     photo = tmp_path / "IMG_20261118_095800.jpg"
-    photo.write_bytes(camera_jpeg((1800, 2400), quality=90))  # larger than sent: the phone shrinks it
+    # larger than sent: the phone shrinks it
+    photo.write_bytes(camera_jpeg((1800, 2400), quality=90, source=drawn(tmp_path, "room")))
     with page.expect_file_chooser() as chooser:
         page.tap("#report-add-photo")
     chooser.value.set_files(str(photo))

@@ -50,6 +50,24 @@ function rings(geometry) {
 }
 
 // --- the map ------------------------------------------------------------------------------
+// Grid names at this zoom, each only where it does not run into one already placed: on a phone's
+// whole-site view ten names written over each other read as none. Widths are estimated (a CJK
+// character is about one em, other characters about 0.6) rather than measured, to stay cheap.
+function legible(labels, size) {
+  const placed = [];
+  return labels.filter((node) => {
+    node.setAttribute("font-size", size.toFixed(1));
+    const text = node.textContent || "";
+    let w = 0;
+    for (const ch of text) w += ch.codePointAt(0) >= 0x2e80 ? size : 0.6 * size;
+    const x = Number(node.getAttribute("x")), y = Number(node.getAttribute("y"));
+    const box = { l: x - w / 2 - size * 0.3, r: x + w / 2 + size * 0.3, t: y - size, b: y + size * 0.3 };
+    if (placed.some((o) => box.l < o.r && o.l < box.r && box.t < o.b && o.t < box.b)) return false;
+    placed.push(box);
+    return true;
+  });
+}
+
 export class SiteMap {
   constructor(svg, { grids, settings, onCase, onPick }) {
     this.svg = svg;
@@ -235,8 +253,7 @@ export class SiteMap {
   drawMarkers() {
     const k = this.unitsPerPixel();
     const fontPx = 12;
-    for (const node of this.labels || []) node.setAttribute("font-size", (fontPx * k).toFixed(1));
-    this.layers.labels.replaceChildren(...(this.labels || []));
+    this.layers.labels.replaceChildren(...legible(this.labels || [], fontPx * k));
     const devices = this.devices.filter((d) => d.lon !== null).map((d) => {
       const [x, y] = this.project([d.lon, d.lat]);
       const r = 5 * k;
