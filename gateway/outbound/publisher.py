@@ -79,7 +79,8 @@ class OutboundDrain:
         for row_id in done:
             del self._inflight[row_id]
         now = self.clock.now()
-        if not done and (not connected or not self._anything_to_claim(now)):
+        # In-flight rows need their claim renewed anyway: then the read would only add to the poll.
+        if not done and (not connected or (not self._inflight and not self._anything_to_claim(now))):
             metrics.OUTBOUND_PENDING.set(len(self._inflight))
             return 0
         with self.sessions.begin() as session:
