@@ -5,7 +5,9 @@
 # Two workers (pytest-xdist), a test module's tests on the same worker (module-scoped
 # servers and stores): most tests wait on brokers, processes, browsers and outages rather
 # than on the CPU, and every deadline in them is sized for a machine doing two things at once.
+# The longest modules go first (tests/support/plugins/schedule.py); --no-loadscope-reorder keeps
+# that order instead of pytest-xdist's default (modules with the most tests first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"
+exec .venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"

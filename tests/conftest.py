@@ -32,6 +32,7 @@ pytest_plugins = [
     "tests.support.plugins.harness",
     "tests.support.plugins.web",
     "tests.support.plugins.analytics",
+    "tests.support.plugins.schedule",
 ]
 
 
