@@ -206,34 +206,39 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# Enum members bound once: on Python 3.11 reading ``Channel.X`` costs ~0.2 µs and a membership test
+# in a tuple of members ~0.9 µs; this check runs for every message the gateway takes.
+_DOWNLINK = frozenset({Channel.CONFIG, Channel.TASK, Channel.NOTICE, Channel.RECEIPT})
+_RECEIPT, _DEVICE_CHANNEL = Channel.RECEIPT, Channel.DEVICE
+_WORKER, _DEVICE = Role.WORKER, Role.DEVICE
+
+
 def _check_ownership(address: topics.Topic, message: Envelope) -> None:
     """The id in the topic is what the ACL checked; the payload must agree with it."""
-    downlink = address.channel in (Channel.CONFIG, Channel.TASK, Channel.NOTICE, Channel.RECEIPT)
-    if not downlink and message.source != address.owner:
+    channel, role, owner = address.channel, address.role, address.owner
+    if channel not in _DOWNLINK and message.source != owner:
         raise ContractError(
             "source_mismatch",
-            f"envelope source {message.source!r} differs from the topic's id {address.owner!r}",
+            f"envelope source {message.source!r} differs from the topic's id {owner!r}",
         )
-    if address.channel is Channel.RECEIPT and message.stream != address.owner:  # type: ignore[attr-defined]
+    if channel is _RECEIPT and message.stream != owner:  # type: ignore[attr-defined]
         raise ContractError(
             "source_mismatch",
-            f"receipt for {message.stream!r} sent on {address.owner!r}'s topic",  # type: ignore[attr-defined]
+            f"receipt for {message.stream!r} sent on {owner!r}'s topic",  # type: ignore[attr-defined]
         )
     fields = message.__dict__  # the model's field values; getattr on a missing field is slow in pydantic
     worker_id = fields.get("worker_id")
-    if address.role is Role.WORKER and worker_id != address.owner:
-        raise ContractError(
-            "source_mismatch", f"worker_id {worker_id!r} differs from the topic's {address.owner!r}"
-        )
-    if address.channel is Channel.DEVICE and fields.get("device_id") != address.device:
+    if role is _WORKER and worker_id != owner:
+        raise ContractError("source_mismatch", f"worker_id {worker_id!r} differs from the topic's {owner!r}")
+    if channel is _DEVICE_CHANNEL and fields.get("device_id") != address.device:
         raise ContractError(
             "source_mismatch",
             f"device_id {fields.get('device_id')!r} differs from the topic's {address.device!r}",
         )
-    if address.role is Role.DEVICE and fields.get("device_id", address.owner) != address.owner:
+    if role is _DEVICE and fields.get("device_id", owner) != owner:
         raise ContractError(
             "source_mismatch",
-            f"device_id {message.device_id!r} differs from the topic's {address.owner!r}",  # type: ignore[attr-defined]
+            f"device_id {message.device_id!r} differs from the topic's {owner!r}",  # type: ignore[attr-defined]
         )
 
 

@@ -6,6 +6,7 @@ for it: a slow or dead telemetry store must not delay case handling.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from contracts import EdgeHealth, SensorReading
@@ -14,6 +15,10 @@ from contracts import EdgeHealth, SensorReading
 class TelemetrySink(Protocol):
     def write(self, message: SensorReading | EdgeHealth) -> None:
         """Queue the message for writing; must not block."""
+        ...
+
+    def write_many(self, messages: Sequence[SensorReading | EdgeHealth]) -> None:
+        """:meth:`write` for a batch's messages at once (sinks without it get them one by one)."""
         ...
 
     def status(self) -> dict[str, Any]:
@@ -35,6 +40,9 @@ class NullTelemetry:
 
     def write(self, message: SensorReading | EdgeHealth) -> None:
         self.received += 1
+
+    def write_many(self, messages: Sequence[SensorReading | EdgeHealth]) -> None:
+        self.received += len(messages)
 
     def status(self) -> dict[str, Any]:
         return {"store": None, "received": self.received}

@@ -17,6 +17,8 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from influxdb_client import InfluxDBClient, WriteOptions, WritePrecision
@@ -62,7 +64,9 @@ class InfluxTelemetry:
         if not settings.url:
             raise ValueError("InfluxTelemetry needs GRIDWATCH_INFLUX_URL (or --influx-url)")
         self.settings = settings
-        self._queue: queue.Queue[SensorReading | EdgeHealth] = queue.Queue(maxsize=settings.buffer_messages)
+        # Batches of messages; their count is bounded by ``buffer_messages`` (``_queued``).
+        self._queue: queue.Queue[list[SensorReading | EdgeHealth]] = queue.Queue()
+        self._queued = 0  # messages in the queue
         self._lock = threading.Lock()
         self._unconfirmed = 0  # lines handed to the client, not yet written or given up
         self._in_hand = 0  # messages taken from the queue, not yet handed over
@@ -98,47 +102,67 @@ class InfluxTelemetry:
 
     # -- the pipeline's side: never blocks -------------------------------------
     def write(self, message: SensorReading | EdgeHealth) -> None:
-        try:
-            self._queue.put_nowait(message)
-        except queue.Full:
-            with self._lock:
-                self.dropped_full += 1
-            metrics.TELEMETRY_DROPPED.inc()
+        self.write_many((message,))
+
+    def write_many(self, messages: Sequence[SensorReading | EdgeHealth]) -> None:
+        """A batch's telemetry in one hand-off: one queue operation, not one per reading (the
+        writer thread then takes them as one too; both sides share the gateway's one GIL)."""
+        if not messages:
+            return
+        with self._lock:
+            # Held = queued + taken by the writer and not yet handed to the client (it takes a
+            # batch's worth at once): the bound is on both, as it was on one queue before.
+            room = self.settings.buffer_messages - self._queued - self._in_hand
+            kept = list(messages[: max(room, 0)])
+            self._queued += len(kept)
+            dropped = len(messages) - len(kept)
+            self.dropped_full += dropped
+        if kept:
+            self._queue.put_nowait(kept)
+        if dropped:
+            metrics.TELEMETRY_DROPPED.inc(dropped)
 
     # -- the writer thread -----------------------------------------------------
     def _run(self) -> None:
         chunk: list[str] = []
-        while not self._stop.is_set() or not self._queue.empty():
+        group: deque[SensorReading | EdgeHealth] = deque()  # taken from the queue, not yet lines
+        while not self._stop.is_set() or not self._queue.empty() or group:
             with self._lock:
                 room = self.settings.max_unconfirmed_lines - self._unconfirmed
             if room <= 0:
                 time.sleep(0.05)  # the server is behind: let our queue absorb (and drop) the excess
                 continue
-            try:
-                message = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                message = None
+            if not group:
+                try:
+                    taken = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    taken = []
+                if taken:
+                    with self._lock:
+                        self._queued -= len(taken)
+                        self._in_hand += len(taken)
+                        buffered = self._queued
+                    group.extend(taken)
+                    metrics.TELEMETRY_BUFFERED.set(buffered)
+            message = group.popleft() if group else None
             if message is not None:
-                with self._lock:
-                    self._in_hand += 1
                 try:
                     chunk.extend(line_protocol(message))
                 except Exception:  # a value influx cannot represent: skip the message, keep going
                     log.exception("cannot turn a %s from %s into points", message.kind, message.source)
-                metrics.TELEMETRY_BUFFERED.set(self._queue.qsize())
             if chunk and (message is None or len(chunk) >= min(self.settings.chunk_lines, room)):
-                self._hand_over(chunk)
+                self._hand_over(chunk, len(group))
                 chunk = []
-            elif not chunk:
+            elif not chunk and not group:
                 with self._lock:
                     self._in_hand = 0
         if chunk:
-            self._hand_over(chunk)
+            self._hand_over(chunk, 0)
 
-    def _hand_over(self, lines: list[str]) -> None:
+    def _hand_over(self, lines: list[str], still_in_hand: int) -> None:
         with self._lock:
             self._unconfirmed += len(lines)
-            self._in_hand = 0
+            self._in_hand = still_in_hand
         self._write.write(
             self.settings.bucket, self.settings.org, "\n".join(lines), write_precision=WritePrecision.MS
         )
@@ -192,7 +216,7 @@ class InfluxTelemetry:
             return {
                 "store": self.settings.url,
                 "healthy": self.healthy,
-                "buffered_messages": self._queue.qsize(),
+                "buffered_messages": self._queued,
                 "unconfirmed_lines": self._unconfirmed,
                 "written_lines": self.written,
                 "dropped_messages": self.dropped_full,
@@ -217,7 +241,7 @@ class InfluxTelemetry:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                idle = self._unconfirmed == 0 and self._in_hand == 0
+                idle = self._unconfirmed == 0 and self._in_hand == 0 and self._queued == 0
             if idle and self._queue.empty():
                 return True
             time.sleep(0.05)

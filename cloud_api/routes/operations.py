@@ -13,10 +13,11 @@ from sqlalchemy import select, text
 from cloud_api.auth import Access, Perm, Place, allow, public
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.auth.places import evidence_place
-from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep, SiteDep
+from cloud_api.deps import AreasDep, ReadSessionDep, SiteDep
 from contracts.site.models import MapSettings
-from gateway.cases.devices import device_state, device_troubles
-from gateway.events.models import SourceProgress
+from gateway.cases.devices import device_troubles
+from gateway.devices.models import Device, DeviceKind, Lifecycle
+from gateway.devices.queries import device_state
 from gateway.evidence.models import Evidence
 
 router = APIRouter(prefix="/api/v1", tags=["operations"], route_class=GuardedRoute)
@@ -100,49 +101,68 @@ class DeviceView(BaseModel):
     lon: float
     lat: float
     grid_id: str | None
-    last_seen_at: datetime | None = (
-        None  # when its node last sent anything (sensors speak through their node)
-    )
-    state: str = "unknown"  # online, offline or unknown: what the gateway knows (devices.device_state)
+    last_seen_at: datetime | None = None  # when it (or, never heard itself, its node) was last heard
+    state: str = "unknown"  # online, offline or unknown: the registry's status, in three words
     troubles: list[str] = []  # open maintenance cases of the device: low_battery, tamper, ...
 
 
 @router.get(
     "/devices",
     response_model=list[DeviceView],
-    summary="The site's cameras and sensors in the caller's areas",
+    summary="The site's cameras and sensors in the caller's areas, where they are and whether they "
+    "work (the map's; the whole registry: /api/v1/fleet)",
 )
 def devices(
     session: ReadSessionDep,
-    ctx: CtxDep,
     areas: AreasDep,
     access: Annotated[Access, Depends(allow(Perm.READ_DEVICES))],
 ) -> list[DeviceView]:
-    site = ctx.site
-    seen = dict(session.execute(select(SourceProgress.source, SourceProgress.last_seen_at)).all())
+    """A light list for the map and the console's filters, read from the device registry like the
+    fleet view (docs/devices.md): one answer to "is it working" on every page."""
     troubles = device_troubles(session)
-    now = ctx.now()
+    nodes = {
+        node_id: (status, seen)
+        for node_id, status, seen in session.execute(
+            select(Device.id, Device.status, Device.last_seen_at).where(Device.kind == DeviceKind.NODE.value)
+        )
+    }
+    rows = session.execute(
+        select(
+            Device.id,
+            Device.node_id,
+            Device.type,
+            Device.name,
+            Device.lon,
+            Device.lat,
+            Device.status,
+            Device.last_seen_at,
+        )
+        .where(
+            Device.kind != DeviceKind.NODE.value,
+            Device.status.not_in([Lifecycle.PLANNED.value, Lifecycle.RETIRED.value]),  # not in the site files
+            Device.lon.is_not(None),
+        )
+        .order_by(Device.node_id, Device.id)
+    )
     out = []
-    for node_id, node in site.nodes.items():
-        for device in (*node.cameras, *node.sensors):
-            grid = areas.device_grids.get(device.id)
-            if not access.allows(Place(frozenset([grid]) if grid else frozenset())):
-                continue
-            kind = getattr(device, "kind", None)
-            last_seen = seen.get(device.id) or seen.get(node_id)
-            open_troubles = troubles.get(device.id, [])
-            out.append(
-                DeviceView(
-                    id=device.id,
-                    node_id=node_id,
-                    type=kind.value if kind is not None else "camera",
-                    name=device.name,
-                    lon=device.location.lon,
-                    lat=device.location.lat,
-                    grid_id=grid,
-                    last_seen_at=last_seen,
-                    state=device_state(last_seen, open_troubles, now),
-                    troubles=open_troubles,
-                )
+    for ident, node_id, kind, name, lon, lat, status, seen in rows:
+        grid = areas.device_grids.get(ident)
+        if not access.allows(Place(frozenset([grid]) if grid else frozenset())):
+            continue
+        node_status, node_seen = nodes.get(node_id or "", ("", None))
+        open_troubles = troubles.get(ident, [])
+        out.append(
+            DeviceView(
+                id=ident,
+                node_id=node_id or "",
+                type=kind,
+                name=name,
+                lon=lon,
+                lat=lat,
+                grid_id=grid,
+                last_seen_at=seen or node_seen,
+                state=device_state(status, node_status, open_troubles),
+                troubles=open_troubles,
             )
+        )
     return out

@@ -6,6 +6,8 @@ registry for serials, installed positions, lifecycle and health.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import logging
 from typing import Annotated, Literal
 
@@ -22,7 +24,6 @@ from cloud_api.params import Limit, Offset
 from contracts.dynsec import Dynsec, DynsecError
 from contracts.geo import GeoPoint
 from contracts.site import Site
-from gateway.cases.devices import open_troubles
 from gateway.devices import queries, registry
 from gateway.devices.logins import login_of
 from gateway.devices.models import Device, DeviceKind
@@ -38,6 +39,7 @@ Installer = Annotated[Access, Depends(allow(Perm.INSTALL_DEVICES))]
 Manager = Annotated[Access, Depends(allow(Perm.MANAGE_DEVICES))]
 DeviceId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 MAX_CSV_BYTES = 2_000_000
+GZIP_OVER = 4096  # bytes: below this, gzip saves less than its headers and time
 
 
 def device_place(areas: SiteAreas, row: Device) -> Place:
@@ -206,29 +208,74 @@ def config_bundle(site: Site, row: Device) -> str:
 @router.get(
     "/fleet",
     response_model=queries.FleetView,
-    summary="Every device in the caller's areas: status, last seen, configuration version, health, "
-    "open maintenance cases",
+    summary="Every device in the caller's areas: status, last seen, configuration version (applied and "
+    "pushed), health, open maintenance cases; counts per status; filters and pages",
+    responses={304: {"description": "Not modified: the answer's ETag is the If-None-Match given"}},
 )
 def fleet_view(
+    request: Request,
     session: ReadSessionDep,
+    areas: AreasDep,
     access: Reader,
     status: Annotated[list[str], Query(max_length=6, description="Only these statuses.")] = [],  # noqa: B006
+    kind: Annotated[DeviceKind | None, Query(description="Only edge nodes, cameras or sensors.")] = None,
+    area: Annotated[
+        str | None, Query(max_length=64, description="Only devices in this street, community or grid.")
+    ] = None,
+    q: Annotated[str, Query(max_length=64, description="Part of the id, serial or name.")] = "",
     troubled: Annotated[bool, Query(description="Only devices with an open maintenance case.")] = False,
+    problems: Annotated[
+        bool,
+        Query(
+            description="Only devices with a problem: offline, an open maintenance case, or a refused "
+            "configuration push."
+        ),
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many items (1-10000).")] = 10_000,
     offset: Offset = 0,
 ) -> Response:
-    view = queries.fleet(
+    grids = access.grids
+    if area:
+        if area not in areas.site.areas:
+            raise HTTPException(422, f"area: no area {area!r} in grids.geojson")
+        chosen = areas.scope([area]).grids
+        grids = chosen if grids is None else grids if chosen is None else grids & chosen
+    head, items = queries.fleet_page(
         session,
-        access.grids,
-        open_troubles(session),
-        status=status,
-        only_troubled=troubled,
+        queries.FleetFilter(
+            grids=grids,
+            status=tuple(status),
+            kind=kind.value if kind else None,
+            text=q.strip(),
+            only_troubled=troubled,
+            only_problems=problems,
+        ),
         limit=limit,
         offset=offset,
     )
-    # Plain data serialised once by pydantic-core (10,000 devices as models, validated again by
-    # FastAPI, cost seconds); the shape is queries.FleetView (the documented response).
-    return Response(to_json(view), media_type="application/json")
+    # The rows come out of the database as JSON (queries.fleet_page): the body is assembled, not
+    # serialised again; its shape is queries.FleetView (the documented response).
+    body = to_json(head)[:-1] + b',"items":' + items.encode() + b"}"
+    return compact_json(request, body)
+
+
+def compact_json(request: Request, body: bytes) -> Response:
+    """A JSON answer with a strong ETag of its bytes (a repeat poll of an unchanged fleet is a 304
+    with no body: nothing to send, nothing for the browser to parse or draw) and gzip when the
+    client takes it (10,000 devices: 3.5 MB, ~0.3 MB gzipped — what a wall screen's link feels)."""
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    if len(body) > GZIP_OVER and "gzip" in request.headers.get("accept-encoding", ""):
+        # level 1: about a tenth of the size for a few milliseconds; higher levels cost more than
+        # they save on a local network
+        return Response(
+            gzip.compress(body, compresslevel=1),
+            media_type="application/json",
+            headers={**headers, "Content-Encoding": "gzip"},
+        )
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.post(

@@ -62,7 +62,10 @@ class Device(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The commissioning check the installer started last (what it waits for comes after this).
     check_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    config_version: Mapped[str | None] = mapped_column(String(64))
+    config_version: Mapped[str | None] = mapped_column(String(64), doc="what the node runs (its health)")
+    config_desired: Mapped[str | None] = mapped_column(
+        String(64), doc="the version the centre pushed last (flows/config_push.py)"
+    )
     software: Mapped[str] = mapped_column(String(40), default="", doc="the node's version (NodeStatus)")
     # The latest of its node's EdgeHealth about it: a camera's or sensor's state and error.
     health: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from contracts import Envelope, HazardEvent
 from contracts.codec import MAX_PAYLOAD_BYTES
 from gateway.events.models import DeadLetter, EventRecord
+from gateway.store import sqlite_rows
+from gateway.store.base import sqlite_datetime
 
 # A dead letter keeps the whole payload when it could ever be valid (≤ the decoder's
 # limit), so that it can be replayed after a fix; of a too-large one only the start.
@@ -50,27 +52,49 @@ class Claim:
     payload: str
 
 
-def _ledger_row(claim: Claim, now: datetime, gateway_id: str) -> dict[str, Any]:
+_LEDGER_COLUMNS = (
+    "id",
+    "kind",
+    "source",
+    "seq",
+    "ts",
+    "received_at",
+    "topic",
+    "device_id",
+    "hazard_type",
+    "severity",
+    "state",
+    "case_id",
+    "payload",
+    "handled_by",
+    "task_id",
+    "outcome",
+)
+
+
+def _ledger_values(claim: Claim, received_at: Any, gateway_id: str, ts: Any) -> tuple[Any, ...]:
+    """A ledger row in :data:`_LEDGER_COLUMNS` order (``ts``: the message's, as the store takes it)."""
     message = claim.message
+    fields = message.__dict__  # a field a message kind lacks: getattr on pydantic models is slow
     hazard = message if isinstance(message, HazardEvent) else None
-    return {
-        "id": message.id,
-        "kind": message.kind,  # type: ignore[attr-defined]
-        "source": message.source,
-        "seq": message.seq,
-        "ts": message.ts,
-        "received_at": now,
-        "topic": claim.topic,
-        "device_id": getattr(message, "device_id", None),
-        "hazard_type": hazard.hazard_type.value if hazard else None,
-        "severity": hazard.severity.value if hazard else None,
-        "state": hazard.state.value if hazard else None,
-        "case_id": None,
-        "payload": claim.payload,
-        "handled_by": gateway_id,
-        "task_id": getattr(message, "task_id", None),
-        "outcome": "applied",
-    }
+    return (
+        message.id,
+        message.kind,  # type: ignore[attr-defined]
+        message.source,
+        message.seq,
+        ts,
+        received_at,
+        claim.topic,
+        fields.get("device_id"),
+        hazard.hazard_type.value if hazard else None,
+        hazard.severity.value if hazard else None,
+        hazard.state.value if hazard else None,
+        None,  # case_id: set when the batch has folded the event (attach_cases)
+        claim.payload,
+        gateway_id,
+        fields.get("task_id"),
+        "applied",
+    )
 
 
 def claim(session: Session, claims: Sequence[Claim], now: datetime, gateway_id: str) -> set[EventKey]:
@@ -81,7 +105,23 @@ def claim(session: Session, claims: Sequence[Claim], now: datetime, gateway_id: 
     """
     if not claims:
         return set()
-    rows = sorted((_ledger_row(c, now, gateway_id) for c in claims), key=lambda r: (r["source"], r["id"]))
+    if sqlite_rows.is_sqlite(session):
+        received_at = sqlite_datetime(now)
+        rows = sorted(
+            (_ledger_values(c, received_at, gateway_id, sqlite_datetime(c.message.ts)) for c in claims),
+            key=lambda r: (r[2], r[0]),
+        )
+        won = sqlite_rows.insert(
+            session, "events", _LEDGER_COLUMNS, rows, conflict="source, id", returning="source, id"
+        )
+        return {(source, message_id) for source, message_id in won}
+    dicts = sorted(
+        (
+            dict(zip(_LEDGER_COLUMNS, _ledger_values(c, now, gateway_id, c.message.ts), strict=True))
+            for c in claims
+        ),
+        key=lambda r: (r["source"], r["id"]),
+    )
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # One cached statement run with many parameter sets: SQLAlchemy's "insertmanyvalues"
     # turns it into a few multi-row INSERTs (compiling a fresh VALUES list costs more).
@@ -90,7 +130,7 @@ def claim(session: Session, claims: Sequence[Claim], now: datetime, gateway_id: 
         .on_conflict_do_nothing(index_elements=["source", "id"])
         .returning(_events.c.source, _events.c.id)
     )
-    return {(source, message_id) for source, message_id in session.execute(stmt, rows)}
+    return {(source, message_id) for source, message_id in session.execute(stmt, dicts)}
 
 
 _BY_KEY = (_events.c.source == bindparam("key_source")) & (_events.c.id == bindparam("key_id"))
@@ -99,6 +139,13 @@ _BY_KEY = (_events.c.source == bindparam("key_source")) & (_events.c.id == bindp
 def attach_cases(session: Session, case_of_event: dict[EventKey, str]) -> None:
     """Record which case each applied hazard event went into."""
     if not case_of_event:
+        return
+    if sqlite_rows.is_sqlite(session):
+        sqlite_rows.executemany(
+            session,
+            "UPDATE events SET case_id = ? WHERE source = ? AND id = ?",
+            [(c, s, e) for (s, e), c in case_of_event.items()],
+        )
         return
     session.execute(
         update(_events).where(_BY_KEY).values(case_id=bindparam("case")),

@@ -6,7 +6,8 @@ restart, and says in its health which version it runs (or why it refused one, ke
 2. a retained ``ConfigPush`` on ``node/<id>/config`` goes into the outbox in the caller's
    transaction (the gateway's drain publishes it; retained, so a node that is off gets it when
    it connects);
-3. the node's ``EdgeHealth.config_version`` / ``config_error`` come back through the fleet flow
+3. the registry keeps the pushed version (``devices.config_desired``, the fleet view's "desired");
+   the node's ``EdgeHealth.config_version`` / ``config_error`` come back through the fleet flow
    into the registry (``devices.config_version``, ``health.config_error``).
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from contracts import ConfigPush, topics
 from gateway.context import GatewayContext
+from gateway.devices.models import Device
 from gateway.outbound import service as outbound
 
 log = logging.getLogger(__name__)
@@ -44,5 +46,9 @@ def push_config(
         node_config=node_config,
     )
     outbound.enqueue(session, topics.node_config(node_id), push, now, retain=True)
+    row = session.get(Device, node_id)
+    if row is not None:  # what the fleet view holds against what the node says it runs
+        row.config_desired = push.config_version
+        row.updated_at = now
     log.info("configuration %s pushed to %s", push.config_version, node_id, extra={"node_id": node_id})
     return push

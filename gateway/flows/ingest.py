@@ -308,17 +308,7 @@ class Pipeline:
             ledger.attach_cases(session, work.case_of_event)
             if work.dead_letters:
                 ledger.dead_letters(session, work.dead_letters, now)
-            self.sequences.observe(
-                session,
-                [
-                    (i.incoming.topic, i.message)
-                    for i in items
-                    if i.message is not None and not i.incoming.retain
-                ],
-                now,
-                work.sequences,
-                refused=_refused(i for i in items if i.error is not None),
-            )
+            self.sequences.observe(session, _observed(items), now, work.sequences)
         for item in items:
             if item.message is not None and key_of(item.message) in work.redriven:
                 item.outcome = Outcome.APPLIED
@@ -362,8 +352,13 @@ class Pipeline:
         return place
 
     def _after_commit(self, work: _Work) -> None:
-        for message in work.telemetry:
-            self.telemetry.write(message)
+        if work.telemetry:
+            write_many = getattr(self.telemetry, "write_many", None)  # test sinks may lack it
+            if write_many is not None:
+                write_many(work.telemetry)
+            else:
+                for message in work.telemetry:
+                    self.telemetry.write(message)
         for counter, labels in work.counts:
             counter.labels(*labels).inc()  # type: ignore[attr-defined]
         for reason, n in Counter(r.reason for r in work.dead_letters).items():
@@ -471,4 +466,19 @@ def _refused(items: Iterable[_Item]) -> list[tuple[str, str, int]]:
         )
         if found is not None and found[1] > 0:
             out.append((item.incoming.topic, *found))
+    return out
+
+
+def _observed(items: list[_Item]) -> list[tuple[str, Message] | tuple[str, str, int]]:
+    """What the sequence bookkeeping takes from a batch, in the batch's order: (topic, message) of
+    what was decoded, (topic, source, seq) of refused payloads whose envelope says whose they are
+    — the order one message per batch would give."""
+    out: list[tuple[str, Message] | tuple[str, str, int]] = []
+    for item in items:
+        if item.incoming.retain:
+            continue
+        if item.message is not None:
+            out.append((item.incoming.topic, item.message))
+        elif item.error is not None:
+            out.extend(_refused([item]))
     return out

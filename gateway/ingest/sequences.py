@@ -284,16 +284,19 @@ class SequenceTracker:
     def observe(
         self,
         session: Session,
-        messages: Iterable[tuple[str, Message]],
+        messages: Iterable[tuple[str, Message] | tuple[str, str, int]],
         now: datetime,
         report: SequenceReport,
         refused: Iterable[tuple[str, str, int]] = (),
     ) -> None:
         """Fold one batch's committed (topic, message) pairs into the store; note their receipts.
 
-        ``refused``: (topic, source, seq) of payloads kept only as dead letters: they arrived (no
-        gap) and the gateway holds them, so they are receipted too — a node must not send a
-        message the gateway refuses again and again; an operator replays the dead letter.
+        A (topic, source, seq) entry, in ``messages`` or ``refused``, is a payload kept only as a
+        dead letter: it arrived (no gap) and the gateway holds it, so it is receipted too — a node
+        must not send a message the gateway refuses again and again; an operator replays the dead
+        letter. Give them in ``messages``, in the batch's order: numbers are taken in the order
+        given, and a dead letter's higher number taken before the good messages below it made
+        those look like a restarted counter (``refused`` entries are taken first).
         """
         seen: dict[str, list[tuple[int, datetime | None]]] = defaultdict(list)
         declared: dict[str, EdgeHealth] = {}
@@ -301,7 +304,13 @@ class SequenceTracker:
         for topic, source, seq in refused:
             seen[source].append((seq, None))
             self._receipt_topic(receipt_topic, topic, source)
-        for topic, message in messages:
+        for entry in messages:
+            if len(entry) == 3:  # a dead letter's (topic, source, seq)
+                topic, source, seq = entry  # type: ignore[misc]
+                seen[source].append((seq, None))
+                self._receipt_topic(receipt_topic, topic, source)
+                continue
+            topic, message = entry  # type: ignore[misc]
             source = message.source
             if isinstance(message, EdgeHealth) and message.outbox is not None and message.outbox.last_seq:
                 declared[source] = message  # also from an unsequenced (seq 0) health

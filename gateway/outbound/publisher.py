@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import paho.mqtt.client as mqtt
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from contracts.clock import Clock
 from gateway import metrics
 from gateway.outbound import service as outbound
+from gateway.store.db import read_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,18 @@ class OutboundDrain:
         # The table is polled at most this often (it is written by the pipeline, timers
         # and the API alike); every poll is a write transaction, so not one per batch.
         self.poll_s = poll_s
+        # A poll first asks, without the write lock, whether there is anything to claim: a write
+        # transaction 20 times a second that finds nothing was ~6 % of the main thread under load.
+        engine = sessions.kw.get("bind")
+        self._reads = read_session_factory(engine) if engine is not None else None
         self._polled_at = 0.0
         self._inflight: dict[int, mqtt.MQTTMessageInfo] = {}
+
+    def _anything_to_claim(self, now: datetime) -> bool:
+        if self._reads is None:
+            return True
+        with self._reads() as session:
+            return outbound.anything_to_claim(session, self.gateway_id, now)
 
     def reset(self) -> None:
         """Forget in-flight publishes (after a reconnect they are re-sent from the table)."""
@@ -68,6 +79,10 @@ class OutboundDrain:
         for row_id in done:
             del self._inflight[row_id]
         now = self.clock.now()
+        # In-flight rows need their claim renewed anyway: then the read would only add to the poll.
+        if not done and (not connected or (not self._inflight and not self._anything_to_claim(now))):
+            metrics.OUTBOUND_PENDING.set(len(self._inflight))
+            return 0
         with self.sessions.begin() as session:
             outbound.mark_sent(session, done, now)
             # The claim commits before anything is published: no publish without a claim.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from contracts import Envelope, encode
@@ -73,6 +73,25 @@ def pending(session: Session, limit: int = 500) -> list[OutboundMessage]:
     )
 
 
+def _claimable(gateway_id: str, now: datetime) -> ColumnElement[bool]:
+    return and_(
+        OutboundMessage.sent_at.is_(None),
+        or_(
+            OutboundMessage.claimed_by == gateway_id,
+            OutboundMessage.claimed_until.is_(None),
+            OutboundMessage.claimed_until < now,
+        ),
+    )
+
+
+def anything_to_claim(session: Session, gateway_id: str, now: datetime) -> bool:
+    """Whether :func:`claim` would find a row (its own in flight included): one read, no lock."""
+    return (
+        session.execute(select(OutboundMessage.id).where(_claimable(gateway_id, now)).limit(1)).first()
+        is not None
+    )
+
+
 def claim(
     session: Session, gateway_id: str, now: datetime, lease: timedelta, limit: int = 500
 ) -> list[Claimed]:
@@ -85,14 +104,7 @@ def claim(
     and the claim condition is checked again on the row being updated, so two gateways
     never both come away with one row.
     """
-    claimable = and_(
-        OutboundMessage.sent_at.is_(None),
-        or_(
-            OutboundMessage.claimed_by == gateway_id,
-            OutboundMessage.claimed_until.is_(None),
-            OutboundMessage.claimed_until < now,
-        ),
-    )
+    claimable = _claimable(gateway_id, now)
     candidates = (
         select(OutboundMessage.id)
         .where(claimable)

@@ -31,9 +31,10 @@ export function signInPage() {
   location.assign(`/ui/signin.html?next=${encodeURIComponent(next)}`);
 }
 
-// `headers`: more request headers (an Idempotency-Key, a photo's Content-Type); `raw`: a Blob or
-// bytes sent as they are (a photo), its Content-Type given in `headers`.
-export async function request(method, path, { body, form, raw, headers: extra, signal, retry = true } = {}) {
+// `headers`: more request headers (an Idempotency-Key, a photo's Content-Type, If-None-Match); `raw`:
+// a Blob or bytes sent as they are (a photo), its Content-Type given in `headers`; `meta`: an object
+// given the answer's status and ETag (a 304 Not Modified answers null).
+export async function request(method, path, { body, form, raw, headers: extra, signal, meta, retry = true } = {}) {
   const headers = { Accept: "application/json", ...extra };
   if (method !== "GET") headers["X-CSRF-Token"] = cookie("gw_csrf");
   let payload;
@@ -46,10 +47,12 @@ export async function request(method, path, { body, form, raw, headers: extra, s
   const resp = await fetch(path, { method, headers, body: payload, credentials: "same-origin", signal });
   learnServerTime(resp.headers.get("X-Server-Time"));
   if (resp.status === 401 && retry && !path.startsWith("/api/v1/auth/")) {
-    if (await refresh()) return request(method, path, { body, form, raw, headers: extra, signal, retry: false });
+    if (await refresh()) return request(method, path, { body, form, raw, headers: extra, signal, meta, retry: false });
     signInPage();
     throw new ApiError(401, "signed out");
   }
+  if (meta) Object.assign(meta, { status: resp.status, etag: resp.headers.get("ETag") });
+  if (resp.status === 304) return null;
   const type = resp.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await resp.json() : await resp.text();
   if (!resp.ok) throw new ApiError(resp.status, data?.detail ?? data, data);

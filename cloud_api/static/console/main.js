@@ -5,6 +5,7 @@
 //   actions.js  the decisions and their forms                      map.js     the site map
 //   handover.js the shift handover (交班)                            alerts.js  sound + notification
 //   sla.js      countdowns                                         filter.js  the list's filter
+//   fleet.js    every device: status, last seen, configuration, health, maintenance case (设备)
 //   analytics.js hotspots, the assessment, exports and weekly reports (分析)
 import { api, query } from "/ui/common/api.js";
 import { $, el, toast } from "/ui/common/dom.js";
@@ -18,6 +19,7 @@ import { CaseList } from "./cases.js";
 import { CaseDetail } from "./detail.js";
 import { OPEN } from "./filter.js";
 import { Broadcasts } from "./broadcasts.js";
+import { Fleet } from "./fleet.js";
 import { Handover } from "./handover.js";
 import { SiteMap, legend } from "./map.js";
 import { startTicker } from "./sla.js";
@@ -58,6 +60,7 @@ function context(me, grids, workers, devices) {
     workers: new Map(workers.map((w) => [w.id, w])),
     devices: new Map(devices.map((d) => [d.id, d])),
     gridName: (id) => (id ? byId.get(id)?.name || id : "—"),
+    parentOf: (id) => (id ? byId.get(id)?.parent || null : null),
     workerName(id) { return id ? this.workers.get(id)?.name || id : "—"; },
     // Residents report as one source, "resident" (gateway/flows/resident_reports.py).
     deviceName(id) { return id === "resident" ? t("console.resident") : id ? this.devices.get(id)?.name || id : "—"; },
@@ -80,6 +83,8 @@ class Console {
     $("#analytics-tab").hidden = !this.analytics;
     this.broadcasts = new Broadcasts(ctx, { onOpen: (id) => this.open(id) });
     $("#tab-broadcasts").hidden = !can(ctx.me, "broadcasts:send");
+    this.fleet = can(ctx.me, "devices:read") ? new Fleet(ctx, { onOpen: (id) => this.open(id) }) : null;
+    $("#tab-fleet").hidden = !this.fleet;
     legend($("#map-legend"), { workers: can(ctx.me, "workers:read"), devices: can(ctx.me, "devices:read") });
     if (ctx.site.map?.attribution) Object.assign($("#map-attribution"), { hidden: false, textContent: ctx.site.map.attribution });
     $("#map-in").addEventListener("click", () => this.map.zoom(1.5));
@@ -115,6 +120,7 @@ class Console {
     this.list.apply(body);
     this.map.upsertCase(c, OPEN.includes(c.status) || c.status === "resolved");
     this.detail.changed(c.id);
+    this.fleet?.caseChanged(c);
     const before = this.severity.get(c.id);
     this.severity.set(c.id, c.severity);
     const becameCritical = body.created || (before !== undefined && before !== "critical");
@@ -192,6 +198,7 @@ class Console {
     if (name === "handover") this.handover.load();
     if (name === "analytics") this.analytics?.load();
     if (name === "broadcasts") this.broadcasts.load();
+    if (name === "fleet") this.fleet?.show(); else this.fleet?.hide();
     if (name === "map") requestAnimationFrame(() => this.map.fit(false));
   }
 

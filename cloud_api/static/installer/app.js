@@ -336,8 +336,9 @@ function drawInstall() {
 async function drawFleet() {
   view.replaceChildren(el("p", { class: "m-empty", text: t("app.loading") }));
   try {
-    const fleet = await api.get("/api/v1/fleet");
-    const troubled = fleet.items.filter((i) => i.troubles.length);
+    // only the devices with an open maintenance case; the counts are of every device of the area
+    const fleet = await api.get("/api/v1/fleet?troubled=true");
+    const troubled = fleet.items;
     const badge = $("#badge-fleet");
     badge.hidden = !troubled.length;
     badge.textContent = String(troubled.length);
