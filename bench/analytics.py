@@ -3,7 +3,7 @@
     flock /work/bench.lock .venv/bin/python bench/analytics.py   # ~3 min; [--grids 500] [--weeks 52]
 
 A street of ``--grids`` grids (10 communities, one worker homed in each grid) is written as a site
-directory; ``--base-weeks`` weeks of history are drawn by tests/analytics_history.py and streamed
+directory; ``--base-weeks`` weeks of history are drawn by tests/support/analytics_history.py and streamed
 into a fresh schema with COPY, then copied forward set-based (INSERT ... SELECT over
 generate_series, ids re-derived with md5, times shifted) to fill ``--weeks`` weeks — a year of
 cases, tasks, SLA timers, escalations, false alarms, reports and patrols in a few minutes rather
@@ -45,7 +45,7 @@ from gateway.performance.weekly import weekly_figures
 from gateway.schema.migrate import upgrade
 from gateway.schema.models import Base
 from gateway.store.db import make_engine, session_factory
-from tests.analytics_history import TABLES, History, copy_rows
+from tests.support.analytics_history import TABLES, History, copy_rows
 
 DEMO = Path(__file__).resolve().parent.parent / "device_configs" / "demo_site"
 PG = os.environ.get("GRIDWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -3,7 +3,7 @@
     .venv/bin/python bench/case_burst.py [--cases 1000] [--no-postgres] [--no-sqlite] [--baseline DIR]
                                            [--profile]
 
-A thousand smoke alarms at distinct places of a synthetic town (tests/gateway/town.py: 4,096
+A thousand smoke alarms at distinct places of a synthetic town (tests/support/sites/town.py: 4,096
 square grids, ~2,500 workers, 80 % with a GPS fix, 5 % unavailable, at most two open tasks each)
 arrive together: the gateway's ingest pipeline (in this process, no broker) takes them in batches
 of ``batch_max`` (the gateway's default, 200) as it would from the broker's backlog. Every case is
@@ -56,8 +56,10 @@ NOW = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in Shanghai
 
 
 def _town_module():  # type: ignore[no-untyped-def]
-    """tests/gateway/town.py of THIS checkout, by path (the baseline's tree does not have it)."""
-    spec = importlib.util.spec_from_file_location("burst_town", REPO / "tests" / "gateway" / "town.py")
+    """tests/support/sites/town.py of THIS checkout, by path (the baseline's tree does not have it)."""
+    spec = importlib.util.spec_from_file_location(
+        "burst_town", REPO / "tests" / "support" / "sites" / "town.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["burst_town"] = module  # dataclasses look their module up

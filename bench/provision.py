@@ -4,9 +4,9 @@ For each of N new GridWatch-speaking sensors: the device's serial and place in t
 (``gateway.devices.registry.import_serials`` then ``install``, one transaction each, SQLite) and
 its own broker login over ``$CONTROL`` (``contracts.dynsec.Dynsec.provision``: role + client,
 one admin connection per call, as the product makes it) on a real Mosquitto running the shipped
-dynsec configuration. Then one of them connects with its new password.
+dynsec configuration (tests/support/brokers/secured.py). Then one of them connects with its new password.
 
-    PYTHONPATH=. .venv/bin/python bench/provision.py --devices 1000   # ~1-2 min; tests/secured_broker.py
+    PYTHONPATH=. .venv/bin/python bench/provision.py --devices 1000   # ~1-2 min
 
 Prints one JSON line.
 """
@@ -31,8 +31,8 @@ from gateway.devices.registry import import_serials, install
 from gateway.grids.index import GridIndex
 from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
-from tests.secured_broker import Login as Connect
-from tests.secured_broker import secured_broker
+from tests.support.brokers.secured import Login as Connect
+from tests.support.brokers.secured import secured_broker
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / "device_configs" / "demo_site"

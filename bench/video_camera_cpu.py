@@ -136,7 +136,7 @@ def main() -> None:
     server = None
     if {"h264_file", "rtsp_h264"} & set(modes):
         from bench.video_rtsp import h264_footage
-        from tests.edge.video.rtsp import RtspCamera
+        from tests.support.video.rtsp import RtspCamera
 
         paths["h264_file"] = h264_footage(w, h)
         if "rtsp_h264" in modes:

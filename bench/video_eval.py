@@ -2,7 +2,7 @@
 
 Builds (once, under var/bench/eval, never committed) a folder holding the shared photos and
 clips plus derived clips: the pedestrian clip with orange and red street objects painted in
-(tests/edge/video/synthetic.py) and a darkened, noisy copy of it. Labels: the counts of
+(tests/support/video/synthetic.py) and a darkened, noisy copy of it. Labels: the counts of
 MEDIA.md (bench/shared_media_labels.yaml) and no event expected on the street clips. Every
 clip is played looped for ``--loop-minutes`` at 14:00 and at 23:00 through the camera path.
 Prints one JSON line per model (recall and extra boxes per class and photo variant, events
@@ -39,7 +39,7 @@ def _write(path: Path, frames: list, fps: float) -> None:
 
 def build() -> Path:
     sys.path.insert(0, str(REPO))
-    from tests.edge.video.synthetic import street_with_props
+    from tests.support.video.synthetic import street_with_props
 
     FOLDER.mkdir(parents=True, exist_ok=True)
     for sub in ("photos", "clips"):

@@ -6,7 +6,7 @@ the working tree's. Both analyse the same frames, in alternating rounds so machi
 hits them alike:
 
 - the real fire clip (258x246) and the real pedestrian clip (384x288),
-- the pedestrian clip with orange and red street objects painted in (tests/edge/video/synthetic.py),
+- the pedestrian clip with orange and red street objects painted in (tests/support/video/synthetic.py),
 - the busy footage at 1280x720 (bench/video_media.py), a camera's usual size.
 
 Prints one JSON line: ms per frame (median of rounds) and positive frames per clip.
@@ -88,8 +88,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from tests.edge.video.media import FIRE, PEDESTRIANS
-    from tests.edge.video.synthetic import street_with_props
+    from tests.support.video.media import FIRE, PEDESTRIANS
+    from tests.support.video.synthetic import street_with_props
 
     clips = {
         "fire_clip": frames(FIRE, 6, 90),

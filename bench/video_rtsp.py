@@ -3,7 +3,7 @@
     .venv/bin/python bench/video_rtsp.py [--seconds 8] [--readers 4]
     .venv/bin/python bench/video_rtsp.py --streams [--sizes 640x360,1280x720] [--no-wait]
 
-A real RTSP server (GStreamer's, tests/edge/video/rtsp.py: live x264 H.264, a key frame every 2 s,
+A real RTSP server (GStreamer's, tests/support/video/rtsp.py: live x264 H.264, a key frame every 2 s,
 10 fps, of videotestsrc's ``--pattern``: a moving ball — cheap to decode — or snow, the worst
 case) at 640x360 and 1280x720; ``--readers`` of the node's ``CameraReader`` (OpenCV's FFmpeg:
 RTSP, RTP, H.264 decoding, BGR conversion) read it at once for ``--seconds``. Measured: frames
@@ -43,8 +43,8 @@ from bench.video_media import CACHE, cpu_times, footage
 from contracts.clock import SystemClock
 from edge.video.settings import SourceSettings
 from edge.video.sources import CameraReader
-from tests.edge.video.media import frames
-from tests.edge.video.rtsp import RtspCamera, h264_clip, rtsp_missing
+from tests.support.video.media import frames
+from tests.support.video.rtsp import RtspCamera, h264_clip, rtsp_missing
 
 SOURCE_FPS = 10
 CORES = 2

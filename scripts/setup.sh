@@ -40,7 +40,7 @@ need pdftoppm poppler-utils          # report tests render the weekly report's P
 # Chinese glyphs for the pages in headless Chromium (browser tests, screenshots in docs/).
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || apt_install fonts-noto-cjk || true
 # A real RTSP server sending live H.264 (GStreamer's, run by the system Python): camera tests
-# (tests/edge/video/rtsp.py) and bench/video_rtsp.py read it as they would an IP camera.
+# (tests/support/video/rtsp.py) and bench/video_rtsp.py read it as they would an IP camera.
 rtsp_missing=()
 for pkg in python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly; do
   dpkg -s "$pkg" >/dev/null 2>&1 || rtsp_missing+=("$pkg")

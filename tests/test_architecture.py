@@ -20,7 +20,7 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 TOP_LEVEL_MAY_IMPORT = {
     "contracts": set(),
@@ -241,3 +241,72 @@ def test_the_measure_sees_an_upward_import_and_a_cycle(tmp_path: Path) -> None:
     assert _imports(source, "gateway.cases.x") == ["gateway.flows.dispatch", "gateway.cases.models"]
     graph = {"cases": {"flows": ["gateway.cases.x"]}, "flows": {"cases": ["gateway.flows.y"]}}
     assert _cycles(graph) == [["cases", "flows"]]  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the test suite's own plan
+def _test_suite_offences(root: Path) -> list[str]:
+    """Imports of test modules or conftests from anywhere in ``root`` (tests/), and imports from
+    ``tests`` that do not come from its support package."""
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        for name in _imports(path, module):
+            parts = name.split(".")
+            if parts[0] != "tests" or len(parts) < 2:
+                continue
+            if any(p == "conftest" or p.startswith("test_") for p in parts[1:]):
+                wrong.append(f"{module} imports {name}: a test module or conftest (move it to tests/support)")
+            elif parts[1] != "support":
+                wrong.append(f"{module} imports {name}: shared test code lives in tests/support")
+    return wrong
+
+
+def _conftest_offences(root: Path) -> list[str]:
+    """Top-level statements of conftests that are not imports, fixtures, hooks or pytest_plugins."""
+    wrong = []
+    for path in sorted(root.rglob("conftest.py")):
+        where = path.relative_to(root.parent)
+        for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+            if isinstance(node, ast.Import | ast.ImportFrom) or (
+                isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            ):
+                continue
+            if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["pytest_plugins"]:
+                continue
+            if isinstance(node, ast.FunctionDef) and (
+                node.name.startswith("pytest_")
+                or any("fixture" in ast.unparse(d) for d in node.decorator_list)
+            ):
+                continue
+            wrong.append(f"{where}:{node.lineno}: not a fixture (its logic belongs in tests/support)")
+    return wrong
+
+
+def test_no_test_module_imports_another_or_a_conftest() -> None:
+    assert _test_suite_offences(REPO / "tests") == []
+
+
+def test_conftests_only_declare_fixtures() -> None:
+    assert _conftest_offences(REPO / "tests") == []
+
+
+def test_the_suite_check_sees_a_test_module_import_and_logic_in_a_conftest(tmp_path: Path) -> None:
+    tests = tmp_path / "tests"
+    (tests / "web").mkdir(parents=True)
+    (tests / "web" / "test_a.py").write_text(
+        "from tests.web.test_b import PIXEL\nfrom tests.web.conftest import sign_in\n"
+        "from tests.web import kit\nfrom tests.support.web.browser import TOKENS\n"
+    )
+    (tests / "web" / "conftest.py").write_text(
+        "import pytest\n\nPIXEL = 7\n\n\ndef sign_in():\n    pass\n\n\n"
+        "@pytest.fixture\ndef page():\n    pass\n"
+    )
+    assert [w.split(":")[0] for w in _test_suite_offences(tests)] == [
+        "tests.web.test_a imports tests.web.test_b.PIXEL",
+        "tests.web.test_a imports tests.web.conftest.sign_in",
+        "tests.web.test_a imports tests.web.kit",
+    ]
+    assert [w.split(": ")[0] for w in _conftest_offences(tests)] == [
+        "tests/web/conftest.py:3",
+        "tests/web/conftest.py:6",
+    ]

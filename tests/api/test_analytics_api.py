@@ -35,9 +35,7 @@ from gateway.context import GatewayContext
 from gateway.flows.weekly_report import make_due
 from gateway.notify.sender import WebhookSender
 from gateway.people.models import Role
-from tests.analytics_history import Rows
-from tests.conftest import DEMO_SITE
-from tests.gateway.test_analytics_figures import (  # the module's history and stores, and its arithmetic
+from tests.support.analytics_figures import (
     PARK,
     community,
     expected_assessment,
@@ -46,11 +44,11 @@ from tests.gateway.test_analytics_figures import (  # the module's history and s
     expected_response,
     grids_of,
     history_bounds,
-    rows,  # noqa: F401  (fixture)
-    store,  # noqa: F401  (fixture)
 )
-from tests.people import add_person, api_settings
-from tests.receiver import Receiver
+from tests.support.analytics_history import Rows
+from tests.support.net.receiver import Receiver
+from tests.support.paths import DEMO_SITE
+from tests.support.people import add_person, api_settings
 
 PASSWORD = "analytics-password-1"
 
@@ -92,7 +90,7 @@ def site_dir(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Pa
 
 
 @pytest.fixture(scope="module")
-def api(store: sessionmaker[Session], demo_site: Site, site_dir: Path) -> Iterator[Api]:  # noqa: F811
+def api(store: sessionmaker[Session], demo_site: Site, site_dir: Path) -> Iterator[Api]:
     _, end = history_bounds(demo_site)
     url = store.kw["bind"].url.render_as_string(hide_password=False)
     clock = ManualClock(end + timedelta(hours=30))  # Tuesday 06:00 after the last week
@@ -114,7 +112,7 @@ def get(api: Api, headers: dict[str, str], path: str, **params: Any) -> dict[str
     return resp.json()
 
 
-def test_hotspots_density_and_trend_for_the_callers_grids(api: Api, rows: Rows, demo_site: Site) -> None:  # noqa: F811
+def test_hotspots_density_and_trend_for_the_callers_grids(api: Api, rows: Rows, demo_site: Site) -> None:
     last_start = api.end - timedelta(days=7)
     park = grids_of(demo_site, PARK)
     for headers, scope in ((api.everyone, None), (api.park, park)):
@@ -162,7 +160,7 @@ def test_hotspots_density_and_trend_for_the_callers_grids(api: Api, rows: Rows, 
             assert week["total"] == want[True][0]
 
 
-def test_response_and_assessment_match_a_count_by_hand(api: Api, rows: Rows, demo_site: Site) -> None:  # noqa: F811
+def test_response_and_assessment_match_a_count_by_hand(api: Api, rows: Rows, demo_site: Site) -> None:
     since = api.end - timedelta(days=17)
     park = grids_of(demo_site, PARK)
     for headers, scope in ((api.everyone, None), (api.park, park)):
@@ -201,7 +199,7 @@ def _month(got: dict[str, Any]) -> Any:
     return Period(datetime.fromisoformat(p["since"]), datetime.fromisoformat(p["until"]), p["label"])
 
 
-def test_noisy_devices_and_refused_periods(api: Api, rows: Rows, demo_site: Site) -> None:  # noqa: F811
+def test_noisy_devices_and_refused_periods(api: Api, rows: Rows, demo_site: Site) -> None:
     since = api.end - timedelta(days=28)
     cases = {c["id"]: c for c in rows.tables["cases"]}
     park = grids_of(demo_site, PARK)
@@ -251,7 +249,7 @@ def download(api: Api, headers: dict[str, str], path: str, **params: Any) -> byt
     return resp.content
 
 
-def test_exports_of_tasks_cases_and_assessments_read_back(api: Api, rows: Rows, demo_site: Site) -> None:  # noqa: F811
+def test_exports_of_tasks_cases_and_assessments_read_back(api: Api, rows: Rows, demo_site: Site) -> None:
     tz = demo_site.settings.site.tz
     park = grids_of(demo_site, PARK)
     cases = {c["id"]: c for c in rows.tables["cases"]}
@@ -322,7 +320,7 @@ def test_a_cell_that_looks_like_a_formula_stays_text() -> None:
 # ---------------------------------------------------------------- the weekly report
 def test_weekly_report_on_schedule_sent_as_a_link_and_kept(
     api: Api,
-    rows: Rows,  # noqa: F811
+    rows: Rows,
     demo_site: Site,
     site_dir: Path,
     receiver: Receiver,

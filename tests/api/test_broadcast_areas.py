@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from tests.api.conftest import World
+from tests.support.world import World
 
 
 def _notice(world: World, areas: list[str]) -> dict[str, object]:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gateway.cases.models import Case
 from gateway.dispatch.models import Task
-from tests.gateway.conftest import Harness
+from tests.support.harness import Harness
 
 SHANGHAI_OFFSET = timedelta(hours=8)
 RANK = {"critical": 3, "major": 2, "minor": 1, "info": 0}
@@ -184,7 +184,7 @@ def test_the_export_never_hands_a_spreadsheet_a_formula(api: TestClient, harness
 def test_an_operator_lists_and_exports_only_their_areas(
     api: TestClient, api_tokens, harness: Harness, cases: list[Case]
 ) -> None:
-    from tests.people import add_person
+    from tests.support.people import add_person
 
     add_person(harness.sessions, "op-park", ["operator"], ["c-gongye"], "park-password-1")
     signed = api.post("/api/v1/auth/sign-in", json={"username": "op-park", "password": "park-password-1"})

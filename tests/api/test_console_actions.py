@@ -13,9 +13,9 @@ from gateway.cases.models import Case, FalseAlarmFeedback
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
 from gateway.sla.models import SlaTimer
-from tests.gateway.conftest import Harness
-from tests.gateway.dispatching import notices, tick, trail
-from tests.people import add_person
+from tests.support.dispatching import notices, tick, trail
+from tests.support.harness import Harness
+from tests.support.people import add_person
 
 MARKET = "市场监管所 Market Supervision Office"
 DISTRICT = "滨湖区综治中心 District Command Centre"
@@ -221,7 +221,7 @@ def test_a_department_or_a_worker_cannot_decide(
 
 
 def test_a_case_dossier_lists_snapshots_readings_and_related_cases(harness: Harness, api: TestClient) -> None:
-    from tests.api.conftest import _snapshot
+    from tests.support.world import send_snapshot
 
     event, _ = harness.raise_event(
         "gas-restaurant-3",
@@ -238,7 +238,7 @@ def test_a_case_dossier_lists_snapshots_readings_and_related_cases(harness: Harn
         readings=[{"quantity": "gas", "value": 55.5, "unit": "%LEL"}],
     )
     case = case_of(harness, "gas-restaurant-3")
-    evidence_id = _snapshot(harness, "cam-rental-yard", event.id)
+    evidence_id = send_snapshot(harness, "cam-rental-yard", event.id)
     snaps = api.get(f"/api/v1/cases/{case.id}/evidence").json()
     assert [(s["id"], s["kind"], s["device_id"]) for s in snaps] == [
         (evidence_id, "camera", "cam-rental-yard")

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from cloud_api.app import create_app
 from contracts.clock import ManualClock
 from gateway.cases.models import Case
-from tests.conftest import DEMO_SITE
-from tests.gateway.conftest import Harness
-from tests.gateway.dispatching import tick
-from tests.people import add_person, api_settings
+from tests.support.dispatching import tick
+from tests.support.harness import Harness
+from tests.support.paths import DEMO_SITE
+from tests.support.people import add_person, api_settings
 
 
 def case_of(h: Harness, device: str) -> Case:

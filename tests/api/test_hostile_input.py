@@ -15,8 +15,8 @@ from urllib.parse import quote
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.conftest import World
-from tests.api.test_openapi import COMMITTED, ENDLESS, _role_for
+from tests.support.openapi import COMMITTED, ENDLESS, role_for
+from tests.support.world import World
 
 DOC = json.loads(COMMITTED.read_text(encoding="utf-8"))
 # Raw JSON text, put into a body exactly as written (NaN and lone surrogates are not valid JSON).
@@ -111,7 +111,7 @@ PLACES = _places()
 
 
 def _request(world: World, method: str, path: str, where: str, name: str, value: str) -> Any:
-    role = _role_for(path)
+    role = role_for(path)
     for param, kind in FIELD_DEFAULTS.items():
         text = value if (where == "path" and name == param) else str(world.value(kind, "in"))
         path = path.replace("{" + param + "}", text)

@@ -13,15 +13,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 
 from cloud_api.app import openapi_document
-from tests.api.conftest import World
-from tests.conftest import REPO
+from tests.support.openapi import COMMITTED, ENDLESS, role_for
+from tests.support.world import World
 
-COMMITTED = REPO / "docs" / "openapi.json"
 # Every operation gets this many generated requests, valid and invalid (schemathesis decides
 # the mix): bounded so the suite stays fast, wide enough to have found the 31 server errors of
 # issue 11 (NaN bodies, naive and out-of-range dates, integers past 2^63, lone surrogates).
 EXAMPLES_PER_OPERATION = 25
-ENDLESS = {"/api/v1/live"}  # Server-Sent Events: tested in tests/web/test_live_feed.py
 
 
 def test_committed_openapi_document_is_fresh() -> None:
@@ -60,19 +58,6 @@ def _operations() -> list[Any]:
     return [result.ok() for result in SCHEMA.get_all_operations() if result.ok().path not in ENDLESS]
 
 
-def _role_for(path: str) -> str | None:
-    """Whose request reaches furthest into the route (past authorization, into the code)."""
-    if path.startswith(("/api/v1/people", "/api/v1/tokens", "/api/v1/security-log")):
-        return "admin"
-    if path.endswith(("/{step}", "/patrol/check-in")):
-        return "worker"
-    if path.endswith("/acknowledge"):
-        return "department"
-    if path.startswith("/api/v1/auth/sign-out"):
-        return None  # a generated sign-out must not end the run's own session
-    return "operator"
-
-
 def _send(client: TestClient, case: Any, headers: dict[str, str]) -> Any:
     """The generated request through the test client (its own session and headers win)."""
     kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
@@ -108,7 +93,7 @@ def test_generated_requests_never_get_a_server_error(world: World) -> None:
         )
         @given(case=strategy)
         def run(case: Any) -> None:
-            role = _role_for(case.operation.path)
+            role = role_for(case.operation.path)
             resp = _send(world.client, case, world.headers[role] if role else {})
             if resp.status_code >= 500:
                 failures.append(

@@ -16,10 +16,10 @@ from contracts.site.access import hash_token
 from gateway.cases.models import Case, CaseTransition
 from gateway.people.models import Person, Role
 from gridwatch.cli import app as cli
-from tests.api.conftest import World
-from tests.conftest import DEMO_SITE
-from tests.gateway.conftest import Harness
-from tests.people import add_person, api_settings
+from tests.support.harness import Harness
+from tests.support.paths import DEMO_SITE
+from tests.support.people import add_person, api_settings
+from tests.support.world import World
 
 
 def _trail(world: World, case_id: str) -> list[CaseTransition]:

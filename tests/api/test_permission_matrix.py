@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from cloud_api.auth.guard import api_routes
-from tests.api.conftest import PEOPLE, World
+from tests.support.world import PEOPLE, World
 
 MATRIX_FILE = Path(__file__).with_name("permissions.yaml")
 MATRIX: dict[str, dict[str, Any]] = yaml.safe_load(MATRIX_FILE.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ import uuid
 
 from gateway.residents.models import ResidentReport
 from gateway.residents.proof import solve
-from tests.api.conftest import World
+from tests.support.world import World
 
 PHONE = "139 8765 4321"
 

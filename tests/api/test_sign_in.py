@@ -21,8 +21,8 @@ from contracts.clock import ManualClock
 from gateway.people import service
 from gateway.people.models import Person, Role, SecurityEvent
 from gateway.store.db import make_engine, session_factory
-from tests.conftest import DEMO_SITE
-from tests.people import add_person, api_settings
+from tests.support.paths import DEMO_SITE
+from tests.support.people import add_person, api_settings
 
 T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 KEY = "k1:" + "s" * 64

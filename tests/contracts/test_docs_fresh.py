@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from contracts.asyncapi import render
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def test_committed_contract_docs_are_fresh() -> None:

@@ -19,7 +19,7 @@ from contracts import ContractError, Envelope, decode, encode, topics
 from contracts.codec import decode_checked
 from contracts.envelope import INT64_MAX, TS_MAX, TS_MIN
 from contracts.examples import examples
-from tests.contracts.test_codec_fast_path import topic_for
+from tests.support.wire import topic_for
 
 # Every reason the decoder gives; a new one must be added here on purpose.
 REASONS = {

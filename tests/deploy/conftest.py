@@ -12,27 +12,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-
-
-@dataclass(frozen=True)
-class WheelVenv:
-    wheel: Path
-    build_log: str
-    venv: Path
-
-    @property
-    def gridwatch(self) -> Path:
-        return self.venv / "bin" / "gridwatch"
-
-    @property
-    def python(self) -> Path:
-        return self.venv / "bin" / "python"
+from tests.support.paths import REPO
+from tests.support.wheel import WheelVenv
 
 
 @pytest.fixture(scope="session")

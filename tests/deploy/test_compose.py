@@ -38,8 +38,9 @@ from gateway.cases.models import Case
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings, MqttSettings
 from gridwatch.broker import find_mosquitto, free_port, wait_for_port
-from tests.conftest import DEMO_SITE, REPO
-from tests.helpers import site_time, wait_until
+from tests.support.clock import site_time
+from tests.support.paths import DEMO_SITE, REPO
+from tests.support.waiting import wait_until
 
 DOCKER = REPO / "docker"
 COMPOSE = DOCKER / "compose.yaml"

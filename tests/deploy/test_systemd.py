@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.deploy.conftest import WheelVenv
+from tests.support.paths import REPO
+from tests.support.wheel import WheelVenv
 
 UNITS = REPO / "deploy" / "systemd"
 INSTALLED = "/opt/gridwatch/venv/bin/gridwatch"  # where docs/deploy.md installs the wheel

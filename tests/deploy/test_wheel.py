@@ -10,8 +10,8 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from tests.conftest import DEMO_SITE, REPO, SHARED
-from tests.deploy.conftest import WheelVenv
+from tests.support.paths import DEMO_SITE, REPO, SHARED
+from tests.support.wheel import WheelVenv
 
 
 def run(venv: WheelVenv, *args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -14,9 +14,11 @@ from gateway.devices.models import Device
 from gateway.flows.config_push import push_config, version_of
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE
-from tests.devices.conftest import edge_node
-from tests.helpers import running_gateway, site_time, wait_until
+from tests.support.clock import site_time
+from tests.support.paths import DEMO_SITE
+from tests.support.processes.edge_node import edge_node
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
 
 NODE = "node-gongye-1"
 

@@ -13,11 +13,12 @@ from contracts.dynsec import Dynsec
 from contracts.site import Site
 from contracts.topics import Channel, Login, Roster
 from gateway.people.models import Role
-from tests.conftest import DEMO_SITE
-from tests.helpers import run_gridwatch, wait_until
-from tests.people import add_person, api_settings
-from tests.secured_broker import Login as Connect
-from tests.secured_broker import secured_broker
+from tests.support.brokers.secured import Login as Connect
+from tests.support.brokers.secured import secured_broker
+from tests.support.paths import DEMO_SITE
+from tests.support.people import add_person, api_settings
+from tests.support.processes.gateway import run_gridwatch
+from tests.support.waiting import wait_until
 
 NEW = "gas-new-7"  # a GridWatch-speaking gas detector put up today: no login in the site's files
 

@@ -10,7 +10,7 @@ from gateway.cases.models import Case
 from gateway.devices.models import Device
 from gateway.devices.registry import sync_from_site
 from gateway.flows.fleet import open_offline_cases
-from tests.gateway.conftest import Harness
+from tests.support.harness import Harness
 
 CAMERA = "cam-factory-a"
 NODE = "node-gongye-1"

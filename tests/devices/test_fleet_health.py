@@ -20,10 +20,12 @@ from gateway.dispatch.models import Task
 from gateway.people.models import Role
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE
-from tests.devices.conftest import SteppedClock, edge_node
-from tests.helpers import running_gateway, site_time, wait_until
-from tests.people import add_person, api_settings
+from tests.support.clock import SteppedClock, site_time
+from tests.support.paths import DEMO_SITE
+from tests.support.people import add_person, api_settings
+from tests.support.processes.edge_node import edge_node
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
 
 NODE = "node-gongye-1"
 

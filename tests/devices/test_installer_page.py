@@ -29,13 +29,15 @@ from gateway.devices.models import Device
 from gateway.people.models import Role
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE, REPO
-from tests.devices.conftest import SteppedClock
-from tests.helpers import publisher, running_gateway, site_time, wait_until
-from tests.people import add_person
-from tests.secured_broker import Login as Connect
-from tests.secured_broker import secured_broker
-from tests.web.conftest import CHROMIUM_FLAGS, chromium_path, serve_api  # noqa: F401
+from tests.support.brokers.mqtt import publisher
+from tests.support.brokers.secured import Login as Connect
+from tests.support.brokers.secured import secured_broker
+from tests.support.clock import SteppedClock, site_time
+from tests.support.paths import DEMO_SITE, REPO
+from tests.support.people import add_person
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
+from tests.support.web.browser import CHROMIUM_FLAGS, chromium_path
 
 INSTALLER = ("inst-park", "park-ladder-1")
 SHOTS = REPO / "docs" / "screenshots"
@@ -96,7 +98,7 @@ def test_commissioning_on_the_phone_succeeds_or_says_exactly_why_not(
     mosquitto: Mosquitto,
     sqlite_url: str,
     demo_site: Site,
-    serve_api,  # noqa: F811
+    serve_api,
     tmp_path: Path,
 ) -> None:
     pw, browser = chromium
@@ -209,7 +211,7 @@ def test_a_wrong_password_is_credentials_refused_in_both_languages_and_the_right
     chromium: tuple[Playwright, Browser],
     sqlite_url: str,
     demo_site: Site,
-    serve_api,  # noqa: F811
+    serve_api,
     tmp_path: Path,
 ) -> None:
     pw, browser = chromium
@@ -308,7 +310,7 @@ def test_the_installer_scans_the_label_and_places_the_device_by_tapping_the_grid
     chromium: tuple[Playwright, Browser],
     sqlite_url: str,
     demo_site: Site,
-    serve_api,  # noqa: F811
+    serve_api,
 ) -> None:
     pw, browser = chromium
     clock = SteppedClock(site_time(10))

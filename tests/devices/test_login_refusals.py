@@ -17,10 +17,11 @@ from gateway.devices.broker_log import BrokerLog
 from gateway.devices.models import LoginRefusal
 from gateway.schema.migrate import prepare_schema
 from gateway.store.db import make_engine, session_factory
-from tests.conftest import DEMO_SITE
-from tests.helpers import running_gateway, wait_until
-from tests.secured_broker import Login as Connect
-from tests.secured_broker import secured_broker
+from tests.support.brokers.secured import Login as Connect
+from tests.support.brokers.secured import secured_broker
+from tests.support.paths import DEMO_SITE
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
 
 # What Debian's Mosquitto 2.0.11 wrote (log_type notice, log_dest topic) for one refused and one
 # accepted login, copied from a real run: the refusal names no login and no client id.

@@ -12,7 +12,7 @@ from contracts.site import Site
 from gateway.devices import registry
 from gateway.devices.models import Device
 from gateway.people.models import Role
-from tests.devices.conftest import PARK, Desk
+from tests.support.desk import PARK, Desk
 
 # A point in the industrial park (a grid of c-gongye in the demo site's grids.geojson).
 IN_PARK = (120.3045, 31.5055)

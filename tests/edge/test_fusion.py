@@ -10,10 +10,11 @@ import pytest
 from contracts import EvidenceSnapshot, HazardEvent, HazardType
 from edge.video.settings import VideoSettings
 from gridwatch.broker import Mosquitto
-from tests.edge.mqtt_helpers import DurableSubscriber
-from tests.edge.node_helpers import HERE, edge_settings, node_config
-from tests.edge.video.media import MODELS, PEDESTRIANS
-from tests.helpers import publisher, wait_until
+from tests.support.brokers.edge_mqtt import DurableSubscriber
+from tests.support.brokers.mqtt import publisher
+from tests.support.processes.edge_node import HERE, edge_settings, node_config
+from tests.support.video.media import MODELS, PEDESTRIANS
+from tests.support.waiting import wait_until
 
 
 def test_smoke_alarm_near_a_camera_attaches_a_snapshot_to_the_alarm(

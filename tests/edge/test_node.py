@@ -16,10 +16,10 @@ from contracts import EdgeHealth, HazardEvent, NodeStatus, topics
 from edge.emit import Priority
 from edge.outbox.store import OutboxStore
 from gridwatch.broker import Mosquitto
-from tests.edge.mqtt_helpers import DurableSubscriber, event_topic, hazard
-from tests.edge.node_helpers import HERE, edge_settings, node_config, running_node
-from tests.edge.sensors.gas_detector import GasDetector
-from tests.helpers import wait_until
+from tests.support.brokers.edge_mqtt import DurableSubscriber, event_topic, hazard
+from tests.support.devices.gas_detector import GasDetector
+from tests.support.processes.edge_node import HERE, edge_settings, node_config, running_node
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from cloud_api.app import create_app
 from cloud_api.settings import ApiSettings
 from contracts.site.access import hash_token
-from tests.gateway.conftest import ApiTokens, Harness
-from tests.gateway.dispatching import tasks
+from tests.support.dispatching import tasks
+from tests.support.harness import ApiTokens, Harness
 
 
 def test_actions_and_reads_without_a_valid_token_are_refused_with_401(
@@ -115,7 +115,7 @@ def test_tokens_from_the_sites_access_file(site_copy: Path, harness: Harness, db
 
 
 def test_a_call_without_credentials_says_how_to_sign_in(harness: Harness, db_url: str) -> None:
-    from tests.conftest import DEMO_SITE
+    from tests.support.paths import DEMO_SITE
 
     with TestClient(
         create_app(ApiSettings(site_dir=DEMO_SITE, database_url=db_url), clock=harness.clock)
@@ -126,7 +126,7 @@ def test_a_call_without_credentials_says_how_to_sign_in(harness: Harness, db_url
 
 
 def test_an_env_token_for_an_unknown_worker_stops_the_api_at_start(db_url: str) -> None:
-    from tests.conftest import DEMO_SITE
+    from tests.support.paths import DEMO_SITE
 
     settings = ApiSettings(
         site_dir=DEMO_SITE, database_url=db_url, api_tokens=f"worker:w-ghost:{hash_token('x')}"

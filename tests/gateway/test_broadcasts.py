@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from gateway.broadcasts.models import BroadcastRecipient, Sighting
 from gateway.cases.models import Case, CaseTransition
-from tests.gateway.conftest import ApiTokens, Harness
-from tests.photos import camera_jpeg
+from tests.support.harness import ApiTokens, Harness
+from tests.support.photos import camera_jpeg
 
 
 def _key() -> str:
@@ -122,7 +122,7 @@ def test_the_communities_group_robots_hear_of_a_broadcast_and_of_its_end(harness
     from gateway.context import GatewayContext
     from gateway.flows.broadcasts import Notice, close_broadcast, send_broadcast
     from gateway.notify.models import Delivery
-    from tests.site.sitefiles import edit_yaml
+    from tests.support.sites.files import edit_yaml
 
     hook = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=park"
     edit_yaml(

@@ -14,7 +14,7 @@ from gateway.cases.models import Case, CaseTransition
 from gateway.cases.service import transition
 from gateway.dispatch.models import Task
 from gateway.sla.models import SlaTimer
-from tests.gateway.conftest import ApiTokens, Harness
+from tests.support.harness import ApiTokens, Harness
 
 
 @pytest.fixture

@@ -33,8 +33,8 @@ from gateway.outbound.models import OutboundMessage
 from gateway.schema.migrate import upgrade
 from gateway.sla.models import SlaTimer
 from gateway.store.db import make_engine, session_factory
-from tests.gateway.conftest import WEDNESDAY_10AM
-from tests.gateway.town import NODE, Town, alarms, make_town, seed_workers
+from tests.support.harness import WEDNESDAY_10AM
+from tests.support.sites.town import NODE, Town, alarms, make_town, seed_workers
 
 PLACES = 1000
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from gateway.cases.models import Case
 from gateway.store.change_log import Change
-from tests.gateway.conftest import Harness
+from tests.support.harness import Harness
 
 
 def _log(harness: Harness) -> list[tuple[str, str, str | None, str]]:

@@ -13,8 +13,8 @@ from gateway.cases.models import Case
 from gateway.events.models import DeadLetter
 from gateway.flows.ingest import Incoming, Outcome
 from gridwatch.cli import app
-from tests.conftest import DEMO_SITE
-from tests.gateway.conftest import ApiTokens, Harness
+from tests.support.harness import ApiTokens, Harness
+from tests.support.paths import DEMO_SITE
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from contracts import TaskOffer, decode, topics
-from tests.gateway.conftest import ApiTokens, Harness
-from tests.gateway.dispatching import tasks, the_case
+from tests.support.dispatching import tasks, the_case
+from tests.support.harness import ApiTokens, Harness
 
 
 @pytest.fixture

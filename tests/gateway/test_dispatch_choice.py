@@ -9,7 +9,7 @@ from contracts.geo import GeoPoint
 from gateway.context import GatewayContext
 from gateway.dispatch.choice import WorkerState, choose_worker
 from gateway.dispatch.eta import StraightLineEta
-from tests.gateway.handmade import NOW, HandmadeSite, point_in
+from tests.support.sites.handmade import NOW, HandmadeSite, point_in
 
 
 @dataclass

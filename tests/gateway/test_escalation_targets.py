@@ -8,7 +8,7 @@ from contracts.hazards import HazardType
 from contracts.site import load_site
 from contracts.site.models import Tier
 from gateway.escalation.targets import Missing, Target, resolve
-from tests.site.test_config_check import edit_yaml, only, problems_of
+from tests.support.sites.files import edit_yaml, only, problems_of
 
 NODE = "nodes/node-gongye-1.yaml"
 

@@ -24,7 +24,7 @@ from gateway.flows.ingest import Incoming, Outcome, Pipeline
 from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 from gateway.telemetry import NullTelemetry
-from tests.fuzzing import T0, Fuzzer
+from tests.support.fuzzing import T0, Fuzzer
 
 N = 100_000
 

@@ -17,7 +17,7 @@ from gateway.events.models import DeadLetter, EventRecord
 from gateway.flows.ingest import Incoming, Outcome, Pipeline
 from gateway.ingest.admission import Admission
 from gateway.workers.models import WorkerPosition
-from tests.gateway.conftest import Harness
+from tests.support.harness import Harness
 
 
 def letters(h: Harness) -> list[tuple[str, str]]:
@@ -266,7 +266,7 @@ def test_a_flood_of_bad_payloads_is_a_few_log_lines_without_tracebacks(
 def test_the_gateway_takes_the_allowed_skew_from_its_settings(sqlite_url: str) -> None:
     from gateway.service import Gateway
     from gateway.settings import GatewaySettings
-    from tests.conftest import DEMO_SITE
+    from tests.support.paths import DEMO_SITE
 
     gw = Gateway(GatewaySettings(site_dir=DEMO_SITE, database_url=sqlite_url, max_clock_skew_s=7200))
     try:
@@ -303,7 +303,7 @@ def test_another_sources_snapshot_neither_shadows_nor_joins_the_genuine_one(harn
     genuine snapshot is not taken for a redelivery (it is a dead letter, kept for a replay), and
     the impostor's picture is attached to no case of the other node."""
     from gateway.evidence.models import Evidence
-    from tests.gateway.test_evidence_links import snapshot
+    from tests.support.evidence import snapshot
 
     event, outcome = harness.raise_event("smk-factory-a1")  # node-gongye-1's
     assert outcome is Outcome.APPLIED

@@ -8,7 +8,7 @@ import time
 
 from gateway.ingest.consumer import Inbox
 from gateway.ingest.incoming import Incoming
-from tests.helpers import wait_until
+from tests.support.waiting import wait_until
 
 LONG = 60.0  # a wait that only ends early if the inbox wakes its consumer
 

@@ -11,7 +11,7 @@ from gateway.cases.models import Case, CaseTransition
 from gateway.dispatch.models import Task
 from gateway.events.models import EventRecord, SourceProgress
 from gateway.flows.ingest import Incoming, Outcome
-from tests.gateway.conftest import Harness
+from tests.support.harness import Harness
 
 FACTORY_SMOKE = GeoPoint(lon=120.3122, lat=31.4956)  # smk-factory-a1
 DEG_LON_PER_100M = 100 / 94_950  # at latitude 31.5°

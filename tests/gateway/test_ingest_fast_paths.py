@@ -30,7 +30,7 @@ from gateway.schema.migrate import upgrade
 from gateway.store import sqlite_rows
 from gateway.store.base import UtcDateTime, sqlite_datetime
 from gateway.store.db import make_engine, session_factory
-from tests.gateway.conftest import WEDNESDAY_10AM, Harness
+from tests.support.harness import WEDNESDAY_10AM, Harness
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from contracts import encode, topics
 from gateway.flows.ingest import Incoming
 from gateway.heartbeat import service as heartbeat
-from tests.gateway.conftest import Harness
+from tests.support.harness import Harness
 
 
 def test_sources_with_gaps_and_gateways_with_warnings(harness: Harness, api: TestClient) -> None:

@@ -19,9 +19,10 @@ from gateway.service import Gateway
 from gateway.settings import GatewaySettings, MqttSettings
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE
-from tests.helpers import publisher, wait_until
-from tests.mqtt_proxy import SubackGate
+from tests.support.brokers.mqtt import publisher
+from tests.support.brokers.suback_gate import SubackGate
+from tests.support.paths import DEMO_SITE
+from tests.support.waiting import wait_until
 
 DYNSEC = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
 

@@ -20,9 +20,11 @@ from gateway.outbound.models import OutboundMessage
 from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE
-from tests.gateway.conftest import WEDNESDAY_10AM
-from tests.helpers import Collector, running_gateway, wait_until
+from tests.support.brokers.mqtt import Collector
+from tests.support.harness import WEDNESDAY_10AM
+from tests.support.paths import DEMO_SITE
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
 
 TOPIC = topics.worker_task("w-ma-li")
 

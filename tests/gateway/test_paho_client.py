@@ -17,7 +17,7 @@ from gateway.ingest import paho_client
 from gateway.ingest.consumer import MqttLink
 from gateway.ingest.paho_client import HOOKS, ReadAheadClient
 from gateway.settings import GatewaySettings, MqttSettings
-from tests.conftest import DEMO_SITE
+from tests.support.paths import DEMO_SITE
 
 
 def test_hooks_are_in_use_with_the_installed_paho() -> None:

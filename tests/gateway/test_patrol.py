@@ -8,8 +8,8 @@ from contracts import TaskOffer, decode, topics
 from contracts.geo import haversine_m
 from gateway.patrol.insertion import cheapest_insertion, route_length
 from gateway.patrol.queries import patrol_day
-from tests.gateway.conftest import Harness
-from tests.gateway.dispatching import act, fix, tasks, the_case, trail
+from tests.support.dispatching import act, fix, tasks, the_case, trail
+from tests.support.harness import Harness
 
 LAT = 31.5
 STEP = 0.001  # ~95 m of longitude at 31.5° N

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from gateway.flows import task_decisions
 from gateway.performance.service import grid_records, worker_records
-from tests.gateway.conftest import Harness
-from tests.gateway.dispatching import act, fix, tasks, tick
+from tests.support.dispatching import act, fix, tasks, tick
+from tests.support.harness import Harness
 
 
 def test_records_per_worker_and_grid(harness: Harness) -> None:

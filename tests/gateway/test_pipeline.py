@@ -9,7 +9,7 @@ from gateway.cases.models import Case, CaseTransition
 from gateway.dispatch.models import Task
 from gateway.events.models import DeadLetter
 from gateway.flows.ingest import Incoming, Outcome
-from tests.gateway.conftest import Harness
+from tests.support.harness import Harness
 
 
 def cases(h: Harness) -> list[Case]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 import cloud_api.routes
 from cloud_api.deps import get_read_session, get_session
 from gateway.cases import queries
-from tests.gateway.conftest import Harness
+from tests.support.harness import Harness
 
 
 def test_a_slow_read_does_not_hold_up_an_ingest_commit(

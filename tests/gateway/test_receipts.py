@@ -14,7 +14,7 @@ from contracts import EdgeHealth, GeoPoint, LocationFix, OutboxHealth, encode, t
 from gateway.events.models import SourceProgress
 from gateway.ingest.incoming import Incoming
 from gateway.ingest.sequences import DECLARATION_WAIT, GRACE_S, SequenceReport
-from tests.gateway.conftest import Harness
+from tests.support.harness import Harness
 
 NODE = "node-gongye-1"
 
@@ -184,7 +184,7 @@ def test_the_sender_merges_receipts_that_wait_and_keeps_one_it_could_not_publish
     from contracts import DeliveryReceipt, decode
     from contracts.clock import ManualClock
     from gateway.ingest.receipts import ReceiptSender
-    from tests.gateway.conftest import WEDNESDAY_10AM
+    from tests.support.harness import WEDNESDAY_10AM
 
     published: list[tuple[str, bytes]] = []
     rc = [0]

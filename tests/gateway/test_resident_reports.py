@@ -31,9 +31,9 @@ from gateway.dispatch.models import Task
 from gateway.evidence.models import Evidence
 from gateway.residents.models import ResidentReport
 from gateway.residents.proof import solve
-from tests.conftest import DEMO_SITE
-from tests.gateway.conftest import Harness
-from tests.photos import camera_jpeg, png_bomb
+from tests.support.harness import Harness
+from tests.support.paths import DEMO_SITE
+from tests.support.photos import camera_jpeg, png_bomb
 
 BITS = 8  # the tests' proof of work: 256 hashes on average (the product's default is 18)
 LIMIT = 5

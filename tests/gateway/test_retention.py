@@ -22,10 +22,12 @@ from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
 from gridwatch.cli import app
-from tests.conftest import DEMO_SITE
-from tests.gateway.conftest import Harness
-from tests.gateway.test_evidence_links import snapshot
-from tests.helpers import running_gateway, site_time, wait_until
+from tests.support.clock import site_time
+from tests.support.evidence import snapshot
+from tests.support.harness import Harness
+from tests.support.paths import DEMO_SITE
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
 
 DAY = timedelta(days=1)
 

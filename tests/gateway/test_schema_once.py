@@ -32,7 +32,7 @@ from gateway.schema.models import Base
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store.db import make_engine
-from tests.conftest import DEMO_SITE, REPO
+from tests.support.paths import DEMO_SITE, REPO
 
 PROCESSES = 4
 

@@ -14,6 +14,7 @@ from gateway.cases.models import Case
 from gateway.schema.migrate import upgrade
 from gateway.schema.models import Base
 from gateway.store.db import make_engine, session_factory
+from tests.support.stores import case_row
 
 NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 
@@ -29,37 +30,17 @@ def test_migrations_match_the_models(db_url: str) -> None:
     engine.dispose()
 
 
-def _case(case_id: str, status: str = "new") -> Case:
-    return Case(
-        id=case_id,
-        hazard_type="smoke_alarm",
-        category="emergency",
-        severity="major",
-        status=status,
-        urgent=True,
-        place_key="smk-1",
-        title="t",
-        warnings=[],
-        evidence_ids=[],
-        event_count=1,
-        first_seen_at=NOW,
-        last_seen_at=NOW,
-        opened_at=NOW,
-        updated_at=NOW,
-    )
-
-
 def test_the_database_refuses_a_second_open_case_for_one_place(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
     sessions = session_factory(engine)
     with sessions.begin() as s:
-        s.add(_case("a"))
+        s.add(case_row("a"))
     with pytest.raises(IntegrityError), sessions.begin() as s:
-        s.add(_case("b"))
+        s.add(case_row("b"))
     with sessions.begin() as s:  # a closed case does not block a new one
         s.get(Case, "a").status = "closed"  # type: ignore[union-attr]
-        s.add(_case("c"))
+        s.add(case_row("c"))
     with sessions() as s:
         assert s.get(Case, "c") is not None
         assert s.get(Case, "a").first_seen_at == NOW  # type: ignore[union-attr]  # UTC survives the round trip

@@ -21,8 +21,8 @@ from gateway.flows.sla_ticks import SlaTicker
 from gateway.notify.models import Delivery
 from gateway.store.db import make_engine, session_factory
 from gateway.workers.models import WorkerAvailability
-from tests.gateway.conftest import Harness
-from tests.gateway.dispatching import act, escalations, fix, notices, tasks, the_case, tick, timers, trail
+from tests.support.dispatching import act, escalations, fix, notices, tasks, the_case, tick, timers, trail
+from tests.support.harness import Harness
 
 SMOKE = "smk-factory-a1"  # g-gongye-01
 

@@ -15,8 +15,8 @@ from gateway.cases.models import Case
 from gateway.flows.ingest import Incoming, Outcome
 from gateway.telemetry_influx import InfluxSettings, InfluxTelemetry
 from gridwatch.victoria import VictoriaMetrics
-from tests.gateway.conftest import Harness
-from tests.helpers import wait_until
+from tests.support.harness import Harness
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from contracts.site import load_site
 from gateway.notify.models import Delivery, DeliveryAttempt
 from gateway.notify.sender import WebhookSender
-from tests.gateway.conftest import Harness
-from tests.gateway.dispatching import act, harness_for, tasks, the_case, tick
-from tests.receiver import Receiver
-from tests.site.test_config_check import edit_yaml
+from tests.support.dispatching import act, harness_for, tasks, the_case, tick
+from tests.support.harness import Harness
+from tests.support.net.receiver import Receiver
+from tests.support.sites.files import edit_yaml
 
 SMOKE = "smk-factory-a1"  # g-gongye-01, community c-gongye, fire brigade for smoke
 SECRET = "SEC0123456789abcdef"

@@ -22,10 +22,10 @@ from gateway.cases.models import Case, CaseTransition
 from gateway.dispatch.models import Task
 from gateway.events.models import ApiReceipt, EventRecord
 from gateway.evidence.models import Evidence
-from tests.gateway.conftest import ApiTokens, Harness
-from tests.gateway.dispatching import tasks, the_case
-from tests.helpers import SHANGHAI
-from tests.photos import camera_jpeg, jpeg_claiming, png_bomb
+from tests.support.clock import SHANGHAI
+from tests.support.dispatching import tasks, the_case
+from tests.support.harness import ApiTokens, Harness
+from tests.support.photos import camera_jpeg, jpeg_claiming, png_bomb
 
 
 @pytest.fixture
@@ -376,7 +376,7 @@ def test_the_phone_list_puts_urgent_and_nearest_deadline_first(
 
 
 def test_a_phone_sign_in_lasts_longer_for_a_worker_only(harness: Harness, api: TestClient) -> None:
-    from tests.people import CHEAP_PASSWORDS, add_person
+    from tests.support.people import CHEAP_PASSWORDS, add_person
 
     add_person(
         harness.sessions, "w-ma-li", ["worker"], ["g-gongye-01"], "phone-password-1", worker_id="w-ma-li"

@@ -15,8 +15,9 @@ import pytest
 
 from contracts.site import Problem, SiteConfigError, check_site, load_node_config
 from contracts.site.reading import ENV_MAX_FILE_MB
-from tests.site.broken_sites import CORPUS, DEMO_SITE, GRIDS, NODE, WORKERS, Breakage, wrong_type_cases
-from tests.site.sitefiles import assert_well_formed
+from tests.support.paths import DEMO_SITE
+from tests.support.sites.broken import CORPUS, GRIDS, NODE, WORKERS, Breakage, wrong_type_cases
+from tests.support.sites.files import assert_well_formed
 
 CASES = CORPUS + wrong_type_cases()
 REPO = DEMO_SITE.parents[1]

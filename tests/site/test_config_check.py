@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from contracts.site import SiteConfigError, check_site, load_site
 from gridwatch.cli import app
-from tests.site.sitefiles import edit_yaml, only, problems_of
+from tests.support.sites.files import edit_yaml, only, problems_of
 
 NODE = "nodes/node-gongye-1.yaml"
 

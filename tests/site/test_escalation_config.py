@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from contracts.site import check_site
 from gridwatch.cli import app
-from tests.site.sitefiles import edit_json, edit_yaml
+from tests.support.sites.files import edit_json, edit_yaml
 
 
 def leaderless_grids(site: Path) -> set[str]:

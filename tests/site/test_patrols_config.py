@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.site import check_site, load_site
-from tests.site.sitefiles import edit_yaml, only, problems_of
+from tests.support.sites.files import edit_yaml, only, problems_of
 
 PATROLS = "patrols.yaml"
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.site import check_site
-from tests.site.broken_sites import DEMO_SITE
-from tests.site.sitefiles import assert_well_formed
+from tests.support.paths import DEMO_SITE
+from tests.support.sites.files import assert_well_formed
 
 FILES = sorted(str(p.relative_to(DEMO_SITE)) for p in DEMO_SITE.rglob("*") if p.is_file())
 DOCS: dict[str, Any] = {

@@ -21,9 +21,10 @@ from gateway.events.models import EventRecord
 from gateway.schema.migrate import head_revision, upgrade
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE
-from tests.edge.mqtt_helpers import hazard
-from tests.helpers import run_gridwatch, running_gateway, wait_until
+from tests.support.brokers.edge_mqtt import hazard
+from tests.support.paths import DEMO_SITE
+from tests.support.processes.gateway import run_gridwatch, running_gateway
+from tests.support.waiting import wait_until
 
 NODE = "node-gongye-1"
 DEVICE = "smk-factory-a1"
@@ -111,11 +112,11 @@ def test_postgres_backup_with_pg_dump_and_restore_with_pg_restore(pg_url: str, t
     engine = make_engine(pg_url)
     upgrade(engine)
     sessions = session_factory(engine)
-    from tests.gateway.test_store import _case
+    from tests.support.stores import case_row
 
     with sessions.begin() as s:
         for i in range(5):
-            s.add(_case(f"case-{i}", status="closed" if i else "new"))
+            s.add(case_row(f"case-{i}", status="closed" if i else "new"))
     dump = tmp_path / "gridwatch.dump"
     made = run_gridwatch("db", "backup", "--db", pg_url, str(dump))
     assert made.returncode == 0, made.stderr
@@ -124,7 +125,7 @@ def test_postgres_backup_with_pg_dump_and_restore_with_pg_restore(pg_url: str, t
     # after the backup: a case is lost, another added, a table dropped by mistake
     with sessions.begin() as s:
         s.execute(text("DELETE FROM cases WHERE id = 'case-1'"))
-        s.add(_case("case-late", status="closed"))
+        s.add(case_row("case-late", status="closed"))
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE dead_letters"))
     engine.dispose()

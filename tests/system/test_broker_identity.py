@@ -26,9 +26,10 @@ from gateway.cases.models import Case
 from gateway.devices.models import LoginRefusal
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.store.db import make_engine, session_factory
-from tests.conftest import DEMO_SITE
-from tests.helpers import running_gateway, wait_until
-from tests.secured_broker import BASE, EXAMPLES, MOSQUITTO, Login, SecuredBroker, secured_broker
+from tests.support.brokers.secured import BASE, EXAMPLES, MOSQUITTO, Login, SecuredBroker, secured_broker
+from tests.support.paths import DEMO_SITE
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
 
 NOT_AUTHORIZED = "Not authorized"
 

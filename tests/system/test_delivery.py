@@ -1,7 +1,7 @@
 """End-to-end delivery: an edge event leaves the outbox only when the gateway has committed it.
 
 A real Mosquitto (started here on a free port, with the persistence and queue limit of the
-scenario), a real edge node process (tests/system/edge_driver.py: the node's own outbox,
+scenario), a real edge node process (tests/support/processes/edge_driver.py: the node's own outbox,
 uplink and receipts, fed 6,000 hazard events) and a real gateway process; the store is SQLite
 or PostgreSQL. The broker or the gateway is broken mid-stream:
 
@@ -48,10 +48,9 @@ from gateway.heartbeat.models import GatewayHeartbeat
 from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE, REPO
-from tests.fuzzing import place
-from tests.helpers import wait_until
-from tests.system.test_ingest_robustness import cases_by_device, count
+from tests.support.fuzzing import cases_by_device, count, place
+from tests.support.paths import DEMO_SITE, REPO
+from tests.support.waiting import wait_until
 
 EVENTS = 6_000
 RATE = 1000.0  # events per second the node is asked to emit: a 6 s stream
@@ -150,7 +149,7 @@ class Processes:
         with (self.tmp / "node.log").open("ab") as out:
             self.node = subprocess.Popen(
                 [
-                    sys.executable, "-m", "tests.system.edge_driver", "--config", str(config),
+                    sys.executable, "-m", "tests.support.processes.edge_driver", "--config", str(config),
                     "--events", str(events), "--mqtt-port", str(self.broker.port),
                     "--state-dir", str(self.tmp / "edge"), "--status", str(self.status),
                     "--rate", str(RATE), "--publish-rate", "3000", "--go", str(self.go),

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def test_demo_runs_the_whole_pipeline_and_dispatches_within_30_seconds(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tests.conftest import REPO
-from tests.secured_broker import Login as Connect
+from tests.support.brokers.secured import Login as Connect
+from tests.support.paths import REPO
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str:

@@ -20,10 +20,13 @@ from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 from gateway.workers.models import WorkerAvailability
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE
-from tests.helpers import Collector, publisher, running_gateway, site_time, wait_until
-from tests.receiver import Receiver
-from tests.site.test_config_check import edit_yaml
+from tests.support.brokers.mqtt import Collector, publisher
+from tests.support.clock import site_time
+from tests.support.net.receiver import Receiver
+from tests.support.paths import DEMO_SITE
+from tests.support.processes.gateway import running_gateway
+from tests.support.sites.files import edit_yaml
+from tests.support.waiting import wait_until
 
 WEDNESDAY_10AM = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 

@@ -18,9 +18,12 @@ from edge.simulator import Broker, sensor_alarm
 from gateway.events.models import DeadLetter
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE
-from tests.helpers import Collector, publisher, running_gateway, site_time, wait_until
-from tests.people import add_person, api_settings
+from tests.support.brokers.mqtt import Collector, publisher
+from tests.support.clock import site_time
+from tests.support.paths import DEMO_SITE
+from tests.support.people import add_person, api_settings
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
 
 
 def test_smoke_alarm_reaches_the_nearest_workers_phone_and_the_api(
@@ -100,7 +103,6 @@ def test_a_thousand_malformed_payloads_are_dead_lettered_and_the_gateway_keeps_s
 ) -> None:
     """At any hour: the night duty roster (值班) answers the alarm after the flood."""
     from contracts.examples import examples
-    from tests.gateway.conftest import Harness  # noqa: F401  (documents the message shape used)
 
     good = examples()["hazard_event"].model_dump_json().encode()
     rng = random.Random(20261122)

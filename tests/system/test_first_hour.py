@@ -16,9 +16,10 @@ from contracts.site import load_site
 from edge.simulator import Broker
 from gridwatch.broker import Mosquitto
 from gridwatch.demo_devices import DemoDevices
-from tests.conftest import DEMO_SITE, SHARED
-from tests.edge.node_helpers import edge_settings, running_node
-from tests.helpers import run_gridwatch, wait_until
+from tests.support.paths import DEMO_SITE, SHARED
+from tests.support.processes.edge_node import edge_settings, running_node
+from tests.support.processes.gateway import run_gridwatch
+from tests.support.waiting import wait_until
 
 GAS = "gas-restaurant-3"  # GridWatch-speaking, report_interval_s 60: offline after 120 s of silence
 

@@ -21,9 +21,10 @@ from gateway.events.models import DeadLetter, EventRecord
 from gateway.heartbeat.models import GatewayHeartbeat
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE, REPO
-from tests.helpers import publish_all, wait_until
-from tests.system.test_ingest_robustness import cases_by_device, count, events
+from tests.support.brokers.mqtt import publish_all
+from tests.support.fuzzing import cases_by_device, count, events
+from tests.support.paths import DEMO_SITE, REPO
+from tests.support.waiting import wait_until
 
 
 def children(pid: int) -> list[int]:

@@ -24,33 +24,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.cases.models import Case
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.heartbeat.models import GatewayHeartbeat
 from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 from gateway.telemetry import NullTelemetry
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE, REPO
-from tests.fuzzing import Fuzzer, Stream
-from tests.helpers import publish_all, running_gateway, wait_until
-
-
-def count(sessions: sessionmaker[Session], model: type) -> int:
-    with sessions() as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
-
-
-def cases_by_device(sessions: sessionmaker[Session]) -> dict[str, int]:
-    with sessions() as s:
-        rows = s.execute(select(Case.device_id, Case.event_count)).all()
-    devices = [d for d, _ in rows]
-    assert len(devices) == len(set(devices)), "a place has two cases"
-    return dict(rows)  # type: ignore[arg-type]
-
-
-def events(n: int, seed: int) -> Stream:
-    return Fuzzer(seed).stream(n, broken_share=0, reading_share=0, dup_share=0)
+from tests.support.brokers.mqtt import publish_all
+from tests.support.fuzzing import Fuzzer, cases_by_device, count, events
+from tests.support.paths import DEMO_SITE, REPO
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
 
 
 def test_two_gateways_share_10000_messages_with_duplicates_and_replays(

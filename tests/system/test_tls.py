@@ -29,8 +29,10 @@ from gateway.service import Gateway
 from gateway.settings import GatewaySettings, MqttSettings
 from gridwatch.broker import Mosquitto, free_port, wait_for_port
 from gridwatch.certs import CertificateAuthority, mosquitto_listener
-from tests.conftest import DEMO_SITE, REPO
-from tests.helpers import run_gridwatch, site_time, wait_until
+from tests.support.clock import site_time
+from tests.support.paths import DEMO_SITE, REPO
+from tests.support.processes.gateway import run_gridwatch
+from tests.support.waiting import wait_until
 
 NODE = "node-gongye-1"
 

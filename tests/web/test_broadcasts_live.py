@@ -17,12 +17,12 @@ from contracts import GeoPoint
 from gateway.broadcasts.models import Sighting
 from gateway.cases.models import Case
 from gateway.people.models import Role
-from tests.conftest import REPO
-from tests.gateway.conftest import Harness
-from tests.people import add_person
-from tests.photos import camera_jpeg, drawn
-from tests.web.console_kit import open_console
-from tests.web.test_resident_page import PIXEL_7
+from tests.support.harness import Harness
+from tests.support.paths import REPO
+from tests.support.people import add_person
+from tests.support.photos import camera_jpeg, drawn
+from tests.support.web.browser import PIXEL_7
+from tests.support.web.console import open_console
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
 WORKERS = {"w-ma-li": ("马丽", "g-gongye-01"), "w-zhu-tao": ("朱涛", "g-gongye-02")}

@@ -17,11 +17,9 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from gateway.cases.models import Case
-from tests.conftest import REPO
-from tests.gateway.conftest import Harness
-from tests.web.console_kit import api_get, open_case, open_console, open_console_with, row_ids
-
-SCREENSHOTS = REPO / "docs" / "screenshots"
+from tests.support.harness import Harness
+from tests.support.paths import SCREENSHOTS
+from tests.support.web.console import api_get, open_case, open_console, open_console_with, row_ids
 
 
 def case_of(h: Harness, device: str) -> Case:

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from gateway.cases.models import Case
 from gateway.dispatch.models import Task
 from gateway.flows.sla_ticks import SlaTicker
-from tests.gateway.conftest import Harness
-from tests.gateway.dispatching import act
-from tests.people import add_person
-from tests.web.console_kit import api_get, open_case, open_console
+from tests.support.dispatching import act
+from tests.support.harness import Harness
+from tests.support.people import add_person
+from tests.support.web.console import api_get, open_case, open_console
 
 MARKET_DESK = ("market-desk", "market-password-1")
 

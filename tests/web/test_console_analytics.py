@@ -14,10 +14,10 @@ from playwright.sync_api import expect
 from contracts.clock import ManualClock
 from contracts.site import Site
 from gateway.store.db import make_engine
-from tests.analytics_history import History, write
-from tests.gateway.test_analytics_figures import FIRST_MONDAY, WEEKS, community, local_midnight
-from tests.web.console_kit import api_get, open_console
-from tests.web.test_console import SCREENSHOTS
+from tests.support.analytics_figures import FIRST_MONDAY, WEEKS, community, local_midnight
+from tests.support.analytics_history import History, write
+from tests.support.paths import SCREENSHOTS
+from tests.support.web.console import api_get, open_console
 
 SHADES = [
     "rgb(255, 245, 235)",

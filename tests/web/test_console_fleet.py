@@ -21,11 +21,13 @@ from gateway.cases.models import Case
 from gateway.devices.models import Device
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE, REPO
-from tests.devices.conftest import SteppedClock, edge_node
-from tests.gateway.conftest import Harness
-from tests.helpers import running_gateway, site_time, wait_until
-from tests.web.console_kit import api_get, open_console
+from tests.support.clock import SteppedClock, site_time
+from tests.support.harness import Harness
+from tests.support.paths import DEMO_SITE, REPO
+from tests.support.processes.edge_node import edge_node
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
+from tests.support.web.console import api_get, open_console
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
 BULK = 120  # more than two pages of fifty

@@ -21,10 +21,13 @@ from contracts.clock import Clock
 from gateway.cases.models import Case
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE
-from tests.helpers import publisher, running_gateway, site_time, wait_until
-from tests.web.console_kit import open_console, row_ids
-from tests.web.cutter import Cutter
+from tests.support.brokers.mqtt import publisher
+from tests.support.clock import site_time
+from tests.support.net.cutter import Cutter
+from tests.support.paths import DEMO_SITE
+from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
+from tests.support.web.console import open_console, row_ids
 
 NODES = {
     "node-gongye-1": [

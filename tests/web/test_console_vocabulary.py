@@ -17,7 +17,7 @@ from gateway.cases.feedback import FalseAlarmReason
 from gateway.cases.lifecycle import CaseStatus
 from gateway.dispatch.models import TaskStatus
 from gateway.sla.models import Outcome, Phase
-from tests.web.test_messages import STATIC, catalogue
+from tests.support.web.catalogue import STATIC, catalogue
 
 CONSOLE = STATIC / "console"
 

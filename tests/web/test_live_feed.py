@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from contracts.hazards import HazardType
 from gateway.cases.models import Case
-from tests.gateway.conftest import Harness
-from tests.helpers import wait_until
-from tests.sse import SseReader
-from tests.web.conftest import OPERATOR
+from tests.support.harness import Harness
+from tests.support.net.sse import SseReader
+from tests.support.waiting import wait_until
+from tests.support.web.browser import OPERATOR
 
 SENSORS = ("smk-factory-a1", "smk-rental-12", "smk-rental-15", "gas-restaurant-3")
 
@@ -123,7 +123,7 @@ def test_each_page_gets_only_what_its_person_may_see_and_stops_when_they_are_dis
 ) -> None:  # type: ignore[no-untyped-def]
     from gateway.people import service
     from gateway.people.models import Person, Role
-    from tests.people import add_person
+    from tests.support.people import add_person
 
     add_person(harness.sessions, "op-park", [Role.OPERATOR], ["c-gongye"])
     add_person(harness.sessions, "w-ma-li", [Role.WORKER], ["g-gongye-01"], worker_id="w-ma-li")

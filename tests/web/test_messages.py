@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-STATIC = Path(__file__).resolve().parents[2] / "cloud_api" / "static"
-_ENTRY = re.compile(r'^\s*"([\w.\-]+)":\s*"', re.M)
+from tests.support.web.catalogue import STATIC, catalogue
+
 # t("key"), t('key'), data-i18n="key", data-i18n-placeholder="key" ...
 _USES = (
     re.compile(r"""\bt\(\s*["']([\w.\-]+)["']"""),
     re.compile(r"""data-i18n(?:-[\w-]+)?=["']([\w.\-]+)["']"""),
 )
-
-
-def catalogue() -> dict[str, set[str]]:
-    text = (STATIC / "common" / "messages.js").read_text(encoding="utf-8")
-    zh_start, en_start = text.index('"zh-CN": {'), text.index("\n  en: {")
-    return {"zh-CN": set(_ENTRY.findall(text[zh_start:en_start])), "en": set(_ENTRY.findall(text[en_start:]))}
 
 
 def test_both_languages_have_the_same_keys() -> None:

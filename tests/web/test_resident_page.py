@@ -18,25 +18,14 @@ from contracts import GeoPoint
 from gateway.cases.models import Case
 from gateway.dispatch.models import Task
 from gateway.residents.models import ResidentReport
-from tests.conftest import REPO
-from tests.gateway.conftest import Harness
-from tests.photos import camera_jpeg, drawn
-from tests.web.console_kit import open_console
+from tests.support.harness import Harness
+from tests.support.paths import REPO
+from tests.support.photos import camera_jpeg, drawn
+from tests.support.web.browser import PIXEL_7
+from tests.support.web.console import open_console
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
 NOTE = '<img src=x onerror="window.__hacked=1"><script>window.__hacked=2</script>仓库夜里有人住'
-
-
-# Playwright's "Pixel 7" (the module's Chromium is shared with the console's page: one Playwright)
-PIXEL_7 = {
-    "user_agent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Mobile Safari/537.36",
-    "viewport": {"width": 412, "height": 839},
-    "screen": {"width": 412, "height": 915},
-    "device_scale_factor": 2.625,
-    "is_mobile": True,
-    "has_touch": True,
-}
 
 
 def resident_phone(browser: Browser, base: str, where: GeoPoint) -> Page:

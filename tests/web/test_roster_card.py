@@ -19,12 +19,12 @@ from playwright.sync_api import expect
 
 from cloud_api.app import create_app
 from contracts.site import Site
-from tests.conftest import DEMO_SITE, REPO
-from tests.gateway.conftest import Harness
-from tests.people import api_settings
-from tests.site.sitefiles import edit_yaml, only, problems_of
-from tests.web.conftest import _TOKENS, OPERATOR
-from tests.web.console_kit import open_console
+from tests.support.harness import Harness
+from tests.support.paths import DEMO_SITE, REPO
+from tests.support.people import api_settings
+from tests.support.sites.files import edit_yaml, only, problems_of
+from tests.support.web.browser import OPERATOR, TOKENS
+from tests.support.web.console import open_console
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
 GRID = "g-gongye-01"
@@ -46,7 +46,7 @@ def expected_people(site: Site, grid_id: str) -> list[tuple[str, str, str]]:
 def test_the_card_shows_the_grids_people_and_only_public_phones_and_its_pdf_renders(
     harness: Harness, tmp_path: Path
 ) -> None:
-    settings = api_settings(DEMO_SITE, str(harness.engine.url), api_tokens=_TOKENS.env())
+    settings = api_settings(DEMO_SITE, str(harness.engine.url), api_tokens=TOKENS.env())
     api = TestClient(create_app(settings, clock=harness.clock), headers=OPERATOR)
     site = harness.ctx.site
     people = expected_people(site, GRID)

@@ -30,12 +30,13 @@ from gateway.people.models import Role
 from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
-from tests.conftest import DEMO_SITE
-from tests.gateway.conftest import Harness
-from tests.helpers import running_gateway, site_time
-from tests.people import add_person
-from tests.photos import camera_jpeg
-from tests.web.conftest import CHROMIUM_FLAGS, OPERATOR, chromium_path
+from tests.support.clock import site_time
+from tests.support.harness import Harness
+from tests.support.paths import DEMO_SITE
+from tests.support.people import add_person
+from tests.support.photos import camera_jpeg
+from tests.support.processes.gateway import running_gateway
+from tests.support.web.browser import CHROMIUM_FLAGS, OPERATOR, chromium_path
 
 WORKER = ("w-ma-li", "ma-li-phone-1")
 # What the page's vibration and sound did: a phone in a pocket must buzz and ring for a new task.

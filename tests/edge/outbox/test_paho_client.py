@@ -14,9 +14,9 @@ from edge.outbox import Outbox, paho_client
 from edge.outbox.buffered import BufferedSocket
 from edge.settings import BrokerSettings, OutboxSettings
 from gridwatch.broker import Mosquitto
-from tests.edge.mqtt_helpers import event_topic, hazard
-from tests.edge.outbox.test_store import reading
-from tests.helpers import wait_until
+from tests.support.brokers.edge_mqtt import event_topic, hazard
+from tests.support.sensors import reading
+from tests.support.waiting import wait_until
 
 
 def test_hooks_are_in_use_with_the_installed_paho() -> None:

@@ -1,7 +1,7 @@
 """Receipts: an event leaves the outbox only when a gateway says it committed it.
 
 A real Mosquitto; the gateway's side is played by a subscriber that answers with cumulative
-receipts of what it received (tests/edge/mqtt_helpers.py) — the real gateway's receipts are in
+receipts of what it received (tests/support/brokers/edge_mqtt.py) — the real gateway's receipts are in
 tests/gateway/test_receipts.py and, end to end, tests/system/test_delivery.py.
 """
 
@@ -18,8 +18,9 @@ from edge.emit import Priority
 from edge.outbox import Outbox
 from edge.settings import BrokerSettings, OutboxSettings
 from gridwatch.broker import Mosquitto
-from tests.edge.mqtt_helpers import DurableSubscriber, event_topic, hazard
-from tests.helpers import publisher, wait_until
+from tests.support.brokers.edge_mqtt import DurableSubscriber, event_topic, hazard
+from tests.support.brokers.mqtt import publisher
+from tests.support.waiting import wait_until
 
 NODE = "node-r"
 

@@ -21,8 +21,8 @@ from edge.emit import Priority
 from edge.outbox import Outbox, retention
 from edge.settings import BrokerSettings, EdgeRetentionSettings, OutboxSettings
 from gridwatch.broker import Mosquitto, free_port
-from tests.edge.mqtt_helpers import DurableSubscriber, hazard
-from tests.helpers import wait_until
+from tests.support.brokers.edge_mqtt import DurableSubscriber, hazard
+from tests.support.waiting import wait_until
 
 NODE = "node-ret-1"
 

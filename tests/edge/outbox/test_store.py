@@ -11,9 +11,7 @@ from contracts import (
     DeviceStatus,
     EdgeHealth,
     HazardEvent,
-    Measurement,
     SensorReading,
-    Unit,
     decode,
     encode,
     topics,
@@ -24,21 +22,13 @@ from edge.emit import Priority
 from edge.outbox import Outbox, OutboxError
 from edge.outbox.store import OutboxStore, numbered_payload
 from edge.settings import BrokerSettings, OutboxSettings
-from tests.edge.mqtt_helpers import event_topic, hazard
+from tests.support.brokers.edge_mqtt import event_topic, hazard
+from tests.support.sensors import reading
 
 NODE = "node-t"
 READING = topics.node_reading(NODE)
 # Nothing listens there: these tests never start the uplink.
 NOWHERE = BrokerSettings(host="127.0.0.1", port=9)
-
-
-def reading(value: float) -> SensorReading:
-    return SensorReading(
-        source=NODE,
-        seq=0,
-        device_id="gas-1",
-        measurements=[Measurement(quantity="gas", value=value, unit=Unit.PERCENT_LEL)],
-    )
 
 
 def outbox(path: Path, capacity: int = 1000) -> Outbox:

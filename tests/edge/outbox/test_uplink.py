@@ -17,8 +17,8 @@ from edge.emit import Priority
 from edge.outbox import Outbox
 from edge.settings import BrokerSettings, OutboxSettings
 from gridwatch.broker import Mosquitto
-from tests.edge.mqtt_helpers import DurableSubscriber, event_topic, hazard
-from tests.helpers import wait_until
+from tests.support.brokers.edge_mqtt import DurableSubscriber, event_topic, hazard
+from tests.support.waiting import wait_until
 
 
 def make_outbox(broker: Mosquitto, path: Path, node: str, **settings: object) -> Outbox:

@@ -11,7 +11,6 @@ import pytest
 from contracts import (
     DeviceFlag,
     DeviceStatus,
-    GeoPoint,
     HazardEvent,
     HazardType,
     Measurement,
@@ -24,19 +23,7 @@ from contracts.site.models import EdgeNodeConfig, Sensor
 from edge.emit import ListEmitter, Priority
 from edge.fusion import FusionHub, SensorSignal
 from edge.sensors import Observation, SensorService
-
-NODE = "node-t"
-HERE = GeoPoint(lon=120.31, lat=31.49)
-
-
-def sensor(kind: str = "combustible_gas", **extra: object) -> Sensor:
-    source = extra.pop(
-        "source",
-        {"protocol": "modbus_tcp", "host": "127.0.0.1", "value": {"address": 0, "unit": "%LEL"}},
-    )
-    return Sensor.model_validate(
-        {"id": "s-1", "kind": kind, "location": HERE, "source": source, "report_interval_s": 60, **extra}
-    )
+from tests.support.sensors import HERE, NODE, sensor
 
 
 class Rig:

@@ -12,7 +12,7 @@ from contracts.site.models import EdgeNodeConfig
 from edge.outbox import Outbox
 from edge.sensors import Observation, SensorService
 from edge.settings import BrokerSettings
-from tests.edge.sensors.test_alarm import HERE, NODE, sensor
+from tests.support.sensors import HERE, NODE, sensor
 
 NOWHERE = BrokerSettings(host="127.0.0.1", port=9)  # the uplink is never started
 KNOWN = frozenset({DeviceFlag.ALARM, DeviceFlag.TEST, DeviceFlag.WARMUP, DeviceFlag.FAULT, DeviceFlag.TAMPER})

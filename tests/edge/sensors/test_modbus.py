@@ -17,10 +17,10 @@ from edge.fusion import SensorSignal
 from edge.sensors.modbus import ModbusPoller, lines_for
 from edge.sensors.service import SensorService
 from gridwatch.broker import Mosquitto, free_port
-from tests.edge.mqtt_helpers import DurableSubscriber
-from tests.edge.node_helpers import edge_settings, node_config, running_node
-from tests.edge.sensors.gas_detector import GasDetector, SerialLine
-from tests.helpers import wait_until
+from tests.support.brokers.edge_mqtt import DurableSubscriber
+from tests.support.devices.gas_detector import GasDetector, SerialLine
+from tests.support.processes.edge_node import edge_settings, node_config, running_node
+from tests.support.waiting import wait_until
 
 NODE = "node-m"
 FAST = {"poll_interval_s": 0.1, "timeout_s": 0.3, "retries": 0, "offline_after_failures": 3}

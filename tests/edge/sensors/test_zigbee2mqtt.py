@@ -21,9 +21,10 @@ from contracts import (
 )
 from edge.node import EdgeNode
 from gridwatch.broker import Mosquitto
-from tests.edge.mqtt_helpers import DurableSubscriber
-from tests.edge.node_helpers import edge_settings, node_config, running_node
-from tests.helpers import publisher, wait_until
+from tests.support.brokers.edge_mqtt import DurableSubscriber
+from tests.support.brokers.mqtt import publisher
+from tests.support.processes.edge_node import edge_settings, node_config, running_node
+from tests.support.waiting import wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NODE = "node-z"

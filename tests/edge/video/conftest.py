@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from edge.video.detector.engine import DetectorService
-from tests.conftest import SHARED
-from tests.edge.video.media import MEDIA, MODELS
+from tests.support.paths import SHARED
+from tests.support.video.media import MEDIA, MODELS
 
 
 @pytest.fixture(scope="session")

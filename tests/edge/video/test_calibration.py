@@ -17,8 +17,8 @@ from edge.video.lowlight import LowLightPolicy, is_greyscale
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import VideoSettings
 from gridwatch.cli import app
-from tests.edge.video.drive import at, camera, full_zone, play
-from tests.edge.video.media import BEDS, FIRE, PEOPLE, clip, darkened, greyscale, photo
+from tests.support.video.drive import at, camera, full_zone, play
+from tests.support.video.media import BEDS, FIRE, PEOPLE, clip, darkened, greyscale, photo
 
 TRUTH = sum(PEOPLE.values())
 

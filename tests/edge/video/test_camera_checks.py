@@ -12,8 +12,8 @@ from edge.video.detector.engine import DetectorService
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import VideoSettings
 from edge.video.sources import Frame
-from tests.edge.video.drive import Run, at, camera, play
-from tests.edge.video.media import PEDESTRIANS, clip, photo
+from tests.support.video.drive import Run, at, camera, play
+from tests.support.video.media import PEDESTRIANS, clip, photo
 
 SETTINGS = VideoSettings(
     camera={"blocked_after_s": 10, "recover_after_s": 4, "accept_new_view_s": 30, "offline_after_s": 20}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edge.video.detector.engine import DetectorService
-from tests.edge.video.media import BEDS, PEOPLE, PERSON_FREE, photo
+from tests.support.video.media import BEDS, PEOPLE, PERSON_FREE, photo
 
 
 def people_found(detector: DetectorService, threshold: float) -> tuple[int, int]:

@@ -14,8 +14,8 @@ from edge.video.detector.engine import DetectorService
 from edge.video.evidence import COLOURS, ZONE_COLOUR, encode_jpeg
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import EvidenceSettings, VideoSettings
-from tests.edge.video.drive import Run, arm_empty, at, camera, play
-from tests.edge.video.media import photo
+from tests.support.video.drive import Run, arm_empty, at, camera, play
+from tests.support.video.media import photo
 
 W, H = 1160, 560
 ZONE_X = 600  # the zone is the right part of the view, from this column

@@ -10,8 +10,8 @@ from contracts import EventState, HazardType, Severity
 from edge.video.detector.engine import DetectorService
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import VideoSettings
-from tests.edge.video.drive import Run, at, camera, full_zone, play
-from tests.edge.video.media import FIRE, PEDESTRIANS, clip, darkened, greyscale
+from tests.support.video.drive import Run, at, camera, full_zone, play
+from tests.support.video.media import FIRE, PEDESTRIANS, clip, darkened, greyscale
 
 SETTINGS = VideoSettings(fire={"clear_after_s": 20})
 STEP = 0.2  # 5 analysed frames a second
@@ -82,7 +82,7 @@ def test_smoke_drifting_over_a_still_scene_is_seen(yolox: DetectorService) -> No
     not how well it works on real smoke (see docs/video-fire-smoke.md)."""
     import cv2
 
-    from tests.edge.video.media import photo
+    from tests.support.video.media import photo
 
     room = cv2.resize(np.ascontiguousarray(photo("000000004495.jpg")), (640, 360))
     rng = np.random.default_rng(1)

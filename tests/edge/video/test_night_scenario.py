@@ -18,8 +18,8 @@ from contracts import EventState, HazardType, Severity, decode, encode, topics
 from edge.video.detector.engine import DetectorService
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import VideoSettings
-from tests.edge.video.drive import Run, arm_empty, at, camera, full_zone, play
-from tests.edge.video.media import darkened, greyscale, photo
+from tests.support.video.drive import Run, arm_empty, at, camera, full_zone, play
+from tests.support.video.media import darkened, greyscale, photo
 
 ROOM = "000000000139.jpg"  # living room, two people at the back (COCO val2017 139)
 ROOM_PEOPLE = [(421, 157, 474, 300), (377, 168, 410, 218)]  # boxes of the two people, pixels

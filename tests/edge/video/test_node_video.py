@@ -11,10 +11,10 @@ from contracts import EdgeHealth, EvidenceSnapshot, HazardEvent, HazardType, Sev
 from edge.node import EdgeNode
 from edge.video.settings import VideoSettings
 from gridwatch.broker import Mosquitto, free_port
-from tests.edge.mqtt_helpers import DurableSubscriber
-from tests.edge.node_helpers import HERE, edge_settings, node_config
-from tests.edge.video.media import FIRE
-from tests.helpers import wait_until
+from tests.support.brokers.edge_mqtt import DurableSubscriber
+from tests.support.processes.edge_node import HERE, edge_settings, node_config
+from tests.support.video.media import FIRE
+from tests.support.waiting import wait_until
 
 
 def camera_health(sub: DurableSubscriber) -> dict[str, dict]:
@@ -113,9 +113,9 @@ def test_an_operator_marked_object_reaches_the_node_live_and_a_bad_push_changes_
 
     from contracts import ConfigPush, Detection, encode, topics
     from contracts.site.models import IgnoreObject
-    from tests.edge.video.media import photo
-    from tests.edge.video.synthetic import ROOM, with_cutout
-    from tests.helpers import publisher
+    from tests.support.brokers.mqtt import publisher
+    from tests.support.video.media import photo
+    from tests.support.video.synthetic import ROOM, with_cutout
 
     scene = with_cutout(photo(ROOM))
     h, w = scene.shape[:2]

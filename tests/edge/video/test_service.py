@@ -31,12 +31,13 @@ from edge.fusion import FusionHub, SensorSignal
 from edge.video.service import VideoService
 from edge.video.settings import VideoSettings
 from gridwatch.broker import Mosquitto, free_port
-from tests.conftest import DEMO_SITE
-from tests.edge.video.drive import SHANGHAI
-from tests.edge.video.media import PEDESTRIANS
-from tests.edge.video.streams import MjpegCamera
-from tests.edge.video.uplink import MqttEmitter, ShiftedClock
-from tests.helpers import Collector, wait_until
+from tests.support.brokers.mqtt import Collector
+from tests.support.paths import DEMO_SITE
+from tests.support.video.drive import SHANGHAI
+from tests.support.video.media import PEDESTRIANS
+from tests.support.video.streams import MjpegCamera
+from tests.support.video.uplink import MqttEmitter, ShiftedClock
+from tests.support.waiting import wait_until
 
 NIGHT = datetime(2025, 3, 5, 23, 0, tzinfo=SHANGHAI)
 QUICK = {

@@ -24,11 +24,11 @@ from edge.video.sources import (
     open_capture,
     resolve_source,
 )
-from tests.edge.video.drive import at, camera, full_zone
-from tests.edge.video.media import PEDESTRIANS, clip
-from tests.edge.video.rtsp import RtspCamera, rtsp_missing
-from tests.edge.video.streams import MjpegCamera
-from tests.helpers import wait_until
+from tests.support.video.drive import at, camera, full_zone
+from tests.support.video.media import PEDESTRIANS, clip
+from tests.support.video.rtsp import RtspCamera, rtsp_missing
+from tests.support.video.streams import MjpegCamera
+from tests.support.waiting import wait_until
 
 FAST = SourceSettings(backoff_initial_s=0.1, backoff_max_s=0.4, open_timeout_s=2, read_timeout_s=1)
 

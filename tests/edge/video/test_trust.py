@@ -20,9 +20,9 @@ from edge.video.fire import FireAnalyzer, flame_colour
 from edge.video.pipeline import CameraPipeline
 from edge.video.rules import FireRule
 from edge.video.settings import VideoSettings
-from tests.edge.video.drive import Run, at, camera, full_zone, play
-from tests.edge.video.media import FIRE, PEDESTRIANS, clip, darkened, photo
-from tests.edge.video.synthetic import (
+from tests.support.video.drive import Run, at, camera, full_zone, play
+from tests.support.video.media import FIRE, PEDESTRIANS, clip, darkened, photo
+from tests.support.video.synthetic import (
     CUTOUT_AT,
     ROOM,
     empty_room,

@@ -8,8 +8,8 @@ from edge.fusion import FusionHub, SensorSignal
 from edge.video.detector.engine import DetectorService
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import VideoSettings
-from tests.edge.video.drive import at, camera, full_zone, play
-from tests.edge.video.media import PEDESTRIANS, clip
+from tests.support.video.drive import at, camera, full_zone, play
+from tests.support.video.media import PEDESTRIANS, clip
 
 SETTINGS = VideoSettings(workshop={"sustain_s": 12, "update_interval_s": 600})
 STEP = 0.2

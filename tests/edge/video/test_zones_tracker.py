@@ -16,8 +16,8 @@ from edge.video.pipeline import CameraPipeline
 from edge.video.settings import TrackerSettings, VideoSettings
 from edge.video.tracker import Tracker
 from edge.video.zones import DEFAULT_RULES, ZoneMembership, build_geometry
-from tests.edge.video.drive import SHANGHAI, arm_empty, at, camera, full_zone, play
-from tests.edge.video.media import photo
+from tests.support.video.drive import SHANGHAI, arm_empty, at, camera, full_zone, play
+from tests.support.video.media import photo
 
 T0 = datetime(2025, 3, 5, 23, 0, tzinfo=SHANGHAI)
 

@@ -10,7 +10,7 @@ import functools
 import cv2
 import numpy as np
 
-from tests.edge.video.media import PEDESTRIANS, clip, photo
+from tests.support.video.media import PEDESTRIANS, clip, photo
 
 ORANGE = (0, 120, 255)  # BGR: a traffic cone's fluorescent orange
 RED = (30, 30, 220)

@@ -1,95 +1,15 @@
-"""Helpers for tests that drive the system through a real broker."""
+"""MQTT clients for tests: a collector that records a filter (a phone, a screen) and publishers."""
 
 from __future__ import annotations
 
-import math
-import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from contracts.clock import Clock, RunningClock
-from gateway.service import Gateway
-from gateway.settings import GatewaySettings, MqttSettings
 from gridwatch.broker import Mosquitto
-
-T = TypeVar("T")
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def site_time(hour: int, minute: int = 0) -> RunningClock:
-    """A clock running at real speed from a Wednesday, hour:minute in Shanghai.
-
-    System tests run the live gateway on it, so what they see (who is on duty, which
-    schedule is armed) is the same whatever the machine's clock and time zone say. The
-    Wednesday is 2 December 2026, or as many whole weeks later as it takes not to be behind
-    the machine's clock: what edge nodes and simulators date with that clock is then never
-    ahead of the gateway's (which refuses messages from the future: max_clock_skew_s).
-    """
-    start = datetime(2026, 12, 2, hour, minute, tzinfo=SHANGHAI)
-    behind = datetime.now(UTC) - start
-    if behind > timedelta(0):
-        start += timedelta(weeks=math.ceil(behind / timedelta(weeks=1)))
-    return RunningClock(start)
-
-
-def wait_until(
-    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = ""
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or predicate}")
-        time.sleep(interval)
-
-
-@contextmanager
-def running_gateway(
-    broker: Mosquitto,
-    db_url: str,
-    site_dir: Path,
-    gateway_id: str = "gateway-1",
-    clock: Clock | None = None,
-    login: tuple[str, str] | None = None,
-    **settings: object,
-) -> Iterator[Gateway]:
-    # Daytime by default: the demo rota has most workers on duty (see site_time).
-    clock = clock or site_time(10)
-    username, password = login or (None, None)
-    gw = Gateway(
-        GatewaySettings(
-            gateway_id=gateway_id,
-            site_dir=site_dir,
-            database_url=db_url,
-            mqtt=MqttSettings(host=broker.host, port=broker.port, username=username, password=password),
-            **settings,  # type: ignore[arg-type]
-        ),
-        clock=clock,
-    )
-    thread = threading.Thread(target=gw.run, name=f"gw-{gateway_id}", daemon=True)
-    thread.start()
-    try:
-        assert gw.link.connected.wait(10), "gateway did not connect to the broker"
-        yield gw
-    finally:
-        gw.stop()
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "gateway thread did not stop"
 
 
 class Collector:
@@ -185,20 +105,3 @@ def publish_all(
     finally:
         client.disconnect()
         client.loop_stop()
-
-
-def run_gridwatch(
-    *args: str, cwd: Path | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """This checkout's ``gridwatch`` command in its own process, as a user runs it: from ``cwd``
-    (default: the checkout) and without the GRIDWATCH_* settings of the test's environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("gridwatch")), *args],
-        cwd=cwd or Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=env,
-    )

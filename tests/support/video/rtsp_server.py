@@ -4,7 +4,7 @@ pattern on rtsp://127.0.0.1:<port>/cam, as an IP camera does.
 
 Run by the system Python (PyGObject is a Debian package, not in the venv):
 
-    /usr/bin/python3 tests/edge/video/rtsp_server.py --port 8554 --size 1280x720 --fps 10
+    /usr/bin/python3 tests/support/video/rtsp_server.py --port 8554 --size 1280x720 --fps 10
 
 Prints "ready" once it listens; serves until killed. One encoder shared by every client.
 

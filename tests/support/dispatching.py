@@ -1,4 +1,4 @@
-"""Helpers for dispatch tests driven through the pipeline (see conftest.Harness)."""
+"""Helpers for dispatch tests driven through the pipeline (see tests/support/harness.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from gateway.flows.sla_ticks import SlaTicker
 from gateway.schema.migrate import upgrade
 from gateway.sla.models import SlaTimer
 from gateway.store.db import make_engine, session_factory
-from tests.gateway.conftest import WEDNESDAY_10AM, Harness
+from tests.support.harness import WEDNESDAY_10AM, Harness
 
 
 def tasks(h: Harness) -> list[Task]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import cv2
 
-from tests.edge.video.media import clip
+from tests.support.video.media import clip
 
 
 class MjpegCamera:

@@ -15,7 +15,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
 from contracts import HazardEvent, Measurement, SensorReading, encode, new_id, topics
+from gateway.cases.models import Case
 
 # The demo site's nodes (a gateway admits only nodes its site knows), reporting devices of their own.
 NODES = ("node-gongye-1", "node-donghu-1")
@@ -204,3 +208,20 @@ class Fuzzer:
             else:
                 stream.messages.append(self.hazard(stream))
         return stream
+
+
+def count(sessions: sessionmaker[Session], model: type) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def cases_by_device(sessions: sessionmaker[Session]) -> dict[str, int]:
+    with sessions() as s:
+        rows = s.execute(select(Case.device_id, Case.event_count)).all()
+    devices = [d for d, _ in rows]
+    assert len(devices) == len(set(devices)), "a place has two cases"
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def events(n: int, seed: int) -> Stream:
+    return Fuzzer(seed).stream(n, broken_share=0, reading_share=0, dup_share=0)

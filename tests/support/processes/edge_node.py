@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +15,7 @@ from contracts.site.models import EdgeNodeConfig
 from edge.node import EdgeNode
 from edge.settings import BrokerSettings, EdgeSettings, OutboxSettings
 from gridwatch.broker import Mosquitto
+from tests.support.paths import REPO
 
 HERE = {"lon": 120.3186, "lat": 31.4969}
 
@@ -47,3 +52,38 @@ def running_node(config: EdgeNodeConfig, settings: EdgeSettings, **kwargs: Any) 
         yield node
     finally:
         node.stop()
+
+
+@contextmanager
+def edge_node(config: Path, broker: Mosquitto, state: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``EdgeNode`` as ``gridwatch edge run`` builds it (outbox, status, last will, health), alone."""
+    events = state / "none.jsonl"
+    events.parent.mkdir(parents=True, exist_ok=True)
+    events.write_text("")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.processes.edge_driver",
+            "--config",
+            str(config),
+            "--events",
+            str(events),
+            "--mqtt-port",
+            str(broker.port),
+            "--state-dir",
+            str(state),
+            "--status",
+            str(state / "status.json"),
+            "--health-interval",
+            "0.5",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)

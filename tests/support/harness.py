@@ -1,25 +1,19 @@
-"""A pipeline on a fresh store with a controllable clock (no broker needed)."""
+"""A pipeline on a fresh store with a controllable clock (no broker needed), and API tokens for it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts import Envelope, HazardEvent, encode, topics
 from contracts.clock import ManualClock
-from contracts.site import Site
 from contracts.site.access import IssuedTokens, Role
 from gateway.context import GatewayContext
 from gateway.flows.ingest import Incoming, Outcome, Pipeline
 from gateway.outbound.models import OutboundMessage
-from gateway.schema.migrate import upgrade
-from gateway.store.db import make_engine, session_factory
 
 # Wednesday 2026-11-18 10:00 in Shanghai: day-shift workers are on duty.
 WEDNESDAY_10AM = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
@@ -65,17 +59,6 @@ class Harness:
             return [r for r in rows if r.topic.startswith(topic_prefix)]
 
 
-@pytest.fixture
-def harness(db_url: str, demo_site: Site) -> Iterator[Harness]:
-    engine = make_engine(db_url)
-    upgrade(engine)
-    sessions = session_factory(engine)
-    clock = ManualClock(WEDNESDAY_10AM)
-    ctx = GatewayContext(demo_site, "gateway-1", clock)
-    yield Harness(engine, sessions, ctx, clock, Pipeline(sessions, ctx))
-    engine.dispose()
-
-
 OPERATORS = ("op-1", "op-li", "op-wang")
 
 
@@ -87,29 +70,3 @@ class ApiTokens(IssuedTokens):
 
     def operator(self, operator_id: str = "op-1") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(Role.OPERATOR, operator_id)}"}
-
-
-@pytest.fixture(scope="session")
-def api_tokens(demo_site: Site) -> ApiTokens:
-    return ApiTokens(OPERATORS, demo_site.workers)
-
-
-@pytest.fixture
-def api(harness: Harness, db_url: str, api_tokens: ApiTokens) -> Iterator[TestClient]:
-    """The HTTP API on the harness's store and clock, called as operator op-1 (whole site) unless a
-    request says otherwise (``headers=api_tokens.worker(...)``); ``anon`` calls it without credentials."""
-    from cloud_api.app import create_app
-    from cloud_api.settings import ApiSettings
-    from tests.conftest import DEMO_SITE
-
-    settings = ApiSettings(
-        site_dir=DEMO_SITE, database_url=db_url, api_tokens=api_tokens.env(), password_memory_kib=64
-    )
-    with TestClient(create_app(settings, clock=harness.clock), headers=api_tokens.operator()) as client:
-        yield client
-
-
-@pytest.fixture
-def anon(api: TestClient) -> TestClient:
-    """The same API, without credentials."""
-    return TestClient(api.app)

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tests.conftest import SHARED
+from tests.support.paths import SHARED
 
 MEDIA = SHARED / "media"
 MODELS = SHARED / "models"

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import CONSOLE_OPERATOR, OPERATOR, sign_in
+from tests.support.web.browser import CONSOLE_OPERATOR, OPERATOR, sign_in
 
 
 def open_console(new_page, base: str, who: tuple[str, str] = CONSOLE_OPERATOR, **context: Any) -> Page:  # type: ignore[no-untyped-def]

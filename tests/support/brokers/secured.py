@@ -21,8 +21,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from contracts.topics import Roster
 from gridwatch.broker import DYNSEC_PLUGINS, Mosquitto, find_dynsec_plugin, free_port
 from gridwatch.broker_auth import BrokerAuth
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 MOSQUITTO = REPO / "docker" / "mosquitto"
 BASE = MOSQUITTO / "mosquitto.conf"
 EXAMPLES = {

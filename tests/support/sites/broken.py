@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 
 from contracts.site.access import hash_token
-from tests.site.sitefiles import edit_json, edit_yaml
+from tests.support.paths import DEMO_SITE
+from tests.support.sites.files import edit_json, edit_yaml
 
-DEMO_SITE = Path(__file__).resolve().parents[2] / "device_configs" / "demo_site"
 GRIDS = "grids.geojson"
 WORKERS = "workers.yaml"
 PATROLS = "patrols.yaml"

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from PIL.TiffImagePlugin import IFDRational
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 PHOTO = REPO.parent / "shared" / "media" / "photos" / "messi5.jpg"
 
