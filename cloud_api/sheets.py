@@ -18,6 +18,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from cloud_api.downloads import content_disposition
+
 Format = Literal["csv", "xlsx"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -85,7 +87,7 @@ def download(
     name: str, fmt: Format, title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> Response:
     """The file as an attachment named ``name.fmt``; CSV streamed, XLSX made whole."""
-    disposition = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "no-store"}
+    disposition = {"Content-Disposition": content_disposition(f"{name}.{fmt}"), "Cache-Control": "no-store"}
     if fmt == "csv":
         return StreamingResponse(
             csv_chunks(headers, rows), media_type="text/csv; charset=utf-8", headers=disposition

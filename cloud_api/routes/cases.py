@@ -20,6 +20,7 @@ from cloud_api.auth import Access, Perm, allow
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.auth.places import case_filter, case_place
 from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep, SiteDep
+from cloud_api.downloads import content_disposition
 from cloud_api.params import Limit, Offset, Time, site_time
 from cloud_api.sheets import XLSX_TYPE, download, local
 from contracts import HazardType, Severity
@@ -277,7 +278,7 @@ def export_cases(request: Request, ctx: CtxDep, access: CaseReader, query: ListQ
 
     stamp = ctx.now().astimezone(site.settings.site.tz).strftime("%Y%m%d-%H%M")
     headers = {
-        "Content-Disposition": f'attachment; filename="cases-{stamp}.csv"',
+        "Content-Disposition": content_disposition(f"cases-{stamp}.csv"),
         "Cache-Control": "no-store",
     }
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)

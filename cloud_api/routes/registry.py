@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cloud_api.auth import Access, Perm, Place, allow
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.deps import AreasDep, CtxDep, ReadSessionDep, SessionDep
+from cloud_api.downloads import content_disposition
 from cloud_api.params import Limit, Offset
 from contracts.dynsec import Dynsec, DynsecError
 from contracts.geo import GeoPoint
@@ -170,7 +171,7 @@ def registry_config(
     return Response(
         text,
         media_type="application/yaml",
-        headers={"Content-Disposition": f'attachment; filename="{row.node_id or row.id}.yaml"'},
+        headers={"Content-Disposition": content_disposition(f"{row.node_id or row.id}.yaml")},
     )
 
 

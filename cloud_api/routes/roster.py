@@ -13,6 +13,7 @@ from shapely.geometry import mapping
 from cloud_api.auth import Perm, allow
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.deps import CtxDep, SiteDep
+from cloud_api.downloads import content_disposition
 from cloud_api.roster import ROLE_WORDS, Roster, RosterFontMissing, qr_rows, roster_of, roster_pdf
 from contracts.site import Site
 from contracts.site.models import GridLevel
@@ -122,7 +123,7 @@ def roster_pdf_route(grid_id: GridId, site: SiteDep, ctx: CtxDep, request: Reque
         data,
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'inline; filename="roster-{grid_id}.pdf"',
+            "Content-Disposition": content_disposition(f"roster-{grid_id}.pdf", inline=True),
             "Cache-Control": "no-store",
         },
     )

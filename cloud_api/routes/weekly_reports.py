@@ -18,6 +18,7 @@ from sqlalchemy import select
 from cloud_api.auth import Access, Perm, Refusal, allow, public
 from cloud_api.auth.guard import GuardedRoute
 from cloud_api.deps import CtxDep, ReadSessionDep, SessionDep
+from cloud_api.downloads import content_disposition
 from contracts.envelope import Identifier
 from gateway.context import GatewayContext
 from gateway.flows import weekly_report
@@ -98,7 +99,9 @@ def _served(r: Report, fmt: str) -> Response:
         return HTMLResponse(r.html, headers=PAGE_HEADERS)
     name = f"weekly-{r.area}-{r.period_start:%Y%m%d}.pdf".replace("*", "site")
     return Response(
-        r.pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'}
+        r.pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": content_disposition(name, inline=True)},
     )
 
 

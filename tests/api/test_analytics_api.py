@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import openpyxl
 import pytest
@@ -28,6 +29,7 @@ from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud_api.app import create_app
+from cloud_api.downloads import content_disposition
 from cloud_api.sheets import csv_chunks, xlsx_bytes
 from contracts.clock import ManualClock
 from contracts.site import Site, load_site
@@ -308,6 +310,43 @@ def test_exports_of_tasks_cases_and_assessments_read_back(api: Api, rows: Rows, 
         assert (r[coverage] is None) == (value is None)
         if value is not None:
             assert abs(r[coverage] - value) < 6e-5
+
+
+def test_an_export_over_chosen_dates_is_a_file_named_after_them(api: Api) -> None:
+    """A period typed as since/until is labelled "2026-04-20 – 2026-04-26" (an en dash): the file
+    still downloads (headers are latin-1; this was a 500), named by that label in ``filename*``."""
+    resp = api.client.get(
+        "/api/v1/analytics/export/tasks.csv",
+        params={"since": "2026-04-20T00:00:00", "until": "2026-04-27T00:00:00"},
+        headers=api.park,
+    )
+    assert resp.status_code == 200, resp.text
+    disposition = resp.headers["content-disposition"]
+    disposition.encode("latin-1")
+    assert disposition.startswith('attachment; filename="tasks-2026-04-20_2026-04-26.csv"; ')
+    _, _, encoded = disposition.partition("filename*=UTF-8''")
+    assert unquote(encoded) == "tasks-2026-04-20–2026-04-26.csv"
+
+
+@pytest.mark.parametrize(
+    ("name", "offered"),
+    [
+        ('a"b.csv', "a_b.csv"),
+        ("周报 第17周.pdf", "周报 第17周.pdf"),
+        ("x\r\nSet-Cookie: a=b.yaml", "x__Set-Cookie: a=b.yaml"),
+        ("../../etc/passwd", ".._.._etc_passwd"),
+        ("", "download"),
+    ],
+)
+def test_every_file_name_makes_a_safe_header(name: str, offered: str) -> None:
+    """Whatever a name holds, the header is latin-1, one line, with no quote to break out of and
+    no path; the browser offers the real name (quotes, slashes, control characters as "_")."""
+    value = content_disposition(name)
+    value.encode("latin-1")
+    assert "\r" not in value and "\n" not in value
+    ascii_name = value.split('filename="', 1)[1].split('"', 1)[0]
+    assert ascii_name and re.fullmatch(r"[A-Za-z0-9._-]+", ascii_name)
+    assert unquote(value.partition("filename*=UTF-8''")[2]) == offered
 
 
 def test_a_cell_that_looks_like_a_formula_stays_text() -> None:
