@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,14 +32,14 @@ from tests.support.brokers.mqtt import publisher
 from tests.support.brokers.secured import Login as Connect
 from tests.support.brokers.secured import secured_broker
 from tests.support.clock import SteppedClock, site_time
-from tests.support.paths import DEMO_SITE, REPO
+from tests.support.paths import DEMO_SITE
 from tests.support.people import add_person
 from tests.support.processes.gateway import running_gateway
 from tests.support.waiting import wait_until
 from tests.support.web.browser import CHROMIUM_FLAGS, chromium_path
+from tests.support.web.screenshots import keep
 
 INSTALLER = ("inst-park", "park-ladder-1")
-SHOTS = REPO / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -76,15 +75,7 @@ def _shoot(page: Page, name: str) -> None:
     docs/screenshots with GRIDWATCH_UPDATE_SCREENSHOTS=1, at half size in 256 colours."""
     page.evaluate("document.getElementById('toasts')?.remove()")
     page.evaluate("document.getElementById('check-result')?.scrollIntoView({block: 'center'})")
-    keep_small(page.screenshot(), SHOTS / name)
-
-
-def keep_small(png: bytes, path: Path) -> None:
-    if not os.environ.get("GRIDWATCH_UPDATE_SCREENSHOTS"):
-        return
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    image = image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
-    image.quantize(256).save(path, optimize=True)
+    keep(page.screenshot(), name, halve=True)
 
 
 def _result(page: Page, state: str, reason: str = "") -> None:
@@ -365,7 +356,7 @@ def test_the_installer_scans_the_label_and_places_the_device_by_tapping_the_grid
     expect(page.locator(f'#place-map path.area.grid.picked[data-area-id="{grid.id}"]')).to_have_count(1)
     page.evaluate("document.getElementById('toasts')?.remove()")
     page.evaluate("document.getElementById('map-grid').scrollIntoView({block: 'center'})")
-    keep_small(page.screenshot(), SHOTS / "installer-map.png")
+    keep(page.screenshot(), "installer-map.png", halve=True)
 
     page.tap("#install")
     expect(page.locator("#installed-where")).to_have_text(f"{lon:.6f}, {lat:.6f}")

@@ -7,7 +7,6 @@ Recipients are computed here from the site (workers whose home grid lies in the 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
@@ -18,21 +17,14 @@ from gateway.broadcasts.models import Sighting
 from gateway.cases.models import Case
 from gateway.people.models import Role
 from tests.support.harness import Harness
-from tests.support.paths import REPO
 from tests.support.people import add_person
 from tests.support.photos import camera_jpeg, drawn
 from tests.support.web.browser import PIXEL_7
 from tests.support.web.console import open_console
+from tests.support.web.screenshots import keep
 
-SCREENSHOTS = REPO / "docs" / "screenshots"
 WORKERS = {"w-ma-li": ("马丽", "g-gongye-01"), "w-zhu-tao": ("朱涛", "g-gongye-02")}
 PASSWORD = "phone-password-1"
-
-
-def keep(path: Path) -> None:
-    if os.environ.get("GRIDWATCH_UPDATE_SCREENSHOTS"):
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path.replace(SCREENSHOTS / path.name)
 
 
 def worker_phone(browser: Browser, base: str, worker_id: str, where: GeoPoint) -> Page:
@@ -100,9 +92,7 @@ def test_a_broadcast_reaches_two_phones_live_receipts_show_and_a_sighting_opens_
             "未读", timeout=15_000
         )
     expect(card.locator(".bc-read-count")).to_have_text(f"已阅 2/{len(recipients)}")
-    shot = tmp_path / "intake-broadcast-phone.png"
-    phones["w-ma-li"].screenshot(path=str(shot))
-    keep(shot)
+    keep(phones["w-ma-li"].screenshot(), "intake-broadcast-phone.png", halve=True)
 
     # 朱涛 saw him: photo, position (the phone's), note
     zhu = phones["w-zhu-tao"]
@@ -133,9 +123,7 @@ def test_a_broadcast_reaches_two_phones_live_receipts_show_and_a_sighting_opens_
     expect(card.locator(".bc-closed")).to_contain_text("已找到")
     for page in phones.values():
         expect(page.locator(".bc-closed")).to_contain_text("协查已结束：已找到，谢谢各位", timeout=15_000)
-    shot = tmp_path / "intake-broadcast-console.png"
-    console.screenshot(path=str(shot))
-    keep(shot)
+    keep(console.screenshot(), "intake-broadcast-console.png")
     sighting_link.locator("a").click()  # the linked case opens in the console
     expect(console.locator("#detail")).to_contain_text("协查线索")
     assert console.errors == []  # type: ignore[attr-defined]

@@ -6,7 +6,6 @@ comes back online."""
 
 from __future__ import annotations
 
-import os
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -23,13 +22,13 @@ from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
 from tests.support.clock import SteppedClock, site_time
 from tests.support.harness import Harness
-from tests.support.paths import DEMO_SITE, REPO
+from tests.support.paths import DEMO_SITE
 from tests.support.processes.edge_node import edge_node
 from tests.support.processes.gateway import running_gateway
 from tests.support.waiting import wait_until
 from tests.support.web.console import api_get, open_console
+from tests.support.web.screenshots import keep
 
-SCREENSHOTS = REPO / "docs" / "screenshots"
 BULK = 120  # more than two pages of fifty
 NODE = "node-gongye-1"
 
@@ -50,14 +49,7 @@ def keep_screenshot(page: Page, tmp_path: Path, name: str) -> None:
     shot = tmp_path / name
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 30_000  # a screen full of rows, not a blank page
-    if os.environ.get("GRIDWATCH_UPDATE_SCREENSHOTS"):
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        try:
-            from PIL import Image  # not a dependency: only to keep the documentation's PNGs small
-        except ImportError:
-            shot.replace(SCREENSHOTS / name)
-        else:
-            Image.open(shot).convert("RGB").quantize(256).save(SCREENSHOTS / name, optimize=True)
+    keep(shot.read_bytes(), name)
 
 
 def test_the_fleet_counts_pages_filters_and_opens_a_maintenance_case(

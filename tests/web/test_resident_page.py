@@ -8,7 +8,6 @@ the label the test tapped), not read from the product's answer.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
@@ -19,12 +18,11 @@ from gateway.cases.models import Case
 from gateway.dispatch.models import Task
 from gateway.residents.models import ResidentReport
 from tests.support.harness import Harness
-from tests.support.paths import REPO
 from tests.support.photos import camera_jpeg, drawn
 from tests.support.web.browser import PIXEL_7
 from tests.support.web.console import open_console
+from tests.support.web.screenshots import keep
 
-SCREENSHOTS = REPO / "docs" / "screenshots"
 NOTE = '<img src=x onerror="window.__hacked=1"><script>window.__hacked=2</script>仓库夜里有人住'
 
 
@@ -41,12 +39,6 @@ def resident_phone(browser: Browser, base: str, where: GeoPoint) -> Page:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors  # type: ignore[attr-defined]
     return page
-
-
-def keep(path: Path) -> None:
-    if os.environ.get("GRIDWATCH_UPDATE_SCREENSHOTS"):  # docs/screenshots/ keeps the ones we show
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path.replace(SCREENSHOTS / path.name)
 
 
 def test_a_resident_reports_from_a_phone_with_a_photo_and_follows_the_dispatch(
@@ -80,9 +72,7 @@ def test_a_resident_reports_from_a_phone_with_a_photo_and_follows_the_dispatch(
     expect(page.locator("#map-pin")).to_have_count(1)
     page.fill("#report-note", NOTE)
     page.fill("#report-phone", "13912345678")
-    shot = tmp_path / "intake-report-form.png"
-    page.screenshot(path=str(shot), full_page=True)
-    keep(shot)
+    keep(page.screenshot(full_page=True), "intake-report-form.png", halve=True)
     page.tap("#report-send")
     result = page.locator("#report-result")
     expect(result).to_contain_text("已收到", timeout=20_000)
@@ -104,9 +94,7 @@ def test_a_resident_reports_from_a_phone_with_a_photo_and_follows_the_dispatch(
     status_text = page.locator("#report-status").inner_text()
     for private in ("13912345678", "仓库", site.workers[task.worker_id].name):
         assert private not in status_text
-    shot = tmp_path / "intake-report-status.png"
-    page.screenshot(path=str(shot), full_page=True)
-    keep(shot)
+    keep(page.screenshot(full_page=True), "intake-report-status.png", halve=True)
     assert page.errors == []  # type: ignore[attr-defined]
 
     # what the resident typed is text on the operator's console, never markup
