@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,6 +81,14 @@ class SourceSettings(Section):
         description="FFmpeg decoding threads per camera (0: FFmpeg's choice, one per core). A node "
         "decodes many cameras at once, each in its own thread already: more threads per decoder "
         "only add hand-overs (1280x720: ~1.0 ms of CPU per frame with 1, ~1.5 ms with 2).",
+    )
+    decoder: Literal["pyav", "opencv"] = Field(
+        default="pyav",
+        description="pyav: decode files and streams with PyAV and keep each frame in the decoder's "
+        "own YUV, making only the small copies the analysis reads (~3 ms of CPU less per analysed "
+        "1280x720 frame); a source PyAV cannot open falls back to OpenCV. opencv: OpenCV's FFmpeg "
+        "backend, every analysed frame converted to a full BGR picture. USB cameras always use "
+        "OpenCV (V4L2).",
     )
 
 
