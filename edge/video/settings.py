@@ -273,6 +273,15 @@ class VideoSettings(BaseSettings):
     timezone: TimeZoneName = Field(default="Asia/Shanghai", description="Site time zone for zone schedules.")
     max_fps: float = Field(default=10, gt=0, le=60, description="Cap on any camera's analysis rate.")
     metrics_port: int | None = Field(default=None, description="Serve Prometheus /metrics here.")
+    switch_interval_ms: float | None = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="While cameras run, Python's thread switch interval (sys.setswitchinterval; "
+        "Python's own is 5 ms). An inference worker coming back from onnxruntime waits for the "
+        "interpreter lock while camera and reader threads run Python; a shorter interval hands it "
+        "over sooner so the detector is fed again sooner. None: leave the interpreter's setting.",
+    )
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     sources: SourceSettings = Field(default_factory=SourceSettings)
     motion: MotionSettings = Field(default_factory=MotionSettings)
