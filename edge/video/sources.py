@@ -152,21 +152,25 @@ def _plane(decoded: Any, i: int, w: int, h: int) -> np.ndarray:
     return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:h, :w]
 
 
-def _area_from_planes(decoded: Any, size: tuple[int, int]) -> np.ndarray:
-    """A 4:2:0 frame averaged down to ``size`` plane by plane, then converted to BGR: the same
-    pixels as converting the whole frame and ``cv2.INTER_AREA`` (averaging and the colour
-    conversion commute; only rounding and gamut clipping differ), at a third of the cost.
-    Chroma as swscale upsamples it for a full conversion (each sample covers 2x2 pixels), so
-    colour edges — what the fire stage reads — come out as they did through OpenCV."""
+def _from_planes(decoded: Any, size: tuple[int, int], how: Interpolation) -> np.ndarray:
+    """A 4:2:0 frame scaled to ``size`` plane by plane, then converted to BGR: the pixels of
+    converting the whole frame and ``cv2.resize`` (scaling and the colour conversion commute;
+    only rounding and gamut clipping differ), at a fraction of the cost (the conversion runs on
+    the small copy). Chroma as swscale upsamples it for a full conversion (each sample covers
+    2x2 pixels), so colour edges — what the fire stage reads — come out as they did through
+    OpenCV. (swscale's own scaling blurred them differently: a red tape fluttering in the wind
+    became a false fire on the evaluation's street clip.)"""
     fw, fh = decoded.width, decoded.height
     cw, ch = (fw + 1) // 2, (fh + 1) // 2
-    y = cv2.resize(_plane(decoded, 0, fw, fh), size, interpolation=cv2.INTER_AREA)
+    flag = _CV2_INTERPOLATION[how]
+    y = cv2.resize(_plane(decoded, 0, fw, fh), size, interpolation=flag)
     chroma = []
     for i in (1, 2):
         c = _plane(decoded, i, cw, ch)
-        if cw % size[0] or ch % size[1]:  # not whole 2x2 blocks per small pixel: upsample first
+        if how is Interpolation.AREA and (cw % size[0] or ch % size[1]):
+            # not whole 2x2 chroma blocks per small pixel: duplicate the samples first
             c = cv2.resize(c, (fw, fh), interpolation=cv2.INTER_NEAREST)
-        chroma.append(cv2.resize(c, size, interpolation=cv2.INTER_AREA))
+        chroma.append(cv2.resize(c, size, interpolation=flag))
     return cv2.transform(cv2.merge((y, *chroma)), _BT601[decoded.format.name])
 
 
@@ -183,8 +187,8 @@ class Scaler:
     ) -> np.ndarray:
         """``decoded`` (a PyAV frame) as BGR at ``size`` (None: its own), in one swscale pass."""
         w, h = size or (decoded.width, decoded.height)
-        if how is Interpolation.AREA and size is not None and decoded.format.name in _BT601:
-            return _area_from_planes(decoded, (w, h))
+        if size is not None and decoded.format.name in _BT601:
+            return _from_planes(decoded, (w, h), how)
         key = (w, h, how.value)
         context = self._contexts.get(key)
         if context is None:
