@@ -16,11 +16,11 @@ ones a full read would give.
 With PyAV (the default decoder for files and streams) a kept frame is not converted at
 all in the reader: it stays in the decoder's own YUV and the camera's analysis asks it
 for what it reads — the small copy the motion, scene and fire stages share and the
-detector's input, each made by FFmpeg's swscale from the YUV planes in one pass — and
-for the full-size BGR picture only when it needs one (evidence, the detector's crops).
-At 1280x720 that replaces a full conversion (~0.8 ms) and a full-size downscale
-(~2 ms) by two small scalings (~0.4 ms each). Sources PyAV cannot open or decode
-fall back to OpenCV, and USB cameras always use OpenCV (V4L2).
+detector's input, each scaled from the YUV planes and converted to BGR at its small
+size — and for the full-size BGR picture only when it needs one (evidence, the
+detector's crops). At 1280x720 that replaces a full conversion (~0.8 ms) and a
+full-size downscale (~2 ms) by two small scalings (~0.6 ms each). Sources PyAV cannot
+open or decode fall back to OpenCV, and USB cameras always use OpenCV (V4L2).
 """
 
 from __future__ import annotations
@@ -175,9 +175,10 @@ def _from_planes(decoded: Any, size: tuple[int, int], how: Interpolation) -> np.
 
 
 class Scaler:
-    """swscale contexts reused frame after frame (setting one up costs ~0.15 ms at 1280x720),
-    one per output size and method. Not thread-safe: each reader has its own, used by the one
-    thread that analyses its frames."""
+    """Scales and converts a reader's PyAV frames: 4:2:0 frames scaled plane by plane
+    (:func:`_from_planes`); the full-size BGR picture, and other pixel formats, by swscale
+    contexts reused frame after frame (setting one up costs ~0.15 ms at 1280x720). Not
+    thread-safe: each reader has its own, used by the one thread that analyses its frames."""
 
     def __init__(self) -> None:
         self._contexts: dict[tuple[int, int, str], Any] = {}
@@ -185,7 +186,7 @@ class Scaler:
     def bgr(
         self, decoded: Any, size: tuple[int, int] | None = None, how: Interpolation = Interpolation.AREA
     ) -> np.ndarray:
-        """``decoded`` (a PyAV frame) as BGR at ``size`` (None: its own), in one swscale pass."""
+        """``decoded`` (a PyAV frame) as BGR at ``size`` (None: its own)."""
         w, h = size or (decoded.width, decoded.height)
         if size is not None and decoded.format.name in _BT601:
             return _from_planes(decoded, (w, h), how)
@@ -238,8 +239,8 @@ class Frame:
         return self._image
 
     def resized(self, size: tuple[int, int], how: Interpolation) -> np.ndarray:
-        """The frame as BGR at ``size``: from the YUV planes in one pass when still decoded,
-        else a resize of the BGR picture (exactly what ``cv2.resize`` gives)."""
+        """The frame as BGR at ``size``: scaled from the YUV planes when still decoded, else a
+        resize of the BGR picture (exactly what ``cv2.resize`` gives)."""
         if size == self.size:
             return self.image
         if self._image is None:
