@@ -7,7 +7,9 @@ PyAV frames stay in YUV and the stages' small copy is scaled from the planes
 it. The fire stage is the one most sensitive to those pixels (flame colours, flicker), so this
 counts its positive frames per clip through each decoder, same frames, at 5 analysed fps: the
 fire clip (truth: fire), the evaluation's street clips with orange and red objects and tape
-(truth: none; bench/video_eval.py builds them) and the busy footage at 1280x720.
+(truth: none; bench/video_eval.py builds them) and the busy footage at 1280x720. And the
+people YOLOX-Nano finds in full-frame passes over 60 analysed frames of the busy footage at
+1280x720, the detector's input made from each decoder's frames as the camera makes it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from bench.video_eval import FOLDER
-from bench.video_media import MEDIA, footage
+from bench.video_media import MEDIA, MODELS, footage
+from edge.video.detector.engine import DetectorService, load_detector
 from edge.video.fire import FireAnalyzer
 from edge.video.motion import small_size
 from edge.video.settings import SourceSettings, VideoSettings
@@ -57,6 +60,52 @@ def positives(path: Path, decoder: str, every: int) -> dict[str, int]:
     return {"frames": frames, "positive": positive}
 
 
+def people(path: Path, decoder: str, frames: int, detector: DetectorService) -> list[np.ndarray]:
+    """Person boxes (frame pixels) of full-frame detector passes over the first ``frames``
+    analysed frames, the detector's input made as the camera makes it from each decoder."""
+    source = open_source(resolve_source(str(path)), SourceSettings(decoder=decoder))  # type: ignore[arg-type]
+    gate, scaler, out = FrameGate(5.0, stream_time=True), Scaler(), []
+    try:
+        while len(out) < frames:
+            ok, picture = source.read(gate)
+            assert ok
+            if picture is None:
+                continue
+            if isinstance(picture, np.ndarray):
+                frame = Frame(picture, 0, None, 0.0)  # type: ignore[arg-type]
+            else:
+                frame = Frame(None, 0, None, 0.0, picture, scaler)  # type: ignore[arg-type]
+            w, h = frame.size
+            size, how = detector.fitted(w, h)
+            (found,) = detector.detect("bench", [frame.resized(size, Interpolation(how))])
+            sx, sy = w / size[0], h / size[1]
+            out.append(
+                np.array([[d.x1 * sx, d.y1 * sy, d.x2 * sx, d.y2 * sy] for d in found if d.label == "person"])
+            )
+    finally:
+        source.release()
+    return out
+
+
+def _matched(a: np.ndarray, b: np.ndarray, iou: float = 0.5) -> int:
+    """Boxes of ``a`` with a box of ``b`` overlapping at ``iou`` or more (greedy, one to one)."""
+    used: set[int] = set()
+    n = 0
+    for box in a:
+        for j, other in enumerate(b):
+            if j in used:
+                continue
+            ix = max(0.0, min(box[2], other[2]) - max(box[0], other[0]))
+            iy = max(0.0, min(box[3], other[3]) - max(box[1], other[1]))
+            inter = ix * iy
+            union = (box[2] - box[0]) * (box[3] - box[1]) + (other[2] - other[0]) * (other[3] - other[1])
+            if inter / max(union - inter, 1e-9) >= iou:
+                used.add(j)
+                n += 1
+                break
+    return n
+
+
 def main() -> None:
     clips = {
         "fire_clip": (MEDIA / "clips" / "fire_fuel_bed.mp4", 2),
@@ -71,6 +120,15 @@ def main() -> None:
             out[name] = "missing: run bench/video_eval.py once to build it"
             continue
         out[name] = {dec: positives(path, dec, every) for dec in ("opencv", "pyav")}
+    detector = DetectorService(load_detector("yolox_nano", [MODELS], 2))
+    busy = footage("busy", 1280, 720)
+    cv, pa = (people(busy, dec, 60, detector) for dec in ("opencv", "pyav"))
+    out["people_1280x720"] = {
+        "frames": len(cv),
+        "opencv_boxes": sum(len(b) for b in cv),
+        "pyav_boxes": sum(len(b) for b in pa),
+        "pyav_matching_opencv_iou_0.5": sum(_matched(a, b) for a, b in zip(pa, cv, strict=True)),
+    }
     print(json.dumps(out))
 
 
