@@ -117,7 +117,8 @@ def _store(h: Harness) -> dict[str, Any]:
                 for r in s.scalars(select(EventRecord))
             ),
             "sequences": _sorted(
-                (p.source, p.max_seq, p.open_gaps, p.messages_total) for p in s.scalars(select(SourceProgress))
+                (p.source, p.max_seq, p.open_gaps, p.messages_total)
+                for p in s.scalars(select(SourceProgress))
             ),
             "changes": _sorted(
                 (c.entity, place.get(c.entity_id, c.entity_id) if c.entity == "case" else c.entity, c.kind)
@@ -127,7 +128,11 @@ def _store(h: Harness) -> dict[str, Any]:
 
 
 def test_a_batch_of_repeats_stores_what_the_orm_stores_one_by_one(
-    db_url: str, demo_site: Site, tmp_path: Any, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    db_url: str,
+    demo_site: Site,
+    tmp_path: Any,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     other_url = (
         f"sqlite:///{tmp_path / 'orm.db'}"
@@ -167,7 +172,9 @@ def test_a_batch_of_repeats_stores_what_the_orm_stores_one_by_one(
         row = dict(zip(columns, got["cases"][(hazard, device)], strict=True))
         repeats_sent = sent[device]
         assert row["event_count"] == 1 + len(repeats_sent)
-        assert row["last_seen_at"] == max(WEDNESDAY_10AM - timedelta(seconds=30), *(e.ts for e in repeats_sent))
+        assert row["last_seen_at"] == max(
+            WEDNESDAY_10AM - timedelta(seconds=30), *(e.ts for e in repeats_sent)
+        )
         assert row["first_seen_at"] == WEDNESDAY_10AM - timedelta(seconds=30)
         assert row["updated_at"] == now
         assert row["severity"] == "major"
