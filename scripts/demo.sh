@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+unset PYTHONDONTWRITEBYTECODE  # the demo starts several GridWatch processes: compile the sources once
 exec .venv/bin/gridwatch demo "$@"

@@ -10,4 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The suite starts hundreds of Python processes (gateways, nodes, the command line) and pytest
+# rewrites ~490 modules' asserts in each worker: with PYTHONDONTWRITEBYTECODE set (some images and
+# CI runners set it) every one of them compiles GridWatch's sources again, ~16 s of CPU per worker
+# to collect and ~0.5-1 s per process started. Bytecode goes to __pycache__ (ignored by git).
+unset PYTHONDONTWRITEBYTECODE
 exec .venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"

@@ -46,7 +46,7 @@ class Api:
 
 
 @pytest.fixture
-def api(db_url: str) -> Iterator[Api]:
+def api(db_url: str, migrated_store: None) -> Iterator[Api]:
     clock = ManualClock(T0)
     app = create_app(api_settings(DEMO_SITE, db_url, jwt_keys=KEY), clock=clock)
     engine = make_engine(db_url)

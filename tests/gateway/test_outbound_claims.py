@@ -59,7 +59,9 @@ def _rows(sessions: sessionmaker[Session]) -> list[OutboundMessage]:
         return list(s.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
 
 
-def test_two_gateways_publish_each_pending_message_once(mosquitto: Mosquitto, db_url: str) -> None:
+def test_two_gateways_publish_each_pending_message_once(
+    mosquitto: Mosquitto, db_url: str, migrated_store: None
+) -> None:
     sessions = _store(db_url)
     clock = ManualClock(WEDNESDAY_10AM)
     phone = Collector(mosquitto, TOPIC, client_id="w-ma-li")
@@ -82,7 +84,9 @@ def test_two_gateways_publish_each_pending_message_once(mosquitto: Mosquitto, db
     phone.close()
 
 
-def test_a_dead_gateways_claims_are_taken_over_after_the_lease(mosquitto: Mosquitto, db_url: str) -> None:
+def test_a_dead_gateways_claims_are_taken_over_after_the_lease(
+    mosquitto: Mosquitto, db_url: str, migrated_store: None
+) -> None:
     sessions = _store(db_url)
     clock = ManualClock(WEDNESDAY_10AM)
     phone = Collector(mosquitto, TOPIC, client_id="w-ma-li")

@@ -62,7 +62,9 @@ def attempts(h: Harness, delivery_id: int) -> list[DeliveryAttempt]:
         return list(rows.all())
 
 
-def test_each_tier_gets_its_webhook_in_its_format(db_url: str, site_copy: Path, receiver: Receiver) -> None:
+def test_each_tier_gets_its_webhook_in_its_format(
+    db_url: str, migrated_store: None, site_copy: Path, receiver: Receiver
+) -> None:
     receiver.up()
     hook_up(site_copy, receiver)
     with harness_for(db_url, load_site(site_copy)) as h:
@@ -107,7 +109,7 @@ def test_each_tier_gets_its_webhook_in_its_format(db_url: str, site_copy: Path, 
 
 
 def test_endpoint_down_is_retried_with_back_off_and_the_case_goes_on(
-    db_url: str, site_copy: Path, receiver: Receiver
+    db_url: str, migrated_store: None, site_copy: Path, receiver: Receiver
 ) -> None:
     hook_up(site_copy, receiver, tiers=["community", "street_centre", "department"])  # receiver is down
     with harness_for(db_url, load_site(site_copy)) as h:
@@ -145,7 +147,7 @@ def test_endpoint_down_is_retried_with_back_off_and_the_case_goes_on(
 
 
 def test_robot_refusal_is_retried_then_marked_failed(
-    db_url: str, site_copy: Path, receiver: Receiver
+    db_url: str, migrated_store: None, site_copy: Path, receiver: Receiver
 ) -> None:
     receiver.up().mode = "errcode"  # WeCom answers 200 with errcode 93000
     hook_up(site_copy, receiver, tiers=["community"])
@@ -167,7 +169,9 @@ def test_robot_refusal_is_retried_then_marked_failed(
         assert len(receiver.received()) == 4
 
 
-def test_a_missing_hook_fails_at_once(db_url: str, site_copy: Path, receiver: Receiver) -> None:
+def test_a_missing_hook_fails_at_once(
+    db_url: str, migrated_store: None, site_copy: Path, receiver: Receiver
+) -> None:
     receiver.up().mode = "404"
     hook_up(site_copy, receiver, tiers=["department"])
     with harness_for(db_url, load_site(site_copy)) as h:
@@ -186,7 +190,7 @@ def test_a_missing_hook_fails_at_once(db_url: str, site_copy: Path, receiver: Re
 
 
 def test_a_duty_group_hears_of_each_new_critical_case(
-    db_url: str, site_copy: Path, receiver: Receiver
+    db_url: str, migrated_store: None, site_copy: Path, receiver: Receiver
 ) -> None:
     """escalation.yaml new_case_alerts: a group robot told of a new case as it opens, not only when a
     deadline slips; lesser cases and other hazards are left to the console."""
@@ -216,7 +220,7 @@ def test_a_duty_group_hears_of_each_new_critical_case(
         h.raise_event("gas-restaurant-3", hazard_type="gas_leak", severity="major")
         h.raise_event(SMOKE, severity="critical", state="update")  # the same case: told once
         assert sender_for(h).run_once() == 2
-        posts = receiver.received()
+        posts = sorted(receiver.received(), key=lambda p: p.path)  # the two are sent side by side
         assert [p.path for p in posts] == ["/duty", "/gas"]
         duty = posts[0].body["markdown"]["content"]
         assert "新案件 New case" in duty and "烟感报警 Smoke alarm · 车间烟感 1" in duty

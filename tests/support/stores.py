@@ -31,9 +31,10 @@ def sqlite_url_in(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'gridwatch.db'}"
 
 
-# Fixtures whose store is migrated anyway: their tests get a copy of a store migrated once per
+# Fixtures whose store is migrated anyway (``migrated_store`` says so for a test or fixture that
+# starts the API or a gateway on ``db_url``): their tests get a copy of a store migrated once per
 # session instead of running every migration again (0.3 s on SQLite, ~2 s on PostgreSQL each).
-MIGRATING_FIXTURES = frozenset({"harness"})
+MIGRATING_FIXTURES = frozenset({"harness", "migrated_store"})
 
 
 class StoreTemplates:

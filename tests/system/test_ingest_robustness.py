@@ -89,7 +89,7 @@ def _connected(sessions: sessionmaker[Session], since: float) -> bool:
 
 
 def test_sigkill_five_times_during_10000_events_loses_nothing_and_doubles_nothing(
-    mosquitto: Mosquitto, db_url: str, tmp_path: Path
+    mosquitto: Mosquitto, db_url: str, migrated_store: None, tmp_path: Path
 ) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
