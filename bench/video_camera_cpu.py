@@ -19,6 +19,13 @@ with one onnxruntime thread) over the busy footage, a 10 fps source analysed at 
   ``h264_footage``: x264, main profile, ~2 Mbit/s), read from the file;
 - ``rtsp_h264``: the same H.264 served by GStreamer's RTSP server (its own process, not counted),
   read as the node reads a camera: RTSP over TCP, real time, the gate on the reader's clock.
+- ``pyav``, ``h264_pyav``, ``rtsp_pyav``: the same three sources decoded by PyAV, the node's
+  decoder since issue 19 item 3: analysed frames stay in YUV, the stages' small copy and the
+  detector's input are scaled from the planes (``edge.video.sources.AvCapture``, ``Frame``).
+
+``reduced``, ``h264_file`` and ``rtsp_h264`` are the OpenCV fallback of today's code (the
+analysis is today's too: the detector is handed the frame at its input's size); run the
+script of an older checkout for the code before.
 
 Per analysed frame: the process's CPU time (``time.process_time``, FFmpeg's threads included)
 split into inference (the detector's calls) and the rest (decoding two source frames, the
@@ -53,7 +60,7 @@ from edge.video.detector.adapters import RawDetection
 from edge.video.detector.engine import DetectorService, load_detector
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import SourceSettings, VideoSettings
-from edge.video.sources import Frame, FrameGate, next_frame, open_capture, resolve_source
+from edge.video.sources import Frame, FrameGate, Scaler, open_source, resolve_source
 
 T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 WARM_UP = 5  # analysed frames that set the camera up and learn its backgrounds
@@ -72,46 +79,55 @@ class TimedDetector(DetectorService):
             self.cpu_s += time.process_time() - started
 
 
-def pictures(mode: str, path: Path | str) -> tuple[cv2.VideoCapture, Callable[[], np.ndarray]]:
-    """A reader of ``path`` in ``mode``, and a function giving its next analysed picture."""
+def pictures(mode: str, path: Path | str) -> tuple[Callable[[], None], Callable[[int], Frame]]:
+    """A reader of ``path`` in ``mode``: its release, and a function giving its next analysed frame."""
     if mode == "full":
         cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
 
-        def take() -> np.ndarray:
+        def take_full(seq: int) -> Frame:
             ok, _skipped = cap.read()  # converted, never analysed
             ok, image = cap.read()
             assert ok
-            return image
+            return Frame(image, seq, T0, 0.0)
 
-    else:
-        cap = open_capture(resolve_source(str(path)), SourceSettings(open_timeout_s=30, read_timeout_s=10))
-        gate = FrameGate(5.0, stream_time=mode != "rtsp_h264")
+        return cap.release, take_full
+    settings = SourceSettings(
+        open_timeout_s=30, read_timeout_s=10, decoder="pyav" if "pyav" in mode else "opencv"
+    )
+    source = open_source(resolve_source(str(path)), settings)
+    assert source.backend == settings.decoder, (mode, source.backend)
+    gate = FrameGate(5.0, stream_time=not mode.startswith("rtsp"))
+    scaler = Scaler()
 
-        def take() -> np.ndarray:
-            while True:
-                ok, image = next_frame(cap, gate)
-                assert ok
-                if image is not None:
-                    return image
+    def take(seq: int) -> Frame:
+        while True:
+            ok, picture = source.read(gate)
+            assert ok
+            if picture is None:
+                continue
+            if isinstance(picture, np.ndarray):
+                return Frame(picture, seq, T0, 0.0)
+            return Frame(None, seq, T0, 0.0, picture, scaler)
 
-    return cap, take
+    return source.release, take
 
 
 def one_pass(mode: str, path: Path | str, n: int, detector: TimedDetector) -> dict[str, float]:
-    cap, take = pictures(mode, path)
-    w, h = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    pipeline = CameraPipeline(camera(w, h), "node-bench", detector, VideoSettings())
+    release, take = pictures(mode, path)
     try:
-        for k in range(WARM_UP):
-            pipeline.process(Frame(take(), k + 1, T0, 0.0), T0 + timedelta(seconds=k / 5))
+        first = take(1)
+        pipeline = CameraPipeline(camera(*first.size), "node-bench", detector, VideoSettings())
+        pipeline.process(first, T0)
+        for k in range(1, WARM_UP):
+            pipeline.process(take(k + 1), T0 + timedelta(seconds=k / 5))
         detector.cpu_s = 0.0
         passes = pipeline.stats.detector_passes
         started = time.process_time()
         for k in range(WARM_UP, WARM_UP + n):
-            pipeline.process(Frame(take(), k + 1, T0, 0.0), T0 + timedelta(seconds=k / 5))
+            pipeline.process(take(k + 1), T0 + timedelta(seconds=k / 5))
         total = time.process_time() - started
     finally:
-        cap.release()
+        release()
     return {
         "total_ms": total * 1000 / n,
         "inference_ms": detector.cpu_s * 1000 / n,
@@ -127,21 +143,26 @@ def main() -> None:
     parser.add_argument("--size", default="1280x720", choices=["640x360", "1280x720"])
     parser.add_argument("--frames", type=int, default=60, help="analysed frames per pass")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--modes", default="full,reduced", help="full, reduced, h264_file, rtsp_h264")
+    parser.add_argument(
+        "--modes",
+        default="full,reduced,pyav",
+        help="full, reduced, pyav, h264_file, h264_pyav, rtsp_h264, rtsp_pyav",
+    )
     args = parser.parse_args()
     logging.disable(logging.INFO)
     w, h = (int(v) for v in args.size.split("x"))
     modes = [m for m in args.modes.split(",") if m]
-    paths: dict[str, Path | str] = {"full": footage("busy", w, h), "reduced": footage("busy", w, h)}
+    busy = footage("busy", w, h)
+    paths: dict[str, Path | str] = {"full": busy, "reduced": busy, "pyav": busy}
     server = None
-    if {"h264_file", "rtsp_h264"} & set(modes):
+    if {"h264_file", "h264_pyav", "rtsp_h264", "rtsp_pyav"} & set(modes):
         from bench.video_rtsp import h264_footage
         from tests.support.video.rtsp import RtspCamera
 
-        paths["h264_file"] = h264_footage(w, h)
-        if "rtsp_h264" in modes:
+        paths["h264_file"] = paths["h264_pyav"] = h264_footage(w, h)
+        if {"rtsp_h264", "rtsp_pyav"} & set(modes):
             server = RtspCamera(args.size, file=h264_footage(w, h)).start()
-            paths["rtsp_h264"] = server.url
+            paths["rtsp_h264"] = paths["rtsp_pyav"] = server.url
     detector = TimedDetector(load_detector("yolox_nano", [MODELS], 1))  # inline, one thread
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     try:
@@ -167,6 +188,9 @@ def main() -> None:
     if "full" in runs and "reduced" in runs:
         full, reduced = out["full"], out["reduced"]
         out["rest_reduced_over_full"] = round(reduced["rest_ms"] / full["rest_ms"], 3)  # type: ignore[index]
+    if "reduced" in runs and "pyav" in runs:
+        reduced, pyav = out["reduced"], out["pyav"]
+        out["rest_pyav_over_reduced"] = round(pyav["rest_ms"] / reduced["rest_ms"], 3)  # type: ignore[index]
     print(json.dumps(out))
 
 

@@ -2,9 +2,10 @@
 # The whole test suite, against real servers (Mosquitto started by the tests,
 # PostgreSQL at 127.0.0.1:5432 when it answers). Extra arguments go to pytest.
 #
-# Two workers (pytest-xdist), a test module's tests on the same worker (module-scoped
-# servers and stores): most tests wait on brokers, processes, browsers and outages rather
-# than on the CPU, and every deadline in them is sized for a machine doing two things at once.
+# Three workers (pytest-xdist) on a two-core machine, a test module's tests on the same worker
+# (module-scoped servers and stores): the tests use ~1.1 of two cores on two workers, most of
+# them waiting on brokers, processes, browsers and outages; every deadline in them is sized for
+# a machine doing several things at once (the suite passed on three workers at load average 7).
 # The longest modules go first (tests/support/plugins/schedule.py); --no-loadscope-reorder keeps
 # that order instead of pytest-xdist's default (modules with the most tests first).
 set -euo pipefail
@@ -15,4 +16,4 @@ scripts/setup.sh
 # CI runners set it) every one of them compiles GridWatch's sources again, ~16 s of CPU per worker
 # to collect and ~0.5-1 s per process started. Bytecode goes to __pycache__ (ignored by git).
 unset PYTHONDONTWRITEBYTECODE
-exec .venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"
+exec .venv/bin/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder "$@"

@@ -51,8 +51,8 @@ from contracts.site.models import Camera, ZoneType
 from edge.video.detector.adapters import RawDetection
 from edge.video.detector.engine import DetectorService
 from edge.video.pipeline import CameraPipeline
-from edge.video.settings import VideoSettings
-from edge.video.sources import Frame
+from edge.video.settings import SourceSettings, VideoSettings
+from edge.video.sources import Frame, FrameGate, Scaler, SourceError, open_source, resolve_source
 
 PHOTO_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 CLIP_EXT = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm"}
@@ -403,21 +403,30 @@ def site_camera(ref: CameraRef, base: Path) -> Camera:
     raise EvalError(f"camera.id {ref.id!r} is not a camera of {path}; known: {[c.id for c in node.cameras]}")
 
 
-def _frames(path: Path, every: int) -> Iterator[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise EvalError(f"cannot open clip {path}")
+def _frames(path: Path, every: int, settings: SourceSettings) -> Iterator[Frame]:
+    """Every ``every``-th frame of a clip, decoded as a node decodes its cameras (the configured
+    decoder: PyAV frames still in YUV, or OpenCV's BGR pictures), so the answers are the node's."""
+    spec = resolve_source(str(path))
+    try:
+        source = open_source(spec, settings)
+    except SourceError as exc:
+        raise EvalError(f"cannot open clip {path}: {exc}") from None
+    gate = FrameGate(None)  # every frame due: the skipping is by count, as the clip's rate says
+    scaler = Scaler()
     i = 0
     try:
         while True:
-            ok, image = cap.read()
+            ok, picture = source.read(gate)
             if not ok:
                 return
             if i % every == 0:
-                yield image
+                if isinstance(picture, np.ndarray):
+                    yield Frame(picture, i + 1, datetime.min, 0.0)
+                else:
+                    yield Frame(None, i + 1, datetime.min, 0.0, picture, scaler)
             i += 1
     finally:
-        cap.release()
+        source.release()
 
 
 def _clip_rate(path: Path, wanted: float | None) -> tuple[int, float]:
@@ -464,12 +473,13 @@ class Evaluator:
         frames = 0
         until = loop_minutes * 60
         while True:
-            for image in _frames(path, every):
+            for frame in _frames(path, every, self.settings.sources):
                 if pipeline is None:
-                    pipeline = self.pipeline(image.shape[1], image.shape[0], truth.zone_type)
+                    pipeline = self.pipeline(*frame.size, truth.zone_type)
                 frames += 1
                 now = clock.now()
-                for out in pipeline.process(Frame(image, frames, now, 0.0), now):
+                frame.seq, frame.at = frames, now
+                for out in pipeline.process(frame, now):
                     e = out.event
                     if e is None or e.state is not EventState.NEW:
                         continue

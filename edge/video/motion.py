@@ -54,13 +54,16 @@ class MotionDetector:
         (motion, scene and fire read it; downscaling a 1280x720 frame costs ~1 ms each time)."""
         return cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
 
-    def grey(self, image: np.ndarray, small: np.ndarray | None = None) -> np.ndarray:
-        small = self.small(image) if small is None else small
+    def grey(self, image: np.ndarray | None, small: np.ndarray | None = None) -> np.ndarray:
+        if small is None:
+            assert image is not None
+            small = self.small(image)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         return cv2.GaussianBlur(grey, (5, 5), 0)
 
-    def update(self, image: np.ndarray, small: np.ndarray | None = None) -> MotionResult:
-        """``small``: :meth:`small` of this frame, when the caller made it already."""
+    def update(self, image: np.ndarray | None, small: np.ndarray | None = None) -> MotionResult:
+        """``small``: :meth:`small` of this frame, when the caller made it already (``image`` is
+        then not read and may be None)."""
         grey = self.grey(image, small)
         if self._background is None:
             self._background = grey.astype(np.float32)

@@ -33,7 +33,7 @@ from edge.video.motion import MotionDetector, MotionResult, share_in, small_size
 from edge.video.rules import BlockedRule, DormRule, FireRule, OfflineRule, WorkshopRule, ZoneView
 from edge.video.scene import ViewMonitor, ZoneLights
 from edge.video.settings import EpisodeSettings, VideoSettings
-from edge.video.sources import Frame
+from edge.video.sources import Frame, Interpolation
 from edge.video.tracker import Tracker
 from edge.video.zones import CameraGeometry, ZoneArea, ZoneMembership, build_geometry
 
@@ -223,8 +223,9 @@ class CameraPipeline:
         started = time.perf_counter()
         if self._new_camera is not None:
             self._take_new_camera()
-        image = frame.image
-        h, w = image.shape[:2]
+        # The frame may still be in its decoder's YUV (edge.video.sources.Frame): each stage asks
+        # for the copy it reads, and the full-size BGR picture is made only if one needs it.
+        w, h = frame.size
         geometry = self.geometry
         if geometry is None or geometry.frame != (w, h):
             geometry = self._setup(w, h)
@@ -237,13 +238,14 @@ class CameraPipeline:
         out: list[Outgoing] = []
         first = self.stats.frames_analysed == 0
 
-        small = self._motion.small(image)  # shared by motion, scene (motion.grey) and fire
-        motion = self._motion.update(image, small)
-        infrared = self.infrared.update(image)
+        # One small copy shared by motion, scene (motion.grey), the infrared check and fire.
+        small = frame.resized(self._motion.size, Interpolation.AREA)
+        motion = self._motion.update(None, small)
+        infrared = self.infrared.update(small)
         view = self.view.update(motion.grey, now)
         lights_jumped = self._update_lights(motion, geometry)
 
-        armed = self._armed(geometry, now, image, out)
+        armed = self._armed(geometry, now, frame, out)
         person_rules = any(armed[k] for k in armed if k[0] is not HazardType.FIRE_SMOKE)
         scan_reason, self._scan_reason = self._scan_reason, None
         if self.detector.available and (person_rules or scan_reason):
@@ -256,7 +258,7 @@ class CameraPipeline:
                 or self._last_full_scan is None
                 or (now - self._last_full_scan).total_seconds() >= self.settings.scan.full_scan_interval_s
             )
-            self._detect(image, motion, full, now)
+            self._detect(frame, motion, full, now)
         else:
             self.tracker.prune(now)
         self._observe_zones(geometry, now)
@@ -272,29 +274,31 @@ class CameraPipeline:
                     a = self.dorm.assess(zview, now)
                 else:
                     a = self.workshop.assess(zview, now, signals_for(self.settings.workshop.fusion_window_s))
-                self._step(a, now, image, geometry, out)
+                self._step(a, now, frame, geometry, out)
 
         fire_armed = not geometry.zones or any(
             armed.get((HazardType.FIRE_SMOKE, z.id)) for z in geometry.zones
         )
         if fire_armed and not view.uniform:
-            fire_frame = self._fire.update(image, infrared=infrared, small=small)
+            fire_frame = self._fire.update(small, infrared=infrared, small=small)
             a = self.fire_rule.assess(
                 fire_frame, geometry.zones, now, signals_for(self.settings.fire.fusion_window_s)
             )
-            self._step(a, now, image, geometry, out)
+            self._step(a, now, frame, geometry, out)
 
         detail = f"grey spread {view.std:.1f}, match with the usual view {view.ncc:.2f}"
         blocked = self.blocked_rule.assess(view.uniform, view.changed, now, detail)
-        self._step(blocked, now, image, geometry, out)
+        self._step(blocked, now, frame, geometry, out)
         self.blocked = self._episode(HazardType.CAMERA_BLOCKED, None).open
-        self._step(self.offline_rule.assess(0.0, ""), now, image, geometry, out)
+        self._step(self.offline_rule.assess(0.0, ""), now, frame, geometry, out)
         self.offline = False
 
         if scan_reason is not None:
             event_id, self._scan_event_id = self._scan_event_id, None
             out.append(
-                Outgoing(evidence=self._standalone_snapshot(image, geometry, scan_reason, now, event_id))
+                Outgoing(
+                    evidence=self._standalone_snapshot(frame.image, geometry, scan_reason, now, event_id)
+                )
             )
 
         self.stats.frames_analysed += 1
@@ -308,8 +312,7 @@ class CameraPipeline:
         silent = (now - since).total_seconds()
         out: list[Outgoing] = []
         a = self.offline_rule.assess(silent, reason or "no frames")
-        image = None
-        self._step(a, now, image, self.geometry, out)
+        self._step(a, now, None, self.geometry, out)
         self.offline = self._episode(HazardType.CAMERA_OFFLINE, None).open
         return out
 
@@ -326,7 +329,7 @@ class CameraPipeline:
         return jumped
 
     def _armed(
-        self, geometry: CameraGeometry, now: datetime, image: np.ndarray, out: list[Outgoing]
+        self, geometry: CameraGeometry, now: datetime, frame: Frame, out: list[Outgoing]
     ) -> dict[tuple[HazardType, str], bool]:
         tz = self.settings.tz
         armed: dict[tuple[HazardType, str], bool] = {}
@@ -345,14 +348,14 @@ class CameraPipeline:
                     ended = Assessment(hazard, zone.id, False, False, summary="zone schedule ended")
                     t = episode.clear(now, ended)
                     if t:
-                        out.append(self._emit(t, now, image, geometry))
+                        out.append(self._emit(t, now, frame, geometry))
                     self.dorm.reset(zone.id)
                     self.workshop.reset(zone.id)
                 self._armed_before[key] = armed[key]
         return armed
 
-    def _detect(self, image: np.ndarray, motion: MotionResult, full: bool, now: datetime) -> None:
-        h, w = image.shape[:2]
+    def _detect(self, frame: Frame, motion: MotionResult, full: bool, now: datetime) -> None:
+        w, h = frame.size
         regions: list[PixelBox] | None
         if full:
             regions = None
@@ -372,7 +375,17 @@ class CameraPipeline:
             if regions == []:
                 self.tracker.prune(now)
                 return
-        crops = [image] if regions is None else [image[r[1] : r[3], r[0] : r[2]] for r in regions]
+        scale: tuple[float, float] | None = None
+        if regions is None:
+            # The whole frame at the size the model's input makes of it, straight from the
+            # decoder's YUV when the frame is still there (no full-size BGR picture, no second
+            # resize in the detector); its boxes are scaled back to frame pixels in collect().
+            size, how = self.detector.fitted(w, h)
+            crops = [frame.resized(size, Interpolation(how))]
+            scale = (w / size[0], h / size[1])
+        else:
+            image = frame.image
+            crops = [image[r[1] : r[3], r[0] : r[2]] for r in regions]
         grey = bool(self.infrared.active)
         crops = [self.low_light.prepare(c, grey) for c in crops]
         started = time.perf_counter()
@@ -381,7 +394,7 @@ class CameraPipeline:
         self.stats.inference_ms = _ema(self.stats.inference_ms, took, self.stats.detector_passes == 0)
         self.stats.detector_passes += 1
         self.stats.crops += len(crops)
-        detections = self.collect(results, regions)
+        detections = self.collect(results, regions, scale)
         if regions is None:
             self._last_full_scan = now
             if self._learn_fixtures:
@@ -405,9 +418,13 @@ class CameraPipeline:
         return self.collect([found], None)
 
     def collect(
-        self, results: list[list[RawDetection]], regions: list[PixelBox] | None
+        self,
+        results: list[list[RawDetection]],
+        regions: list[PixelBox] | None,
+        scale: tuple[float, float] | None = None,
     ) -> list[RawDetection]:
-        """Detections of the passes over ``regions`` (None: the full frame) in frame pixels:
+        """Detections of the passes over ``regions`` (None: the full frame, handed to the detector
+        ``scale`` times smaller when given) in frame pixels:
         tracked classes only, outside ignore masks, not an operator-marked object, one box
         per object where crops overlapped."""
         assert self.geometry is not None
@@ -420,7 +437,7 @@ class CameraPipeline:
             for d in dets:
                 if d.label not in wanted:
                     continue
-                d = d.shifted(dx, dy)
+                d = d.shifted(dx, dy) if scale is None else d.scaled(*scale)
                 if self.geometry.ignored((d.x1 + d.x2) / 2, d.y2):
                     continue
                 if marks and ignored_object(d, marks, share):
@@ -469,26 +486,25 @@ class CameraPipeline:
         self,
         a: Assessment,
         now: datetime,
-        image: np.ndarray | None,
+        frame: Frame | None,
         geometry: CameraGeometry | None,
         out: list[Outgoing],
     ) -> None:
         t = self._episode(a.hazard, a.zone_id if a.hazard is not HazardType.FIRE_SMOKE else None).step(a, now)
         if t is not None:
-            out.append(self._emit(t, now, image, geometry))
+            out.append(self._emit(t, now, frame, geometry))
 
     def _emit(
-        self, t: Transition, now: datetime, image: np.ndarray | None, geometry: CameraGeometry | None
+        self, t: Transition, now: datetime, frame: Frame | None, geometry: CameraGeometry | None
     ) -> Outgoing:
         a = t.assessment
         zone_id = a.zone_id
         event_id_holder = new_id()
         evidence = ref = None
-        if t.snapshot and image is not None and geometry is not None:
-            evidence, ref = self._snapshot(image, geometry, a, t.state, now, event_id_holder)
-        h, w = (
-            image.shape[:2] if image is not None else (self.camera.resolution[1], self.camera.resolution[0])
-        )
+        if t.snapshot and frame is not None and geometry is not None:
+            # The evidence picture is full size: the one place (with crops) a BGR frame is made.
+            evidence, ref = self._snapshot(frame.image, geometry, a, t.state, now, event_id_holder)
+        w, h = frame.size if frame is not None else (self.camera.resolution[0], self.camera.resolution[1])
         summary = a.summary if t.state is not EventState.CLEAR else f"cleared: {a.summary}"
         event = HazardEvent(
             id=event_id_holder,

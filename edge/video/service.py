@@ -11,6 +11,7 @@ without a usable model the node still runs motion, fire and camera checks.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class VideoService:
         self._stop = threading.Event()
         self._started = False
         self._http: object | None = None
+        self._switch_interval: float | None = None  # the interpreter's, while ours is set
         self.runners: dict[str, CameraRunner] = {}
         for cam in node.cameras:
             if not cam.enabled:
@@ -83,6 +85,10 @@ class VideoService:
             return
         self._started = True
         self._stop.clear()
+        if self.settings.switch_interval_ms is not None and self.runners:
+            # Process-wide; restored at stop(). See VideoSettings.switch_interval_ms.
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(self.settings.switch_interval_ms / 1000)
         self.detector.start()
         for runner in self.runners.values():
             runner.reader.start()
@@ -111,6 +117,9 @@ class VideoService:
             if runner.thread is not None:
                 runner.thread.join(max(0.1, deadline - time.monotonic()))
         self.detector.stop()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
         VIDEO_METRICS.remove(self)
         if self._http is not None:
             server, _thread = self._http  # type: ignore[misc]

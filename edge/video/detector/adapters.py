@@ -32,6 +32,11 @@ class RawDetection:
             self.class_id, self.label, self.score, self.x1 + dx, self.y1 + dy, self.x2 + dx, self.y2 + dy
         )
 
+    def scaled(self, sx: float, sy: float) -> RawDetection:
+        return RawDetection(
+            self.class_id, self.label, self.score, self.x1 * sx, self.y1 * sy, self.x2 * sx, self.y2 * sy
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
@@ -44,6 +49,12 @@ class Prepared:
 
 class Adapter(Protocol):
     def prepare(self, image: np.ndarray) -> Prepared: ...
+
+    def fitted(self, width: int, height: int) -> tuple[tuple[int, int], str]:
+        """The size ``prepare`` scales a width x height image to, and how ("linear" or "area"):
+        an image already at that size is taken as it is, so a caller holding the frame in
+        another form (a decoder's YUV) can make the network's input from it directly."""
+        ...
 
     def decode(
         self, output: np.ndarray, prep: Prepared, threshold: float | None = None
@@ -186,12 +197,20 @@ class YoloxAdapter:
         self._grid = np.concatenate(grids).astype(np.float32)
         self._stride = np.concatenate(strides).astype(np.float32)
 
+    def fitted(self, width: int, height: int) -> tuple[tuple[int, int], str]:
+        r = min(self.height / height, self.width / width)
+        return (max(1, int(width * r)), max(1, int(height * r))), "linear"
+
     def prepare(self, image: np.ndarray) -> Prepared:
         h, w = image.shape[:2]
-        r = min(self.height / h, self.width / w)
-        nw, nh = max(1, int(w * r)), max(1, int(h * r))
         canvas = np.full((self.height, self.width, 3), 114, dtype=np.uint8)
-        canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        if w <= self.width and h <= self.height and (w == self.width or h == self.height):
+            r = 1.0  # already fitted (see fitted()): no second resize
+            canvas[:h, :w] = image
+        else:
+            r = min(self.height / h, self.width / w)
+            nw, nh = max(1, int(w * r)), max(1, int(h * r))
+            canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         return Prepared(cv2.dnn.blobFromImage(canvas), r, r, w, h)  # HWC uint8 -> 1xCxHxW float32
 
     def decode(
@@ -224,9 +243,15 @@ class FastestDetAdapter:
         self.classes = spec.classes
         self.calibration = spec.calibration
 
+    def fitted(self, width: int, height: int) -> tuple[tuple[int, int], str]:
+        return (self.width, self.height), "area"
+
     def prepare(self, image: np.ndarray) -> Prepared:
         h, w = image.shape[:2]
-        resized = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        if (w, h) == (self.width, self.height):
+            resized = image
+        else:
+            resized = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
         tensor = cv2.dnn.blobFromImage(resized, scalefactor=1.0 / 255.0)
         return Prepared(tensor, self.width / w, self.height / h, w, h)
 

@@ -138,6 +138,13 @@ class DetectorService:
     def input_size(self) -> tuple[int, int]:
         return self.detector.spec.input if self.detector else (416, 416)
 
+    def fitted(self, width: int, height: int) -> tuple[tuple[int, int], str]:
+        """The size (and "linear" or "area" scaling) the model's input makes of a whole
+        width x height frame; an image handed in at that size is not resized again."""
+        if self.detector is None:
+            return (width, height), "area"
+        return self.detector.adapter.fitted(width, height)
+
     def start(self) -> None:
         if self.detector is None or self._threads:
             return

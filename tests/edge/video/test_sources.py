@@ -3,13 +3,16 @@ away and comes back, and the errors an installer sees for bad sources."""
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from contracts.clock import SystemClock
+from edge.video import sources
 from edge.video.detector.engine import DetectorService
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import SourceSettings, VideoSettings
@@ -17,11 +20,14 @@ from edge.video.sources import (
     CameraReader,
     Frame,
     FrameGate,
+    Interpolation,
     ReaderState,
+    Scaler,
     SourceError,
     SourceKind,
     next_frame,
     open_capture,
+    open_source,
     resolve_source,
 )
 from tests.support.video.drive import at, camera, full_zone
@@ -138,6 +144,9 @@ def test_an_rtsp_camera_sending_h264_is_read_and_reopened_when_its_server_restar
         wait_until(lambda: reader.frames_in > last + 5, timeout=30, what="frames after the server returned")
         assert reader.state is ReaderState.STREAMING and reader.error == ""
         assert reader.reconnects >= 1
+        assert reader.backend == "pyav"  # the node's decoder, through the reconnect
+        frame = reader.latest(0, timeout=10)
+        assert frame is not None and frame.decoded is not None and frame.image.shape == (360, 640, 3)
     finally:
         reader.stop()
         camera.stop()
@@ -231,3 +240,125 @@ def test_the_frame_gate_keeps_the_analysis_rate_whatever_the_source_rate() -> No
     gate = FrameGate(5, stream_time=True)  # a file that rewinds starts over at its first frame
     assert [gate.due(t) for t in (0, 100, 200, 300, 0, 100, 200)] == [1, 0, 1, 0, 1, 0, 1]
     assert all(FrameGate(None).due(0.0) for _ in range(3))
+
+
+PYAV = FAST.model_copy(update={"decoder": "pyav"})
+OPENCV = FAST.model_copy(update={"decoder": "opencv"})
+
+
+def _kept(path: Path, settings: SourceSettings, fps: float = 5) -> list[tuple[int, Frame]]:
+    """(index of the decoded frame, the frame) for each frame the gate keeps at ``fps``."""
+    source = open_source(resolve_source(str(path)), settings)
+    assert source.backend == settings.decoder
+    gate, scaler, kept, i = FrameGate(fps, stream_time=True), Scaler(), [], 0
+    try:
+        while True:
+            ok, picture = source.read(gate)
+            if not ok:
+                return kept
+            if isinstance(picture, np.ndarray):
+                kept.append((i, Frame(picture, i + 1, at(22).now(), 0.0)))
+            elif picture is not None:
+                kept.append((i, Frame(None, i + 1, at(22).now(), 0.0, picture, scaler)))
+            i += 1
+    finally:
+        source.release()
+
+
+def test_pyav_keeps_the_frames_opencv_keeps_and_gives_the_same_pictures() -> None:
+    """The PyAV path chooses the very frames the OpenCV path chooses (same timestamps, same
+    gate); the full-size picture it converts lazily is OpenCV's within rounding, and the small
+    copies it scales from the YUV planes are close to OpenCV's resize of the BGR picture."""
+    av_frames, cv_frames = _kept(PEDESTRIANS, PYAV), _kept(PEDESTRIANS, OPENCV)
+    assert [i for i, _ in av_frames] == [i for i, _ in cv_frames] == list(range(0, 300, 2))
+    for (_, a), (_, c) in zip(av_frames, cv_frames, strict=True):
+        assert a.decoded is not None and a.size == c.size == (384, 288)
+        assert np.abs(a.image.astype(np.int16) - c.image).mean() < 1.0  # same conversion
+    for (_, a), (_, c) in list(zip(av_frames, cv_frames, strict=True))[::15]:
+        for size, how in (((320, 240), Interpolation.AREA), ((416, 312), Interpolation.LINEAR)):
+            got, want = a.resized(size, how), c.resized(size, how)
+            assert got.shape == want.shape == (size[1], size[0], 3)
+            assert np.abs(got.astype(np.int16) - want).mean() < 3.0, (size, how)
+
+
+def test_pyav_frames_are_full_size_in_true_colour(tmp_path: Path) -> None:
+    """Red stays red and blue stays blue (BGR order, no swapped planes) in the full picture and
+    in the scaled copies, at 1280x720."""
+    path = tmp_path / "flags.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (1280, 720))
+    flag = np.zeros((720, 1280, 3), np.uint8)
+    flag[:, :640] = (0, 0, 255)  # red
+    flag[:, 640:] = (255, 0, 0)  # blue
+    for _ in range(10):
+        writer.write(flag)
+    writer.release()
+    (_, frame), *_ = _kept(path, PYAV)
+    assert frame.decoded is not None
+    for image in (frame.image, frame.resized((320, 180), Interpolation.AREA)):
+        h, w = image.shape[:2]
+        red, blue = image[h // 2, w // 4].astype(int), image[h // 2, 3 * w // 4].astype(int)
+        assert red[2] > 200 and red[0] < 50 and red[1] < 50, red
+        assert blue[0] > 200 and blue[2] < 50 and blue[1] < 50, blue
+    assert frame.image.shape == (720, 1280, 3)
+
+
+def test_evidence_from_pyav_frames_is_the_full_picture(yolox: DetectorService) -> None:
+    """A snapshot taken from a frame still in YUV is the full-size picture, as from OpenCV's."""
+    (_, a), *_ = _kept(PEDESTRIANS, PYAV)
+    (_, c), *_ = _kept(PEDESTRIANS, OPENCV)
+    shots = []
+    for frame in (a, c):
+        w, h = frame.size
+        pipeline = CameraPipeline(camera(w, h, [full_zone(w, h)]), "node-test", yolox, VideoSettings())
+        pipeline.request_scan("smoke alarm from det-1")
+        (out,) = [o for o in pipeline.process(frame, at(22).now()) if o.evidence is not None]
+        assert out.evidence is not None and (out.evidence.width, out.evidence.height) == (384, 288)
+        jpeg = np.frombuffer(base64.b64decode(out.evidence.jpeg_b64), np.uint8)
+        shots.append(cv2.imdecode(jpeg, cv2.IMREAD_COLOR).astype(np.int16))
+    assert np.abs(shots[0] - shots[1]).mean() < 2.0
+
+
+def test_pyav_frames_give_the_people_opencv_frames_give(yolox: DetectorService) -> None:
+    """Slightly different pixels (another scaler for the small copy and the detector's input),
+    the same answers: the camera tracks as many people, frame after frame, within one."""
+    av_frames, cv_frames = _kept(PEDESTRIANS, PYAV)[:40], _kept(PEDESTRIANS, OPENCV)[:40]
+    counts = []
+    for frames in (av_frames, cv_frames):
+        pipeline = CameraPipeline(
+            camera(384, 288, [full_zone(384, 288, schedule="always")]), "node-test", yolox, VideoSettings()
+        )
+        clock, tracked = at(22), []
+        for _, frame in frames:
+            clock.advance(0.2)
+            pipeline.process(frame, clock.now())
+            tracked.append(sum(t.label == "person" for t in pipeline.tracker.tracks))
+        counts.append(tracked)
+    assert sum(counts[1]) > 40, "people walk through the clip: they are tracked"
+    assert all(abs(x - y) <= 1 for x, y in zip(*counts, strict=True)), counts
+    assert abs(sum(counts[0]) - sum(counts[1])) <= 0.05 * sum(counts[1]), counts
+
+
+def test_a_source_pyav_cannot_read_falls_back_to_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file PyAV cannot make sense of (here: its decoder refuses) is read through OpenCV, frames
+    and health counters as before; a stream that cannot be reached is not tried twice."""
+
+    def refuse(spec: object, settings: object) -> None:
+        raise ValueError("no decoder for this codec in PyAV's FFmpeg")
+
+    monkeypatch.setattr(sources, "AvCapture", refuse)
+    settings = PYAV.model_copy(update={"realtime_files": False, "loop_files": False})
+    reader = CameraReader("cam-a", str(PEDESTRIANS), settings, SystemClock(), analyse_fps=5)
+    reader.start()
+    try:
+        wait_until(lambda: "ended" in reader.error, timeout=30, what="the clip to end")
+    finally:
+        reader.stop()
+    assert reader.backend == "opencv" and reader.frames_in == 300 and reader.pictures == 150
+    monkeypatch.undo()
+
+    opened: list[str] = []
+    real = sources.open_capture
+    monkeypatch.setattr(sources, "open_capture", lambda spec, s: opened.append(spec.target) or real(spec, s))
+    with pytest.raises(SourceError, match="cannot be opened"):
+        open_source(resolve_source("rtsp://127.0.0.1:9/cam"), PYAV)  # port 9: refused at once
+    assert opened == []

@@ -190,7 +190,7 @@ def test_motion_gating_crops_around_the_person_and_still_scans_the_whole_view(
         run = play(pipeline, [view] * 41, clock, 1.0, run)  # 41 s, a frame a second
         assert [e.state.value for e in run.of(HazardType.OCCUPIED_FACTORY_DORM)] == ["new"], gating
         passes[gating] = spy.calls
-    full = (1280, 720)
+    full = (416, 234)  # a full pass hands the detector the frame at its input's scale already
     assert all(call == [full] for call in passes[False]) and len(passes[False]) == 41
     gated = passes[True]
     full_passes = [c for c in gated if c == [full]]
