@@ -1,7 +1,7 @@
 """Gateway ingest benchmarks (issue 5): prints ONE JSON line of figures.
 
     .venv/bin/python bench/ingest.py [--messages 40000] [--quick] [--no-postgres] [--gateways 1,2]
-                                     [--no-latency] [--hostile 0.01]
+                                     [--no-latency] [--hostile 0.01] [--code DIR]
 
 Everything real and on this machine: a private Mosquitto, a private
 VictoriaMetrics (telemetry through influxdb-client), the gateway as its own
@@ -20,7 +20,9 @@ that notes the time of each commit), SQLite or PostgreSQL.
   readings (to VictoriaMetrics); ``sqlite_2gw`` / ``postgres_2gw``: the same
   through two gateway processes sharing the subscription and the store
   (``--gateways``); ``cases``/``events_in_cases`` check exactly-once (40 cases,
-  every event counted once); ``cpu_s_per_gateway``: CPU seconds per thread;
+  every event counted once); ``cpu_s_per_gateway``: CPU seconds per thread
+  (``cpu_s_since_ready``: from the moment it was subscribed, without its start-up); ``--code
+  DIR`` runs the gateway from another checkout (a same-run comparison by this same script);
 - ``sqlite_hostile`` / ``postgres_hostile``: the same messages with a share
   (``--hostile``, 1 %) replaced by hostile ones — integers past BIGINT,
   coerced types, timestamps of year 1, 9999 or a day ahead, NUL in text, a
@@ -55,7 +57,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# --code DIR: the gateway (and the ceiling's client) from another checkout, for a same-run comparison
+# measured by this script (the bench itself stays this one).
+CODE = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else str(REPO)
+sys.path.insert(0, CODE)
 
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
@@ -287,7 +292,13 @@ def gateway_role(args: argparse.Namespace) -> None:
     threading.Thread(target=watch_telemetry, daemon=True).start()
     signal.signal(signal.SIGTERM, on_term)
     ready = Path(args.out).with_suffix(".ready")
-    gw.link.on_subscribed = ready.touch  # ready once the broker granted the subscriptions, not at CONNACK
+    cpu_at_ready: dict[str, float] = {}
+
+    def on_ready() -> None:  # once the broker granted the subscriptions, not at CONNACK
+        cpu_at_ready.update(thread_cpu())  # start-up (imports, migrations, site) is not the stream's
+        ready.touch()
+
+    gw.link.on_subscribed = on_ready
     gw.run()
     Path(args.out).write_text(
         json.dumps(
@@ -297,6 +308,7 @@ def gateway_role(args: argparse.Namespace) -> None:
                 "telemetry_done": telemetry_done[0] if telemetry_done else None,
                 "telemetry_last": telemetry_last[-1] if telemetry_last else None,
                 "cpu_s": cpu,
+                "cpu_s_since_ready": {k: round(v - cpu_at_ready.get(k, 0.0), 2) for k, v in cpu.items()},
                 "batch_retries": batch_retries(),
                 "telemetry": gw.telemetry.status(),
             }
@@ -349,6 +361,8 @@ def start_gateway(
     ]  # fmt: skip
     if ids:
         cmd.append("--ids")
+    if "--code" in sys.argv:
+        cmd += ["--code", CODE]
     log = out.with_suffix(".log")
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     ready = out.with_suffix(".ready")
@@ -444,6 +458,8 @@ def throughput(
         "hostile": hostile,
         "dead_letters": reasons,
         "cpu_s_per_gateway": [r["cpu_s"] for r in reports],
+        # the same from the moment the gateway was subscribed: without its start-up
+        "cpu_s_since_ready": [r.get("cpu_s_since_ready", {}) for r in reports],
         "batch_retries": [r.get("batch_retries", {}) for r in reports],
     }
     return figures
@@ -552,6 +568,7 @@ def main() -> None:
     parser.add_argument("--ids", action="store_true")
     parser.add_argument("--gateway-id", default="bench-gw")
     parser.add_argument("--site")
+    parser.add_argument("--code", help="run the gateway from this checkout (a same-run comparison)")
     args = parser.parse_args()
     if args.role == "gateway":
         gateway_role(args)

@@ -50,7 +50,17 @@ def measure(messages: int, profile: bool) -> float:
                 del iters[topic]
     engine = make_engine(f"sqlite:///{tmp}/gateway.db")
     upgrade(engine)
-    pipeline = Pipeline(session_factory(engine), GatewayContext(site, "bench-gw", SystemClock()))
+    sessions = session_factory(engine)
+    ctx = GatewayContext(site, "bench-gw", SystemClock())
+    pipeline = Pipeline(sessions, ctx)
+    try:  # the device registry follows the site, as Gateway.run syncs it before its loop: without
+        # rows, the fleet notes looked every bench device up again in every batch
+        from gateway.devices.registry import sync_from_site
+
+        with sessions.begin() as session:
+            sync_from_site(session, site, ctx.grids, ctx.now())
+    except ImportError:
+        pass
     try:  # as Gateway.run does before its loop (code from before settle_heap does not)
         from gateway.service import settle_heap
 

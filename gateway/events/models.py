@@ -21,7 +21,8 @@ class EventRecord(Base):
 
     __tablename__ = "events"
 
-    source: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    # No index of its own: the primary key (source, id) already leads with it.
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     seq: Mapped[int] = mapped_column(BigInteger)

@@ -56,7 +56,8 @@ from contracts import (
     topics,
 )
 from gateway import metrics
-from gateway.cases.correlation import CaseBook
+from gateway.cases import repeats as repeats_mod
+from gateway.cases.correlation import CaseBook, PlaceKey
 from gateway.cases.corroboration import WITNESSES
 from gateway.cases.service import Place, resolve_place
 from gateway.context import GatewayContext
@@ -95,6 +96,7 @@ class _Item:
     error: ContractError | None = None
     outcome: Outcome | None = None
     place: Place | None = None  # where a hazard event happened, resolved once per batch
+    repeat_of: repeats_mod.OpenCase | None = None  # folded without the ORM (cases/repeats.py)
 
     @property
     def kind(self) -> str:
@@ -198,6 +200,7 @@ class Pipeline:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             for item in items:
                 item.outcome = None
+                item.repeat_of = None  # read again in the next attempt's transaction
             try:
                 return self._transaction(items, now)
             except DBAPIError as exc:
@@ -295,11 +298,16 @@ class Pipeline:
             #    one for the cases near them and one round for the workers near them
             book = CaseBook(session, self.ctx, batched=True)
             hazards = [i for i in items if isinstance(i.message, HazardEvent) and i.outcome is None]
-            book.prefetch((i.message.hazard_type.value, self._place(i).key) for i in hazards)  # type: ignore[union-attr]
+            keys = [(i.message.hazard_type.value, self._place(i).key) for i in hazards]  # type: ignore[union-attr]
+            repeats = self._plain_repeats(session, items, hazards, keys)
+            book.prefetch(k for k, i in zip(keys, hazards, strict=True) if i.repeat_of is None)
             opening = self._opening(session, book, hazards, now)
             for item in items:
                 if item.outcome is None:
                     item.outcome = self._apply(session, item, now, book, work, opening)
+            # Before anything below reads a case through the ORM (evidence links, the fleet's
+            # offline cases): it then loads the row with the repeats in it.
+            repeats_mod.write(session, repeats)
             if work.snapshots or work.case_of_event:
                 link_evidence(session, work.case_of_event, work.snapshots)
             if work.fleet:
@@ -313,6 +321,35 @@ class Pipeline:
             if item.message is not None and key_of(item.message) in work.redriven:
                 item.outcome = Outcome.APPLIED
         return work
+
+    def _plain_repeats(
+        self, session: Session, items: list[_Item], hazards: list[_Item], keys: list[PlaceKey]
+    ) -> list[repeats_mod.OpenCase]:
+        """The open cases whose events in this batch are all plain repeats (gateway/cases/repeats.py),
+        each such event marked with its case; the rest of the batch goes through the ORM.
+
+        None of it when a place has no open case (its event may open one, or join a case nearby
+        that the ORM then holds too) or the batch holds messages that may move a case (task
+        updates, location fixes): then the whole batch goes the ORM's way, as before.
+        """
+        if not hazards or any(
+            isinstance(i.message, TaskUpdate | LocationFix) and i.outcome is None for i in items
+        ):
+            return []
+        open_cases = repeats_mod.read_open(session, keys)
+        if len(open_cases) < len(set(keys)):
+            return []
+        events: dict[str, list[_Item]] = {}
+        for item, key in zip(hazards, keys, strict=True):
+            events.setdefault(open_cases[key].id, []).append(item)
+        plain: list[repeats_mod.OpenCase] = []
+        for case in open_cases.values():
+            mine = events.get(case.id, [])
+            if mine and all(case.plain(i.message) for i in mine):  # type: ignore[arg-type]
+                plain.append(case)
+                for item in mine:
+                    item.repeat_of = case
+        return plain
 
     def _opening(self, session: Session, book: CaseBook, hazards: list[_Item], now: datetime) -> _Opening:
         """Read once what the batch's new cases need: the open cases near their places (correlation
@@ -404,7 +441,11 @@ class Pipeline:
         if isinstance(message, TaskUpdate):
             return self._apply_task_update(session, message, now, work)
         if isinstance(message, HazardEvent):
-            self._apply_hazard(session, item, message, now, book, work, opening)
+            if item.repeat_of is not None:
+                item.repeat_of.fold(message, now)
+                work.case_of_event[key_of(message)] = item.repeat_of.id
+            else:
+                self._apply_hazard(session, item, message, now, book, work, opening)
             return Outcome.APPLIED
         return Outcome.APPLIED  # statuses: the registry keeps them (flows/fleet.py, via _note_fleet)
 

@@ -44,7 +44,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -56,6 +56,8 @@ from contracts import EdgeHealth, Message, topics
 from contracts.delivery import merge_ranges
 from gateway import metrics
 from gateway.events.models import SourceProgress
+from gateway.store import sqlite_rows
+from gateway.store.base import sqlite_datetime
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,43 @@ _UPDATE = (
     .where(_table.c.source == bindparam("v_source"))
     .values({c: bindparam(f"v_{c}", type_=_table.c[c].type) for c in _COLUMNS if c != "source"})
 )
+
+
+# On SQLite the batch's read and write of its sources' rows go through the driver
+# (gateway/store/sqlite_rows.py): for a handful of rows, SQLAlchemy's statement set-up and its
+# JSON and datetime processors were most of the bookkeeping's cost. Same text stored: JSON as
+# SQLAlchemy's JSON type writes it (json.dumps, None as 'null'), datetimes by sqlite_datetime
+# (tests/gateway/test_sequences_sqlite.py compares both ways).
+_JSON = frozenset({"open_gaps", "lost_gaps", "declared_dropped"})
+_TIMES = frozenset({"max_seq_ts", "last_seen_at", "declared_at"})
+_LOAD_SQLITE = f"SELECT {', '.join(_COLUMNS)} FROM source_progress WHERE source IN ({{}})"
+_UPDATE_SQLITE = (
+    f"UPDATE source_progress SET {', '.join(f'{c} = ?' for c in _COLUMNS if c != 'source')} WHERE source = ?"
+)
+
+
+def _sqlite_row(values: tuple[object, ...]) -> _Row:
+    fields: dict[str, object] = {}
+    for name, value in zip(_COLUMNS, values, strict=True):
+        if value is not None and name in _JSON:
+            value = json.loads(value)  # type: ignore[arg-type]
+        elif value is not None and name in _TIMES:
+            value = datetime.fromisoformat(value).replace(tzinfo=UTC)  # type: ignore[arg-type]
+        fields[name] = value
+    return _Row(**fields)  # type: ignore[arg-type]
+
+
+def _sqlite_values(row: _Row | SourceProgress) -> tuple[object, ...]:
+    out: list[object] = []
+    for name in _COLUMNS[1:]:
+        value = getattr(row, name)
+        if name in _JSON:
+            value = json.dumps(value)
+        elif value is not None and name in _TIMES:
+            value = sqlite_datetime(value)
+        out.append(value)
+    out.append(row.source)
+    return tuple(out)
 
 
 class Where(StrEnum):
@@ -361,7 +400,7 @@ class SequenceTracker:
             self._store(row, gaps, lost)
             row.messages_total += len(seen.get(source, ()))
             row.last_seen_at = now
-            changes.append({f"v_{c}": getattr(row, c) for c in _COLUMNS})
+            changes.append(row)
             if source in receipt_topic:
                 base = row.base_seq if row.base_seq is not None else row.max_seq + 1
                 before_base = [(seq, seq) for seq, _ in seen[source] if seq < base]
@@ -370,7 +409,10 @@ class SequenceTracker:
                     merge_ranges([*held(row, gaps, lost), *before_base]),
                 )
         # One executemany for all sources of the batch (plain rows: no ORM unit of work).
-        session.execute(_UPDATE, changes)
+        if sqlite_rows.is_sqlite(session):
+            sqlite_rows.executemany(session, _UPDATE_SQLITE, [_sqlite_values(r) for r in changes])
+        else:
+            session.execute(_UPDATE, [{f"v_{c}": getattr(r, c) for c in _COLUMNS} for r in changes])
 
     @staticmethod
     def _receipt_topic(topics_of: dict[str, str], topic: str, source: str) -> None:
@@ -400,6 +442,8 @@ class SequenceTracker:
 
     @staticmethod
     def _load(session: Session, sources: list[str], dialect: str) -> dict[str, _Row]:
+        if sqlite_rows.is_sqlite(session):
+            return {r[0]: _sqlite_row(r) for r in sqlite_rows.select_in(session, _LOAD_SQLITE, sources)}
         query = select(*(_table.c[c] for c in _COLUMNS)).where(_table.c.source.in_(sources))
         query = query.order_by(_table.c.source)
         if dialect == "postgresql":

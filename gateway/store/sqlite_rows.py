@@ -69,3 +69,17 @@ def executemany(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> 
         cursor.executemany(sql, rows)
     finally:
         cursor.close()
+
+
+def select_in(session: Session, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``sql``, whose one ``IN ({})`` is filled with ``values`` (a chunk at a time)."""
+    cursor = driver(session).cursor()
+    out: list[tuple[Any, ...]] = []
+    try:
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
+            cursor.execute(sql.format(", ".join("?" * len(chunk))), chunk)
+            out.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return out
