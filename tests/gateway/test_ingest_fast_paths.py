@@ -19,18 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from contracts import Envelope, HazardEvent, Measurement, SensorReading, encode, topics
-from contracts.clock import ManualClock
 from contracts.site import Site
 from gateway.cases.models import Case, CaseTransition
-from gateway.context import GatewayContext
 from gateway.events import service as ledger
 from gateway.events.models import DeadLetter, EventRecord, SourceProgress
-from gateway.flows.ingest import Incoming, Outcome, Pipeline
+from gateway.flows.ingest import Incoming, Outcome
 from gateway.schema.migrate import upgrade
 from gateway.store import sqlite_rows
 from gateway.store.base import UtcDateTime, sqlite_datetime
 from gateway.store.db import make_engine, session_factory
-from tests.support.harness import WEDNESDAY_10AM, Harness
+from tests.support.harness import WEDNESDAY_10AM, Harness, open_harness
 
 
 @pytest.mark.parametrize(
@@ -224,15 +222,6 @@ def _store(h: Harness) -> dict[str, Any]:
         }
 
 
-def _harness(url: str, site: Site) -> Harness:
-    engine = make_engine(url)
-    upgrade(engine)
-    sessions = session_factory(engine)
-    clock = ManualClock(WEDNESDAY_10AM)
-    ctx = GatewayContext(site, "gateway-1", clock)
-    return Harness(engine, sessions, ctx, clock, Pipeline(sessions, ctx))
-
-
 def test_a_batch_with_hostile_messages_among_good_ones_stores_what_one_by_one_stores(
     db_url: str, demo_site: Site, tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -242,7 +231,7 @@ def test_a_batch_with_hostile_messages_among_good_ones_stores_what_one_by_one_st
         if db_url.startswith("sqlite")
         else request.getfixturevalue("pg_migrated_url")
     )
-    batched, alone = _harness(db_url, demo_site), _harness(alone_url, demo_site)
+    batched, alone = open_harness(db_url, demo_site), open_harness(alone_url, demo_site)
     opening, messages = _messages(batched)
     for m in opening:
         batched.pipeline.process([m])

@@ -16,31 +16,18 @@ import pytest
 from sqlalchemy import select
 
 from contracts import EvidenceRef, HazardEvent, Measurement, SensorReading, encode, topics
-from contracts.clock import ManualClock
 from contracts.site import Site
 from gateway.cases import repeats
 from gateway.cases.models import Case, CaseTransition
-from gateway.context import GatewayContext
 from gateway.events.models import EventRecord, SourceProgress
-from gateway.flows.ingest import Incoming, Outcome, Pipeline
-from gateway.schema.migrate import upgrade
+from gateway.flows.ingest import Incoming, Outcome
 from gateway.store.change_log import Change
-from gateway.store.db import make_engine, session_factory
-from tests.support.harness import WEDNESDAY_10AM, Harness
+from tests.support.harness import WEDNESDAY_10AM, Harness, open_harness
 
 PLAIN = "smk-factory-a1"  # every repeat plain: folded without the ORM
 RISING = "smk-gongye-dorm-3"  # one repeat raises the severity: the whole case through the ORM
 GAS = "gas-workshop-b1"  # plain too, its repeats older and newer than the case's last sighting
 EVIDENCE = "smk-rental-12"  # one repeat brings a new evidence id: through the ORM
-
-
-def _harness(url: str, site: Site) -> Harness:
-    engine = make_engine(url)
-    upgrade(engine)
-    sessions = session_factory(engine)
-    clock = ManualClock(WEDNESDAY_10AM)
-    ctx = GatewayContext(site, "gateway-1", clock)
-    return Harness(engine, sessions, ctx, clock, Pipeline(sessions, ctx))
 
 
 def _incoming(message: HazardEvent | SensorReading) -> Incoming:
@@ -139,7 +126,7 @@ def test_a_batch_of_repeats_stores_what_the_orm_stores_one_by_one(
         if db_url.startswith("sqlite")
         else request.getfixturevalue("pg_migrated_url")
     )
-    fast, orm = _harness(db_url, demo_site), _harness(other_url, demo_site)
+    fast, orm = open_harness(db_url, demo_site), open_harness(other_url, demo_site)
     orm.pipeline._plain_repeats = lambda *_args: []  # type: ignore[method-assign]
     opening, batch, sent = _stream(fast)
     for m in opening:
@@ -187,7 +174,7 @@ def test_a_batch_of_repeats_stores_what_the_orm_stores_one_by_one(
 def test_a_batch_with_a_task_update_or_a_new_place_goes_the_orms_way(
     tmp_path: Any, demo_site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    h = _harness(f"sqlite:///{tmp_path / 'g.db'}", demo_site)
+    h = open_harness(f"sqlite:///{tmp_path / 'g.db'}", demo_site)
     now = h.clock.now()
     h.pipeline.process([_incoming(_hazard(h, PLAIN, now))])
     calls: list[int] = []

@@ -9,18 +9,14 @@ from typing import Any
 from sqlalchemy import select
 
 from contracts import CaseNotice, GeoPoint, LocationFix, TaskUpdate, decode, topics
-from contracts.clock import ManualClock
 from contracts.site import Site
 from gateway.cases.models import Case, CaseTransition
-from gateway.context import GatewayContext
 from gateway.dispatch.models import Task
 from gateway.escalation.models import Escalation
-from gateway.flows.ingest import Outcome, Pipeline
+from gateway.flows.ingest import Outcome
 from gateway.flows.sla_ticks import SlaTicker
-from gateway.schema.migrate import upgrade
 from gateway.sla.models import SlaTimer
-from gateway.store.db import make_engine, session_factory
-from tests.support.harness import WEDNESDAY_10AM, Harness
+from tests.support.harness import Harness, open_harness
 
 
 def tasks(h: Harness) -> list[Task]:
@@ -90,12 +86,8 @@ def fix(h: Harness, worker_id: str, lon: float, lat: float, on_patrol: bool = Fa
 @contextmanager
 def harness_for(db_url: str, site: Site) -> Iterator[Harness]:
     """Like the ``harness`` fixture, for a site of the test's own (e.g. a changed copy)."""
-    engine = make_engine(db_url)
-    upgrade(engine)
-    sessions = session_factory(engine)
-    clock = ManualClock(WEDNESDAY_10AM)
-    ctx = GatewayContext(site, "gateway-1", clock)
+    h = open_harness(db_url, site)
     try:
-        yield Harness(engine, sessions, ctx, clock, Pipeline(sessions, ctx))
+        yield h
     finally:
-        engine.dispose()
+        h.engine.dispose()

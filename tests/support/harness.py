@@ -10,10 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contracts import Envelope, HazardEvent, encode, topics
 from contracts.clock import ManualClock
+from contracts.site import Site
 from contracts.site.access import IssuedTokens, Role
 from gateway.context import GatewayContext
 from gateway.flows.ingest import Incoming, Outcome, Pipeline
 from gateway.outbound.models import OutboundMessage
+from gateway.schema.migrate import upgrade
+from gateway.store.db import make_engine, session_factory
 
 # Wednesday 2026-11-18 10:00 in Shanghai: day-shift workers are on duty.
 WEDNESDAY_10AM = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
@@ -57,6 +60,17 @@ class Harness:
         with self.sessions() as s:
             rows = s.scalars(select(OutboundMessage).order_by(OutboundMessage.id))
             return [r for r in rows if r.topic.startswith(topic_prefix)]
+
+
+def open_harness(url: str, site: Site) -> Harness:
+    """The gateway's pipeline on the store at ``url`` (migrated here if it is not yet), at
+    Wednesday 10:00 on a manual clock. The caller disposes of ``engine``."""
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    clock = ManualClock(WEDNESDAY_10AM)
+    ctx = GatewayContext(site, "gateway-1", clock)
+    return Harness(engine, sessions, ctx, clock, Pipeline(sessions, ctx))
 
 
 OPERATORS = ("op-1", "op-li", "op-wang")

@@ -209,21 +209,22 @@ def test_reduced_decoding_gives_the_full_reads_pictures_and_detections(yolox: De
     assert got == want
 
 
-def test_the_reader_decodes_every_frame_and_converts_those_the_analysis_takes() -> None:
-    settings = FAST.model_copy(update={"realtime_files": False, "loop_files": False})
-    reader = CameraReader("cam-a", str(PEDESTRIANS), settings, SystemClock(), analyse_fps=5)
+def _read_to_the_end(reader: CameraReader) -> None:
+    """Run a reader of a file that does not loop until it says the file ended."""
     reader.start()
     try:
         wait_until(lambda: "ended" in reader.error, timeout=30, what="the clip to end")
     finally:
         reader.stop()
+
+
+def test_the_reader_decodes_every_frame_and_converts_those_the_analysis_takes() -> None:
+    settings = FAST.model_copy(update={"realtime_files": False, "loop_files": False})
+    reader = CameraReader("cam-a", str(PEDESTRIANS), settings, SystemClock(), analyse_fps=5)
+    _read_to_the_end(reader)
     assert reader.frames_in == 300 and reader.pictures == 150
     every = CameraReader("cam-b", str(PEDESTRIANS), settings, SystemClock())  # no rate: every frame
-    every.start()
-    try:
-        wait_until(lambda: "ended" in every.error, timeout=30, what="the clip to end")
-    finally:
-        every.stop()
+    _read_to_the_end(every)
     assert every.frames_in == every.pictures == 300
 
 
@@ -348,11 +349,7 @@ def test_a_source_pyav_cannot_read_falls_back_to_opencv(monkeypatch: pytest.Monk
     monkeypatch.setattr(sources, "AvCapture", refuse)
     settings = PYAV.model_copy(update={"realtime_files": False, "loop_files": False})
     reader = CameraReader("cam-a", str(PEDESTRIANS), settings, SystemClock(), analyse_fps=5)
-    reader.start()
-    try:
-        wait_until(lambda: "ended" in reader.error, timeout=30, what="the clip to end")
-    finally:
-        reader.stop()
+    _read_to_the_end(reader)
     assert reader.backend == "opencv" and reader.frames_in == 300 and reader.pictures == 150
     monkeypatch.undo()
 

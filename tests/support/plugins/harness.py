@@ -7,24 +7,15 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from contracts.clock import ManualClock
 from contracts.site import Site
-from gateway.context import GatewayContext
-from gateway.flows.ingest import Pipeline
-from gateway.schema.migrate import upgrade
-from gateway.store.db import make_engine, session_factory
-from tests.support.harness import OPERATORS, WEDNESDAY_10AM, ApiTokens, Harness
+from tests.support.harness import OPERATORS, ApiTokens, Harness, open_harness
 
 
 @pytest.fixture
 def harness(db_url: str, demo_site: Site) -> Iterator[Harness]:
-    engine = make_engine(db_url)
-    upgrade(engine)
-    sessions = session_factory(engine)
-    clock = ManualClock(WEDNESDAY_10AM)
-    ctx = GatewayContext(demo_site, "gateway-1", clock)
-    yield Harness(engine, sessions, ctx, clock, Pipeline(sessions, ctx))
-    engine.dispose()
+    h = open_harness(db_url, demo_site)
+    yield h
+    h.engine.dispose()
 
 
 @pytest.fixture(scope="session")
