@@ -23,6 +23,7 @@ from tests.support.stores import (
     PG_URL,
     MigratedSchemas,
     StoreTemplates,
+    migrated_store_url,
     pg_answers,
     pg_schema_url,
     sqlite_url_in,
@@ -104,12 +105,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     SQLite store is a copy of one migrated once for the session, and the PostgreSQL schema one
     migrated once and emptied after each test that borrowed it.
     """
-    migrated_anyway = not MIGRATING_FIXTURES.isdisjoint(request.fixturenames)
-    if request.param == "sqlite":
-        if migrated_anyway:
-            request.getfixturevalue("store_templates").sqlite_copy(tmp_path / "gridwatch.db")
-        return sqlite_url_in(tmp_path)
-    return request.getfixturevalue("pg_migrated_url" if migrated_anyway else "pg_url")
+    if not MIGRATING_FIXTURES.isdisjoint(request.fixturenames):
+        return migrated_store_url(request.param, tmp_path / "gridwatch.db", request)
+    return sqlite_url_in(tmp_path) if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

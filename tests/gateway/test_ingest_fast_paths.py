@@ -29,6 +29,7 @@ from gateway.store import sqlite_rows
 from gateway.store.base import UtcDateTime, sqlite_datetime
 from gateway.store.db import make_engine, session_factory
 from tests.support.harness import WEDNESDAY_10AM, Harness, open_harness
+from tests.support.stores import migrated_store_url, store_kind
 
 
 @pytest.mark.parametrize(
@@ -226,11 +227,7 @@ def test_a_batch_with_hostile_messages_among_good_ones_stores_what_one_by_one_st
     db_url: str, demo_site: Site, tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:
     # The same messages into a second, empty store of the same kind, one message per batch.
-    alone_url = (
-        f"sqlite:///{tmp_path / 'alone.db'}"
-        if db_url.startswith("sqlite")
-        else request.getfixturevalue("pg_migrated_url")
-    )
+    alone_url = migrated_store_url(store_kind(db_url), tmp_path / "alone.db", request)
     batched, alone = open_harness(db_url, demo_site), open_harness(alone_url, demo_site)
     opening, messages = _messages(batched)
     for m in opening:

@@ -23,6 +23,7 @@ from gateway.events.models import EventRecord, SourceProgress
 from gateway.flows.ingest import Incoming, Outcome
 from gateway.store.change_log import Change
 from tests.support.harness import WEDNESDAY_10AM, Harness, open_harness
+from tests.support.stores import migrated_store_url, store_kind
 
 PLAIN = "smk-factory-a1"  # every repeat plain: folded without the ORM
 RISING = "smk-gongye-dorm-3"  # one repeat raises the severity: the whole case through the ORM
@@ -121,11 +122,7 @@ def test_a_batch_of_repeats_stores_what_the_orm_stores_one_by_one(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    other_url = (
-        f"sqlite:///{tmp_path / 'orm.db'}"
-        if db_url.startswith("sqlite")
-        else request.getfixturevalue("pg_migrated_url")
-    )
+    other_url = migrated_store_url(store_kind(db_url), tmp_path / "orm.db", request)
     fast, orm = open_harness(db_url, demo_site), open_harness(other_url, demo_site)
     orm.pipeline._plain_repeats = lambda *_args: []  # type: ignore[method-assign]
     opening, batch, sent = _stream(fast)

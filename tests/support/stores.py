@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from gateway.cases.models import Case
@@ -29,6 +30,21 @@ def pg_answers() -> bool:
 
 def sqlite_url_in(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'gridwatch.db'}"
+
+
+def store_kind(url: str) -> str:
+    """ "sqlite" or "postgres": what ``db_url`` is parametrised with."""
+    return "sqlite" if url.startswith("sqlite") else "postgres"
+
+
+def migrated_store_url(kind: str, sqlite_file: Path, request: pytest.FixtureRequest) -> str:
+    """A store of ``kind`` ("sqlite" or "postgres") already at the newest schema: a copy of the
+    session's migrated SQLite file at ``sqlite_file``, or a lent PostgreSQL schema emptied after
+    the test (the fixtures ``store_templates`` and ``pg_migrated_url``)."""
+    if kind == "postgres":
+        return str(request.getfixturevalue("pg_migrated_url"))
+    request.getfixturevalue("store_templates").sqlite_copy(sqlite_file)
+    return f"sqlite:///{sqlite_file}"
 
 
 # Fixtures whose store is migrated anyway (``migrated_store`` says so for a test or fixture that

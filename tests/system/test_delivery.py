@@ -45,12 +45,11 @@ from sqlalchemy import func, select
 from edge.outbox.store import OutboxStore
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.heartbeat.models import GatewayHeartbeat
-from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 from gridwatch.broker import Mosquitto
 from tests.support.fuzzing import cases_by_device, count, place
 from tests.support.paths import DEMO_SITE, REPO
-from tests.support.stores import sqlite_url_in
+from tests.support.stores import migrated_store_url
 from tests.support.waiting import wait_until
 
 EVENTS = 6_000
@@ -203,13 +202,9 @@ class Processes:
 def test_every_event_is_stored_once_whatever_the_broker_and_gateway_do(
     scenario: Scenario, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    if scenario.store == "postgres":  # already migrated, as below: the gateway finds nothing to do
-        db_url = request.getfixturevalue("pg_migrated_url")
-    else:
-        request.getfixturevalue("store_templates").sqlite_copy(tmp_path / "gridwatch.db")
-        db_url = sqlite_url_in(tmp_path)
+    # Migrated already, so that the test can read while the gateway starts (it finds nothing to do).
+    db_url = migrated_store_url(scenario.store, tmp_path / "gridwatch.db", request)
     engine = make_engine(db_url)
-    upgrade(engine)  # so that the test can read while the gateway starts
     sessions = session_factory(engine)
     broker = Mosquitto(
         tmp_path / "broker",

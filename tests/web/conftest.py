@@ -11,7 +11,7 @@ from gateway.people.models import Role
 from gateway.schema.migrate import upgrade
 from gateway.store.db import make_engine, session_factory
 from tests.support.people import add_person
-from tests.support.stores import StoreTemplates, sqlite_url_in
+from tests.support.stores import migrated_store_url
 from tests.support.web.browser import CHROMIUM_FLAGS, CONSOLE_OPERATOR, chromium_path
 
 
@@ -87,8 +87,7 @@ def wall_operator(console_operator: tuple[str, str]) -> tuple[str, str]:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, store_templates: StoreTemplates) -> str:
+def db_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """Pages read through the API, whose store behaviour is tested elsewhere on both backends: a
     copy of the session's migrated SQLite store (the API would migrate an empty one at start)."""
-    store_templates.sqlite_copy(tmp_path / "gridwatch.db")
-    return sqlite_url_in(tmp_path)
+    return migrated_store_url("sqlite", tmp_path / "gridwatch.db", request)
