@@ -3,6 +3,7 @@ without a CDN; a bounded schemathesis run against the committed document finds n
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -78,26 +79,22 @@ def test_generated_requests_never_get_a_server_error(world: World) -> None:
     """Every operation of the committed document, valid and invalid requests (schemathesis's
     positive and negative generation), in one world."""
     failures: list[str] = []
-    for operation in _operations():
-        for case in _generated(operation):
-            role = role_for(case.operation.path)
-            resp = _send(world.client, case, world.headers[role] if role else {})
-            if resp.status_code >= 500:
-                failures.append(
-                    f"{resp.status_code} {case.method} {case.formatted_path} {case.query} {case.body!r}"[:500]
-                )
+    for case in _generated_requests():
+        role = role_for(case.operation.path)
+        resp = _send(world.client, case, world.headers[role] if role else {})
+        if resp.status_code >= 500:
+            failures.append(
+                f"{resp.status_code} {case.method} {case.formatted_path} {case.query} {case.body!r}"[:500]
+            )
     assert failures == []
 
 
-# Generated once per operation and sent to both stores' worlds: derandomised, so each store got the
-# same requests anyway, and generating them was most of the test's CPU.
-_GENERATED: dict[str, list[Any]] = {}
-
-
-def _generated(operation: Any) -> list[Any]:
-    key = f"{operation.method} {operation.path}"
-    if key not in _GENERATED:
-        cases: list[Any] = []
+# Generated once and sent to both stores' worlds: derandomised, so each store got the same
+# requests anyway, and generating them was most of the test's CPU.
+@functools.cache
+def _generated_requests() -> tuple[Any, ...]:
+    cases: list[Any] = []
+    for operation in _operations():
         strategy = operation.as_strategy() | operation.as_strategy(
             generation_mode=schemathesis.GenerationMode.NEGATIVE
         )
@@ -114,5 +111,4 @@ def _generated(operation: Any) -> list[Any]:
             cases.append(case)
 
         draw()
-        _GENERATED[key] = cases
-    return _GENERATED[key]
+    return tuple(cases)
