@@ -151,15 +151,26 @@ def _tag_of(model: type[BaseModel]) -> str | None:
 
 
 def problems_from_validation(
-    file: str, exc: ValidationError, model: type[BaseModel], data: Any, prefix: str = ""
+    file: str,
+    exc: ValidationError,
+    model: type[BaseModel],
+    data: Any,
+    prefix: str = "",
+    detailed: int | None = None,
 ) -> list[Problem]:
+    """One problem per validation error; past the first ``detailed`` ones (those nobody will be
+    shown once the file's list is capped) without the hints that look the field up in the model,
+    which for a file of thousands of bad entries took most of ``gridwatch config check``'s time."""
     problems = []
-    for err in exc.errors():
+    for n, err in enumerate(exc.errors(include_url=False)):
         loc = tuple(err["loc"])
         where = path_label(loc, data)
         if prefix:
             where = f"{prefix}.{where}" if where != "(top level)" else prefix
         msg = err["msg"].removeprefix("Value error, ")
+        if detailed is not None and n >= detailed:
+            problems.append(Problem(file, where, msg, _TYPE_HINTS.get(err["type"]) or _schema_hint(file)))
+            continue
         parent = model_at(model, loc[:-1]) if loc else None
         field = _field_at(model, loc)
         described = field.description if field is not None and field.description else ""
@@ -272,7 +283,8 @@ def validate(file: str, model: type[M], data: Any, problems: list[Problem], pref
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(problems_from_validation(file, exc, model, data, prefix))
+        shown = MAX_PROBLEMS_PER_FILE - sum(1 for p in problems if p.file == file)  # see capped()
+        problems.extend(problems_from_validation(file, exc, model, data, prefix, detailed=max(shown, 0)))
         return None
 
 
