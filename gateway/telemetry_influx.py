@@ -21,7 +21,6 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from influxdb_client import InfluxDBClient, WriteOptions, WritePrecision
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -75,6 +74,11 @@ class InfluxTelemetry:
         self.dropped_error = 0  # lines
         self.healthy = True
         self.last_error = ""
+        # Imported here: a gateway without a time-series store (the default) never loads the client
+        # (~1/10 of a gateway's start).
+        from influxdb_client import InfluxDBClient, WriteOptions, WritePrecision
+
+        self._precision = WritePrecision.MS
         self._client = InfluxDBClient(
             url=settings.url, token=settings.token, org=settings.org, timeout=settings.timeout_ms
         )
@@ -164,7 +168,7 @@ class InfluxTelemetry:
             self._unconfirmed += len(lines)
             self._in_hand = still_in_hand
         self._write.write(
-            self.settings.bucket, self.settings.org, "\n".join(lines), write_precision=WritePrecision.MS
+            self.settings.bucket, self.settings.org, "\n".join(lines), write_precision=self._precision
         )
 
     # -- influxdb-client callbacks (its scheduler thread) ------------------------

@@ -13,9 +13,12 @@ Measurements (VictoriaMetrics names them ``<measurement>_<field>``):
 
 from __future__ import annotations
 
-from influxdb_client import Point, WritePrecision
+from typing import TYPE_CHECKING
 
 from contracts import EdgeHealth, SensorReading
+
+if TYPE_CHECKING:
+    from influxdb_client import Point
 
 
 def _ms(message: SensorReading | EdgeHealth) -> int:
@@ -23,6 +26,9 @@ def _ms(message: SensorReading | EdgeHealth) -> int:
 
 
 def points(message: SensorReading | EdgeHealth) -> list[Point]:
+    # Imported here: a gateway without a time-series store (the default) never loads the client.
+    from influxdb_client import Point, WritePrecision
+
     if isinstance(message, SensorReading):
         p = Point("sensor").tag("device_id", message.device_id).tag("source", message.source)
         for m in message.measurements:

@@ -17,6 +17,7 @@ keep them from racing:
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
 import functools
@@ -26,15 +27,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from gateway.settings import SchemaMode
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class SchemaError(RuntimeError):
 
 
 def alembic_config(url: str = "") -> Config:
+    from alembic.config import Config  # Alembic (and Mako) only where a migration runs: ~1/5 of a start
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url:
@@ -55,18 +58,49 @@ def alembic_config(url: str = "") -> Config:
     return cfg
 
 
-# The migration scripts ship with this build and never change under a running process: read them
-# once (parsing them is most of a start against a current store, ~0.1 s per read).
+# Alembic's own bookkeeping: a one-row table naming the store's revision (its default version_table).
+VERSION_TABLE = "alembic_version"
+
+
+@functools.cache
+def revisions() -> dict[str, str | None]:
+    """Each migration's revision and the one it revises, read from the scripts' assignments.
+
+    A service starting against a current store needs only these two names per script, not
+    Alembic: importing it and parsing the scripts its way was ~1/5 of a gateway's start. The
+    scripts ship with this build and never change under a running process, so they are read
+    once. ``tests/gateway/test_schema_once.py`` checks the answer against Alembic's."""
+    found: dict[str, str | None] = {}
+    for script in sorted((MIGRATIONS / "versions").glob("*.py")):
+        names: dict[str, object] = {}
+        for node in ast.parse(script.read_text(encoding="utf-8")).body:
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                names[target.id] = ast.literal_eval(node.value)  # type: ignore[attr-defined]
+        revision, down = names.get("revision"), names.get("down_revision")
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)):
+            raise SchemaError(f"{script}: expected 'revision' and 'down_revision' as plain strings")
+        found[revision] = down
+    return found
+
+
 @functools.cache
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "no migrations"
-    return head
+    heads = set(revisions()) - {down for down in revisions().values() if down}
+    if len(heads) != 1:
+        raise SchemaError(f"the migrations have {len(heads)} heads ({sorted(heads)}); expected one")
+    return heads.pop()
 
 
-@functools.cache
 def known_revisions() -> frozenset[str]:
-    return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+    return frozenset(revisions())
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The store's revision, or None for a store Alembic never touched."""
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return None
+    return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
 @dataclass(frozen=True)
@@ -90,7 +124,7 @@ class SchemaState:
 
 def schema_state(engine: Engine) -> SchemaState:
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+        current = current_revision(conn)
     return SchemaState(current, head_revision())
 
 
@@ -170,10 +204,12 @@ def upgrade(engine: Engine, revision: str = "head", lock_timeout_s: float = 600.
     with file_lock, engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             _pg_lock(conn, lock_timeout_s, what)
-        before = SchemaState(MigrationContext.configure(conn).get_current_revision(), head_revision())
+        before = SchemaState(current_revision(conn), head_revision())
         if before.unknown:
             raise SchemaError(f"{before.describe()}, which is newer than this build: install that version")
         if before.current != revision and not (revision == "head" and before.ready):
+            from alembic import command
+
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)

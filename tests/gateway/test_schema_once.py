@@ -23,7 +23,10 @@ from sqlalchemy import text
 from gateway.schema.migrate import (
     LOCK_NAME,
     SchemaError,
+    alembic_config,
+    current_revision,
     head_revision,
+    known_revisions,
     schema_state,
     sqlite_lock_target,
     upgrade,
@@ -35,6 +38,51 @@ from gateway.store.db import make_engine
 from tests.support.paths import DEMO_SITE, REPO
 
 PROCESSES = 4
+
+
+def test_the_revisions_read_without_alembic_are_alembics(db_url: str) -> None:
+    """A service starts without importing Alembic: it reads the scripts' revision names itself and
+    the store's revision with one query. Both must be what Alembic says, or a service would
+    upgrade a current store again, or wait forever for one that is current."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert head_revision() == scripts.get_current_head()
+    assert known_revisions() == {s.revision for s in scripts.walk_revisions()}
+    engine = make_engine(db_url)
+    try:
+        for revision in (None, "0005_change_log", head_revision()):
+            if revision:
+                upgrade(engine, revision=revision)
+            with engine.connect() as conn:
+                assert current_revision(conn) == revision
+                assert MigrationContext.configure(conn).get_current_revision() == revision
+    finally:
+        engine.dispose()
+
+
+def test_a_gateway_starting_against_a_current_store_loads_neither_alembic_nor_influxdb_client(
+    db_url: str,
+) -> None:
+    """Every gateway start (a restart after a crash included): Alembic and Mako are for
+    migrating, influxdb-client for a site with a time-series store; neither is loaded here."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    engine.dispose()
+    probe = (
+        "import sys\n"
+        "from gateway.service import Gateway\n"
+        "from gateway.settings import GatewaySettings\n"
+        f"settings = GatewaySettings(site_dir={str(DEMO_SITE)!r}, database_url={db_url!r})\n"
+        "Gateway(settings)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako', 'influxdb_client'}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 @contextmanager
