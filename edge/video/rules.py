@@ -247,10 +247,15 @@ class FireRule:
         self._window: deque[bool] = deque(maxlen=settings.window)
         self._run_start: datetime | None = None
         self._last_positive: datetime | None = None
+        # Where the fire was last seen: the frame that completes the evidence may be one the flame
+        # test missed (a flicker, a frame analysed late on a busy node), and the event still names
+        # the zone its evidence came from.
+        self._last_zone: str | None = None
 
     def reset(self) -> None:
         self._window.clear()
         self._run_start = self._last_positive = None
+        self._last_zone = None
 
     def assess(
         self, frame: FireFrame, zones: list[ZoneArea], now: datetime, signals: list[SensorSignal]
@@ -267,11 +272,13 @@ class FireRule:
             self._run_start = None
         lasted = (now - self._run_start).total_seconds() if self._run_start else 0.0
         triggered = positives >= s.min_positive and lasted >= s.min_evidence_s
-        zone_id = None
         if frame.regions:
             biggest = max(frame.regions, key=lambda r: r.area)
             cx, cy = (biggest.box[0] + biggest.box[2]) / 2, (biggest.box[1] + biggest.box[3]) / 2
-            zone_id = next((z.id for z in zones if z.contains(cx, cy)), None)
+            self._last_zone = next((z.id for z in zones if z.contains(cx, cy)), None)
+        elif self._run_start is None:
+            self._last_zone = None  # the evidence run is over: its place with it
+        zone_id = self._last_zone
         kinds = sorted({r.label for r in frame.regions})
         share = sum(r.area for r in frame.regions)
         summary = (

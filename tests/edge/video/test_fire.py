@@ -105,3 +105,34 @@ def test_smoke_drifting_over_a_still_scene_is_seen(yolox: DetectorService) -> No
     fire = run.of(HazardType.FIRE_SMOKE)
     assert [e.state for e in fire] == [EventState.NEW]
     assert "smoke" in fire[0].summary and all(d.label == "smoke" for d in fire[0].detections)
+
+
+class _Room:
+    """A zone as the rule sees it: an id and a test for a point (the left half of a 200x100 view)."""
+
+    id = "sealed"
+
+    def contains(self, x: float, y: float) -> bool:
+        return x < 100
+
+
+def test_a_fire_event_names_the_zone_its_evidence_came_from_even_on_a_frame_the_flame_test_missed() -> None:
+    """The frame that completes the evidence may show nothing (a flicker between flames, a frame
+    analysed late on a busy node): the event still names the room the fire was seen in, and
+    once the evidence run is over its room goes with it."""
+    from datetime import timedelta
+
+    from edge.video.fire import FireFrame, FireRegion
+    from edge.video.rules import FireRule
+
+    settings = VideoSettings(fire={"min_positive": 4, "min_evidence_s": 1.0}).fire
+    rule = FireRule(settings)
+    flame = FireFrame([FireRegion("flame", (20, 20, 60, 60), 0.08, 0.6, 0.8)])
+    missed = FireFrame([])
+    t0 = at(23).now()
+    seen = [rule.assess(flame, [_Room()], t0 + timedelta(seconds=0.2 * i), []) for i in range(4)]  # type: ignore[list-item]
+    assert not any(a.triggered for a in seen)  # 0.6 s of evidence: not yet
+    done = rule.assess(missed, [_Room()], t0 + timedelta(seconds=1.2), [])  # type: ignore[list-item]
+    assert done.triggered and done.zone_id == "sealed"
+    later = rule.assess(missed, [_Room()], t0 + timedelta(seconds=10), [])  # type: ignore[list-item]
+    assert not later.triggered and later.zone_id is None
