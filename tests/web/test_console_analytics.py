@@ -81,6 +81,9 @@ def test_hotspot_map_and_assessment_on_the_console(
     # the assessment of April: ranked within each community, the scores the API gives
     page.fill("#a-month", "2026-04")
     page.locator("#a-month").dispatch_event("change")
+    # April drawn, and no other load still on its way to redraw it (the screenshots below)
+    april = '#analytics-view:not([aria-busy]) section.assessment[data-month="2026-04"]'
+    expect(page.locator(april)).to_be_visible()
     want = api_get(base, "/api/v1/analytics/assessment", {"month": "2026-04", "kind": "worker"})["items"]
     table = page.locator(".assessment-table tbody tr[data-key]")
     expect(table).to_have_count(len(want))

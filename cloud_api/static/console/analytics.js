@@ -44,6 +44,10 @@ export class Analytics {
   }
 
   async load() {
+    // Changing the week or month twice quickly starts two loads: only the newest one draws, or
+    // the slower, older answer would be shown under the newer choice. aria-busy while one runs.
+    const n = (this.loads = (this.loads || 0) + 1);
+    this.box.setAttribute("aria-busy", "true");
     const w = query({ week: this.week });
     try {
       const [density, spots, hazards, noisy, assessment, reports, response] = await Promise.all([
@@ -55,12 +59,15 @@ export class Analytics {
         api.get("/api/v1/weekly-reports"),
         api.get("/api/v1/analytics/response" + query({ week: this.week, by: "community" })),
       ]);
+      if (n !== this.loads) return;
       this.data = { density, spots, hazards, noisy, assessment, reports, response };
       this.week = this.week || spots.period.label;
       this.month = this.month || assessment.period.label;
       this.draw();
     } catch (err) {
-      toast(t("app.error", { message: err.message }), "error");
+      if (n === this.loads) toast(t("app.error", { message: err.message }), "error");
+    } finally {
+      if (n === this.loads) this.box.removeAttribute("aria-busy");
     }
   }
 
@@ -91,7 +98,7 @@ export class Analytics {
           el("h3", { text: t("analytics.by_type") }), this.spotTable(d.hazards.items.filter((h) => h.cases || h.previous), "hazard"),
           el("h3", { text: t("analytics.noisy") }), this.noisyTable(d.noisy.items))),
       el("section", { class: "response" }, el("h3", { text: t("analytics.response") }), this.responseTable(d.response.items)),
-      el("section", { class: "assessment" },
+      el("section", { class: "assessment", "data-month": d.assessment.period.label },
         el("header", { class: "analytics-head" },
           el("h3", { text: t("analytics.assessment") }),
           el("label", {}, el("span", { text: t("analytics.month") }),
@@ -218,7 +225,9 @@ export class Analytics {
       toast(t("analytics.report_made", { title: made.title }));
       this.load();
     } catch (err) {
-      toast(t("app.error", { message: err.message }), "error");
+      if (n === this.loads) toast(t("app.error", { message: err.message }), "error");
+    } finally {
+      if (n === this.loads) this.box.removeAttribute("aria-busy");
     }
   }
 }
