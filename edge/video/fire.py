@@ -215,7 +215,11 @@ class FireAnalyzer:
             # No region can pass (its flicker share would be 0, and flicker_min > 0): skip the
             # labelling, the costliest step, on scenes with flame-coloured things that never flicker.
             return []
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
+        # Grana's block-based labelling: the labels and statistics of OpenCV's default, at about a
+        # third of its cost on these masks when OpenCV runs single-threaded (as a node sets it).
+        count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            candidate, 8, cv2.CV_32S, cv2.CCL_BBDT
+        )
         total = float(self.size[0] * self.size[1])
         static = self._long_static()
         out = []
