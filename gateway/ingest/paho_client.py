@@ -54,6 +54,8 @@ HOOKS = PrivateHooks(
         "_handle_on_message": ["message"],
         "_send_puback": ["mid"],
         "_packet_queue": ["command", "packet", "mid", "qos", "info"],
+        "_packet_read": [],
+        "_loop_rc_handle": ["rc"],
     },
     attributes=[
         "_sock",
@@ -105,7 +107,9 @@ class ReadAheadClient(mqtt.Client):
             self._packet_queue(mqtt.PUBACK, b"".join([pack(mqtt.PUBACK, 2, mid) for mid in mids]), 0, 1)
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
-        rc = super().loop_read(max_packets)
+        if self._sock is None:
+            return mqtt.MQTT_ERR_NO_CONN
+        rc = self._read_one()  # the first packet (a recv() when nothing is buffered), then the buffer's
         # Each round consumes buffered bytes, so this ends with the buffer.
         while (
             rc == mqtt.MQTT_ERR_SUCCESS
@@ -115,8 +119,17 @@ class ReadAheadClient(mqtt.Client):
         ):
             if self._take_publishes():
                 continue  # the rest of the buffer may start with a packet paho must read
-            rc = super().loop_read(max_packets)
+            rc = self._read_one()
         return rc
+
+    def _read_one(self) -> mqtt.MQTTErrorCode:
+        """One packet through paho's parser: its ``loop_read`` for a single packet. (``loop_read``
+        itself reads as many packets as there are messages in flight either way — with the
+        gateway's own publishes awaiting their PUBACKs, up to a hundred — past the fast path.)"""
+        rc = self._packet_read()
+        if rc > 0:
+            return self._loop_rc_handle(rc)
+        return mqtt.MQTT_ERR_SUCCESS  # done, or MQTT_ERR_AGAIN: the rest of it is not here yet
 
     def _take_publishes(self) -> int:
         """Hand over the plain PUBLISH packets that lie whole at the buffer's read position (see the
