@@ -26,15 +26,13 @@ holding the GIL the batch loop needs. :meth:`ReadAheadClient.loop_read` takes th
 itself when it lies whole in the read-ahead buffer — a PUBLISH at QoS 0 or 1 with no MQTT 5
 properties and a valid UTF-8 topic, no partial packet pending in paho, no paho logging on — and
 hands paho's ``on_message`` an ``MQTTMessage`` with the same topic, payload, mid, QoS, retain and
-dup flags (``properties``: one shared empty set; ``info``: one shared placeholder, which paho's
-own is too for a received message: nothing waits on it). Anything else (QoS 2, properties such as
-a topic alias, a packet cut by the end of the buffer, any other packet type, a bad topic) is left
-to paho's own parser, in order.
+dup flags (``properties``: one shared empty set; ``info``: one shared placeholder where paho
+makes one per received message: nothing waits on a received message's). Anything else (QoS 2,
+properties such as a topic alias, a packet cut by the end of the buffer, any other packet type, a
+bad topic) is left to paho's own parser, in order.
 """
 
 from __future__ import annotations
-
-import struct
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -53,7 +51,6 @@ HOOKS = PrivateHooks(
         "loop_read": ["max_packets"],
         "_handle_on_message": ["message"],
         "_send_puback": ["mid"],
-        "_packet_queue": ["command", "packet", "mid", "qos", "info"],
         "_packet_read": [],
         "_loop_rc_handle": ["rc"],
     },
@@ -73,7 +70,6 @@ _PUBLISH = mqtt.PUBLISH  # 0x30
 NO_PROPERTIES = Properties(PacketTypes.PUBLISH)
 RECEIVED_INFO = mqtt.MQTTMessageInfo(0)
 _clock = mqtt.time_func  # paho's clock (its keepalive compares against it)
-_PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id: success, as paho's own
 
 
 class ReadAheadClient(mqtt.Client):
@@ -97,14 +93,6 @@ class ReadAheadClient(mqtt.Client):
         chunk = self._ahead[self._ahead_pos : end]
         self._ahead_pos = min(end, len(self._ahead))
         return chunk
-
-    def ack_many(self, mids: list[int]) -> None:
-        """PUBACK QoS 1 messages, in this order, as one queued write: the same bytes as one ``ack()``
-        each. ``ack()`` queues a 4-byte packet and wakes the network thread through its socket pair
-        for every message — 500 system calls and as many GIL hand-offs for a batch of 500."""
-        if mids:
-            pack = _PUBACK.pack
-            self._packet_queue(mqtt.PUBACK, b"".join([pack(mqtt.PUBACK, 2, mid) for mid in mids]), 0, 1)
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         if self._sock is None:

@@ -231,26 +231,3 @@ def test_plain_publishes_reach_on_message_as_paho_gives_them(manual_ack: bool) -
     # The fast path did the plain ones (paho's parser: properties x3, QoS 2, the bad topic, and
     # the packets cut by the end of a read).
     assert 5 * 3 <= by_paho < 40
-
-
-def test_ack_many_sends_the_bytes_of_one_ack_each_in_order() -> None:
-    mids = [1, 2, 300, 65535, 7]
-    written: list[bytes] = []
-    for ack in ("ack", "ack_many"):
-        ours, broker = socket.socketpair()
-        try:
-            client = paho_client.link_client_class()(
-                callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True
-            )
-            client._sock = ours  # type: ignore[assignment]
-            if ack == "ack":
-                for mid in mids:
-                    client.ack(mid, 1)
-            else:
-                client.ack_many(mids)  # type: ignore[attr-defined]
-            client.loop_write()
-            written.append(broker.recv(1024))
-        finally:
-            ours.close()
-            broker.close()
-    assert written[0] == written[1] == b"".join(b"\x40\x02" + m.to_bytes(2, "big") for m in mids)
