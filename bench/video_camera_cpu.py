@@ -164,6 +164,9 @@ def main() -> None:
             server = RtspCamera(args.size, file=h264_footage(w, h)).start()
             paths["rtsp_h264"] = paths["rtsp_pyav"] = server.url
     detector = TimedDetector(load_detector("yolox_nano", [MODELS], 1))  # inline, one thread
+    threads = VideoSettings().opencv_threads  # OpenCV's threads as a node running cameras sets them
+    if threads is not None:
+        cv2.setNumThreads(threads)
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     try:
         for _ in range(args.rounds):

@@ -123,10 +123,42 @@ def inference_ceiling(video: Path, seconds: float, workers: int, threads: int) -
         for t in callers:
             t.join()
         rate = sum(counts) / (time.monotonic() - t0)
-        cpu = cpu_report(c0, cpu_times())
+        c1 = cpu_times()
+        cpu = cpu_report(c0, c1)
+        cpu_ms = (c1.ours - c0.ours) * 1000 / max(sum(counts), 1)  # this process's, per inference
     finally:
         service.stop()
-    return {"detections_per_s": round(rate, 1), "streams": round(rate / DETECT_FPS, 1), "cpu": cpu}
+    return {
+        "detections_per_s": round(rate, 1),
+        "streams": round(rate / DETECT_FPS, 1),
+        "cpu": cpu,
+        "cpu_ms_per_inference": round(cpu_ms, 2),
+    }
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads so far, by kind: the detector's workers, the
+    cameras' analysis threads, the readers (decoders) and the rest (main, native threads)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"detector": 0.0, "cameras": 0.0, "readers": 0.0, "other": 0.0}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        name = names.get(int(task.name), "")
+        kind = (
+            "detector"
+            if name.startswith("video-detector-")
+            else "cameras"
+            if name.startswith("video-")
+            else "readers"
+            if name.startswith("reader-")
+            else "other"
+        )
+        out[kind] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
 
 
 def node(video: Path | str, n: int, width: int, height: int) -> EdgeNodeConfig:
@@ -178,8 +210,10 @@ def trial(
     try:
         time.sleep(warmup)  # open, warm up, learn backgrounds
         h0, i0, c0, t0 = service.health(), detector.inferences, cpu_times(), time.monotonic()
+        k0 = thread_cpu()
         time.sleep(seconds)
         h1, i1, c1, t1 = service.health(), detector.inferences, cpu_times(), time.monotonic()
+        k1 = thread_cpu()
     finally:
         service.stop()
     dt = t1 - t0
@@ -194,6 +228,14 @@ def trial(
         "decode_rate": round(sum(decoded), 1),
         "inference_rate": round((i1 - i0) / dt, 1),
         "cpu": cpu_report(c0, c1),
+        # CPU seconds per second by thread kind (2.0 = both cores of this machine)
+        "threads_cpu": {k: round((k1[k] - k0[k]) / dt, 3) for k in k0},
+        # ... and per unit of work: ms per inference, per analysed frame, per decoded frame
+        "cpu_ms_per": {
+            "inference": round((k1["detector"] - k0["detector"]) * 1000 / max(i1 - i0, 1), 2),
+            "analysed_frame": round((k1["cameras"] - k0["cameras"]) * 1000 / max(sum(analysed) * dt, 1), 2),
+            "decoded_frame": round((k1["readers"] - k0["readers"]) * 1000 / max(sum(decoded) * dt, 1), 2),
+        },
         "machine_was_busy": quiet["waited_out"],
     }
 
@@ -279,6 +321,8 @@ def compare(args: argparse.Namespace) -> None:
             "sustained": [t["sustained"] for t in trials],
             "analysed_fps_min": [t["analysed_fps_min"] for t in trials],
             "cpu_other_processes": [t["cpu"].get("other_processes") for t in trials],
+            "threads_cpu": [t.get("threads_cpu") for t in trials],
+            "cpu_ms_per": [t.get("cpu_ms_per") for t in trials],
         }
 
     out = {
@@ -292,6 +336,7 @@ def compare(args: argparse.Namespace) -> None:
             "detections_per_s": inf,
             "runs": [c["detections_per_s"] for c in ceilings],
             "cpu_ours": [c["cpu"].get("ours") for c in ceilings],
+            "cpu_ms_per_inference": [c["cpu_ms_per_inference"] for c in ceilings],
         },
         "after": summary(ours),
     }

@@ -84,9 +84,12 @@ class InfluxTelemetry:
         )
         self._write = self._client.write_api(
             write_options=WriteOptions(
-                # Each item we hand over is a chunk of up to `chunk_lines` lines (one
-                # string: far cheaper than one item per point), so batches are a few items.
-                batch_size=4,
+                # Each item we hand over is a chunk of up to `chunk_lines` lines (one string: far
+                # cheaper than one item per point), made when it is full, when nothing more is
+                # waiting, or when its oldest line is `flush_interval_ms` old: the chunk is the batch,
+                # written at once. (Four chunks to a batch kept the last chunks of a burst waiting
+                # for the client's window to time out: up to `flush_interval_ms` more.)
+                batch_size=1,
                 flush_interval=settings.flush_interval_ms,
                 retry_interval=500,
                 max_retries=10,
@@ -129,6 +132,8 @@ class InfluxTelemetry:
     # -- the writer thread -----------------------------------------------------
     def _run(self) -> None:
         chunk: list[str] = []
+        chunk_since = 0.0  # when the chunk's first line was made
+        max_age = self.settings.flush_interval_ms / 1000
         group: deque[SensorReading | EdgeHealth] = deque()  # taken from the queue, not yet lines
         while not self._stop.is_set() or not self._queue.empty() or group:
             with self._lock:
@@ -150,11 +155,17 @@ class InfluxTelemetry:
                     metrics.TELEMETRY_BUFFERED.set(buffered)
             message = group.popleft() if group else None
             if message is not None:
+                if not chunk:
+                    chunk_since = time.monotonic()
                 try:
                     chunk.extend(line_protocol(message))
                 except Exception:  # a value influx cannot represent: skip the message, keep going
                     log.exception("cannot turn a %s from %s into points", message.kind, message.source)
-            if chunk and (message is None or len(chunk) >= min(self.settings.chunk_lines, room)):
+            if chunk and (
+                message is None
+                or len(chunk) >= min(self.settings.chunk_lines, room)
+                or (not group and time.monotonic() - chunk_since >= max_age)  # a steady trickle
+            ):
                 self._hand_over(chunk, len(group))
                 chunk = []
             elif not chunk and not group:

@@ -211,7 +211,15 @@ class FireAnalyzer:
             return []
         flicker = self._jump_sum >= 2  # and flickering while flame-coloured, again and again
         candidate = cv2.morphologyEx(persistent.astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
+        if not np.logical_and(flicker, candidate).any():
+            # No region can pass (its flicker share would be 0, and flicker_min > 0): skip the
+            # labelling, the costliest step, on scenes with flame-coloured things that never flicker.
+            return []
+        # Grana's block-based labelling: the labels and statistics of OpenCV's default, at about a
+        # third of its cost on these masks when OpenCV runs single-threaded (as a node sets it).
+        count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            candidate, 8, cv2.CV_32S, cv2.CCL_BBDT
+        )
         total = float(self.size[0] * self.size[1])
         static = self._long_static()
         out = []

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import cv2
 from prometheus_client import start_http_server
 
 from contracts import CameraHealth, DetectorHealth, topics
@@ -66,6 +67,7 @@ class VideoService:
         self._started = False
         self._http: object | None = None
         self._switch_interval: float | None = None  # the interpreter's, while ours is set
+        self._opencv_threads: int | None = None  # OpenCV's, while ours is set
         self.runners: dict[str, CameraRunner] = {}
         for cam in node.cameras:
             if not cam.enabled:
@@ -89,6 +91,10 @@ class VideoService:
             # Process-wide; restored at stop(). See VideoSettings.switch_interval_ms.
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(self.settings.switch_interval_ms / 1000)
+        if self.settings.opencv_threads is not None and self.runners:
+            # Process-wide too; restored at stop(). See VideoSettings.opencv_threads.
+            self._opencv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(self.settings.opencv_threads)
         self.detector.start()
         for runner in self.runners.values():
             runner.reader.start()
@@ -120,6 +126,9 @@ class VideoService:
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
+        if self._opencv_threads is not None:
+            cv2.setNumThreads(self._opencv_threads)
+            self._opencv_threads = None
         VIDEO_METRICS.remove(self)
         if self._http is not None:
             server, _thread = self._http  # type: ignore[misc]

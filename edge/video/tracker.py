@@ -33,6 +33,20 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`iou` of every box of ``a`` (n x 4) with every box of ``b`` (m x 4), float32 boxes:
+    the same float32 operations in the same order, so the same values (n x m)."""
+    a = a[:, None, :]
+    b = b[None, :, :]
+    w = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), np.float32(0))
+    h = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), np.float32(0))
+    inter = w * h
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    union = area_a + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter
+    positive = union > 0
+    return np.where(positive, inter / np.where(positive, union, np.float32(1)), np.float32(0))
+
+
 @dataclass
 class Track:
     id: int
@@ -96,14 +110,18 @@ class Tracker:
         """One detection pass over ``regions`` (None: full frame) at time ``now``."""
         for t in self.tracks:
             t.updated = False
-        dets = [np.array([d.x1, d.y1, d.x2, d.y2], dtype=np.float32) for d in detections]
-        pairs = []
-        for ti, t in enumerate(self.tracks):
-            for di, d in enumerate(detections):
-                if d.label == t.label:
-                    overlap = iou(t.box, dets[di])
-                    if overlap >= self.settings.iou_match:
-                        pairs.append((overlap, ti, di))
+        boxes = np.array([[d.x1, d.y1, d.x2, d.y2] for d in detections], dtype=np.float32).reshape(-1, 4)
+        dets = list(boxes)
+        pairs: list[tuple[float, int, int]] = []
+        if self.tracks and detections:
+            # Every track against every detection at once (the same float32 IoU as iou()), then
+            # the same greedy assignment: best overlap first, ties to the later track/detection.
+            overlap = iou_matrix(np.stack([t.box for t in self.tracks]).astype(np.float32, copy=False), boxes)
+            labels = np.array([d.label for d in detections])
+            same = np.array([t.label for t in self.tracks])[:, None] == labels[None, :]
+            ok = same & (overlap.astype(np.float64) >= self.settings.iou_match)  # as float(iou) >= it
+            for ti, di in zip(*np.nonzero(ok), strict=True):
+                pairs.append((float(overlap[ti, di]), int(ti), int(di)))
         pairs.sort(reverse=True)
         used_t: set[int] = set()
         used_d: set[int] = set()

@@ -322,9 +322,10 @@ class MqttLink:
 
     def ack(self, batch: list[Incoming]) -> None:
         """Acknowledge a committed batch to the broker (never before its commit)."""
-        # One paho ack() per message. Coalescing a batch's PUBACKs into one write was tried and
-        # measured: it added ~5 ms to the p50 publish→commit latency at 500 events/s (not
-        # understood yet), so it is not used.
+        # One paho ack() per message. Coalescing a batch's PUBACKs into one write was tried twice and
+        # measured: it added ~5 ms to the p50 publish→commit latency at 500 events/s the first time,
+        # 23–63 ms in a loaded same-run comparison the second (issue 19; not understood), so it is
+        # not used.
         for m in batch:
             if m.qos > 0:
                 self.client.ack(m.mid, m.qos)

@@ -3,8 +3,11 @@ paho, refused for a paho it was not checked against, and really reading ahead.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import threading
+import time
 
 import paho.mqtt
 import paho.mqtt.client as mqtt
@@ -108,3 +111,123 @@ def test_one_read_serves_every_packet_the_broker_sent_in_order() -> None:
     finally:
         ours.close()
         broker.close()
+
+
+def _varint(size: int) -> bytes:
+    out = b""
+    while True:
+        byte, size = size % 128, size // 128
+        out += bytes([byte | (0x80 if size else 0)])
+        if not size:
+            return out
+
+
+def _publish(
+    topic: bytes, payload: bytes, qos: int = 1, mid: int = 1, retain: bool = False, dup: bool = False,
+    properties: bytes = b"",
+) -> bytes:  # fmt: skip
+    """An MQTT 5 PUBLISH as a broker sends it (``properties``: encoded, without their length)."""
+    body = len(topic).to_bytes(2, "big") + topic
+    if qos:
+        body += mid.to_bytes(2, "big")
+    body += _varint(len(properties)) + properties + payload
+    header = 0x30 | qos << 1 | (0x01 if retain else 0) | (0x08 if dup else 0)
+    return bytes([header]) + _varint(len(body)) + body
+
+
+def _stream() -> list[bytes]:
+    """What a broker may send the gateway: mostly plain QoS 1 publishes, and everything paho's own
+    parser must still read — properties (an expiry, a user property, a topic alias), QoS 0 and 2,
+    retained and duplicate flags, a bad UTF-8 topic, a payload needing a multi-byte length, a
+    PINGRESP between publishes, an empty payload."""
+    event = topics.node_event("node-1").encode()
+    packets = [_publish(event, f"event {i}".encode() * (1 + i % 5), mid=i + 1) for i in range(40)]
+    packets[3] = _publish(event, b"expires", mid=4, properties=b"\x02\x00\x00\x00\x3c")
+    packets[7] = _publish(event, b"user", mid=8, properties=b"\x26\x00\x01k\x00\x01v")
+    packets[9] = _publish(event, b"aliased", mid=10, properties=b"\x23\x00\x05")
+    packets[11] = _publish(event, b"at most once", qos=0)
+    packets[13] = _publish(event, b"exactly once", qos=2, mid=14)
+    packets[15] = _publish(event, b"kept", mid=16, retain=True)
+    packets[17] = _publish(event, b"again", mid=18, dup=True)
+    packets[19] = _publish(b"gridwatch/v1/node/\xff\xfe/event", b"bad topic", mid=20)
+    packets[21] = _publish(event, b"x" * 70_000, mid=22)  # three length bytes, past one read
+    packets[23] = b"\xd0\x00"  # PINGRESP
+    packets[25] = _publish(event, b"", mid=26)
+    packets[27] = _publish(event, b"last of a read", mid=65535, retain=True, dup=True)
+    return packets
+
+
+def _receive(
+    client_class: type[mqtt.Client], data: bytes, manual_ack: bool, expect: int
+) -> tuple[list[tuple], bytes, int]:
+    """Feed ``data`` to a client as its broker until ``expect`` messages arrived; returns what its
+    on_message saw (all a receiver reads of a message), the bytes it sent back, and how many
+    publishes paho's own parser read."""
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    broker.settimeout(5)
+    try:
+        client = client_class(
+            callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=manual_ack
+        )
+        got: list[tuple] = []
+
+        def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+            try:
+                topic: str | None = msg.topic
+            except UnicodeDecodeError:
+                topic = None
+            props = msg.properties.json() if msg.properties is not None else None
+            got.append((topic, bytes(msg.payload), msg.mid, msg.qos, msg.retain, msg.dup, props))
+
+        client.on_message = on_message
+        parsed_by_paho = 0
+        paho_handle = client._handle_publish
+
+        def counted() -> mqtt.MQTTErrorCode:
+            nonlocal parsed_by_paho
+            parsed_by_paho += 1
+            return paho_handle()
+
+        client._handle_publish = counted  # type: ignore[method-assign]
+        # The gateway's own publishes awaiting their PUBACKs (paho's loop_read reads as many packets
+        # as there are of these, whatever it is asked)
+        for mid in range(1000, 1100):
+            client._out_messages[mid] = mqtt.MQTTMessage(mid, b"gridwatch/v1/node/node-1/receipt")
+        client._sock = ours  # type: ignore[assignment]  # connected, as after CONNACK
+        sender = threading.Thread(target=broker.sendall, args=(data,))
+        sender.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            client.loop_read()
+            client.loop_write()
+            if len(got) >= expect:
+                break
+            time.sleep(0.001)
+        sender.join()
+        for _ in range(3):  # anything still buffered
+            client.loop_read()
+            client.loop_write()
+        broker.setblocking(False)
+        sent = b""
+        with contextlib.suppress(BlockingIOError):
+            while chunk := broker.recv(65536):
+                sent += chunk
+        return got, sent, parsed_by_paho
+    finally:
+        ours.close()
+        broker.close()
+
+
+@pytest.mark.parametrize("manual_ack", [True, False], ids=["manual ack", "paho acks"])
+def test_plain_publishes_reach_on_message_as_paho_gives_them(manual_ack: bool) -> None:
+    data = b"".join(_stream() * 3)
+    expect = 3 * (40 - 2)  # not the PINGRESP, nor QoS 2 before its PUBREL; the bad topic is given
+    want, paho_sent, _ = _receive(mqtt.Client, data, manual_ack, expect)
+    got, sent, by_paho = _receive(paho_client.link_client_class(), data, manual_ack, expect)
+    assert len(want) == expect
+    assert got == want
+    assert sent == paho_sent  # PUBACKs (unless manual), PUBRECs: the same bytes, in the same order
+    # The fast path did the plain ones (paho's parser: properties x3, QoS 2, the bad topic, and
+    # the packets cut by the end of a read).
+    assert 5 * 3 <= by_paho < 40

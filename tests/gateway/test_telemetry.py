@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -114,3 +115,38 @@ def test_a_stopped_telemetry_store_never_holds_up_cases(
         5000 / 100 in s["values"] for s in victoria_metrics.export('{__name__="sensor_smoke_density"}')
     )
     assert sink.warnings() and "dropped" in sink.warnings()[0]  # the drops stay on the record
+
+
+def test_the_end_of_a_burst_is_written_at_once_and_a_steady_trickle_within_the_flush_interval(
+    harness: Harness, victoria_metrics: VictoriaMetrics
+) -> None:
+    # Long enough that waiting for it could not pass: the end of a burst used to wait for
+    # influxdb-client's batching window (four chunks to a batch), a trickle for a pause.
+    telemetry = InfluxTelemetry(
+        InfluxSettings(url=victoria_metrics.url, flush_interval_ms=30_000, chunk_lines=10_000)
+    )
+    harness.pipeline.telemetry = telemetry
+    try:
+        burst = [reading(harness, "smk-factory-a1", n) for n in range(1, 6)]
+        assert harness.pipeline.process(burst) == [Outcome.TELEMETRY] * 5
+        wait_until(lambda: telemetry.status()["written_lines"] == len(burst), timeout=10, what="the burst")
+    finally:
+        telemetry.close()
+
+    telemetry = InfluxTelemetry(
+        InfluxSettings(url=victoria_metrics.url, flush_interval_ms=500, chunk_lines=10_000)
+    )
+    harness.pipeline.telemetry = telemetry
+    try:
+        # One reading every 20 ms never leaves the writer idle for its 0.1 s: without the age
+        # rule nothing would be written until the trickle stops (or a chunk filled).
+        n = 100
+        while telemetry.status()["written_lines"] == 0:
+            n += 1
+            assert n < 100 + 500, "nothing written during a 10 s trickle"
+            reading_n = reading(harness, "smk-factory-a1", n, ahead_s=0)
+            assert harness.pipeline.process([reading_n]) == [Outcome.TELEMETRY]
+            harness.clock.advance(1)
+            time.sleep(0.02)
+    finally:
+        telemetry.close()

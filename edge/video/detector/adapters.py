@@ -125,16 +125,21 @@ def _finish(
     prep: Prepared,
     calibration: Calibration,
     threshold: float | None,
+    class_thresholds: np.ndarray | None = None,
 ) -> list[RawDetection]:
-    """Per-class thresholds, NMS and the calibration's clean-ups, in image pixels."""
+    """Per-class thresholds, NMS and the calibration's clean-ups, in image pixels.
+    ``class_thresholds``: the calibration's threshold of each class id, looked up at once."""
     if len(scores) == 0:
         return []
-    labels = [classes[c] if c < len(classes) else str(c) for c in class_ids.tolist()]
     if threshold is None:
-        wanted = scores >= np.array([calibration.threshold(label) for label in labels], dtype=np.float32)
+        if class_thresholds is not None and int(class_ids.max()) < len(class_thresholds):
+            limits = class_thresholds[class_ids]
+        else:
+            names = [classes[c] if c < len(classes) else str(c) for c in class_ids.tolist()]
+            limits = np.array([calibration.threshold(label) for label in names], dtype=np.float32)
+        wanted = scores >= limits
         if not wanted.all():
             boxes, scores, class_ids = boxes[wanted], scores[wanted], class_ids[wanted]
-            labels = [label for label, w in zip(labels, wanted.tolist(), strict=True) if w]
         if len(scores) == 0:
             return []
     boxes = boxes.copy()
@@ -165,8 +170,15 @@ def _finish(
         x1, y1, x2, y2 = (float(v) for v in boxes[k])
         if x2 - x1 < 1 or y2 - y1 < 1:
             continue
-        out.append(RawDetection(int(class_ids[k]), labels[k], float(scores[k]), x1, y1, x2, y2))
+        c = int(class_ids[k])
+        label = classes[c] if c < len(classes) else str(c)
+        out.append(RawDetection(c, label, float(scores[k]), x1, y1, x2, y2))
     return out
+
+
+def class_thresholds(calibration: Calibration, classes: list[str]) -> np.ndarray:
+    """The calibration's score threshold of each class id (float32, as _finish compares)."""
+    return np.array([calibration.threshold(label) for label in classes], dtype=np.float32)
 
 
 def _lowest(calibration: Calibration, threshold: float | None) -> float:
@@ -188,6 +200,7 @@ class YoloxAdapter:
         self.width, self.height = spec.input
         self.classes = spec.classes
         self.calibration = spec.calibration
+        self._thresholds = class_thresholds(spec.calibration, list(spec.classes))
         grids, strides = [], []
         for stride in self.STRIDES:
             gh, gw = self.height // stride, self.width // stride
@@ -229,7 +242,8 @@ class YoloxAdapter:
         cxy = (p[:, :2] + grid) * stride
         wh = np.exp(np.minimum(p[:, 2:4], 10.0)) * stride
         boxes = np.concatenate((cxy - wh / 2, cxy + wh / 2), axis=1)
-        return _finish(boxes, scores[sel], class_ids[sel], self.classes, prep, self.calibration, threshold)
+        cal, table = self.calibration, self._thresholds
+        return _finish(boxes, scores[sel], class_ids[sel], self.classes, prep, cal, threshold, table)
 
 
 class FastestDetAdapter:
@@ -242,6 +256,7 @@ class FastestDetAdapter:
         self.width, self.height = spec.input
         self.classes = spec.classes
         self.calibration = spec.calibration
+        self._thresholds = class_thresholds(spec.calibration, list(spec.classes))
 
     def fitted(self, width: int, height: int) -> tuple[tuple[int, int], str]:
         return (self.width, self.height), "area"
@@ -286,7 +301,8 @@ class FastestDetAdapter:
             ),
             axis=1,
         )
-        return _finish(boxes, scores[sel], class_ids[sel], self.classes, prep, self.calibration, threshold)
+        cal, table = self.calibration, self._thresholds
+        return _finish(boxes, scores[sel], class_ids[sel], self.classes, prep, cal, threshold, table)
 
 
 def adapter_for(spec: ModelSpec) -> Adapter:

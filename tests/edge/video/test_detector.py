@@ -106,3 +106,28 @@ def test_a_camera_with_many_crops_does_not_hold_up_the_others(shared_models: Pat
     finally:
         service.stop()
     assert service.inferences == 9 and service.workers == 2
+
+
+def test_per_class_thresholds_looked_up_at_once_keep_the_same_boxes(yolox: DetectorService) -> None:
+    """The calibration's thresholds by class id (an array) against one lookup per candidate."""
+    from edge.video.detector.adapters import Prepared, _finish, class_thresholds
+
+    assert yolox.detector is not None
+    spec = yolox.detector.spec
+    calibration, classes = spec.calibration, list(spec.classes)
+    table = class_thresholds(calibration, classes)
+    assert table[classes.index("person")] == np.float32(calibration.threshold("person"))
+    rng = np.random.default_rng(7)
+    prep = Prepared(np.zeros((1, 3, 4, 4), np.float32), 0.5, 0.5, 832, 468)
+    kept = 0
+    for _ in range(50):
+        n = int(rng.integers(1, 120))
+        xy = rng.uniform(0, 380, (n, 2)).astype(np.float32)
+        boxes = np.concatenate((xy, xy + rng.uniform(5, 120, (n, 2)).astype(np.float32)), axis=1)
+        scores = rng.uniform(0.25, 0.6, n).astype(np.float32)  # around person's 0.3 and bed's 0.4
+        ids = rng.choice([0, 0, 0, classes.index("bed"), 2, 56], n)
+        slow = _finish(boxes, scores, ids, classes, prep, calibration, None)
+        fast = _finish(boxes, scores, ids, classes, prep, calibration, None, table)
+        assert fast == slow
+        kept += len(fast)
+    assert kept > 100

@@ -107,6 +107,32 @@ def test_smoke_drifting_over_a_still_scene_is_seen(yolox: DetectorService) -> No
     assert "smoke" in fire[0].summary and all(d.label == "smoke" for d in fire[0].detections)
 
 
+def test_the_flame_regions_labelling_gives_opencvs_default_labels() -> None:
+    """Grana's block-based labelling (the fire stage's) against OpenCV's default, sequential and
+    with OpenCV's threads, on masks like the stage's: blobs closed with its 5x5 ellipse."""
+    import cv2
+
+    rng = np.random.default_rng(11)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    threads = cv2.getNumThreads()
+    components = 0
+    try:
+        for n in (1, 2):
+            cv2.setNumThreads(n)
+            for k in range(300):
+                h, w = int(rng.integers(1, 190)), int(rng.integers(1, 330))
+                mask = (rng.random((h, w)) < float(rng.choice([0.02, 0.1, 0.3, 0.6]))).astype(np.uint8)
+                if k % 2:
+                    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+                count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+                fast = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
+                assert fast[0] == count and np.array_equal(fast[1], labels) and np.array_equal(fast[2], stats)
+                components += count
+    finally:
+        cv2.setNumThreads(threads)
+    assert components > 10_000
+
+
 class _Room:
     """A zone as the rule sees it: an id and a test for a point (the left half of a 200x100 view)."""
 

@@ -255,3 +255,23 @@ def test_prometheus_metrics_and_a_snapshot_when_a_smoke_alarm_goes_off(shared_mo
     assert 'gridwatch_video_camera_state{camera="cam-b",state="streaming"} 1.0' in text
     assert 'gridwatch_video_detector_loaded{node="node-test"} 1.0' in text
     assert "gridwatch_video_detector_inferences_total" in text
+
+
+def test_python_switch_interval_and_opencv_threads_are_set_while_cameras_run_and_restored() -> None:
+    import sys
+
+    import cv2
+
+    before_interval, before_threads = sys.getswitchinterval(), cv2.getNumThreads()
+    service = VideoService(
+        node({"id": "cam-a", "source": str(PEDESTRIANS)}),
+        ListEmitter("node-test"),
+        settings=VideoSettings(
+            detector={"model_path": ["/nonexistent"]}, switch_interval_ms=2, opencv_threads=1
+        ),
+    )
+    with running(service):
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+        assert cv2.getNumThreads() == 1
+    assert sys.getswitchinterval() == before_interval
+    assert cv2.getNumThreads() == before_threads

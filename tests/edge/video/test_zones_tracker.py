@@ -14,7 +14,7 @@ from edge.video.detector.adapters import RawDetection
 from edge.video.detector.engine import DetectorService
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import TrackerSettings, VideoSettings
-from edge.video.tracker import Tracker
+from edge.video.tracker import Track, Tracker, _covered, iou, iou_matrix
 from edge.video.zones import DEFAULT_RULES, ZoneMembership, build_geometry
 from tests.support.video.drive import SHANGHAI, arm_empty, at, camera, full_zone, play
 from tests.support.video.media import photo
@@ -121,6 +121,78 @@ def test_one_confident_box_does_not_make_a_person() -> None:
     for i, score in enumerate((0.9, 0.2, 0.2, 0.25)):
         tracker.update([det(100, score)], None, T0 + timedelta(seconds=i))
     assert not tracker.confirmed(tracker.tracks[0]), "the median of its scores is too low"
+
+
+class ScalarTracker(Tracker):
+    """The tracker's assignment as it was, one IoU at a time: the reference for the matrix one."""
+
+    def update(self, detections: list[RawDetection], regions: list | None, now: datetime) -> None:
+        for t in self.tracks:
+            t.updated = False
+        dets = [np.array([d.x1, d.y1, d.x2, d.y2], dtype=np.float32) for d in detections]
+        pairs = []
+        for ti, t in enumerate(self.tracks):
+            for di, d in enumerate(detections):
+                if d.label == t.label:
+                    overlap = iou(t.box, dets[di])
+                    if overlap >= self.settings.iou_match:
+                        pairs.append((overlap, ti, di))
+        pairs.sort(reverse=True)
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        for _, ti, di in pairs:
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            self._hit(self.tracks[ti], dets[di], detections[di].score, now)
+        for di, d in enumerate(detections):
+            if di not in used_d:
+                track = Track(next(self._ids), d.label, dets[di], now, now, anchor=dets[di], anchor_since=now)
+                track.scores.append(d.score)
+                self.tracks.append(track)
+        for ti, t in enumerate(self.tracks):
+            if ti not in used_t and not t.updated and _covered(t, regions):
+                t.misses += 1
+        self.prune(now)
+
+
+def test_the_iou_matrix_is_the_scalar_iou_and_the_assignments_stay_the_same() -> None:
+    rng = np.random.default_rng(19)
+    # Boxes that overlap a lot, a little, touch, nest, are degenerate (zero width) or inverted.
+    a = rng.uniform(0, 200, (40, 4)).astype(np.float32)
+    a[:, 2:] = a[:, :2] + rng.choice([0.0, 0.5, 20.0, 80.0, -5.0], (40, 2)).astype(np.float32)
+    b = np.concatenate([a[:10], a[10:20] + np.float32(3.3), rng.uniform(0, 200, (20, 4)).astype(np.float32)])
+    b[20:, 2:] = b[20:, :2] + rng.uniform(0, 90, (20, 2)).astype(np.float32)
+    matrix = iou_matrix(a, b)
+    expected = np.array([[iou(x, y) for y in b] for x in a])
+    assert matrix.dtype == np.float32
+    assert np.array_equal(matrix.astype(np.float64), expected), "bit for bit"
+    assert (expected > 0.99).sum() >= 5 and ((expected > 0.05) & (expected < 0.9)).sum() >= 10
+
+    # Crowds walking (people crossing, two labels, misses, appearances, crops): the same tracks,
+    # boxes, hits and misses after every pass as the one-pair-at-a-time assignment.
+    settings = TrackerSettings(min_hits=2, max_misses=3, iou_match=0.3)
+    fast, slow = Tracker(settings), ScalarTracker(settings)
+    start = rng.uniform(0, 1000, (12, 2))
+    speed = rng.uniform(-25, 25, (12, 2))
+    labels = ["person"] * 9 + ["bed"] * 3
+    for step in range(60):
+        now = T0 + timedelta(seconds=step / 5)
+        shown = rng.random(12) > 0.2
+        at_ = start + speed * step + rng.normal(0, 3, (12, 2))
+        found = [
+            RawDetection(0, labels[i], float(rng.uniform(0.3, 0.9)), x, y, x + 60, y + 150)
+            for i, (x, y) in enumerate(at_.tolist())
+            if shown[i]
+        ]
+        rng.shuffle(found)  # type: ignore[arg-type]
+        regions = None if step % 3 else [(0, 0, 500, 700)]
+        fast.update(found, regions, now)
+        slow.update(found, regions, now)
+        seen = [(t.id, t.label, t.box.tolist(), t.hits, t.misses, t.stationary) for t in fast.tracks]
+        assert seen == [(t.id, t.label, t.box.tolist(), t.hits, t.misses, t.stationary) for t in slow.tracks]
+    assert len({t.id for t in fast.tracks}) > 12, "tracks were lost and started again along the way"
 
 
 def test_crops_follow_motion_on_large_frames_and_small_frames_go_whole() -> None:
