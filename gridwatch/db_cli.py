@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 db_app = typer.Typer(help="The store: schema upgrade and status, backup and restore.", no_args_is_help=True)
 out = Console(soft_wrap=True)
@@ -22,6 +23,8 @@ DEFAULT_DB = "sqlite:///gridwatch.db"
 
 def sqlite_path(db: str) -> Path | None:
     """The file of a SQLite URL (None for other stores and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url  # here: the command line starts without SQLAlchemy
+
     url = make_url(db)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
@@ -186,4 +189,6 @@ def db_restore(
 
 
 def _shown_url(db: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(db).render_as_string(hide_password=True)

@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gateway.devices.logins import login_of
 from gridwatch.users_cli import DEFAULT_DB, DEFAULT_SITE, DbOpt, SiteOpt, _store
 
 devices_app = typer.Typer(
@@ -76,6 +75,7 @@ def credentials(
     rotate or revoke; a new password is printed once (the broker keeps only a hash)."""
     from contracts.dynsec import Dynsec, DynsecError
     from contracts.site import load_site
+    from gateway.devices.logins import login_of
 
     if rotate and revoke:
         raise typer.BadParameter("--rotate or --revoke, not both")

@@ -9,16 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from gateway.people.models import Role
+from gateway.people.roles import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 users_app = typer.Typer(help="People (sign-in, roles, areas) and API tokens.", no_args_is_help=True)
 out = Console(soft_wrap=True, highlight=False)
@@ -81,6 +82,8 @@ def init(
     name: Annotated[str, typer.Option(help="Display name.")] = "Administrator",
 ) -> None:
     """The first admin of a fresh install, with a one-time password."""
+    from sqlalchemy import select
+
     from gateway.people import passwords, service
     from gateway.people.models import Person
 
@@ -137,6 +140,8 @@ def add(
 @users_app.command("list")
 def list_people(db: DbOpt = DEFAULT_DB) -> None:
     """Everyone, with roles, areas and whether they may sign in."""
+    from sqlalchemy import select
+
     from gateway.people.models import Person
 
     with _store(db) as session:
@@ -228,6 +233,8 @@ def token_add(
 @users_app.command("tokens")
 def tokens(db: DbOpt = DEFAULT_DB) -> None:
     """API tokens in the store."""
+    from sqlalchemy import select
+
     from gateway.people.models import ApiToken
 
     with _store(db) as session:

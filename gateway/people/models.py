@@ -11,20 +11,14 @@ seconds that someone was disabled or a token revoked (cloud_api.auth.cache).
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.people.roles import Role
 from gateway.store.base import Base, UtcDateTime
 
-
-class Role(StrEnum):
-    ADMIN = "admin"  # people and site
-    OPERATOR = "operator"  # command centre: cases and tasks in their areas
-    DEPARTMENT = "department"  # 部门报到: sees cases escalated to its department, acknowledges them
-    INSTALLER = "installer"  # devices in their areas
-    WORKER = "worker"  # 网格员: own tasks, own position, own availability
+__all__ = ["Role"]  # defined in gateway.people.roles; imported from here by most of the gateway
 
 
 class Person(Base):

@@ -146,3 +146,21 @@ def test_a_check_that_fails_inside_is_reported_and_the_others_still_run(
     inside = only(problems, "internal error while checking: ZeroDivisionError: 'a bug'")
     assert inside.where.endswith("broken_check") and "please report it" in inside.hint
     only(problems, "unknown grid 'g-nowhere'")
+
+
+def test_the_command_line_checks_a_site_without_loading_the_store_or_the_gateway() -> None:
+    """An installer's `gridwatch config check` (and `--help`) starts with what it uses: SQLAlchemy
+    and the gateway's tables are for the commands that open a store (~¼ of the start)."""
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from gridwatch.cli import app\n"
+        "result = CliRunner().invoke(app, ['config', 'check', 'device_configs/demo_site'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')"
+        " or m.startswith(('gateway.people.models', 'gateway.store'))))\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
