@@ -10,6 +10,7 @@ without a usable model the node still runs motion, fire and camera checks.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -66,8 +67,7 @@ class VideoService:
         self._stop = threading.Event()
         self._started = False
         self._http: object | None = None
-        self._switch_interval: float | None = None  # the interpreter's, while ours is set
-        self._opencv_threads: int | None = None  # OpenCV's, while ours is set
+        self._restore = contextlib.ExitStack()  # the process-wide settings we changed, for stop()
         self.runners: dict[str, CameraRunner] = {}
         for cam in node.cameras:
             if not cam.enabled:
@@ -87,14 +87,8 @@ class VideoService:
             return
         self._started = True
         self._stop.clear()
-        if self.settings.switch_interval_ms is not None and self.runners:
-            # Process-wide; restored at stop(). See VideoSettings.switch_interval_ms.
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(self.settings.switch_interval_ms / 1000)
-        if self.settings.opencv_threads is not None and self.runners:
-            # Process-wide too; restored at stop(). See VideoSettings.opencv_threads.
-            self._opencv_threads = cv2.getNumThreads()
-            cv2.setNumThreads(self.settings.opencv_threads)
+        if self.runners:
+            self._set_process_wide()
         self.detector.start()
         for runner in self.runners.values():
             runner.reader.start()
@@ -112,6 +106,16 @@ class VideoService:
             extra={"node_id": self.emitter.node_id},
         )
 
+    def _set_process_wide(self) -> None:
+        """The interpreter's switch interval and OpenCV's thread count while cameras run (see
+        VideoSettings.switch_interval_ms and .opencv_threads); stop() puts back what was there."""
+        if self.settings.switch_interval_ms is not None:
+            self._restore.callback(sys.setswitchinterval, sys.getswitchinterval())
+            sys.setswitchinterval(self.settings.switch_interval_ms / 1000)
+        if self.settings.opencv_threads is not None:
+            self._restore.callback(cv2.setNumThreads, cv2.getNumThreads())
+            cv2.setNumThreads(self.settings.opencv_threads)
+
     def stop(self, timeout: float = 10.0) -> None:
         if not self._started:
             return
@@ -123,12 +127,7 @@ class VideoService:
             if runner.thread is not None:
                 runner.thread.join(max(0.1, deadline - time.monotonic()))
         self.detector.stop()
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
-        if self._opencv_threads is not None:
-            cv2.setNumThreads(self._opencv_threads)
-            self._opencv_threads = None
+        self._restore.close()
         VIDEO_METRICS.remove(self)
         if self._http is not None:
             server, _thread = self._http  # type: ignore[misc]
