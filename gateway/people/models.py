@@ -15,10 +15,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.people.roles import Role
+from gateway.people.roles import Role as Role  # re-exported: most of the gateway imports it here
 from gateway.store.base import Base, UtcDateTime
-
-__all__ = ["Role"]  # defined in gateway.people.roles; imported from here by most of the gateway
 
 
 class Person(Base):
