@@ -25,17 +25,10 @@ from edge.video.settings import TrackerSettings
 PixelBox = tuple[int, int, int, int]
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """:func:`iou` of every box of ``a`` (n x 4) with every box of ``b`` (m x 4), float32 boxes:
-    the same float32 operations in the same order, so the same values (n x m)."""
+    """Intersection over union of every box of ``a`` (n x 4) with every box of ``b`` (m x 4),
+    float32 boxes (n x m): the same values as the pair-at-a-time IoU the tracker used before
+    (tests/edge/video/test_zones_tracker.py keeps it as the reference)."""
     a = a[:, None, :]
     b = b[None, :, :]
     w = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), np.float32(0))
@@ -114,7 +107,7 @@ class Tracker:
         dets = list(boxes)
         pairs: list[tuple[float, int, int]] = []
         if self.tracks and detections:
-            # Every track against every detection at once (the same float32 IoU as iou()), then
+            # Every track against every detection at once (the same float32 IoU as one pair at a time), then
             # the same greedy assignment: best overlap first, ties to the later track/detection.
             overlap = iou_matrix(np.stack([t.box for t in self.tracks]).astype(np.float32, copy=False), boxes)
             labels = np.array([d.label for d in detections])

@@ -14,7 +14,7 @@ from edge.video.detector.adapters import RawDetection
 from edge.video.detector.engine import DetectorService
 from edge.video.pipeline import CameraPipeline
 from edge.video.settings import TrackerSettings, VideoSettings
-from edge.video.tracker import Track, Tracker, _covered, iou, iou_matrix
+from edge.video.tracker import Track, Tracker, _covered, iou_matrix
 from edge.video.zones import DEFAULT_RULES, ZoneMembership, build_geometry
 from tests.support.video.drive import SHANGHAI, arm_empty, at, camera, full_zone, play
 from tests.support.video.media import photo
@@ -121,6 +121,15 @@ def test_one_confident_box_does_not_make_a_person() -> None:
     for i, score in enumerate((0.9, 0.2, 0.2, 0.25)):
         tracker.update([det(100, score)], None, T0 + timedelta(seconds=i))
     assert not tracker.confirmed(tracker.tracks[0]), "the median of its scores is too low"
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """The tracker's IoU as it was, one pair at a time: the reference for :func:`iou_matrix`."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 class ScalarTracker(Tracker):
