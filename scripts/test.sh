@@ -16,4 +16,8 @@ scripts/setup.sh
 # CI runners set it) every one of them compiles GridWatch's sources again, ~16 s of CPU per worker
 # to collect and ~0.5-1 s per process started. Bytecode goes to __pycache__ (ignored by git).
 unset PYTHONDONTWRITEBYTECODE
+# Compiled once, on both cores, before the workers start: otherwise each of the three workers
+# compiles the same sources while collecting (a fresh clone's collection: 10.4 -> 7.3 s of CPU
+# for the three workers, 0.4 s for this). Test modules are left to pytest (it rewrites asserts).
+.venv/bin/python -m compileall -q -j 0 contracts edge gateway cloud_api gridwatch tests/support >/dev/null
 exec .venv/bin/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder "$@"
