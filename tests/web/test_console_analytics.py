@@ -83,7 +83,7 @@ def test_hotspot_map_and_assessment_on_the_console(
     page.locator("#a-month").dispatch_event("change")
     # April drawn, and no other load still on its way to redraw it (the screenshots below)
     april = '#analytics-view:not([aria-busy]) section.assessment[data-month="2026-04"]'
-    expect(page.locator(april)).to_be_visible()
+    expect(page.locator(april)).to_be_visible(timeout=20_000)  # a month's ranking: ~5 s under load
     want = api_get(base, "/api/v1/analytics/assessment", {"month": "2026-04", "kind": "worker"})["items"]
     table = page.locator(".assessment-table tbody tr[data-key]")
     expect(table).to_have_count(len(want))
