@@ -446,6 +446,7 @@ def throughput(
         "messages": total,
         "processed": processed,
         "batch_max": batch_max,
+        "batches": sum(len(r["commits"]) for r in reports),  # committed: how full they were on average
         "gateways": gateways,
         "seconds": round(end - started, 3),
         "rate": round(total / (end - started)),
