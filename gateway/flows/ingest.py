@@ -74,8 +74,8 @@ from gateway.ingest.admission import Admission
 from gateway.ingest.incoming import Incoming
 from gateway.ingest.sequences import SequenceReport, SequenceTracker, refused_envelope
 from gateway.ingest.throttle import LogThrottle
+from gateway.store import sqlite_rows
 from gateway.store.errors import is_store_down, is_transient, sqlstate, unique_violation
-from gateway.store.sqlite_rows import is_sqlite
 from gateway.telemetry import NullTelemetry, TelemetrySink
 
 log = logging.getLogger(__name__)
@@ -299,7 +299,7 @@ class Pipeline:
             # under the write lock the transaction holds): the ledger rows of the plain repeats are
             # then written with their case at once instead of updated again (attach_cases).
             open_cases, guessed = (None, {})
-            if is_sqlite(session):
+            if sqlite_rows.is_sqlite(session):
                 open_cases, guessed = self._guess_cases(session, items, first_of)
             won = ledger.claim(
                 session,
