@@ -3,6 +3,7 @@ and the phone's side of it: location fixes, start and stop (each may carry an Id
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -18,7 +19,7 @@ from contracts import GeoPoint, LocationFix
 from contracts.geo import haversine_m
 from gateway.context import GatewayContext
 from gateway.flows.arrivals import arrive
-from gateway.flows.location_fixes import apply_fix, start_patrol
+from gateway.flows.location_fixes import apply_fix, start_patrol, stop_patrol
 from gateway.patrol import plans
 from gateway.patrol.queries import PatrolDay, patrol_day
 
@@ -32,9 +33,18 @@ class CheckIn(BaseModel):
     lat: float = Field(ge=-90, le=90)
 
 
+class VisitedAlready(BaseModel):
+    checkpoint_id: str
+    name: str
+    visited_at: datetime
+
+
 class CheckedIn(BaseModel):
     checkpoints: list[str]  # checkpoint ids now visited
     tasks: list[str]  # task ids now on site
+    already: list[VisitedAlready] = Field(
+        default=[], description="Checkpoints here an earlier fix or check-in visited today (nothing new)."
+    )
 
 
 @router.get("/{worker_id}/patrol", response_model=PatrolDay, summary="A worker's patrol day")
@@ -64,8 +74,10 @@ def check_in(
     once: OnceDep,
 ) -> Response:
     """Visits the plan's checkpoints within the check-in radius and completes the on-site step
-    of the worker's tasks there. Nothing in range answers 409 with the nearest open stop
-    (``nearest``, ``distance_m``, ``radius_m``). The worker themselves only."""
+    of the worker's tasks there; checkpoints in range visited earlier today come back in
+    ``already`` (not an error: a fix on the way in may have checked the worker in). Nothing in
+    range answers 409 with the nearest open stop (``nearest``, ``distance_m``, ``radius_m``).
+    The worker themselves only."""
     worker_in_reach(ctx.site, access, worker_id)
     same_person(access, worker_id, "worker_id")
     now = ctx.now()
@@ -74,6 +86,17 @@ def check_in(
         visited = plans.visit_checkpoints(session, ctx, worker_id, body.lon, body.lat, now)
         arrived = arrive(session, ctx, worker_id, body.lon, body.lat, now, now, True, "patrol check-in")
         if not visited and not arrived:
+            already = plans.visited_near(session, ctx, worker_id, body.lon, body.lat, now)
+            if already:
+                return CheckedIn(
+                    checkpoints=[],
+                    tasks=[],
+                    already=[
+                        VisitedAlready(checkpoint_id=stop.checkpoint_id or "", name=stop.name, visited_at=at)
+                        for stop in already
+                        if (at := stop.visited_at) is not None
+                    ],
+                )
             plan = plans.plan_for(session, ctx, worker_id, plans.local_day(ctx, now), now)
             open_stops = [
                 s for s in plans.stops_of(session, plan.id) if s.visited_at is None and s.cancelled_at is None
@@ -161,7 +184,7 @@ def _patrol_step(
         if start:
             start_patrol(session, ctx, fix, now)
         else:
-            apply_fix(session, ctx, fix, now)
+            stop_patrol(session, ctx, fix, now)
         session.flush()
         return patrol_day(session, worker_id, plans.local_day(ctx, now))
 

@@ -1,5 +1,5 @@
 """What a worker's location fix means: a new position, maybe an arrival, maybe patrol progress;
-and a patrol started from the phone."""
+and a patrol started and stopped from the phone."""
 
 from __future__ import annotations
 
@@ -34,3 +34,13 @@ def start_patrol(session: Session, ctx: GatewayContext, fix: LocationFix, now: d
     into it) and the first fix starts the track."""
     plans.plan_for(session, ctx, fix.worker_id, plans.local_day(ctx, now), now)
     apply_fix(session, ctx, fix, now)
+
+
+def stop_patrol(session: Session, ctx: GatewayContext, fix: LocationFix, now: datetime) -> None:
+    """Off patrol from the phone: the stop's fix is the track's last point, so a patrol lasts until
+    the worker stopped it, not until the last periodic fix before (up to 30 s, or the whole patrol
+    when the phone sent none in between)."""
+    newest = apply_fix(session, ctx, fix, now)
+    on_a_walk = track.track_of(session, fix.worker_id, plans.local_day(ctx, fix.ts)) is not None
+    if newest and fix.worker_id in ctx.site.workers and on_a_walk:
+        track.add_fix(session, ctx, fix.worker_id, fix.location.lon, fix.location.lat, fix.ts)

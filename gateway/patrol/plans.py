@@ -189,3 +189,20 @@ def visit_checkpoints(
             stop.visited_at = at
             visited.append(stop)
     return visited
+
+
+def visited_near(
+    session: Session, ctx: GatewayContext, worker_id: str, lon: float, lat: float, at: datetime
+) -> list[PatrolStop]:
+    """Checkpoints of today's plan within the check-in radius that were visited already (a fix on
+    the way in checks a worker in before they tap the button: the tap is then not an error)."""
+    plan = plan_for(session, ctx, worker_id, local_day(ctx, at), at)
+    radius = ctx.site.settings.dispatch.check_in_radius_m
+    return [
+        stop
+        for stop in stops_of(session, plan.id)
+        if stop.kind == CHECKPOINT
+        and stop.visited_at is not None
+        and stop.cancelled_at is None
+        and haversine_m(lon, lat, stop.lon, stop.lat) <= radius
+    ]

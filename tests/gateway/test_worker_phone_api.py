@@ -334,7 +334,26 @@ def test_patrol_from_the_phone_builds_todays_route_and_track(
         headers=ma,
     )
     assert fix.status_code == 200 and fix.json()["newest"] is True
-    harness.clock.advance(60)
+    visited_at = harness.clock.now()
+    harness.clock.advance(30)
+    # the fix checked the worker in at the first point: a tap on check-in there is no error
+    again = api.post(
+        "/api/v1/workers/w-ma-li/patrol/check-in",
+        json={"lon": first.location.lon, "lat": first.location.lat},
+        headers=ma,
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["checkpoints"] == [] and again.json()["tasks"] == []
+    [already] = again.json()["already"]
+    assert already["checkpoint_id"] == route.checkpoints[0] and already["name"] == first.name
+    assert datetime.fromisoformat(already["visited_at"]) == visited_at
+    far = api.post(
+        "/api/v1/workers/w-ma-li/patrol/check-in",
+        json={"lon": first.location.lon, "lat": first.location.lat - 0.003},
+        headers=ma,
+    )
+    assert far.status_code == 409 and far.json()["distance_m"] > 50
+    harness.clock.advance(30)
     stop = api.post(
         "/api/v1/workers/w-ma-li/patrol/stop",
         json={"lon": first.location.lon, "lat": first.location.lat},
@@ -346,6 +365,7 @@ def test_patrol_from_the_phone_builds_todays_route_and_track(
         first.location.lon, first.location.lat - 0.003, first.location.lon, first.location.lat
     )
     assert day["track"]["distance_m"] == pytest.approx(walked, rel=0.01)
+    assert day["track"]["duration_s"] == 120  # from the start to the stop, whose fix ends the track
     assert (
         api.post(
             "/api/v1/workers/w-hu-bin/location", json={"lon": 120.3, "lat": 31.5}, headers=ma

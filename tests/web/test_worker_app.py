@@ -36,7 +36,9 @@ from tests.support.paths import DEMO_SITE
 from tests.support.people import add_person
 from tests.support.photos import camera_jpeg
 from tests.support.processes.gateway import running_gateway
+from tests.support.waiting import wait_until
 from tests.support.web.browser import CHROMIUM_FLAGS, OPERATOR, chromium_path
+from tests.support.web.screenshots import keep
 
 WORKER = ("w-ma-li", "ma-li-phone-1")
 # What the page's vibration and sound did: a phone in a pocket must buzz and ring for a new task.
@@ -177,7 +179,7 @@ def test_a_dispatched_task_arrives_live_and_is_accepted_checked_in_and_resolved_
         expect(card.locator(".countdown")).to_contain_text("剩余")
         expect(card.locator(".distance")).to_contain_text("距我 8")  # about 800 m
         expect(page.locator("#badge-tasks")).to_have_text("1")
-        page.screenshot(path=str(tmp_path / "worker-tasks.png"))
+        keep(page.screenshot(), "worker-tasks.png", halve=True)
         assert page.evaluate("window.__vibrations.length") >= 1
         assert page.evaluate("window.__tones") >= 2
         with sessions() as s:
@@ -264,7 +266,7 @@ def test_steps_taken_without_signal_are_kept_and_applied_once_in_order_when_it_r
     page.tap("a[data-tab='outbox']")
     expect(page.locator("#outbox-count")).to_have_text("4 条等待发送")
     expect(page.locator("#outbox-list .outbox-item.waiting")).to_have_count(4)
-    page.screenshot(path=str(tmp_path / "outbox.png"), full_page=True)
+    keep(page.screenshot(full_page=True), "worker-offline.png", halve=True)
     assert worker_steps(sessions, case.id) == []  # nothing reached the server
 
     # the check-in's answer is lost on the way back: the server applied it, the phone sends it again
@@ -375,8 +377,11 @@ def test_patrol_duty_and_the_app_installs(
     page.tap("#patrol-toggle")
     expect(page.locator("#stops li")).to_have_count(len(route.checkpoints))
     expect(page.locator("#patrol-state")).to_contain_text("巡查中")
-    page.tap("#patrol-check-in")
+    # starting at the first checkpoint checked the worker in there: a tap on check-in says so (no error)
     expect(page.locator("#coverage")).to_have_text(f"{round(100 / len(route.checkpoints))}%")
+    page.tap("#patrol-check-in")
+    expect(page.locator("#toasts .toast.ok")).to_have_text(f"「{first.name}」今天 10:00 已签到")
+    expect(page.locator("#toasts .toast.error")).to_have_count(0)
     expect(page.locator("#stops li.visited")).to_contain_text(first.name)
     page.tap("#duty-toggle")
     expect(page.locator("#duty-state")).to_have_text("离岗")
@@ -385,9 +390,18 @@ def test_patrol_duty_and_the_app_installs(
     harness.clock.advance(120)
     page.tap("#patrol-toggle")
     expect(page.locator("#patrol-state")).to_have_text("未在巡查")
+    sessions = session_factory(harness.engine)
+
+    def stop_received() -> bool:
+        with sessions() as s:
+            routes = s.scalars(select(ApiReceipt.route)).all()
+        return any(r.endswith("/patrol/stop") for r in routes)
+
+    wait_until(stop_received, what="the patrol's stop to reach the server")  # then the badge's word counts
     expect(page.locator("#badge-outbox")).to_be_hidden()  # every step is through
+    expect(page.locator("#track")).to_have_text("今日轨迹 0.00 公里，用时 2:00")  # the stop's answer drawn
     expect(page.locator("#roster")).to_have_text("排班：全天值守")
-    page.screenshot(path=str(tmp_path / "worker-patrol.png"))
+    keep(page.screenshot(), "worker-patrol.png", halve=True)
 
     # installable: a manifest, icons, a service worker controlling the app (Chrome says what is missing)
     page.goto("/ui/worker/")

@@ -157,7 +157,7 @@ async function checkpoint(view) {
   const item = await app.outbox.submit({ kind: "checkpoint", method: "POST",
     path: `/api/v1/workers/${encodeURIComponent(app.workerId)}/patrol/check-in`, body: { lon: fix.lon, lat: fix.lat },
     label: t("worker.checkpoint_check_in") });
-  if (item.state === "done") toast(t("worker.checkpoint_done", { n: item.result.checkpoints.length }), "ok");
+  if (item.state === "done") toast(checkedInText(item.result), "ok");
   else if (item.state === "waiting") toast(t("worker.kept_offline"));
   else {
     const body = item.body || {};
@@ -167,6 +167,17 @@ async function checkpoint(view) {
   }
   await load();
   if (location.hash.startsWith("#patrol")) draw(view);
+}
+
+// What a check-in did: points visited now, a task's site reached, or a point visited already today
+// (a fix on the way in checks the worker in before the tap; the tap is then no error).
+function checkedInText(result) {
+  if (result.checkpoints.length) return t("worker.checkpoint_done", { n: result.checkpoints.length });
+  const already = result.already || [];
+  if (!result.tasks.length && already.length) {
+    return t("worker.checkpoint_already", { name: already[0].name, at: clock(already[0].visited_at) });
+  }
+  return t("worker.checked_in");
 }
 
 // While the app is open on patrol: a fix every FIX_EVERY_MS, kept on the phone without signal.
