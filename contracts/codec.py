@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaValidator, from_json
 
@@ -147,22 +148,35 @@ def _lean(node: Any) -> Any:
     return node
 
 
+# The copy relies on pydantic-core internals: the shape of a core schema (its "function-after" /
+# "function-before" nodes) and when it reuses a model class's prebuilt validator (below). Only the
+# pydantic-core versions it was checked against get the copy; any other validates with the model's
+# own validator (correct, a few microseconds slower). To admit a new version, run
+# tests/contracts/test_codec_fast_path.py against it, then add its major.minor here.
+LEAN_TESTED_PYDANTIC_CORE = ("2.50",)
+LEAN = ".".join(pydantic_core.__version__.split(".")[:2]) in LEAN_TESTED_PYDANTIC_CORE
+
+
 def _fast_validate(model: type[Envelope]) -> Callable[[bytes], Envelope]:
-    """``validate_json`` of the lean copy of ``model``'s schema (the model's own when unchanged)."""
+    """``validate_json`` of the lean copy of ``model``'s schema (the model's own when unchanged,
+    on a pydantic-core the copy was not checked against, or when the copy cannot be built)."""
+    own: Callable[[bytes], Envelope] = model.__pydantic_validator__.validate_json  # type: ignore[assignment]
     schema = model.__pydantic_core_schema__
-    lean = _lean(schema)
+    lean = _lean(schema) if LEAN else schema
     if lean == schema:
-        return model.__pydantic_validator__.validate_json  # type: ignore[return-value]
+        return own
     # pydantic-core reuses a complete model class's own validator for a model schema of that class
     # (its "prebuilt" validators), which would ignore the copy: while the copy's validator is built,
     # the class says it is not complete. Nested models keep their own validators.
-    complete = model.__dict__["__pydantic_complete__"]
-    type.__setattr__(model, "__pydantic_complete__", False)
+    complete = model.__dict__.get("__pydantic_complete__", True)
     try:
+        type.__setattr__(model, "__pydantic_complete__", False)
         validator = SchemaValidator(lean, lean.get("config"))
+    except Exception:  # an internal that moved: the model's own validator is always right
+        return own
     finally:
         type.__setattr__(model, "__pydantic_complete__", complete)
-    return validator.validate_json  # type: ignore[return-value]
+    return validator.validate_json  # type: ignore[no-any-return]
 
 
 _FAST: dict[type[Envelope], Callable[[bytes], Envelope]] = {

@@ -121,3 +121,34 @@ def test_the_fast_paths_own_checks_agree_with_the_envelopes_validators() -> None
                     assert got.model_fields_set == careful.model_fields_set  # type: ignore[union-attr]
                 checked += 1
     assert checked > 300
+
+
+def test_the_lean_copy_is_in_use_on_the_pydantic_core_it_was_checked_against() -> None:
+    """A trip-wire for the pydantic-core internals the copy relies on: fails when pydantic-core
+    moves to a version not in ``LEAN_TESTED_PYDANTIC_CORE`` (check this module against it, then
+    add it), and when the copy stops taking effect (pydantic-core reusing the class's validator)."""
+    import pydantic_core
+
+    from contracts import codec
+
+    installed = ".".join(pydantic_core.__version__.split(".")[:2])
+    assert installed in codec.LEAN_TESTED_PYDANTIC_CORE, f"pydantic-core {installed}: check the fast path"
+    assert codec.LEAN
+    models = {type(m): m for m in examples().values() if type(m) in codec._FAST}
+    assert len(models) >= 5  # hazard events, readings, statuses, receipts, notices …
+    for model, message in models.items():
+        good = json.loads(encode(message))
+        upper = json.dumps({**good, "id": str(good["id"]).upper()}).encode()
+        assert model.model_validate_json(upper).id == good["id"]  # the model's validator canonicalises
+        with pytest.raises(ValueError):  # the copy refuses what it leaves to the careful way
+            codec._FAST[model](upper)
+
+
+def test_a_pydantic_core_the_copy_was_not_checked_against_gets_the_models_own_validator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from contracts import codec
+    from contracts.tasks import CaseNotice
+
+    monkeypatch.setattr(codec, "LEAN", False)
+    assert codec._fast_validate(CaseNotice) == CaseNotice.__pydantic_validator__.validate_json
