@@ -14,6 +14,7 @@ that notes the time of each commit), SQLite or PostgreSQL.
   else, through the gateway's own (read-ahead) paho client: the gateway's
   receive path without the work. ``ceiling_plain_paho``: the same with paho's
   stock client (the ceiling of the figures before the read-ahead);
+  ``ceiling_mosquitto_sub``: the same to Mosquitto's own C subscriber (``mosquitto_sub -q 1``);
 - ``sqlite`` / ``postgres``: sustained messages/s from the first publish to
   the last commit *and* the last telemetry point written: half hazard events
   (40 places: a case each, then repeats folded into it), half sensor
@@ -236,6 +237,25 @@ def ceiling(
     return {"messages": total, "seconds": round(last - started, 3), "rate": round(total / (last - started))}
 
 
+def ceiling_c(broker: Mosquitto, by_topic: dict[str, list[bytes]], workdir: Path) -> dict[str, float]:
+    """The same pass-through to Mosquitto's own C client (``mosquitto_sub -q 1``, a shared
+    subscription to the gateway's filters, acknowledging each message in libmosquitto): what the
+    broker hands over when the receiver costs next to nothing — the third reference."""
+    total = sum(len(v) for v in by_topic.values())
+    filters = [a for f in topics.gateway_subscriptions("ceiling-c") for a in ("-t", f)]
+    command = ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-q", "1", "-V", "mqttv5"]
+    command += ["-i", "ceiling-c", "-C", str(total), *filters]
+    sub = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    RUNNING.append(sub)
+    time.sleep(1.0)  # connected and subscribed (mosquitto_sub does not say when)
+    started = publish_with_mosquitto_pub(broker.port, by_topic, workdir)
+    if sub.wait(300) != 0:
+        raise RuntimeError("mosquitto_sub failed")
+    ended = time.time()
+    RUNNING.remove(sub)
+    return {"messages": total, "seconds": round(ended - started, 3), "rate": round(total / (ended - started))}
+
+
 # -- the gateway, in its own process -------------------------------------------------
 def gateway_role(args: argparse.Namespace) -> None:
     """Run the real Gateway; note when each batch committed; report at SIGTERM."""
@@ -446,6 +466,7 @@ def throughput(
         "messages": total,
         "processed": processed,
         "batch_max": batch_max,
+        "batches": sum(len(r["commits"]) for r in reports),  # committed: how full they were on average
         "gateways": gateways,
         "seconds": round(end - started, 3),
         "rate": round(total / (end - started)),
@@ -605,6 +626,7 @@ def run(
         with Mosquitto(work / "broker") as broker, VictoriaMetrics(work / "vm") as vm:
             figures["ceiling"] = ceiling(broker, by_topic, work)
             figures["ceiling_plain_paho"] = ceiling(broker, workload(n), work, read_ahead=False)
+            figures["ceiling_mosquitto_sub"] = ceiling_c(broker, workload(n), work)
             for k in counts:
                 suffix = "" if k == 1 else f"_{k}gw"
                 figures[f"sqlite{suffix}"] = throughput(

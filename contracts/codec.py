@@ -7,15 +7,24 @@ whose ``detail`` tells a person what was wrong.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel, ValidationError
-from pydantic_core import from_json
+from pydantic_core import SchemaValidator, from_json
 
 from contracts import topics
 from contracts.delivery import DeliveryReceipt
 from contracts.devices import ConfigPush, DeviceStatus, EdgeHealth, NodeStatus, SensorReading
-from contracts.envelope import NO_NUL, SUPPORTED_SCHEMA_VERSIONS, WIRE_REQUIRED, Envelope
+from contracts.envelope import (
+    NO_NUL,
+    SUPPORTED_SCHEMA_VERSIONS,
+    WIRE_REQUIRED,
+    Envelope,
+    _canonical_uuid,
+    _not_a_number,
+)
 from contracts.hazards import EvidenceSnapshot, HazardEvent
 from contracts.tasks import CaseNotice, LocationFix, TaskOffer, TaskUpdate
 from contracts.topics import Channel, Role
@@ -99,6 +108,82 @@ _ONLY_MODEL: dict[tuple[Role, Channel], type[Envelope]] = {
 _WIRE_REQUIRED = frozenset(WIRE_REQUIRED)
 
 
+# -- the fast path's validators ---------------------------------------------------------------------
+# Three of the envelope's four Python validators only *refuse* the common message (they hand a
+# canonical id, a timestamp string and a supported version back unchanged), yet each is a call from
+# pydantic-core into Python for every message (issue 19). The fast path validates with a copy of the
+# model's core schema in which each is a check pydantic-core makes itself, accepting a part of what
+# the validator accepts: a canonical UUID's pattern, a strict datetime (from JSON: a string, never a
+# number), an integer among the supported versions. What the copy refuses goes the careful way,
+# which gives the model's own answer and error; what it accepts the model accepts with the same
+# values (an instance of the model's class, every other part of the schema the model's).
+_CANONICAL_UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_KNOWN_VERSION = Envelope._known_version.__func__  # type: ignore[attr-defined]
+
+
+def _lean(node: Any) -> Any:
+    """A copy of a core schema with the validators above replaced (nothing else changed)."""
+    if isinstance(node, list):
+        return [_lean(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _lean(v) for k, v in node.items()}
+    kind, inner = node.get("type"), node.get("schema")
+    fn = node.get("function", {}).get("function") if kind in ("function-after", "function-before") else None
+    if fn is None or not isinstance(inner, dict):
+        return node
+    if kind == "function-after" and fn is _canonical_uuid and inner == {"type": "str"}:
+        return {"type": "str", "pattern": _CANONICAL_UUID_PATTERN}
+    if kind == "function-before" and fn is _not_a_number and inner.get("type") == "datetime":
+        return {**inner, "strict": True}  # from JSON a string only, parsed as the lax datetime parses it
+    versions = sorted(SUPPORTED_SCHEMA_VERSIONS)
+    if (
+        kind == "function-after"
+        and getattr(fn, "__func__", None) is _KNOWN_VERSION
+        and inner.get("type") == "int"
+        and inner.get("strict") is True
+        and versions == list(range(versions[0], versions[-1] + 1))
+    ):
+        return {**inner, "ge": versions[0], "le": versions[-1]}
+    return node
+
+
+# The copy relies on pydantic-core internals: the shape of a core schema (its "function-after" /
+# "function-before" nodes) and when it reuses a model class's prebuilt validator (below). Only the
+# pydantic-core versions it was checked against get the copy; any other validates with the model's
+# own validator (correct, a few microseconds slower). To admit a new version, run
+# tests/contracts/test_codec_fast_path.py against it, then add its major.minor here.
+LEAN_TESTED_PYDANTIC_CORE = ("2.50",)
+LEAN = ".".join(pydantic_core.__version__.split(".")[:2]) in LEAN_TESTED_PYDANTIC_CORE
+
+
+def _fast_validate(model: type[Envelope]) -> Callable[[bytes], Envelope]:
+    """``validate_json`` of the lean copy of ``model``'s schema (the model's own when unchanged,
+    on a pydantic-core the copy was not checked against, or when the copy cannot be built)."""
+    own: Callable[[bytes], Envelope] = model.__pydantic_validator__.validate_json  # type: ignore[assignment]
+    schema = model.__pydantic_core_schema__
+    lean = _lean(schema) if LEAN else schema
+    if lean == schema:
+        return own
+    # pydantic-core reuses a complete model class's own validator for a model schema of that class
+    # (its "prebuilt" validators), which would ignore the copy: while the copy's validator is built,
+    # the class says it is not complete. Nested models keep their own validators.
+    complete = model.__dict__.get("__pydantic_complete__", True)
+    try:
+        type.__setattr__(model, "__pydantic_complete__", False)
+        validator = SchemaValidator(lean, lean.get("config"))
+    except Exception:  # an internal that moved: the model's own validator is always right
+        return own
+    finally:
+        type.__setattr__(model, "__pydantic_complete__", complete)
+    return validator.validate_json  # type: ignore[no-any-return]
+
+
+_FAST: dict[type[Envelope], Callable[[bytes], Envelope]] = {
+    m: _fast_validate(m) for m in set(_ONLY_MODEL.values())
+}
+
+
 def describe_validation_error(exc: ValidationError, limit: int = 6) -> str:
     """'severity: Input should be ...; location.lat: ...' — short and readable."""
     parts = []
@@ -144,7 +229,7 @@ def decode(topic: str, payload: bytes | str) -> Message:
     model = _ONLY_MODEL.get((address.role, address.channel))
     if model is not None:
         try:
-            message = model.model_validate_json(raw)
+            message = _FAST[model](raw)
         except Exception:  # invalid (or a validator bug): the careful path says what and why
             pass
         else:

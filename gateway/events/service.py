@@ -11,7 +11,7 @@ twice. Keys are per source: an id one source made up cannot shadow another's.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,7 +72,9 @@ _LEDGER_COLUMNS = (
 )
 
 
-def _ledger_values(claim: Claim, received_at: Any, gateway_id: str, ts: Any) -> tuple[Any, ...]:
+def _ledger_values(
+    claim: Claim, received_at: Any, gateway_id: str, ts: Any, case_id: str | None = None
+) -> tuple[Any, ...]:
     """A ledger row in :data:`_LEDGER_COLUMNS` order (``ts``: the message's, as the store takes it)."""
     message = claim.message
     fields = message.__dict__  # a field a message kind lacks: getattr on pydantic models is slow
@@ -89,7 +91,7 @@ def _ledger_values(claim: Claim, received_at: Any, gateway_id: str, ts: Any) -> 
         hazard.hazard_type.value if hazard else None,
         hazard.severity.value if hazard else None,
         hazard.state.value if hazard else None,
-        None,  # case_id: set when the batch has folded the event (attach_cases)
+        case_id,  # known up front for a plain repeat; otherwise set once the batch folded it (attach_cases)
         claim.payload,
         gateway_id,
         fields.get("task_id"),
@@ -97,24 +99,45 @@ def _ledger_values(claim: Claim, received_at: Any, gateway_id: str, ts: Any) -> 
     )
 
 
-def claim(session: Session, claims: Sequence[Claim], now: datetime, gateway_id: str) -> set[EventKey]:
+def claim(
+    session: Session,
+    claims: Sequence[Claim],
+    now: datetime,
+    gateway_id: str,
+    case_of: Mapping[EventKey, str] | None = None,
+) -> set[EventKey]:
     """Insert ledger rows for messages not seen before; returns the keys that were new.
 
     Rows are inserted in key order so that two gateways claiming overlapping
     sets on PostgreSQL always wait for each other in the same order (no deadlock).
+    ``case_of`` (SQLite): the case a message will be folded into when the caller already knows it,
+    written with the row instead of by :func:`attach_cases` afterwards (one write of the row and
+    of its ``case_id`` index entry instead of two).
     """
     if not claims:
         return set()
     if sqlite_rows.is_sqlite(session):
         received_at = sqlite_datetime(now)
+        case_of = case_of or {}
         rows = sorted(
-            (_ledger_values(c, received_at, gateway_id, sqlite_datetime(c.message.ts)) for c in claims),
+            (
+                _ledger_values(
+                    c,
+                    received_at,
+                    gateway_id,
+                    sqlite_datetime(c.message.ts),
+                    case_of.get((c.message.source, c.message.id)),
+                )
+                for c in claims
+            ),
             key=lambda r: (r[2], r[0]),
         )
         won = sqlite_rows.insert(
             session, "events", _LEDGER_COLUMNS, rows, conflict="source, id", returning="source, id"
         )
         return {(source, message_id) for source, message_id in won}
+    if case_of:
+        raise ValueError("case_of is for SQLite's driver path; PostgreSQL attaches cases afterwards")
     dicts = sorted(
         (
             dict(zip(_LEDGER_COLUMNS, _ledger_values(c, now, gateway_id, c.message.ts), strict=True))
@@ -136,8 +159,9 @@ def claim(session: Session, claims: Sequence[Claim], now: datetime, gateway_id: 
 _BY_KEY = (_events.c.source == bindparam("key_source")) & (_events.c.id == bindparam("key_id"))
 
 
-def attach_cases(session: Session, case_of_event: dict[EventKey, str]) -> None:
-    """Record which case each applied hazard event went into."""
+def attach_cases(session: Session, case_of_event: Mapping[EventKey, str | None]) -> None:
+    """Record which case each applied hazard event went into (None: none, undoing a guess of
+    :func:`claim`'s ``case_of``)."""
     if not case_of_event:
         return
     if sqlite_rows.is_sqlite(session):

@@ -37,6 +37,7 @@ from gateway.context import GatewayContext
 from gateway.devices import registry
 from gateway.devices.models import Device, DeviceKind, Lifecycle
 from gateway.flows.hazard_events import close_recovered, take_hazard
+from gateway.store import sqlite_rows
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,9 @@ def apply(session: Session, ctx: GatewayContext, batch: FleetBatch, now: datetim
     wanted |= {a[0] for a in batch.availability} | set(batch.health) | health_ids
     if not wanted:
         return
-    rows = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(sorted(wanted))))}
+    registered = _registered(session, wanted)
+    query = select(Device).where(Device.id.in_(registered))
+    rows = {d.id: d for d in session.scalars(query)} if registered else {}
     for ident in batch.heard:
         row = rows.get(ident)
         if row is not None and row.status != Lifecycle.RETIRED.value:
@@ -131,6 +134,18 @@ def apply(session: Session, ctx: GatewayContext, batch: FleetBatch, now: datetim
         _health(rows, health, now)
     for ident, row in rows.items():
         memo.written[ident] = (now, row.status)
+
+
+def _registered(session: Session, ids: set[str]) -> list[str]:
+    """Which of ``ids`` the registry holds. On SQLite asked through the driver first: a busy stream
+    names the same devices the registry does not hold (sensors a node reports but the site does not
+    list) in every batch, and loading none of them through the ORM cost ~5 % of the batch loop
+    (issue 19); the ORM then loads only the rows that exist."""
+    wanted = sorted(ids)
+    if not sqlite_rows.is_sqlite(session):
+        return wanted
+    session.flush()  # what the ORM query's autoflush would have done before reading
+    return [r[0] for r in sqlite_rows.select_in(session, "SELECT id FROM devices WHERE id IN ({})", wanted)]
 
 
 def _availability(

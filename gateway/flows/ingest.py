@@ -74,6 +74,7 @@ from gateway.ingest.admission import Admission
 from gateway.ingest.incoming import Incoming
 from gateway.ingest.sequences import SequenceReport, SequenceTracker, refused_envelope
 from gateway.ingest.throttle import LogThrottle
+from gateway.store import sqlite_rows
 from gateway.store.errors import is_store_down, is_transient, sqlstate, unique_violation
 from gateway.telemetry import NullTelemetry, TelemetrySink
 
@@ -83,6 +84,12 @@ MAX_ATTEMPTS = 4
 PLACE_CACHE = 10_000  # resolved places remembered (devices x zones x locations)
 # The one-open-case-per-place index, as PostgreSQL (its name) and SQLite (its columns) report it.
 OPEN_PLACE_INDEX = frozenset({"uq_cases_open_place", "cases.hazard_type, cases.place_key"})
+
+
+_LEDGERED = (HazardEvent, TaskUpdate)  # the kinds the ledger claims (exact classes: what decode makes)
+# Enum members bound once: reading one through its class costs ~0.2 µs on Python 3.11.
+_APPLIED, _TELEMETRY = Outcome.APPLIED, Outcome.TELEMETRY
+_MAINTENANCE = HazardCategory.MAINTENANCE
 
 
 class StoreUnavailable(RuntimeError):
@@ -161,15 +168,20 @@ class Pipeline:
         done = self._isolate(items, now)
         for work in done:
             self._after_commit(work)
-        outcomes = [item.outcome or Outcome.APPLIED for item in items]
+        outcomes = [item.outcome or _APPLIED for item in items]
         lag_now = self.ctx.now()
-        tally: Counter[tuple[str, str]] = Counter()
-        for item, outcome in zip(items, outcomes, strict=True):
-            tally[(item.kind, outcome.value)] += 1
-            if item.message is not None and outcome is Outcome.APPLIED:
-                metrics.INGEST_LAG.observe(max(0.0, (lag_now - item.message.ts).total_seconds()))
-        for (kind, outcome_value), n in tally.items():
-            metrics.MESSAGES.labels(kind, outcome_value).inc(n)
+        # Counted per batch: a metric call per message was ~5 % of the batch loop (issue 19).
+        tally = Counter(zip([item.kind for item in items], outcomes, strict=True))
+        metrics.observe_many(
+            metrics.INGEST_LAG,
+            [
+                max(0.0, (lag_now - item.message.ts).total_seconds())
+                for item, outcome in zip(items, outcomes, strict=True)
+                if outcome is _APPLIED and item.message is not None
+            ],
+        )
+        for (kind, outcome), n in tally.items():
+            metrics.MESSAGES.labels(kind, outcome.value).inc(n)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
         for hook in self.after_commit:
@@ -276,12 +288,19 @@ class Pipeline:
             # 2. claim state-changing messages: the ledger decides what is new
             first_of: dict[EventKey, _Item] = {}
             for item in items:
-                if isinstance(item.message, HazardEvent | TaskUpdate):
-                    key = key_of(item.message)
+                message = item.message
+                if type(message) in _LEDGERED:
+                    key = (message.source, message.id)  # type: ignore[union-attr]  # key_of
                     if key in first_of:
                         item.outcome = Outcome.DUPLICATE  # twice in one batch
                     else:
                         first_of[key] = item
+            # On SQLite the open cases are read before the claim (no other writer can change them
+            # under the write lock the transaction holds): the ledger rows of the plain repeats are
+            # then written with their case at once instead of updated again (attach_cases).
+            open_cases, guessed = (None, {})
+            if sqlite_rows.is_sqlite(session):
+                open_cases, guessed = self._guess_cases(session, items, first_of)
             won = ledger.claim(
                 session,
                 [
@@ -290,6 +309,7 @@ class Pipeline:
                 ],
                 now,
                 self.ctx.gateway_id,
+                case_of=guessed,
             )
             for key, item in first_of.items():
                 if key not in won:
@@ -297,9 +317,9 @@ class Pipeline:
             # 3. cases: one query for every place in the batch; for the places with no open case,
             #    one for the cases near them and one round for the workers near them
             book = CaseBook(session, self.ctx, batched=True)
-            hazards = [i for i in items if isinstance(i.message, HazardEvent) and i.outcome is None]
-            keys = [(i.message.hazard_type.value, self._place(i).key) for i in hazards]  # type: ignore[union-attr]
-            repeats = self._plain_repeats(session, items, hazards, keys)
+            hazards = [i for i in items if type(i.message) is HazardEvent and i.outcome is None]
+            keys = [(i.message.hazard_type.value, (i.place or self._place(i)).key) for i in hazards]  # type: ignore[union-attr]
+            repeats = self._plain_repeats(session, items, hazards, keys, open_cases)
             book.prefetch(k for k, i in zip(keys, hazards, strict=True) if i.repeat_of is None)
             opening = self._opening(session, book, hazards, now)
             for item in items:
@@ -313,17 +333,23 @@ class Pipeline:
             if work.fleet:
                 fleet.apply(session, self.ctx, work.fleet, now, self.fleet)
             # 4. settle the ledger and the sequence bookkeeping (last: shortest locks)
-            ledger.attach_cases(session, work.case_of_event)
+            ledger.attach_cases(session, _unguessed(work.case_of_event, guessed, won))
             if work.dead_letters:
                 ledger.dead_letters(session, work.dead_letters, now)
             self.sequences.observe(session, _observed(items), now, work.sequences)
-        for item in items:
-            if item.message is not None and key_of(item.message) in work.redriven:
-                item.outcome = Outcome.APPLIED
+        if work.redriven:
+            for item in items:
+                if item.message is not None and key_of(item.message) in work.redriven:
+                    item.outcome = Outcome.APPLIED
         return work
 
     def _plain_repeats(
-        self, session: Session, items: list[_Item], hazards: list[_Item], keys: list[PlaceKey]
+        self,
+        session: Session,
+        items: list[_Item],
+        hazards: list[_Item],
+        keys: list[PlaceKey],
+        open_cases: dict[PlaceKey, repeats_mod.OpenCase] | None = None,
     ) -> list[repeats_mod.OpenCase]:
         """The open cases whose events in this batch are all plain repeats (gateway/cases/repeats.py),
         each such event marked with its case; the rest of the batch goes through the ORM.
@@ -331,25 +357,33 @@ class Pipeline:
         None of it when a place has no open case (its event may open one, or join a case nearby
         that the ORM then holds too) or the batch holds messages that may move a case (task
         updates, location fixes): then the whole batch goes the ORM's way, as before.
+        ``open_cases``: read already in this transaction (for at least these keys).
         """
-        if not hazards or any(
-            isinstance(i.message, TaskUpdate | LocationFix) and i.outcome is None for i in items
-        ):
-            return []
-        open_cases = repeats_mod.read_open(session, keys)
-        if len(open_cases) < len(set(keys)):
-            return []
-        events: dict[str, list[_Item]] = {}
-        for item, key in zip(hazards, keys, strict=True):
-            events.setdefault(open_cases[key].id, []).append(item)
-        plain: list[repeats_mod.OpenCase] = []
-        for case in open_cases.values():
-            mine = events.get(case.id, [])
-            if mine and all(case.plain(i.message) for i in mine):  # type: ignore[arg-type]
-                plain.append(case)
-                for item in mine:
-                    item.repeat_of = case
-        return plain
+        plain = _plain_plan(session, items, hazards, keys, open_cases)
+        for case, mine in plain:
+            for item in mine:
+                item.repeat_of = case
+        return [case for case, _ in plain]
+
+    def _guess_cases(
+        self, session: Session, items: list[_Item], first_of: dict[EventKey, _Item]
+    ) -> tuple[dict[PlaceKey, repeats_mod.OpenCase] | None, dict[EventKey, str]]:
+        """Before the claim: the open cases of the batch's places, and the case each hazard event
+        will be folded into as a plain repeat if the ledger finds it new.
+
+        The plan of :func:`_plain_plan` over every candidate (the claim only takes some away) is a
+        safe guess: fewer events of a case are still all plain, fewer places still all have an open
+        case, a batch without task updates or fixes still has none — so each guessed event that is
+        new is folded into the guessed case. (What goes another way anyway is set right by
+        ``attach_cases``: see :func:`_unguessed`.)
+        """
+        hazards = [i for i in first_of.values() if type(i.message) is HazardEvent]
+        if not hazards:
+            return None, {}
+        keys = [(i.message.hazard_type.value, self._place(i).key) for i in hazards]  # type: ignore[union-attr]
+        open_cases = repeats_mod.read_open(session, keys) if _may_fold(items) else None
+        plan = _plain_plan(session, items, hazards, keys, open_cases)
+        return open_cases, {key_of(i.message): case.id for case, mine in plan for i in mine}  # type: ignore[arg-type]
 
     def _opening(self, session: Session, book: CaseBook, hazards: list[_Item], now: datetime) -> _Opening:
         """Read once what the batch's new cases need: the open cases near their places (correlation
@@ -416,6 +450,23 @@ class Pipeline:
         self, session: Session, item: _Item, now: datetime, book: CaseBook, work: _Work, opening: _Opening
     ) -> Outcome:
         message = item.message
+        kind = type(message)
+        # The two shapes of a busy stream first, each doing what the general way below does with it.
+        if kind is SensorReading:
+            heard, ts = work.fleet.hear, message.ts  # type: ignore[union-attr]
+            heard(message.source, ts)  # type: ignore[union-attr]
+            heard(message.device_id, ts)  # type: ignore[union-attr]
+            work.telemetry.append(message)  # type: ignore[arg-type]
+            return _TELEMETRY
+        if kind is HazardEvent and item.repeat_of is not None:
+            work.fleet.hear(message.source, message.ts)  # type: ignore[union-attr]
+            if message.category is _MAINTENANCE:  # type: ignore[union-attr]
+                work.fleet.trouble(message)  # type: ignore[arg-type]
+            else:
+                work.fleet.hear(message.device_id, message.ts)  # type: ignore[union-attr]
+            item.repeat_of.fold(message, now)  # type: ignore[arg-type]
+            work.case_of_event[(message.source, message.id)] = item.repeat_of.id  # type: ignore[union-attr]
+            return _APPLIED
         self._note_fleet(item, work.fleet)
         if isinstance(message, SensorReading | EdgeHealth):
             work.telemetry.append(message)
@@ -491,6 +542,56 @@ class Pipeline:
         reported = take_task_update(session, self.ctx, update, now)
         work.redriven.update(reported.redriven)
         return Outcome.APPLIED if reported.applied else Outcome.REFUSED
+
+
+def _may_fold(items: list[_Item]) -> bool:
+    """No message that may move a case (task updates, location fixes) is left to apply."""
+    return not any(type(i.message) in _MOVES_CASES and i.outcome is None for i in items)
+
+
+_MOVES_CASES = (TaskUpdate, LocationFix)
+
+
+def _plain_plan(
+    session: Session,
+    items: list[_Item],
+    hazards: list[_Item],
+    keys: list[PlaceKey],
+    open_cases: dict[PlaceKey, repeats_mod.OpenCase] | None,
+) -> list[tuple[repeats_mod.OpenCase, list[_Item]]]:
+    """The open cases whose events among ``hazards`` are all plain repeats, with those events
+    (see :meth:`Pipeline._plain_repeats`)."""
+    if not hazards or not _may_fold(items):
+        return []
+    if open_cases is None:
+        open_cases = repeats_mod.read_open(session, keys)
+    places = set(keys)
+    if not places <= open_cases.keys():
+        return []
+    events: dict[str, list[_Item]] = {}
+    for item, key in zip(hazards, keys, strict=True):
+        events.setdefault(open_cases[key].id, []).append(item)
+    plain: list[tuple[repeats_mod.OpenCase, list[_Item]]] = []
+    for key in places:  # the cases of these places only (open_cases may hold more)
+        case = open_cases[key]
+        mine = events[case.id]
+        if all(case.plain(i.message) for i in mine):  # type: ignore[arg-type]
+            plain.append((case, mine))
+    return plain
+
+
+def _unguessed(
+    case_of_event: dict[EventKey, str], guessed: dict[EventKey, str], won: set[EventKey]
+) -> dict[EventKey, str | None]:
+    """What ``attach_cases`` still has to write: the cases not written with the claim, and None for
+    a guessed event that is new but went into no case (not expected: a guess is a plain repeat)."""
+    if not guessed:
+        return case_of_event  # type: ignore[return-value]
+    out: dict[EventKey, str | None] = {k: c for k, c in case_of_event.items() if guessed.get(k) != c}
+    for key in guessed.keys() - case_of_event.keys():
+        if key in won:
+            out[key] = None
+    return out
 
 
 def _refused(items: Iterable[_Item]) -> list[tuple[str, str, int]]:

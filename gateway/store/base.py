@@ -48,6 +48,8 @@ def sqlite_datetime(value: datetime) -> str:
     SQLAlchemy's DATETIME format), for the ingest's plain-driver statements
     (:mod:`gateway.store.sqlite_rows`): SQLAlchemy's two per-value processors cost more than the
     row they serve. tests/gateway/test_sqlite_rows.py compares both."""
+    if value.tzinfo is UTC:  # the usual case (contract models, the clock): ~2x cheaper than converting
+        return value.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -72,7 +72,7 @@ def test_the_gateway_records_each_refused_login_from_the_real_broker(
         login = ("gateway", sb.password("gateway"))
         with running_gateway(sb.broker, sqlite_url, DEMO_SITE, login=login) as gw:
             assert gw.broker_log is not None
-            wait_until(gw.broker_log.watching.is_set, timeout=10, what="the gateway reads the broker's log")
+            wait_until(gw.broker_log.watching.is_set, timeout=30, what="the gateway reads the broker's log")
             sessions = session_factory(make_engine(sqlite_url))
 
             def rows() -> list[LoginRefusal]:
@@ -105,7 +105,7 @@ def test_the_gateway_records_each_refused_login_from_the_real_broker(
             assert not any(a.accepted for a in attempts)
             for a in attempts:
                 a.close()
-            wait_until(lambda: len(rows()) == 4, timeout=10, what="four refusals recorded")
+            wait_until(lambda: len(rows()) == 4, timeout=30, what="four refusals recorded")
             assert {(r.address, r.listener, r.login) for r in rows()} == {("127.0.0.1", sb.site_port, None)}
             assert all("not authorised" in r.line for r in rows())
             # the device's own address: it was accepted from there as itself alone, so it is named
@@ -118,7 +118,7 @@ def test_the_gateway_records_each_refused_login_from_the_real_broker(
             )
             assert not wrong.accepted
             wrong.close()
-            wait_until(lambda: len(rows()) == 5, timeout=10, what="the fifth refusal recorded")
+            wait_until(lambda: len(rows()) == 5, timeout=30, what="the fifth refusal recorded")
             assert (rows()[-1].address, rows()[-1].login) == ("127.0.0.7", "gas-restaurant-3")
 
 

@@ -231,3 +231,68 @@ def test_plain_publishes_reach_on_message_as_paho_gives_them(manual_ack: bool) -
     # The fast path did the plain ones (paho's parser: properties x3, QoS 2, the bad topic, and
     # the packets cut by the end of a read).
     assert 5 * 3 <= by_paho < 40
+
+
+def _acks_sent(client: mqtt.Client, acknowledge: object) -> bytes:
+    """The bytes a client sends its broker when ``acknowledge(client)`` acknowledges messages."""
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    broker.setblocking(False)
+    try:
+        client._sock = ours  # type: ignore[assignment]  # connected, as after CONNACK
+        acknowledge(client)  # type: ignore[operator]
+        sent = b""
+        for _ in range(10_000):  # paho writes a few packets per call (some already while queueing)
+            with contextlib.suppress(BlockingIOError):
+                while chunk := broker.recv(65536):
+                    sent += chunk
+            if not client._out_packet:
+                break
+            client.loop_write()
+        return sent
+    finally:
+        client._sock = None
+        ours.close()
+        broker.close()
+
+
+@pytest.mark.parametrize("logged", [False, True], ids=["quiet", "paho logging on"])
+def test_a_batch_of_acks_sends_the_puback_packets_paho_sends_one_by_one(logged: bool) -> None:
+    mids = [1, 2, 300, 65535, 7, 7, 40000, *range(1000, 1500)]
+
+    def new(client_class: type[mqtt.Client]) -> mqtt.Client:
+        client = client_class(callback_api_version=CallbackAPIVersion.VERSION2, manual_ack=True)
+        if logged:
+            client.enable_logger(logging.getLogger("test-paho"))
+        return client
+
+    def one_by_one(client: mqtt.Client) -> None:
+        for mid in mids:
+            client.ack(mid, 1)
+
+    want = _acks_sent(new(mqtt.Client), one_by_one)
+    got = _acks_sent(new(ReadAheadClient), lambda c: c.ack_many(mids))
+    assert len(want) == 4 * len(mids)
+    assert got == want
+
+
+def test_the_link_acknowledges_a_batch_in_its_order_whatever_the_qos() -> None:
+    from gateway.ingest.incoming import Incoming
+
+    link = MqttLink(GatewaySettings(site_dir=DEMO_SITE, mqtt=MqttSettings(host="127.0.0.1", port=1)))
+    batch = [Incoming("t", b"", mid, qos) for mid, qos in [(1, 1), (2, 1), (3, 0), (4, 2), (5, 1), (6, 1)]]
+    plain = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, manual_ack=True)
+
+    def stock(client: mqtt.Client) -> None:
+        for m in batch:
+            if m.qos:
+                client.ack(m.mid, m.qos)
+
+    want = _acks_sent(plain, stock)
+
+    def through_link(client: mqtt.Client) -> None:
+        link.client = client
+        link.ack(batch)
+
+    got = _acks_sent(link.client, through_link)
+    assert want == got and len(got) == 4 * 5  # PUBACKs 1, 2, PUBCOMP 4, PUBACKs 5, 6
