@@ -384,9 +384,12 @@ def test_patrol_duty_and_the_app_installs(
     expect(page.locator("#toasts .toast.error")).to_have_count(0)
     expect(page.locator("#stops li.visited")).to_contain_text(first.name)
     page.tap("#duty-toggle")
-    expect(page.locator("#duty-state")).to_have_text("离岗")
-    availability = httpx.get(f"{base}/api/v1/workers/{WORKER[0]}/availability", headers=OPERATOR).json()
-    assert availability["available"] is False
+    expect(page.locator("#duty-state")).to_have_text("离岗")  # drawn at once, sent from the phone's queue
+    availability_url = f"{base}/api/v1/workers/{WORKER[0]}/availability"
+    wait_until(
+        lambda: httpx.get(availability_url, headers=OPERATOR).json()["available"] is False,
+        what="the server to hear the worker is off duty",
+    )
     harness.clock.advance(120)
     page.tap("#patrol-toggle")
     expect(page.locator("#patrol-state")).to_have_text("未在巡查")
