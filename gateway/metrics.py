@@ -5,6 +5,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter as Tally
 from collections.abc import Sequence
+from functools import cache
+from importlib.metadata import version
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -101,11 +103,27 @@ TELEMETRY_HEALTHY = Gauge(
 )
 
 
+# observe_many reads prometheus_client's histogram internals (_upper_bounds, _buckets, _sum): only on
+# the releases it was checked against (tests/gateway/test_metrics_many.py); any other observes one
+# value at a time. To admit a release, run that test against it and add its major.minor here.
+OBSERVE_MANY_TESTED = ("0.26",)
+
+
+@cache
+def _internals_known() -> bool:
+    release = ".".join(version("prometheus-client").split(".")[:2])
+    return release in OBSERVE_MANY_TESTED
+
+
 def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
     """``histogram.observe(v)`` for every value (an unlabelled histogram, no exemplars), with a lock
     round per bucket touched instead of two per value: the ingest observes a lag for every message
     of a batch (issue 19). Same bucket counts; the sum is added once (the batch's values summed
     first: equal up to float rounding). tests/gateway/test_metrics_many.py compares both."""
+    if not _internals_known():
+        for v in values:
+            histogram.observe(v)
+        return
     histogram._raise_if_not_observable()  # type: ignore[attr-defined]
     bounds: list[float] = histogram._upper_bounds  # type: ignore[attr-defined]
     # observe() puts a value in the first bucket whose bound is >= it: bisect_left's index. NaN is in

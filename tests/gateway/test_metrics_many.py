@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
 from gateway.metrics import observe_many
@@ -55,3 +56,29 @@ def test_observe_many_sum_matches_observe_up_to_rounding() -> None:
     sum_key = ("lag_seconds_sum", "")
     assert {k: v for k, v in got.items() if k != sum_key} == {k: v for k, v in want.items() if k != sum_key}
     assert math.isclose(got[sum_key], want[sum_key], rel_tol=1e-12)
+
+
+def test_the_internals_it_reads_were_checked_on_the_installed_prometheus_client() -> None:
+    """A trip-wire: fails on a prometheus_client release ``observe_many`` was not checked against
+    (run this module against it, then add it to ``OBSERVE_MANY_TESTED``)."""
+    from importlib.metadata import version
+
+    from gateway import metrics
+
+    installed = ".".join(version("prometheus-client").split(".")[:2])
+    assert installed in metrics.OBSERVE_MANY_TESTED, f"prometheus_client {installed}: check observe_many"
+    assert metrics._internals_known()
+
+
+def test_an_unchecked_release_observes_one_value_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway import metrics
+
+    monkeypatch.setattr(metrics, "_internals_known", lambda: False)
+    values = [0.001, 0.3, 7.0, 400.0]
+    one, many = (
+        Histogram("lag_seconds", "lag", buckets=BUCKETS, registry=CollectorRegistry()) for _ in range(2)
+    )
+    for v in values:
+        one.observe(v)
+    observe_many(many, values)
+    assert _samples(many) == _samples(one)
