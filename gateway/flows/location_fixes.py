@@ -40,7 +40,7 @@ def stop_patrol(session: Session, ctx: GatewayContext, fix: LocationFix, now: da
     """Off patrol from the phone: the stop's fix is the track's last point, so a patrol lasts until
     the worker stopped it, not until the last periodic fix before (up to 30 s, or the whole patrol
     when the phone sent none in between)."""
-    newest = apply_fix(session, ctx, fix, now)
-    on_a_walk = track.track_of(session, fix.worker_id, plans.local_day(ctx, fix.ts)) is not None
-    if newest and fix.worker_id in ctx.site.workers and on_a_walk:
+    if not apply_fix(session, ctx, fix, now) or fix.worker_id not in ctx.site.workers:
+        return  # an older fix than one already kept, or a phone the site does not know
+    if track.track_of(session, fix.worker_id, plans.local_day(ctx, fix.ts)) is not None:
         track.add_fix(session, ctx, fix.worker_id, fix.location.lon, fix.location.lat, fix.ts)

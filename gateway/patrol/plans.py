@@ -177,17 +177,30 @@ def end_task_stop(session: Session, task_id: str, now: datetime, visited: bool) 
                 stop.cancelled_at = now
 
 
+def _checkpoints_in_reach(
+    session: Session, ctx: GatewayContext, worker_id: str, lon: float, lat: float, at: datetime
+) -> list[PatrolStop]:
+    """Today's checkpoints within the check-in radius of (lon, lat), cancelled ones left out."""
+    plan = plan_for(session, ctx, worker_id, local_day(ctx, at), at)
+    radius = ctx.site.settings.dispatch.check_in_radius_m
+    return [
+        stop
+        for stop in stops_of(session, plan.id)
+        if stop.kind == CHECKPOINT
+        and stop.cancelled_at is None
+        and haversine_m(lon, lat, stop.lon, stop.lat) <= radius
+    ]
+
+
 def visit_checkpoints(
     session: Session, ctx: GatewayContext, worker_id: str, lon: float, lat: float, at: datetime
 ) -> list[PatrolStop]:
     """Checkpoints of today's plan within the check-in radius of a patrol fix are visited."""
-    plan = plan_for(session, ctx, worker_id, local_day(ctx, at), at)
-    radius = ctx.site.settings.dispatch.check_in_radius_m
-    visited = []
-    for stop in stops_of(session, plan.id):
-        if stop.kind == CHECKPOINT and _open(stop) and haversine_m(lon, lat, stop.lon, stop.lat) <= radius:
-            stop.visited_at = at
-            visited.append(stop)
+    visited = [
+        s for s in _checkpoints_in_reach(session, ctx, worker_id, lon, lat, at) if s.visited_at is None
+    ]
+    for stop in visited:
+        stop.visited_at = at
     return visited
 
 
@@ -196,13 +209,6 @@ def visited_near(
 ) -> list[PatrolStop]:
     """Checkpoints of today's plan within the check-in radius that were visited already (a fix on
     the way in checks a worker in before they tap the button: the tap is then not an error)."""
-    plan = plan_for(session, ctx, worker_id, local_day(ctx, at), at)
-    radius = ctx.site.settings.dispatch.check_in_radius_m
     return [
-        stop
-        for stop in stops_of(session, plan.id)
-        if stop.kind == CHECKPOINT
-        and stop.visited_at is not None
-        and stop.cancelled_at is None
-        and haversine_m(lon, lat, stop.lon, stop.lat) <= radius
+        s for s in _checkpoints_in_reach(session, ctx, worker_id, lon, lat, at) if s.visited_at is not None
     ]
