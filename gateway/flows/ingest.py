@@ -451,7 +451,8 @@ class Pipeline:
     ) -> Outcome:
         message = item.message
         kind = type(message)
-        # The two shapes of a busy stream first, each doing what the general way below does with it.
+        # The two shapes of a busy stream first, whole here (the messages decode() makes are of these
+        # exact classes): a reading, and a hazard event folded into its open case as a plain repeat.
         if kind is SensorReading:
             heard, ts = work.fleet.hear, message.ts  # type: ignore[union-attr]
             heard(message.source, ts)  # type: ignore[union-attr]
@@ -468,7 +469,7 @@ class Pipeline:
             work.case_of_event[(message.source, message.id)] = item.repeat_of.id  # type: ignore[union-attr]
             return _APPLIED
         self._note_fleet(item, work.fleet)
-        if isinstance(message, SensorReading | EdgeHealth):
+        if isinstance(message, EdgeHealth):
             work.telemetry.append(message)
             return Outcome.TELEMETRY
         if opening.workers is not None:  # worker state changes another way: later decisions read again
@@ -491,12 +492,8 @@ class Pipeline:
             return Outcome.APPLIED if stored else Outcome.DUPLICATE
         if isinstance(message, TaskUpdate):
             return self._apply_task_update(session, message, now, work)
-        if isinstance(message, HazardEvent):
-            if item.repeat_of is not None:
-                item.repeat_of.fold(message, now)
-                work.case_of_event[key_of(message)] = item.repeat_of.id
-            else:
-                self._apply_hazard(session, item, message, now, book, work, opening)
+        if isinstance(message, HazardEvent):  # a plain repeat was folded above
+            self._apply_hazard(session, item, message, now, book, work, opening)
             return Outcome.APPLIED
         return Outcome.APPLIED  # statuses: the registry keeps them (flows/fleet.py, via _note_fleet)
 
