@@ -13,7 +13,14 @@ frames is that of fire, not of a coloured object:
 - its **shape keeps changing** from frame to frame;
 - and it is not a **long-static** flame-coloured patch: a place flame-coloured nearly
   all of the last minutes while barely flickering (a red sign, a cone under a street
-  light's flicker) is suppressed.
+  light's flicker) is suppressed;
+- its flicker is **not in step**: a flame's tongues brighten in one place while they
+  darken in another, a lamp (a flashing warning light, a turn signal, a neon tube)
+  brightens and darkens as one;
+- it has **hot parts**: a share of its flame-coloured pixels orange or hotter, not all
+  deep red (a red flag in the sun, a tail light, a lantern);
+- and it is not **banded sideways**: glints on rippling water are streaks much wider
+  than tall, flames rise.
 
 Growth (the region getting bigger over the window) raises the score but is not
 required: a steady fire does not grow.
@@ -43,6 +50,13 @@ JUMP = 18  # grey levels: more than compression noise or a slow exposure change
 SPECTRUM_WINDOW = 16  # analysed frames of a region's brightness for its flicker spectrum
 STATIC_EVERY = 5  # the long-static memory samples every 5th analysed frame
 STATIC_ALPHA = 1 / 120  # ... averaging over ~120 samples (2 minutes at 5 fps)
+# The last three checks run only on a region that passed all the others (rare: cheap).
+STEP_FRAMES = 8  # analysed frame pairs looked at for flicker in step
+IN_STEP_MAX = 0.35  # fire clip 0.04-0.12, painted lamps 0.83-1, a waiting car's lights 0.46-0.85
+HOT_G = 0.4  # G > 0.4 R: orange or hotter (the fire clip's flame pixels: G/R 0.45 at the 1st percentile)
+HOT_MIN = 0.4  # share of the region's flame pixels over the window: fire clip >= 0.93, a red flag ~0.1
+_HOT = np.array([[0.0, 1.0, -HOT_G]], np.float32)  # B, G, R weights: G - 0.4 R (saturates at 0)
+BANDED_MAX = 2.0  # vertical / horizontal gradient energy: fire clip 0.85-1.07, water glints 3.2-3.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,7 @@ class FireAnalyzer:
         self._jump_sum = np.zeros((self.size[1], self.size[0]), np.uint8)
         self._last_grey: np.ndarray | None = None
         self._last_colour: np.ndarray | None = None
+        self._hot: deque[np.ndarray] = deque(maxlen=settings.window)  # flame-coloured and orange or hotter
         self._greys: deque[np.ndarray] = deque(maxlen=max(SPECTRUM_WINDOW, settings.window))
         # Long-static memory: how often each pixel was flame-coloured, and flickered so,
         # over the last minutes (exponential averages of samples).
@@ -135,6 +150,7 @@ class FireAnalyzer:
         self._jump_sum[:] = 0
         self._last_grey = None
         self._last_colour = None
+        self._hot.clear()
         self._greys.clear()
         self._static_colour[:] = 0
         self._static_flicker[:] = 0
@@ -174,6 +190,7 @@ class FireAnalyzer:
             self._colour_sum -= self._colour[0]
         self._colour.append(colour)
         self._colour_sum += colour
+        self._hot.append(cv2.bitwise_and(colour, cv2.compare(cv2.transform(small, _HOT), 0, cv2.CMP_GT)))
         self._greys.append(grey)
         self._frames += 1
         held = None
@@ -238,10 +255,46 @@ class FireAnalyzer:
             shape, growth = self._shape_change(region, x, y)
             if fast < s.spectrum_min or shape < s.shape_min:
                 continue
+            if self._lamp_flag_or_water(region, x, y):
+                continue
             score = min(1.0, 0.4 + flick * 0.5 + fast * 0.2 + min(shape, 0.3) + (0.1 if growth > 1.2 else 0))
             box = self._to_frame(x, y, w, h)
             out.append(FireRegion("flame", box, share, flick, score, fast, shape, growth))
         return out
+
+    def _lamp_flag_or_water(self, region: np.ndarray, x: int, y: int) -> bool:
+        """Evidence that a flickering, flame-coloured, changing region is not a flame (checked
+        only on regions that passed everything else):
+
+        - **in step**: over the last frames the region's big brightness jumps go one way at a
+          time (all up, or all down): one light switching or dimming as a whole (a flashing
+          warning light at any rhythm, a turn signal, a neon tube; a camera's exposure step).
+          Flames brighten here while they darken there: the fire clip's jumps cancel out.
+        - **no hot part**: over the window, fewer than HOT_MIN of its flame-coloured pixels
+          are orange or hotter (G > HOT_G R): deep red is a red object or lamp in the sun or
+          the dark (a flag, a lantern, tail lights), burning things show orange-yellow. Over
+          the window, not one frame: a flag's yellow stars can be a third of its sunlit part.
+        - **banded sideways**: its brightness changes far more from row to row than from column
+          to column: glints on water seen at a low angle are flattened streaks; flames rise
+          in tongues (the fire clip is about even both ways)."""
+        h, w = region.shape
+        greys = list(self._greys)[-STEP_FRAMES - 1 :]
+        steps = []
+        for a, b in itertools.pairwise(greys):
+            d = cv2.subtract(b[y : y + h, x : x + w], a[y : y + h, x : x + w], dtype=cv2.CV_16S)[region]
+            up, down = int(np.count_nonzero(d > JUMP)), int(np.count_nonzero(d < -JUMP))
+            if up + down >= 3:
+                steps.append(abs(up - down) / (up + down))
+        if steps and float(np.mean(steps)) > IN_STEP_MAX:
+            return True
+        coloured = int(self._colour_sum[y : y + h, x : x + w][region].sum(dtype=np.int64))
+        hot = sum(int(np.count_nonzero(m[y : y + h, x : x + w][region])) for m in self._hot)
+        if hot < HOT_MIN * coloured:
+            return True
+        grey = greys[-1][y : y + h, x : x + w].astype(np.float32)
+        gx = float(np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3))[region].mean())
+        gy = float(np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3))[region].mean())
+        return gy > BANDED_MAX * max(gx, 1e-3)
 
     def _fast_share(self, region: np.ndarray, x: int, y: int) -> float:
         """Share of the region's brightness variation above a third of the analysis rate
