@@ -67,7 +67,8 @@ def play_looped(frames: list[tuple[np.ndarray, ...]], minutes: float) -> tuple[i
 @pytest.mark.parametrize("source", list(FALSE_SOURCES))
 def test_a_false_fire_source_looping_for_30_minutes_raises_no_fire(source: str) -> None:
     """lamp_regular: an amber road-works lamp flashing 55 times a minute; lamp_irregular: the
-    same lamp with an irregular rhythm; red_flag: the national flag waving in the sun;
+    same lamp with an irregular rhythm; lamp_pair: two such lamps on one barrier flashing in
+    turn; red_flag: the national flag waving in the sun;
     car_lights: a car crossing the view that waits 9 s with its brake lights on and its turn
     signal blinking; water_glints: the low sun's orange reflection breaking into glints on a
     rippling pond; neon_sign: a sign cycling its colours; jacket_walker: a person in a

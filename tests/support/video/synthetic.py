@@ -179,6 +179,11 @@ def _irregular_schedule(seed: int, seconds: float = 40.0) -> tuple[tuple[float, 
     return tuple(out)
 
 
+def alternate_blink_levels(i: int) -> tuple[float, float]:
+    """Two lamps on one barrier flashing in turn (55 a minute each, half a cycle apart)."""
+    return regular_blink_level(i), _square_wave(i / FPS * 55 / 60 + 0.63, duty=0.5, ramp=0.12)
+
+
 def irregular_blink_level(i: int, seed: int = 7) -> float:
     t = (i / FPS) % 30.0
     for start, end in _irregular_schedule(seed):
@@ -353,6 +358,10 @@ def paint(frame: np.ndarray, i: int, source: str, night: bool = False) -> np.nda
         warning_lamp(out, 300, 62, regular_blink_level(i), night)
     elif source == "lamp_irregular":
         warning_lamp(out, 300, 62, irregular_blink_level(i), night)
+    elif source == "lamp_pair":
+        left, right = alternate_blink_levels(i)
+        warning_lamp(out, 290, 62, left, night)
+        warning_lamp(out, 310, 62, right, night)
     elif source == "red_flag":
         red_flag(out, i)
     elif source == "car_lights":
@@ -372,6 +381,7 @@ def paint(frame: np.ndarray, i: int, source: str, night: bool = False) -> np.nda
 FALSE_SOURCES = {
     "lamp_regular": True,
     "lamp_irregular": True,
+    "lamp_pair": True,
     "red_flag": False,
     "car_lights": True,
     "water_glints": False,
