@@ -187,6 +187,10 @@ def test_a_dispatched_task_arrives_live_and_is_accepted_checked_in_and_resolved_
             case = s.get(Case, task.case_id)
             assert case is not None and case.lon is not None and case.lat is not None
         assert task.worker_id == WORKER[0]
+        # An urgent task says what to do (go now), not a second severity word beside 特急.
+        assert task.urgent
+        expect(card.locator(".m-pill.bad")).to_have_text("立即前往")
+        expect(card).not_to_contain_text("紧急")
         here = GeoPoint(lon=case.lon, lat=case.lat)
 
         card.tap()
