@@ -10,6 +10,8 @@ fault, offline) are separate episodes that never raise emergencies.
 - Lower or clear: only once the reading is below the hysteresis band
   (``clear_below``, default 80 % of ``major``; critical drops to major the same
   band width below ``critical``) for ``repeat`` readings.
+- A reading no detector can give in its unit (``observation.PLAUSIBLE``: 6553.5 %LEL is a
+  register's all-ones) is the device's fault, whatever protocol brought it, never a leak.
 - Self-test (``test``) and warm-up never raise an emergency; an alarm already
   in force is left alone (a real fire does not stop for a test button).
 - Warm-up longer than ``warmup_max_s`` is a fault; silence longer than twice the
@@ -30,7 +32,7 @@ from typing import Any
 from contracts import DeviceFlag, EventState, HazardType, Measurement, Severity
 from contracts.ids import new_id
 from contracts.site.models import Sensor, SensorKind, Thresholds
-from edge.sensors.observation import HOUSEKEEPING, Observation
+from edge.sensors.observation import HOUSEKEEPING, Observation, implausible
 
 HAZARD_FOR_KIND = {
     SensorKind.SMOKE: HazardType.SMOKE_ALARM,
@@ -177,6 +179,11 @@ class SensorAlarm:
         if alarm is not None:
             self.device_alarm = alarm
         primary = self._primary(obs.measurements)
+        if primary is not None and warmup is not True:
+            trouble_reading = implausible(primary)
+            if trouble_reading is not None:  # the device's fault (maintenance), never a leak
+                self._cause("input", trouble_reading)
+                primary = None
         if primary is not None:
             self.value = primary
         relevant = tuple(m for m in obs.measurements if m.quantity not in HOUSEKEEPING)
