@@ -18,11 +18,15 @@ from gateway.residents.models import ResidentReport
 
 
 def address_hash(site_id: str, address: str, key: bytes) -> str:
-    """An IPv6 sender is counted by its /64 (one household's prefix: a phone changes the rest).
-    Keyed (HMAC with a server secret): a bare hash of an IPv4 address is undone by trying them all."""
+    """An IPv6 sender is counted by its /64 (one household's prefix: a phone changes the rest);
+    an IPv4 one seen through a dual-stack socket (``::ffff:a.b.c.d``) by its IPv4 address, not by
+    the /64 every IPv4 sender shares. Keyed (HMAC with a server secret): a bare hash of an IPv4
+    address is undone by trying them all."""
     try:
         ip = ipaddress.ip_address(address)
-        if ip.version == 6:
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            address = str(ip.ipv4_mapped)
+        elif ip.version == 6:
             address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
     except ValueError:
         pass
