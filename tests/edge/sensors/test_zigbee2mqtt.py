@@ -246,3 +246,32 @@ def test_a_reading_no_gas_detector_can_give_is_a_fault_not_a_leak(
     finally:
         device.disconnect()
         device.loop_stop()
+
+
+def test_a_smoke_alarm_the_outbox_cannot_write_yet_is_sent_once_it_can(
+    node: EdgeNode, uplink: DurableSubscriber, z2m
+) -> None:
+    """An edge box's SD card turns read-only (or fills up) for a while: the outbox cannot write.
+    The alarm logic had already taken the alarm as raised, so the smoke alarm that failed to
+    queue was gone for good — the detector kept sounding and nothing reached the centre until
+    it cleared and sounded again. A hazard event that cannot be queued waits in the node, is
+    said in its health, and goes out, in order, as soon as the outbox writes again."""
+    store = node.outbox.store
+    with store._lock:  # the node's own SQLite outbox, made read-only as a failing card is
+        store._db.execute("PRAGMA query_only=ON")
+    try:
+        z2m("zigbee2mqtt/rental_12_smoke", fixture("heiman_hs1sa_smoke_alarm"))
+        wait_until(
+            lambda: any("not queued yet" in w for w in node.health().warnings), what="the node says so"
+        )
+        assert events(uplink, "smk-1") == []
+        z2m("zigbee2mqtt/rental_12_smoke", fixture("heiman_hs1sa_smoke_clear"))  # the alarm ends meanwhile
+    finally:
+        with store._lock:
+            store._db.execute("PRAGMA query_only=OFF")
+    wait_until(lambda: len(events(uplink, "smk-1")) == 2, what="both events once the outbox writes")
+    assert events(uplink, "smk-1") == [
+        ("smoke_alarm", "new", "critical"),
+        ("smoke_alarm", "clear", "critical"),
+    ]
+    assert not any("not queued yet" in w for w in node.health().warnings)
