@@ -231,6 +231,23 @@ def test_noisy_devices_and_refused_periods(api: Api, rows: Rows, demo_site: Site
     assert resp.status_code == 422 and "YYYY-MM" in resp.text
 
 
+@pytest.mark.parametrize("week", ["0001-W01", "0001-W02", "9999-W52", "1970-W10", "2200-W01"])
+def test_a_week_or_month_out_of_the_stores_years_is_refused_not_a_server_error(api: Api, week: str) -> None:
+    """'9999-W52' matched YYYY-Www; its Monday, the eight weeks of trend before it or the site-time
+    arithmetic then overflowed Python's dates: a 500 on every route that takes a week or a month.
+    Like every time the API takes (docs/api-access.md), years outside 1971-2199 are refused."""
+    month = f"{week[:4]}-12"
+    asks = [
+        api.client.get("/api/v1/analytics/hotspots", params={"week": week}, headers=api.everyone),
+        api.client.get("/api/v1/analytics/response", params={"week": week}, headers=api.everyone),
+        api.client.get("/api/v1/analytics/export/tasks.csv", params={"week": week}, headers=api.everyone),
+        api.client.get("/api/v1/analytics/assessment", params={"month": month}, headers=api.everyone),
+        api.client.post("/api/v1/weekly-reports", json={"area": PARK, "week": week}, headers=api.park),
+    ]
+    for resp in asks:
+        assert resp.status_code == 422 and "1971" in resp.json()["detail"], (resp.request.url, resp.text)
+
+
 # ---------------------------------------------------------------- exports, read back
 def _sheet(content: bytes) -> list[list[Any]]:
     book = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
