@@ -27,7 +27,7 @@ with the same episode ids instead of opening new ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts import DeviceFlag, EventState, HazardType, Measurement, Severity
@@ -404,6 +404,20 @@ class SensorAlarm:
             if warm_s > self.warmup_max_s:
                 self._cause("warmup", f"still warming up after {warm_s:.0f} s")
         return []
+
+    def shift(self, delta: timedelta) -> None:
+        """The wall clock was set by ``delta`` (NTP after boot, a correction): move the instants the
+        timers count from (silence, hold, warm-up, self-test) with it, so they keep measuring time
+        that passed. Episodes keep their start as it was reported."""
+        self.created_at += delta
+        if self.last_seen is not None:
+            self.last_seen += delta
+        if self.warmup_since is not None:
+            self.warmup_since += delta
+        if self.test_since is not None:
+            self.test_since += delta
+        if self._pending is not None:
+            self._pending.since += delta
 
     def _test_timer(self, now: datetime) -> list[Change]:
         if self.test and self.test_since is not None:

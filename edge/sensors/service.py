@@ -23,7 +23,7 @@ import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contracts import (
     Availability,
@@ -47,6 +47,9 @@ from edge.sensors.observation import Observation
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+# The wall clock moving this much more (or less) than the time that passed (the clock's
+# monotonic()) between two looks was set (NTP after boot, a correction), not time passing.
+CLOCK_SET_MIN_S = 2.0
 UNKNOWN = "unknown"  # device label for input that names no configured sensor
 
 
@@ -87,6 +90,9 @@ class SensorService:
         # logic has moved on, so they are kept here, in order, and queued at the next chance.
         self._unsent: list[tuple[str, HazardEvent, str]] = []
         self._unsent_error = ""
+        # The wall clock and the time that passed at the last look: a clock being set is not time.
+        self._monotonic = getattr(self.clock, "monotonic", None)
+        self._clock_seen = (now, self._monotonic() if self._monotonic else 0.0)
         self._episodes = EpisodeBook(state) if state is not None else None
         if self._episodes is not None:
             self._restore_episodes(self._episodes)
@@ -144,6 +150,7 @@ class SensorService:
             return
         metrics.OBSERVATIONS.labels(protocol).inc()
         with self._lock:
+            self._follow_clock(obs.at)
             changes = engine.observe(obs)
             self._send_changes(engine, changes, obs.at)
             sensor = engine.sensor
@@ -180,10 +187,30 @@ class SensorService:
         if count in (1, 2, 10, 100) or count % 1000 == 0:
             log.warning("bad input (%d so far): %s", count, detail, extra=extra)
 
+    def _follow_clock(self, now: datetime) -> None:
+        """Notice the wall clock being set and move the alarm timers with it (under the lock)."""
+        if self._monotonic is None:
+            return  # a clock that cannot tell
+        mono = self._monotonic()
+        wall_then, mono_then = self._clock_seen
+        self._clock_seen = (now, mono)
+        jump = (now - wall_then).total_seconds() - (mono - mono_then)
+        if abs(jump) < CLOCK_SET_MIN_S:
+            return
+        for engine in self.engines.values():
+            engine.shift(timedelta(seconds=jump))
+        log.warning(
+            "the clock was set %+.0f s: alarm timers (silence, hold, warm-up, self-test) keep counting "
+            "the time that passed",
+            jump,
+            extra={"node_id": self.emitter.node_id},
+        )
+
     def tick(self) -> None:
         with self._lock:
             self._send_unsent()
             now = self.clock.now()
+            self._follow_clock(now)
             for engine in self.engines.values():
                 changes = engine.tick(now)
                 if changes:

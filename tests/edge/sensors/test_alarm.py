@@ -4,7 +4,7 @@ what is checked is what the gateway would receive."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -286,3 +286,36 @@ def test_a_self_test_that_never_ends_stops_hiding_alarms_and_is_a_fault() -> Non
     rig.flags(set(), known)  # the device says test: false again
     assert rig.events(HazardType.DEVICE_FAULT)[-1] == ("clear", "major")
     assert rig.events(HazardType.SMOKE_ALARM)[-1] == ("clear", "critical")
+
+
+def test_the_clock_set_forward_or_back_does_not_fake_silence_nor_stretch_a_hold() -> None:
+    """An edge box without a battery clock boots at the time it shut down, then NTP sets it hours
+    ahead: every sensor had been 'silent' for those hours and went offline at once (a
+    device_offline case per detector until each reported again, an hour later for zigbee). Set
+    back an hour, a gas leak held for 10 s waited an hour and 10 s. Timers measure time that
+    passed on the node, not steps of its wall clock."""
+    rig = Rig(sensor(thresholds={"hold_s": 10}))
+    start = rig.clock.now()
+    rig.gas(3)
+    rig.service.tick()
+    rig.clock.set(rig.clock.now() + timedelta(hours=3))  # NTP after boot
+    rig.service.tick()
+    assert rig.events() == [], "three hours of wall clock are not three hours of silence"
+    for _ in range(60):  # a minute passes for real: the 60 s sensor is still within 2 intervals
+        rig.clock.advance(1)
+        rig.service.tick()
+    assert rig.events(HazardType.DEVICE_OFFLINE) == []
+    for _ in range(70):  # and then it really is silent
+        rig.clock.advance(1)
+        rig.service.tick()
+    assert rig.events(HazardType.DEVICE_OFFLINE) == [("new", "major")]
+
+    rig.gas(60, after_s=1)  # a leak: back online, pending for its 10 s hold
+    rig.service.tick()
+    rig.clock.set(start)  # set back hours
+    rig.service.tick()
+    for _ in range(10):
+        rig.clock.advance(1)
+        rig.service.tick()
+    rig.gas(60, after_s=1)
+    assert rig.events(HazardType.GAS_LEAK) == [("new", "critical")], "held 10 s, not hours"
