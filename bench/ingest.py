@@ -1,7 +1,7 @@
 """Gateway ingest benchmarks (issue 5): prints ONE JSON line of figures.
 
     .venv/bin/python bench/ingest.py [--messages 40000] [--quick] [--no-postgres] [--gateways 1,2]
-                                     [--no-latency] [--hostile 0.01] [--code DIR]
+                                     [--no-latency] [--hostile 0.01] [--code DIR] [--spy FILE]
 
 Everything real and on this machine: a private Mosquitto, a private
 VictoriaMetrics (telemetry through influxdb-client), the gateway as its own
@@ -24,6 +24,8 @@ that notes the time of each commit), SQLite or PostgreSQL.
   every event counted once); ``cpu_s_per_gateway``: CPU seconds per thread
   (``cpu_s_since_ready``: from the moment it was subscribed, without its start-up); ``--code
   DIR`` runs the gateway from another checkout (a same-run comparison by this same script);
+  ``--spy FILE``: py-spy samples the one-gateway SQLite run's process (raw stacks to FILE; the
+  batch loop's shares by ``bench/spy_shares.py FILE``);
 - ``sqlite_hostile`` / ``postgres_hostile``: the same messages with a share
   (``--hostile``, 1 %) replaced by hostile ones — integers past BIGINT,
   coerced types, timestamps of year 1, 9999 or a day ahead, NUL in text, a
@@ -413,8 +415,10 @@ def throughput(
     workdir: Path,
     batch_max: int,
     gateways: int = 1,
+    spy: Path | None = None,
 ) -> dict[str, object]:
-    """All messages through ``gateways`` gateway processes sharing the subscription and the store."""
+    """All messages through ``gateways`` gateway processes sharing the subscription and the store
+    (``spy``: py-spy samples the first one's process into that file)."""
     total = sum(len(v) for v in by_topic.values())
     events, lines, hostile = counts(by_topic)
     tag = uuid.uuid4().hex[:6]
@@ -426,6 +430,12 @@ def throughput(
         )
         for k, out in enumerate(outs)
     ]  # fmt: skip
+    spying = None
+    if spy is not None:  # attached once subscribed: the samples are the stream's, not the start-up's
+        command = [str(Path(sys.executable).with_name("py-spy")), "record", "--threads", "--nonblocking"]
+        command += ["-r", "400", "-f", "raw", "-o", str(spy), "-p", str(procs[0].pid)]
+        spying = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
     started = publish_with_mosquitto_pub(broker.port, by_topic, workdir)
     # The gateways report at exit; meanwhile watch the store for the last case event.
     from sqlalchemy import create_engine, func, select
@@ -448,6 +458,8 @@ def throughput(
         time.sleep(0.2)
     time.sleep(0.5)
     reports = [stop_gateway(proc, out) for proc, out in zip(procs, outs, strict=True)]
+    if spying is not None:
+        spying.wait(60)  # py-spy writes its file when the process it samples exits
     with engine.connect() as conn:  # exactly once: one case per place, every event counted in it once
         cases, folded = conn.execute(select(func.count(), func.sum(Case.event_count))).one()
         reasons = dict(
@@ -590,6 +602,7 @@ def main() -> None:
     parser.add_argument("--gateway-id", default="bench-gw")
     parser.add_argument("--site")
     parser.add_argument("--code", help="run the gateway from this checkout (a same-run comparison)")
+    parser.add_argument("--spy", type=Path, help="py-spy's raw samples of the one-gateway SQLite run")
     args = parser.parse_args()
     if args.role == "gateway":
         gateway_role(args)
@@ -630,8 +643,9 @@ def run(
             for k in counts:
                 suffix = "" if k == 1 else f"_{k}gw"
                 figures[f"sqlite{suffix}"] = throughput(
-                    f"sqlite:///{work / f'bench-{k}.db'}", broker, vm, workload(n), work, args.batch_max, k
-                )
+                    f"sqlite:///{work / f'bench-{k}.db'}", broker, vm, workload(n), work, args.batch_max, k,
+                    spy=args.spy if k == 1 else None,
+                )  # fmt: skip
                 if not args.no_postgres:
                     url, drop = fresh_pg_schema()
                     try:

@@ -16,6 +16,7 @@ from typing import Literal
 from fastapi.responses import Response, StreamingResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from cloud_api.downloads import content_disposition
@@ -29,6 +30,13 @@ TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 def local(at: datetime | None, tz: tzinfo) -> datetime | None:
     """A stored UTC time as the site's wall clock (naive: a spreadsheet has no zones)."""
     return at.astimezone(tz).replace(tzinfo=None, microsecond=0) if at is not None else None
+
+
+def xlsx_text(text: str) -> str:
+    """Text an XLSX cell can hold: XML 1.0 has no place for most control characters (BEL, ESC,
+    ... typed into a phone's note and so into a case's title), and openpyxl refuses the whole
+    file for one of them. Each is shown as its Unicode control picture (U+2400 + code: ␇, ␛)."""
+    return ILLEGAL_CHARACTERS_RE.sub(lambda m: chr(0x2400 + ord(m.group())), text)
 
 
 def csv_text(value: object) -> str:
@@ -64,14 +72,14 @@ def xlsx_bytes(title: str, headers: Sequence[str], rows: Iterable[Sequence[objec
     bold = Font(bold=True)
     head = []
     for h in headers:
-        cell = WriteOnlyCell(sheet, value=h)
+        cell = WriteOnlyCell(sheet, value=xlsx_text(h))
         cell.font = bold
         head.append(cell)
     sheet.append(head)
     for row in rows:
         cells = []
         for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = WriteOnlyCell(sheet, value=xlsx_text(value) if isinstance(value, str) else value)
             if isinstance(value, str):
                 cell.data_type = "s"  # openpyxl would take "=..." for a formula
             elif isinstance(value, datetime):

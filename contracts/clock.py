@@ -34,6 +34,10 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def monotonic(self) -> float:
+        """Seconds that passed, whatever the wall clock was set to (timers that must not jump)."""
+        return time.monotonic()
+
 
 class ManualClock:
     """A clock that moves only when told to (tests, replays)."""
@@ -42,15 +46,23 @@ class ManualClock:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs an aware datetime")
         self._now = start.astimezone(UTC)
+        self._elapsed = 0.0
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
         with self._lock:
             return self._now
 
+    def monotonic(self) -> float:
+        """Time that passed: moved by :meth:`advance`, not by :meth:`set` (a wall clock being set)."""
+        with self._lock:
+            return self._elapsed
+
     def advance(self, seconds: float = 0, **kwargs: float) -> datetime:
         with self._lock:
-            self._now += timedelta(seconds=seconds, **kwargs)
+            step = timedelta(seconds=seconds, **kwargs)
+            self._now += step
+            self._elapsed += step.total_seconds()
             return self._now
 
     def set(self, when: datetime) -> None:
@@ -73,3 +85,6 @@ class RunningClock:
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=time.monotonic() - self._t0)
+
+    def monotonic(self) -> float:
+        return time.monotonic()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -54,6 +55,58 @@ app.command("eval")(eval_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+_T = TypeVar("_T")
+
+
+def settings_or_exit(build: Callable[[], _T]) -> _T:
+    """Settings made from the options and the GRIDWATCH_* environment (a systemd EnvironmentFile,
+    docker/.env); a value that cannot be used ends the command with the variable, its value, what
+    it must be and the setting's meaning — exit status 2, no traceback."""
+    from pydantic import ValidationError
+    from pydantic_settings import BaseSettings
+
+    try:
+        return build()
+    except ValidationError as exc:
+        model = next((m for m in _settings_models() if m.__name__ == exc.title), None)
+        err.print(f"[bold red]{exc.error_count()} setting(s) cannot be used[/] ({exc.title}):")
+        for e in exc.errors():
+            loc = [str(part) for part in e["loc"]]
+            name, field = loc[0] if loc else "", None
+            if model is not None and issubclass(model, BaseSettings):
+                prefix = model.model_config.get("env_prefix") or ""
+                delimiter = model.model_config.get("env_nested_delimiter") or "__"
+                name = (prefix + delimiter.join(loc)).upper()
+                field = model.model_fields.get(loc[0]) if loc else None
+            value = e.get("input")
+            shown = f"{name}={value!r}" if isinstance(value, str | int | float) else name
+            err.print(f"  [bold]{escape(shown)}[/]: {escape(e['msg'])}", highlight=False)
+            if field is not None and field.description:
+                err.print(f"      [dim]{escape(field.description)}[/]", highlight=False)
+        err.print(
+            "  fix: change or remove it in the environment (the service's env file, e.g. "
+            "/etc/gridwatch/gridwatch.env or docker/.env), or the command-line option that sets it",
+            highlight=False,
+        )
+        raise typer.Exit(2) from None
+
+
+def _settings_models() -> list[type]:
+    from cloud_api.settings import ApiSettings
+    from edge.settings import BrokerSettings, EdgeSettings, OutboxSettings
+    from gateway.settings import GatewaySettings, MqttSettings
+    from gateway.telemetry_influx import InfluxSettings
+
+    return [
+        ApiSettings,
+        BrokerSettings,
+        EdgeSettings,
+        OutboxSettings,
+        GatewaySettings,
+        MqttSettings,
+        InfluxSettings,
+    ]
+
 
 SiteOpt = Annotated[
     Path, typer.Option("--site", envvar="GRIDWATCH_SITE_DIR", help="Site configuration directory.")
@@ -196,20 +249,26 @@ def gateway(
     from gateway.telemetry_influx import InfluxSettings
 
     setup_logging(log_level)
-    settings = GatewaySettings(
-        gateway_id=gateway_id,
-        site_dir=site,
-        database_url=db,
-        metrics_port=metrics_port,
-        share_group=share_group or None,
-        batch_max=batch_max,
-        outbound_lease_s=outbound_lease_s,
-        mqtt=MqttSettings(
+    mqtt = settings_or_exit(
+        lambda: MqttSettings(
             host=mqtt_host,
             port=mqtt_port,
             **broker_fields(mqtt_username, mqtt_password, mqtt_tls_ca, mqtt_tls_cert, mqtt_tls_key),
-        ),
-        influx=InfluxSettings(url=influx_url),
+        )
+    )
+    influx = settings_or_exit(lambda: InfluxSettings(url=influx_url))
+    settings = settings_or_exit(
+        lambda: GatewaySettings(
+            gateway_id=gateway_id,
+            site_dir=site,
+            database_url=db,
+            metrics_port=metrics_port,
+            share_group=share_group or None,
+            batch_max=batch_max,
+            outbound_lease_s=outbound_lease_s,
+            mqtt=mqtt,
+            influx=influx,
+        )
     )
     if processes > 1:
         from gateway.processes import Supervisor
@@ -264,8 +323,9 @@ def api(
     if metrics_port:
         # Its own port, like the gateway's and the edge's: scraped without a person's sign-in.
         start_http_server(metrics_port, addr=host)
+    api_settings = settings_or_exit(lambda: ApiSettings(site_dir=site, database_url=db))
     uvicorn.run(
-        create_app(ApiSettings(site_dir=site, database_url=db)),
+        create_app(api_settings),
         host=host,
         port=port,
         log_config=None,
@@ -279,6 +339,7 @@ def api(
 
 @edge_app.command("run")
 def edge_run(
+    ctx: typer.Context,
     config: Annotated[
         Path,
         typer.Option(
@@ -321,30 +382,67 @@ def edge_run(
     from edge.settings import BrokerSettings, EdgeSettings, OutboxSettings
 
     setup_logging(log_level)
-    try:
-        node_config = load_node_config(config)
-        outbox = {
-            k: v
-            for k, v in {"publish_rate": publish_rate, "capacity": outbox_capacity}.items()
-            if v is not None
-        }
-        sensor_broker = None
+
+    def given(option: str) -> bool:
+        """Set on the command line or by the option's own variable (GRIDWATCH_MQTT_*), not left at
+        its default: only then does it override the GRIDWATCH_EDGE_* settings."""
+        source = ctx.get_parameter_source(option)  # typer's own click: its enum, compared by name
+        return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+    def edge_settings() -> EdgeSettings:
+        # GRIDWATCH_EDGE_* first (GRIDWATCH_EDGE_UPLINK__USERNAME, _OUTBOX__RECEIPTS, ... as
+        # docs/broker-access.md and the installer's configuration bundle say), then the options.
+        env = EdgeSettings()
+        uplink = env.uplink.model_dump()
+        for key, option, value in (
+            ("host", "mqtt_host", mqtt_host),
+            ("port", "mqtt_port", mqtt_port),
+            ("username", "mqtt_username", mqtt_username),
+            ("password", "mqtt_password", mqtt_password),
+            ("tls_ca", "mqtt_tls_ca", mqtt_tls_ca),
+            ("tls_cert", "mqtt_tls_cert", mqtt_tls_cert),
+            ("tls_key", "mqtt_tls_key", mqtt_tls_key),
+        ):
+            if given(option):
+                uplink[key] = value
+        uplink.update(
+            broker_fields(
+                uplink["username"],
+                uplink["password"],
+                uplink["tls_ca"],
+                uplink["tls_cert"],
+                uplink["tls_key"],
+            )
+        )
+        sensor_broker = env.sensor_broker
         if sensor_mqtt_host or sensor_mqtt_port:
             sensor_broker = BrokerSettings(
-                host=sensor_mqtt_host or mqtt_host, port=sensor_mqtt_port or mqtt_port
+                host=sensor_mqtt_host or uplink["host"], port=sensor_mqtt_port or uplink["port"]
             )
-        settings = EdgeSettings(
-            state_dir=state_dir,
-            uplink=BrokerSettings(
-                host=mqtt_host,
-                port=mqtt_port,
-                **broker_fields(mqtt_username, mqtt_password, mqtt_tls_ca, mqtt_tls_cert, mqtt_tls_key),
-            ),
-            sensor_broker=sensor_broker,
-            outbox=OutboxSettings(**outbox),
-            health_interval_s=health_interval,
-            metrics_port=metrics_port,
+        outbox = env.outbox.model_dump()
+        outbox.update(
+            {
+                k: v
+                for k, v in {"publish_rate": publish_rate, "capacity": outbox_capacity}.items()
+                if v is not None
+            }
         )
+        fields = {name: getattr(env, name) for name in EdgeSettings.model_fields}
+        fields.update(
+            uplink=BrokerSettings(**uplink), sensor_broker=sensor_broker, outbox=OutboxSettings(**outbox)
+        )
+        for key, option, value in (
+            ("state_dir", "state_dir", state_dir),
+            ("health_interval_s", "health_interval", health_interval),
+            ("metrics_port", "metrics_port", metrics_port),
+        ):
+            if given(option):
+                fields[key] = value
+        return EdgeSettings(**fields)
+
+    settings = settings_or_exit(edge_settings)
+    try:
+        node_config = load_node_config(config)
         node = EdgeNode(node_config, settings, video=video)
     except SiteConfigError as exc:
         err.print(f"[bold red]{len(exc.problems)} problem(s)[/] in {config}:")

@@ -30,6 +30,7 @@ from contracts.envelope import ID_PATTERN
 from gateway.people import passwords
 from gateway.people import service as people
 from gateway.people.models import Person, Role, SignInSession
+from gateway.people.queries import sender
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["auth"], route_class=GuardedRoute)
@@ -158,7 +159,7 @@ def sign_in(body: SignIn, request: Request, response: Response, session: Session
     name = body.username.strip()
     valid_name = len(name) <= 64 and bool(_ID.match(name))
     account_key = "account:" + (name if valid_name else "~invalid")
-    keys = [f"address:{address}"]
+    keys = [f"address:{sender(address)}"]  # an IPv6 sender by its /64: it picks the rest at will
     with session.begin():
         person = session.get(Person, name) if valid_name else None
         if person is None or not people.known_address(session, person.id, address):

@@ -130,8 +130,10 @@ class SightingAnswer(BaseModel):
 
 
 def views(
-    session: Session, ctx: CtxDep, items: list[Broadcast], worker_id: str | None
+    session: Session, ctx: CtxDep, items: list[Broadcast], worker_id: str | None, access: Access | None = None
 ) -> list[BroadcastView]:
+    """``access``: who looks; a sender of a notice that reaches beyond their areas (a street's,
+    seen by a community's operator) is shown the receipts and sightings of their own grids only."""
     ids = [b.id for b in items]
     got = queries.receipts(session, ids)
     seen = queries.sightings(session, ids)
@@ -141,6 +143,11 @@ def views(
     for b in items:
         rows = got[b.id]
         own = next((r for r in rows if r.worker_id == worker_id), None)
+        shown, sightings = rows, seen[b.id]
+        if access is not None and b.sender != access.caller.actor:
+            shown = [r for r in rows if access.allows(Place(frozenset({r.grid_id})))]
+            theirs = {r.worker_id for r in shown}
+            sightings = [s for s in sightings if s.worker_id in theirs]
         out.append(
             BroadcastView(
                 id=b.id,
@@ -168,7 +175,7 @@ def views(
                         grid_id=r.grid_id,
                         read_at=r.read_at,
                     )
-                    for r in rows
+                    for r in shown
                 ],
                 sightings=[]
                 if worker_id
@@ -182,7 +189,7 @@ def views(
                         note=s.note,
                         at=s.at,
                     )
-                    for s in seen[b.id]
+                    for s in sightings
                 ],
             )
         )
@@ -259,7 +266,7 @@ def send(
         except BroadcastRefused as exc:
             raise HTTPException(exc.status, str(exc)) from None
         session.flush()
-        return views(session, ctx, [b], None)[0]
+        return views(session, ctx, [b], None, access)[0]
 
 
 @router.get(
@@ -270,7 +277,7 @@ def list_broadcasts(session: ReadSessionDep, ctx: CtxDep, access: Reader) -> Bro
     if worker_id is not None:
         return BroadcastList(items=views(session, ctx, queries.of_worker(session, worker_id), worker_id))
     items = [b for b in queries.recent(session) if _visible(access, b)]
-    return BroadcastList(items=views(session, ctx, items, None))
+    return BroadcastList(items=views(session, ctx, items, None, access))
 
 
 @router.get(
@@ -361,6 +368,9 @@ def close(
         b = _get(session, broadcast_id)
         if not _visible(access, b):
             raise Refusal(403, f"broadcast {broadcast_id} is outside the caller's areas")
+        if b.sender != access.caller.actor:  # closing tells every grid of it: as sending needs, all of them
+            for grid in b.grids:
+                access.require(Place(frozenset({grid})), f"grid {grid} of broadcast {broadcast_id}")
         try:
             close_broadcast(
                 session, ctx, b, access.caller.actor, body.note.strip(), ctx.now(), _app_link(request)
@@ -368,4 +378,4 @@ def close(
         except BroadcastRefused as exc:
             raise HTTPException(exc.status, str(exc)) from None
         session.flush()
-        return views(session, ctx, [b], None)[0]
+        return views(session, ctx, [b], None, access)[0]

@@ -77,7 +77,10 @@ class DispatchSettings(ConfigModel):
         description="A worker's GPS fix older than this is ignored; the home-grid centroid stands in.",
     )
     check_in_radius_m: float = Field(
-        default=50, gt=0, le=1000, description="A fix this close to the site counts as on site."
+        default=50,
+        gt=0,
+        le=1000,
+        description="A fix this close to the site, and this accurate, counts as on site.",
     )
     max_rings: int = Field(
         default=2,

@@ -10,8 +10,11 @@ fault, offline) are separate episodes that never raise emergencies.
 - Lower or clear: only once the reading is below the hysteresis band
   (``clear_below``, default 80 % of ``major``; critical drops to major the same
   band width below ``critical``) for ``repeat`` readings.
+- A reading no detector can give in its unit (``observation.PLAUSIBLE``: 6553.5 %LEL is a
+  register's all-ones) is the device's fault, whatever protocol brought it, never a leak.
 - Self-test (``test``) and warm-up never raise an emergency; an alarm already
-  in force is left alone (a real fire does not stop for a test button).
+  in force is left alone (a real fire does not stop for a test button). A self-test reported
+  for longer than ``TEST_MAX_S`` is stuck: a fault, and an alarm rising after it counts.
 - Warm-up longer than ``warmup_max_s`` is a fault; silence longer than twice the
   sensor's ``report_interval_s`` is offline.
 
@@ -24,13 +27,13 @@ with the same episode ids instead of opening new ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts import DeviceFlag, EventState, HazardType, Measurement, Severity
 from contracts.ids import new_id
 from contracts.site.models import Sensor, SensorKind, Thresholds
-from edge.sensors.observation import HOUSEKEEPING, Observation
+from edge.sensors.observation import HOUSEKEEPING, Observation, implausible
 
 HAZARD_FOR_KIND = {
     SensorKind.SMOKE: HazardType.SMOKE_ALARM,
@@ -51,6 +54,10 @@ MAINTENANCE_SEVERITY = {
 }
 LOW_BATTERY_PERCENT = 10.0
 WARMUP_MAX_S = 300.0
+# A self-test lasts seconds. Reported for longer (a jammed button, or zigbee2mqtt repeating a
+# cached 'test: true' whose 'false' was lost on the radio), it is stuck: a fault, and it stops
+# hiding an alarm that rises after the device's own alarm output went quiet.
+TEST_MAX_S = 120.0
 SILENCE_FACTOR = 2.0  # silent for this many report intervals = offline
 
 
@@ -126,6 +133,8 @@ class SensorAlarm:
         self.value: Measurement | None = None
         self.readings: tuple[Measurement, ...] = ()
         self.test = False
+        self.test_since: datetime | None = None
+        self._quiet_in_test = False  # the alarm output went quiet since the test began
         self.warmup_since: datetime | None = None
         self.battery: float | None = None
         self.last_seen: datetime | None = None
@@ -172,11 +181,24 @@ class SensorAlarm:
         if test is not None:
             if self.test and not test:
                 self.device_alarm = False  # the alarm output during a test was the test
+            if test and not self.test:
+                self.test_since, self._quiet_in_test = at, False
+            elif not test:
+                self.test_since = None
+                self._cause("test", None)
             self.test = test
         alarm = obs.flag(DeviceFlag.ALARM)
         if alarm is not None:
             self.device_alarm = alarm
+            if self.test and not alarm:
+                self._quiet_in_test = True
+        out += self._test_timer(at)
         primary = self._primary(obs.measurements)
+        if primary is not None and warmup is not True:
+            trouble_reading = implausible(primary)
+            if trouble_reading is not None:  # the device's fault (maintenance), never a leak
+                self._cause("input", trouble_reading)
+                primary = None
         if primary is not None:
             self.value = primary
         relevant = tuple(m for m in obs.measurements if m.quantity not in HOUSEKEEPING)
@@ -206,6 +228,7 @@ class SensorAlarm:
             )
             self.offline_silent = True
         out += self._warmup_timer(now)
+        out += self._test_timer(now)
         out += self._fault(now)
         return out
 
@@ -258,7 +281,8 @@ class SensorAlarm:
     # -- the emergency ------------------------------------------------------------------
     @property
     def _suppressed(self) -> bool:
-        return self.test or self.warmup_since is not None
+        stuck = "test" in self.fault_causes and self._quiet_in_test
+        return (self.test and not stuck) or self.warmup_since is not None
 
     def _primary(self, measurements: tuple[Measurement, ...]) -> Measurement | None:
         th = self.thresholds
@@ -379,6 +403,31 @@ class SensorAlarm:
             warm_s = (now - self.warmup_since).total_seconds()
             if warm_s > self.warmup_max_s:
                 self._cause("warmup", f"still warming up after {warm_s:.0f} s")
+        return []
+
+    def shift(self, delta: timedelta) -> None:
+        """The wall clock was set by ``delta`` (NTP after boot, a correction): move the instants the
+        timers count from (silence, hold, warm-up, self-test) with it, so they keep measuring time
+        that passed. Episodes keep their start as it was reported."""
+        self.created_at += delta
+        if self.last_seen is not None:
+            self.last_seen += delta
+        if self.warmup_since is not None:
+            self.warmup_since += delta
+        if self.test_since is not None:
+            self.test_since += delta
+        if self._pending is not None:
+            self._pending.since += delta
+
+    def _test_timer(self, now: datetime) -> list[Change]:
+        if self.test and self.test_since is not None:
+            test_s = (now - self.test_since).total_seconds()
+            if test_s > TEST_MAX_S:
+                self._cause(
+                    "test",
+                    f"self-test reported for {test_s:.0f} s (a test lasts seconds): stuck; "
+                    "an alarm after it counts",
+                )
         return []
 
     def _fault(self, at: datetime) -> list[Change]:

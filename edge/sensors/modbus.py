@@ -31,7 +31,7 @@ from contracts.clock import Clock
 from contracts.site.models import EdgeNodeConfig, ModbusRegister, ModbusSource, Sensor, SensorKind
 from edge.sensors import metrics
 from edge.sensors.bus import SensorConfigError
-from edge.sensors.observation import Observation
+from edge.sensors.observation import PLAUSIBLE, Observation
 from edge.sensors.service import SensorService
 
 log = logging.getLogger(__name__)
@@ -65,13 +65,6 @@ EXCEPTION_NAMES = {
     6: "device busy",
     10: "gateway path unavailable",
     11: "gateway target did not respond",
-}
-# Readings outside these are a wrong register map (type, scale, word order), not a leak.
-PLAUSIBLE = {
-    Unit.PERCENT_LEL: (-5.0, 120.0),
-    Unit.PERCENT_VOL: (-1.0, 100.0),
-    Unit.PPM: (-50.0, 1_000_000.0),
-    Unit.PERCENT: (-1.0, 101.0),
 }
 WORDS = {"uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "float32": 2}
 

@@ -5,10 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from contracts import DeviceFlag, Measurement
+from contracts import DeviceFlag, Measurement, Unit
 
 # Quantities about the device itself, never compared with alarm thresholds.
 HOUSEKEEPING = frozenset({"battery", "linkquality", "voltage"})
+# What a detector can read in each unit. Outside it, the number is the device's trouble (a
+# register's all-ones, 0xFFFF = 6553.5 at 0.1 a count; a sign bit; a wrong register map), not gas.
+PLAUSIBLE = {
+    Unit.PERCENT_LEL: (-5.0, 120.0),
+    Unit.PERCENT_VOL: (-1.0, 100.0),
+    Unit.PPM: (-50.0, 1_000_000.0),
+    Unit.PERCENT: (-1.0, 101.0),
+}
+
+
+def implausible(m: Measurement) -> str | None:
+    """Why no detector could have read this, or None when it could."""
+    low, high = PLAUSIBLE.get(m.unit, (float("-inf"), float("inf")))
+    if low <= m.value <= high:
+        return None
+    return f"{m.quantity} reads {m.value:g} {m.unit.value}, outside {low:g}..{high:g}: a fault of the device"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ Inputs call :meth:`SensorService.observe`, :meth:`availability` and
 :meth:`bad_input` from their own threads; a tick thread lets time pass (hold
 conditions, silence). Out go, through the emitter (the outbox):
 
-- ``HazardEvent`` for every new/update/clear of an alarm or maintenance episode;
+- ``HazardEvent`` for every new/update/clear of an alarm or maintenance episode (one the
+  outbox cannot write yet — a read-only or full card — waits in the node, in order, is named in
+  its health and is queued at the next tick that can);
 - ``SensorReading`` telemetry for devices the node translates (zigbee2mqtt,
   Modbus) when something changed, and at least every ``report_interval_s``;
   sensors that speak GridWatch's contract publish their own readings;
@@ -21,7 +23,7 @@ import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contracts import (
     Availability,
@@ -45,6 +47,9 @@ from edge.sensors.observation import Observation
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+# The wall clock moving this much more (or less) than the time that passed (the clock's
+# monotonic()) between two looks was set (NTP after boot, a correction), not time passing.
+CLOCK_SET_MIN_S = 2.0
 UNKNOWN = "unknown"  # device label for input that names no configured sensor
 
 
@@ -81,6 +86,13 @@ class SensorService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_event_id: str | None = None  # of the newest emergency event (for fusion)
+        # Hazard events the outbox could not write yet (a read-only or full card): the alarm
+        # logic has moved on, so they are kept here, in order, and queued at the next chance.
+        self._unsent: list[tuple[str, HazardEvent, str]] = []
+        self._unsent_error = ""
+        # The wall clock and the time that passed at the last look: a clock being set is not time.
+        self._monotonic = getattr(self.clock, "monotonic", None)
+        self._clock_seen = (now, self._monotonic() if self._monotonic else 0.0)
         self._episodes = EpisodeBook(state) if state is not None else None
         if self._episodes is not None:
             self._restore_episodes(self._episodes)
@@ -138,6 +150,7 @@ class SensorService:
             return
         metrics.OBSERVATIONS.labels(protocol).inc()
         with self._lock:
+            self._follow_clock(obs.at)
             changes = engine.observe(obs)
             self._send_changes(engine, changes, obs.at)
             sensor = engine.sensor
@@ -174,9 +187,30 @@ class SensorService:
         if count in (1, 2, 10, 100) or count % 1000 == 0:
             log.warning("bad input (%d so far): %s", count, detail, extra=extra)
 
+    def _follow_clock(self, now: datetime) -> None:
+        """Notice the wall clock being set and move the alarm timers with it (under the lock)."""
+        if self._monotonic is None:
+            return  # a clock that cannot tell
+        mono = self._monotonic()
+        wall_then, mono_then = self._clock_seen
+        self._clock_seen = (now, mono)
+        jump = (now - wall_then).total_seconds() - (mono - mono_then)
+        if abs(jump) < CLOCK_SET_MIN_S:
+            return
+        for engine in self.engines.values():
+            engine.shift(timedelta(seconds=jump))
+        log.warning(
+            "the clock was set %+.0f s: alarm timers (silence, hold, warm-up, self-test) keep counting "
+            "the time that passed",
+            jump,
+            extra={"node_id": self.emitter.node_id},
+        )
+
     def tick(self) -> None:
         with self._lock:
+            self._send_unsent()
             now = self.clock.now()
+            self._follow_clock(now)
             for engine in self.engines.values():
                 changes = engine.tick(now)
                 if changes:
@@ -206,7 +240,11 @@ class SensorService:
     def warnings(self) -> list[str]:
         with self._lock:
             unknown = sum(self.unknown_inputs.values())
-        return [f"{unknown} sensor message(s) from unknown devices ignored"] if unknown else []
+            unsent, error = len(self._unsent), self._unsent_error
+        out = [f"{unknown} sensor message(s) from unknown devices ignored"] if unknown else []
+        if unsent:
+            out.append(f"{unsent} hazard event(s) not queued yet, the outbox cannot write: {error}"[:300])
+        return out
 
     # -- output ------------------------------------------------------------------------------------
     def _send_changes(self, engine: SensorAlarm, changes: list[Change], at: datetime) -> None:
@@ -228,7 +266,8 @@ class SensorService:
                 readings=list(c.readings[:50]),
                 started_at=c.started_at,
             )
-            self._emit(topics.node_event(node), event, Priority.EVENT, sensor.id)
+            self._unsent.append((topics.node_event(node), event, sensor.id))
+            self._send_unsent()
             metrics.EVENTS.labels(c.hazard.value, c.state.value).inc()
             if c.hazard is engine.hazard:
                 metrics.ALARM_LEVEL.labels(sensor.id).set(-1 if engine.level is None else engine.level.rank)
@@ -316,6 +355,34 @@ class SensorService:
                 event_id=self._last_event_id if raised else None,
             )
         )
+
+    def _send_unsent(self) -> None:
+        """Queue the hazard events waiting for the outbox, oldest first; stop at the first that
+        still cannot be written (the next tick tries again)."""
+        while self._unsent:
+            topic, event, device_id = self._unsent[0]
+            try:
+                self.emitter.emit(topic, event, Priority.EVENT)
+            except Exception as exc:
+                if not self._unsent_error:  # once per outage, not once a second
+                    log.exception(
+                        "could not queue hazard event %s; it waits in the node and is tried every %g s",
+                        event.id,
+                        TICK_S,
+                        extra={"device_id": device_id, "event_id": event.id},
+                    )
+                self._unsent_error = str(exc)[:200]
+                return
+            self._unsent.pop(0)
+            if self._unsent_error:
+                log.warning(
+                    "hazard event %s queued after the outbox could not write (%s)",
+                    event.id,
+                    self._unsent_error,
+                    extra={"device_id": device_id, "event_id": event.id},
+                )
+                if not self._unsent:
+                    self._unsent_error = ""
 
     def _emit(
         self, topic: str, message: object, priority: Priority, device_id: str, retain: bool = False

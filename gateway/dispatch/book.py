@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from gateway.context import GatewayContext
 from gateway.dispatch import queries as task_queries
 from gateway.dispatch.choice import WorkerState
+from gateway.people import queries as people_queries
 from gateway.workers import queries as worker_queries
 
 _CHUNK = 500  # worker ids per IN list
@@ -93,4 +94,5 @@ class WorkerBook:
             self._cooling.update(load.declined_recently)
             self._positions.update(worker_queries.latest_fixes(self.session, chunk))
             self._unavailable.update(worker_queries.unavailable(self.session, self.now, chunk))
+            self._unavailable.update(people_queries.disabled_workers(self.session, chunk))
         self._loaded.update(ids)

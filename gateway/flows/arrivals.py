@@ -27,13 +27,18 @@ def arrive(
     now: datetime,
     on_patrol: bool,
     how: str = "location fix",
+    accuracy_m: float = 0.0,
 ) -> list[Task]:
     """Check the worker in at every open task of theirs within the check-in radius.
 
     ``at`` is when the phone took the fix; a fix older than the offer does not count
     (it may be replayed after a reconnect), and a phone clock ahead of ours is capped at ``now``.
+    A fix less accurate than the radius (a network position, ±1 km) cannot tell whether the
+    worker is within it: it checks nobody in (:func:`precise_enough`).
     """
     radius = ctx.site.settings.dispatch.check_in_radius_m
+    if not precise_enough(ctx, accuracy_m):
+        return []
     rows = session.execute(
         select(Task, Case)
         .join(Case, Case.id == Task.case_id)
@@ -51,3 +56,8 @@ def arrive(
         task_steps.check_in(session, ctx, task, case, f"worker:{worker_id}", reason, min(at, now))
         arrived.append(task)
     return arrived
+
+
+def precise_enough(ctx: GatewayContext, accuracy_m: float) -> bool:
+    """Can a fix this accurate say the worker is within the check-in radius of a place?"""
+    return accuracy_m <= ctx.site.settings.dispatch.check_in_radius_m

@@ -33,6 +33,7 @@ from gateway.flows.escalate import escalate
 from gateway.notify import service as notify
 from gateway.outbound import service as outbound
 from gateway.patrol import plans
+from gateway.people import queries as people_queries
 from gateway.sla import service as timers
 from gateway.sla.models import Phase
 from gateway.workers import queries as worker_queries
@@ -56,7 +57,10 @@ def load_state(
     state = WorkerState(
         positions=worker_queries.latest_fixes(session, ids),
         workloads=load.active,
-        unavailable=worker_queries.unavailable(session, now, ids),
+        unavailable={
+            **worker_queries.unavailable(session, now, ids),
+            **people_queries.disabled_workers(session, ids),
+        },
         cooling_down=load.declined_recently if settings.decline_cooldown_s else frozenset(),
     )
     return state, load.declined_case

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from contracts import LocationFix
 from gateway.context import GatewayContext
-from gateway.flows.arrivals import arrive
+from gateway.flows.arrivals import arrive, precise_enough
 from gateway.patrol import plans, track
 from gateway.workers.service import record_fix
 
@@ -22,10 +22,13 @@ def apply_fix(session: Session, ctx: GatewayContext, fix: LocationFix, now: date
     lon, lat = fix.location.lon, fix.location.lat
     if fix.worker_id not in ctx.site.workers:
         return True  # a phone the site does not know: keep the position, nothing else
-    arrive(session, ctx, fix.worker_id, lon, lat, fix.ts, now, fix.on_patrol)
+    # A fix too coarse for the check-in radius moves the worker, and neither checks them in at a
+    # task nor visits a checkpoint (arrivals.precise_enough).
+    arrive(session, ctx, fix.worker_id, lon, lat, fix.ts, now, fix.on_patrol, accuracy_m=fix.accuracy_m)
     if fix.on_patrol:
         track.add_fix(session, ctx, fix.worker_id, lon, lat, fix.ts)
-        plans.visit_checkpoints(session, ctx, fix.worker_id, lon, lat, fix.ts)
+        if precise_enough(ctx, fix.accuracy_m):
+            plans.visit_checkpoints(session, ctx, fix.worker_id, lon, lat, fix.ts)
     return True
 
 

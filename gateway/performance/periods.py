@@ -13,6 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _WEEK = re.compile(r"^(\d{4})-W(0[1-9]|[1-4]\d|5[0-3])$")
+# The years a week or month may name: the API's bounds on every time it takes (cloud_api.params);
+# year 1 or 9999 would overflow Python's dates in the site-time and trend arithmetic.
+FIRST_YEAR, LAST_YEAR = 1971, 2199
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,17 @@ def parse_week(text: str, tz: tzinfo) -> Period:
     found = _WEEK.match(text.strip())
     if not found:
         raise ValueError(f"{text!r} is not a week: write YYYY-Www, e.g. 2026-W23")
+    _check_year(text, int(found.group(1)))
     try:
         monday = date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1)
     except ValueError:
         raise ValueError(f"{text!r}: {found.group(1)} has no week {found.group(2)}") from None
     return week_of(monday, tz)
+
+
+def _check_year(text: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"{text!r}: only the years {FIRST_YEAR}-{LAST_YEAR} are kept")
 
 
 def month_of(day: date, tz: tzinfo) -> Period:
@@ -65,6 +74,7 @@ def parse_month(text: str, tz: tzinfo) -> Period:
     found = _MONTH.match(text.strip())
     if not found:
         raise ValueError(f"{text!r} is not a month: write YYYY-MM, e.g. 2026-05")
+    _check_year(text, int(found.group(1)))
     return month_of(date(int(found.group(1)), int(found.group(2)), 1), tz)
 
 

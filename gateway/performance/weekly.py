@@ -207,6 +207,9 @@ def _matplotlib() -> Any:
             "font.family": [*names, "DejaVu Sans"],
             "pdf.fonttype": 42,  # TrueType: the PDF's text can be searched and copied
             "axes.unicode_minus": False,  # the CJK fonts have no U+2212
+            # Every text drawn is as typed: a case title (a worker's note) with two '$' in it is
+            # not TeX (matplotlib's mathtext would fail the whole report on '$x^$').
+            "text.parse_math": False,
             "axes.spines.top": False,
             "axes.spines.right": False,
         }

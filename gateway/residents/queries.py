@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,19 +13,16 @@ from sqlalchemy.orm import Session
 from gateway.cases.lifecycle import CaseStatus
 from gateway.cases.models import Case, CaseTransition
 from gateway.dispatch.models import Task
+from gateway.people.queries import sender
 from gateway.residents.models import ResidentReport
 
 
 def address_hash(site_id: str, address: str, key: bytes) -> str:
-    """An IPv6 sender is counted by its /64 (one household's prefix: a phone changes the rest).
-    Keyed (HMAC with a server secret): a bare hash of an IPv4 address is undone by trying them all."""
-    try:
-        ip = ipaddress.ip_address(address)
-        if ip.version == 6:
-            address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    except ValueError:
-        pass
-    return hmac.new(key, f"{site_id}|{address}".encode(), hashlib.sha256).hexdigest()
+    """An IPv6 sender is counted by its /64 (one household's prefix: a phone changes the rest);
+    an IPv4 one seen through a dual-stack socket (``::ffff:a.b.c.d``) by its IPv4 address, not by
+    the /64 every IPv4 sender shares. Keyed (HMAC with a server secret): a bare hash of an IPv4
+    address is undone by trying them all."""
+    return hmac.new(key, f"{site_id}|{sender(address)}".encode(), hashlib.sha256).hexdigest()
 
 
 def sent_since(session: Session, address: str, since: datetime) -> list[datetime]:

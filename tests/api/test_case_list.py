@@ -196,3 +196,48 @@ def test_an_operator_lists_and_exports_only_their_areas(
     assert listed["count"] == len(listed["items"])
     exported = api.get("/api/v1/cases/export.csv", headers=headers).content.decode("utf-8-sig")
     assert [r["案件编号 case id"] for r in csv.DictReader(io.StringIO(exported))] == ids(listed)
+
+
+def test_a_title_with_control_characters_still_exports_as_xlsx(
+    api: TestClient, api_tokens, harness: Harness
+) -> None:
+    """A worker's 随手拍 note becomes part of the case's title, and a phone keyboard (or a hostile
+    client) can put control characters in it. XML 1.0, and so XLSX, cannot hold most of them:
+    one such title made the whole export a 500 for everyone of that area. The XLSX shows each as
+    its visible Unicode control picture (U+2400 + code); the CSV and the list keep the text."""
+    import uuid
+
+    import openpyxl
+
+    note = "油烟\x07很大\x1b[31m\x01\x08\x0b\x0c\x1f"  # BEL, ESC, SOH, BS, VT, FF, US
+    first_line = "油烟\x07很大\x1b[31m\x01\x08"  # \x0b and what follows start new lines
+    r = api.post(
+        "/api/v1/reports",
+        json={
+            "id": str(uuid.uuid4()),
+            "hazard_type": "gas_leak",
+            "location": {"lon": 120.3178, "lat": 31.4969},
+            "note": note,
+        },
+        headers=api_tokens.worker("w-ma-li"),
+    )
+    assert r.status_code == 201, r.text
+    title = r.json()["title"]
+    assert title.endswith(first_line)
+    shown = "".join(chr(0x2400 + ord(c)) if ord(c) < 0x20 and c not in "\t\n\r" else c for c in title)
+
+    sheet = api.get("/api/v1/cases/export.xlsx")
+    assert sheet.status_code == 200, sheet.text
+    book = openpyxl.load_workbook(io.BytesIO(sheet.content), read_only=True)
+    head, *rows = [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+    [row] = rows
+    assert row[head.index("标题 title")] == shown and "␇" in shown and "␛" in shown
+    now = harness.clock.now()
+    day = {"since": (now - timedelta(days=1)).isoformat(), "until": (now + timedelta(days=1)).isoformat()}
+    tasks = api.get("/api/v1/analytics/export/tasks.xlsx", params=day)  # the task's sheet: its case's title
+    assert tasks.status_code == 200, tasks.text
+    book = openpyxl.load_workbook(io.BytesIO(tasks.content), read_only=True)
+    assert shown in {c for row in book.worksheets[0].iter_rows(values_only=True) for c in row}
+    [csv_row] = _csv(api, {})
+    assert csv_row["标题 title"] == title  # the CSV keeps the characters as typed
+    assert api.get("/api/v1/cases").json()["items"][0]["title"] == title

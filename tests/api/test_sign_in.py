@@ -338,3 +338,19 @@ def test_refusals_are_on_the_security_log_with_who_and_why(api: Api) -> None:
     ) in reasons
     assert ("", "GET /api/v1/cases/nope", "401: unknown or revoked API token") in reasons
     assert all(e["address"] == DESK[0] for e in log)
+
+
+def test_one_ipv6_prefix_guessing_many_accounts_is_slowed_down(api: Api) -> None:
+    """A phone or a host on IPv6 has a whole /64 to pick its address from: counted by the
+    address, a password spray from one machine moved to a fresh address each try and was never
+    slowed down. Failures count against the /64, as residents' reports are counted."""
+    for i in range(20):
+        spray = api.client((f"2001:db8:7:1::{i + 1:x}", 1))
+        r = spray.post("/api/v1/auth/sign-in", json={"username": f"user-{i}", "password": "Winter2026!"})
+        assert r.status_code == 401
+    r = api.client(("2001:db8:7:1:ffff::99", 1)).post(
+        "/api/v1/auth/sign-in", json={"username": "user-99", "password": "Winter2026!"}
+    )
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 2
+    # another prefix is not affected
+    sign_in(api.client(("2001:db8:7:2::1", 1)))

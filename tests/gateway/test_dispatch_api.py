@@ -144,3 +144,33 @@ def test_unavailable_worker_is_passed_over(harness: Harness, api: TestClient, op
         api.put("/api/v1/workers/w-nobody/availability", json={"available": False}, headers=op).status_code
         == 404
     )
+
+
+def test_a_worker_whose_account_is_disabled_is_passed_over(
+    harness: Harness, api: TestClient, op: dict[str, str]
+) -> None:
+    """A grid worker leaves: the admin disables their account (they can no longer sign in or use
+    their phone's token), while workers.yaml still lists them until the installer's next visit.
+    Urgent tasks kept going to them first: nobody could accept, and every case of their grid
+    waited out the accept deadline before it went to someone who could. A disabled account is
+    passed over like an unavailable worker (in a new case's dispatch and in a re-dispatch)."""
+    from gateway.people import service as people
+    from gateway.people.models import Person
+    from tests.support.dispatching import act
+
+    with harness.sessions.begin() as s:
+        person = s.get(Person, "w-ma-li")
+        assert person is not None and person.active  # made from workers.yaml when the API started
+        people.set_active(s, person, False, "admin-1", harness.clock.now())
+    harness.raise_event("smk-factory-a1")
+    [first] = tasks(harness)
+    assert first.worker_id != "w-ma-li" and "1 unavailable" in first.reason
+    act(harness, first, "decline", note="at another incident")
+    second = tasks(harness)[-1]
+    assert second.worker_id not in ("w-ma-li", first.worker_id) and second.status == "offered"
+    with harness.sessions.begin() as s:
+        person = s.get(Person, "w-ma-li")
+        assert person is not None
+        people.set_active(s, person, True, "admin-1", harness.clock.now())
+    act(harness, second, "decline", note="busy")
+    assert tasks(harness)[-1].worker_id == "w-ma-li"  # back at work: offered again

@@ -8,6 +8,7 @@ from contracts import TaskOffer, decode, topics
 from contracts.geo import haversine_m
 from gateway.patrol.insertion import cheapest_insertion, route_length
 from gateway.patrol.queries import patrol_day
+from gateway.workers.models import WorkerPosition
 from tests.support.dispatching import act, fix, tasks, the_case, trail
 from tests.support.harness import Harness
 
@@ -146,3 +147,30 @@ def test_a_declined_inspection_leaves_the_plan_and_joins_the_next_workers(harnes
     [dropped] = [stop for stop in mine.stops if stop.kind == "task"]
     assert dropped.cancelled_at is not None and mine.inspections == 0
     assert [stop.task_id for stop in theirs.stops if stop.kind == "task"] == [second.id]
+
+
+def test_a_fix_too_coarse_to_tell_is_neither_an_arrival_nor_a_visit(harness: Harness) -> None:
+    """Without a GPS lock a phone gives its network position: a point that may lie on the site
+    with an accuracy of a kilometre or more. Such a fix says nothing about being within the
+    check-in radius (50 m): it met the five-minute on-site deadline and ticked patrol checkpoints
+    for a worker who may have been streets away. It moves the worker's position; only a fix
+    accurate to within the radius checks them in."""
+    dorm_alarm(harness)
+    case = the_case(harness)
+    radius = harness.ctx.site.settings.dispatch.check_in_radius_m
+    cp = next(c for c in harness.ctx.site.patrols.checkpoints if c.id == "cp-factory-c").location
+    harness.clock.advance(60)
+    fix(harness, "w-ma-li", case.lon + 0.0002, case.lat, on_patrol=True, accuracy_m=1500)  # ~19 m, ±1.5 km
+    harness.clock.advance(60)
+    fix(harness, "w-ma-li", cp.lon, cp.lat, on_patrol=True, accuracy_m=radius + 1)
+    [task] = tasks(harness)
+    assert task.status == "offered" and task.on_site_at is None
+    with harness.sessions() as s:
+        day = patrol_day(s, "w-ma-li", "2026-11-18", with_points=True)
+        position = s.get(WorkerPosition, "w-ma-li")
+    assert day.visited_checkpoints == 0
+    assert position is not None and (position.lon, position.lat) == (cp.lon, cp.lat)  # still its position
+    harness.clock.advance(60)
+    fix(harness, "w-ma-li", case.lon + 0.0002, case.lat, on_patrol=True, accuracy_m=radius)  # GPS again
+    [task] = tasks(harness)
+    assert task.status == "on_site"

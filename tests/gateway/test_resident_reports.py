@@ -250,3 +250,25 @@ def test_reports_arriving_together_at_the_limit_do_not_all_pass(
         codes = list(pool.map(send, bodies))
     assert sorted(codes) == [201] * LIMIT + [429] * (3 * LIMIT), codes
     assert _count(harness, ResidentReport) == LIMIT
+
+
+def test_residents_on_ipv4_are_counted_one_by_one_behind_a_dual_stack_socket(
+    harness: Harness, residents: TestClient
+) -> None:
+    """Served on '::' (dual stack), the API sees an IPv4 resident as ::ffff:a.b.c.d. Counted by
+    its /64 like an IPv6 sender, every IPv4 resident of the internet fell in one bucket
+    (::ffff:0:0/64): after five reports from anyone on IPv4, nobody on IPv4 could report for
+    an hour. A mapped address is its IPv4 address: one household each, the same as when the
+    API listens on 0.0.0.0."""
+    where = _inside(harness, "g-qingshan-02")
+    app = residents.app
+    first = TestClient(app, client=("::ffff:198.51.100.20", 40000))
+    for _ in range(LIMIT):
+        assert first.post("/api/v1/public/reports", json=_report(harness, where)).status_code == 201
+    assert first.post("/api/v1/public/reports", json=_report(harness, where)).status_code == 429
+    # the same household seen on an IPv4 socket is the same sender
+    plain = TestClient(app, client=("198.51.100.20", 40000))
+    assert plain.post("/api/v1/public/reports", json=_report(harness, where)).status_code == 429
+    # another IPv4 household behind the same socket is not held back
+    other = TestClient(app, client=("::ffff:203.0.113.77", 40000))
+    assert other.post("/api/v1/public/reports", json=_report(harness, where)).status_code == 201

@@ -70,7 +70,9 @@ def act(h: Harness, task: Task, action: str, **kw: Any) -> Outcome:
     return h.send(topics.worker_task_update(task.worker_id), update)
 
 
-def fix(h: Harness, worker_id: str, lon: float, lat: float, on_patrol: bool = False) -> Outcome:
+def fix(
+    h: Harness, worker_id: str, lon: float, lat: float, on_patrol: bool = False, accuracy_m: float = 10.0
+) -> Outcome:
     h.seq += 1
     message = LocationFix(
         source=worker_id,
@@ -78,6 +80,7 @@ def fix(h: Harness, worker_id: str, lon: float, lat: float, on_patrol: bool = Fa
         ts=h.clock.now(),
         worker_id=worker_id,
         location=GeoPoint(lon=lon, lat=lat),
+        accuracy_m=accuracy_m,
         on_patrol=on_patrol,
     )
     return h.send(topics.worker_location(worker_id), message)

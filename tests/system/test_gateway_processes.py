@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from gateway.events.models import DeadLetter, EventRecord
 from gateway.heartbeat.models import GatewayHeartbeat
@@ -53,8 +54,11 @@ def test_two_processes_share_the_stream_and_survive_a_sigkill(
         def subscribed() -> bool:
             if not Path(sqlite_url.removeprefix("sqlite:///")).exists():
                 return False
-            with sessions() as s:
-                beats = s.scalars(select(GatewayHeartbeat)).all()
+            try:
+                with sessions() as s:
+                    beats = s.scalars(select(GatewayHeartbeat)).all()
+            except OperationalError:  # the file exists before the supervisor's migrations made the table
+                return False
             return {b.gateway_id for b in beats if b.mqtt_connected} == {"gw-multi-1", "gw-multi-2"}
 
         wait_until(subscribed, timeout=60, what="both gateway processes to subscribe")

@@ -4,7 +4,7 @@ what is checked is what the gateway would receive."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -260,3 +260,62 @@ def test_thresholds_written_for_a_modbus_register_are_in_its_unit() -> None:
     s = sensor("toxic_gas", thresholds={"major": 25, "critical": 50, "clear_below": 20})
     th = s.effective_thresholds
     assert th is not None and th.unit is Unit.PERCENT_LEL and th.major == 25
+
+
+def test_a_self_test_that_never_ends_stops_hiding_alarms_and_is_a_fault() -> None:
+    """zigbee2mqtt keeps a device's last state and repeats it whole: when the 'test: false' that
+    ends a self-test is lost on the radio, every later report still says test: true — and the
+    smoke alarm in such a report was ignored for ever, the detector showing 'test', no fault.
+    A self-test lasts seconds; one reported past TEST_MAX_S is taken as stuck: the device's
+    fault (maintenance), and its alarm counts again. A short test still raises nothing."""
+    from edge.sensors.alarm import TEST_MAX_S
+
+    z2m = {"protocol": "zigbee2mqtt", "friendly_name": "smoke_1"}
+    rig = Rig(sensor("smoke", source=z2m))
+    known = {DeviceFlag.ALARM, DeviceFlag.TEST}
+    rig.flags({DeviceFlag.TEST, DeviceFlag.ALARM}, known)  # the test button: it sounds
+    rig.flags({DeviceFlag.TEST}, known, after_s=5)  # the test is over; its 'false' was lost
+    assert rig.events() == []
+    rig.service.tick()
+    rig.clock.advance(TEST_MAX_S)
+    rig.service.tick()  # no report for a while: the stuck test is noticed on its own
+    assert rig.events(HazardType.DEVICE_FAULT) == [("new", "major")]
+    assert "self-test" in rig.service.health()[0].error
+    rig.flags({DeviceFlag.TEST, DeviceFlag.ALARM}, known, after_s=30)  # a real fire, still "test"
+    assert rig.events(HazardType.SMOKE_ALARM) == [("new", "critical")]
+    rig.flags(set(), known)  # the device says test: false again
+    assert rig.events(HazardType.DEVICE_FAULT)[-1] == ("clear", "major")
+    assert rig.events(HazardType.SMOKE_ALARM)[-1] == ("clear", "critical")
+
+
+def test_the_clock_set_forward_or_back_does_not_fake_silence_nor_stretch_a_hold() -> None:
+    """An edge box without a battery clock boots at the time it shut down, then NTP sets it hours
+    ahead: every sensor had been 'silent' for those hours and went offline at once (a
+    device_offline case per detector until each reported again, an hour later for zigbee). Set
+    back an hour, a gas leak held for 10 s waited an hour and 10 s. Timers measure time that
+    passed on the node, not steps of its wall clock."""
+    rig = Rig(sensor(thresholds={"hold_s": 10}))
+    start = rig.clock.now()
+    rig.gas(3)
+    rig.service.tick()
+    rig.clock.set(rig.clock.now() + timedelta(hours=3))  # NTP after boot
+    rig.service.tick()
+    assert rig.events() == [], "three hours of wall clock are not three hours of silence"
+    for _ in range(60):  # a minute passes for real: the 60 s sensor is still within 2 intervals
+        rig.clock.advance(1)
+        rig.service.tick()
+    assert rig.events(HazardType.DEVICE_OFFLINE) == []
+    for _ in range(70):  # and then it really is silent
+        rig.clock.advance(1)
+        rig.service.tick()
+    assert rig.events(HazardType.DEVICE_OFFLINE) == [("new", "major")]
+
+    rig.gas(60, after_s=1)  # a leak: back online, pending for its 10 s hold
+    rig.service.tick()
+    rig.clock.set(start)  # set back hours
+    rig.service.tick()
+    for _ in range(10):
+        rig.clock.advance(1)
+        rig.service.tick()
+    rig.gas(60, after_s=1)
+    assert rig.events(HazardType.GAS_LEAK) == [("new", "critical")], "held 10 s, not hours"

@@ -197,3 +197,81 @@ def test_gridwatch_contract_sensor_alarms_on_its_own_readings(
     finally:
         device.disconnect()
         device.loop_stop()
+
+
+def test_a_reading_no_gas_detector_can_give_is_a_fault_not_a_leak(
+    node: EdgeNode, uplink: DurableSubscriber, mosquitto: Mosquitto
+) -> None:
+    """A detector in trouble often reports its register's all-ones (0xFFFF: 6553.5 %LEL at 0.1
+    %LEL a count) or a large negative number. The Modbus poller has long called that a fault;
+    a detector speaking GridWatch (or through zigbee2mqtt) raised a critical gas leak on it and
+    sent a grid worker running. Outside the unit's plausible range, a reading is the device's
+    fault (maintenance), whatever protocol it came by; a real reading after it still alarms."""
+    device = publisher(mosquitto, "gas-gw-1")
+    topic = topics.device_topic("gas-gw-1", topics.Channel.READING)
+    seq = 0
+
+    def send(value: float) -> None:
+        nonlocal seq
+        seq += 1
+        reading = SensorReading(
+            source="gas-gw-1",
+            seq=seq,
+            device_id="gas-gw-1",
+            measurements=[Measurement(quantity="gas", value=value, unit=Unit.PERCENT_LEL)],
+        )
+        device.publish(topic, encode(reading), qos=1).wait_for_publish(5)
+
+    def health() -> str:
+        return next(s for s in node.health().sensors if s.device_id == "gas-gw-1").error
+
+    try:
+        for value in (0xFFFF / 10, 0xFFFF / 10, -3276.8):
+            send(value)
+        wait_until(lambda: "-3276.8" in health(), what="the detector's fault in its health")
+        send(3.0)  # a sound reading again: the fault clears, no leak
+        wait_until(
+            lambda: ("device_fault", "clear", "major") in events(uplink, "gas-gw-1"), what="the fault cleared"
+        )
+        send(55.0)
+        wait_until(lambda: events(uplink, "gas-gw-1", HazardType.GAS_LEAK), what="a real leak")
+        *fault, leak = events(uplink, "gas-gw-1")
+        assert fault[0] == ("device_fault", "new", "major") and fault[-1] == (
+            "device_fault",
+            "clear",
+            "major",
+        )
+        assert {kind for kind, _, _ in fault} == {"device_fault"}  # the fault's readings raised no leak
+        assert leak == ("gas_leak", "new", "critical")
+    finally:
+        device.disconnect()
+        device.loop_stop()
+
+
+def test_a_smoke_alarm_the_outbox_cannot_write_yet_is_sent_once_it_can(
+    node: EdgeNode, uplink: DurableSubscriber, z2m
+) -> None:
+    """An edge box's SD card turns read-only (or fills up) for a while: the outbox cannot write.
+    The alarm logic had already taken the alarm as raised, so the smoke alarm that failed to
+    queue was gone for good — the detector kept sounding and nothing reached the centre until
+    it cleared and sounded again. A hazard event that cannot be queued waits in the node, is
+    said in its health, and goes out, in order, as soon as the outbox writes again."""
+    store = node.outbox.store
+    with store._lock:  # the node's own SQLite outbox, made read-only as a failing card is
+        store._db.execute("PRAGMA query_only=ON")
+    try:
+        z2m("zigbee2mqtt/rental_12_smoke", fixture("heiman_hs1sa_smoke_alarm"))
+        wait_until(
+            lambda: any("not queued yet" in w for w in node.health().warnings), what="the node says so"
+        )
+        assert events(uplink, "smk-1") == []
+        z2m("zigbee2mqtt/rental_12_smoke", fixture("heiman_hs1sa_smoke_clear"))  # the alarm ends meanwhile
+    finally:
+        with store._lock:
+            store._db.execute("PRAGMA query_only=OFF")
+    wait_until(lambda: len(events(uplink, "smk-1")) == 2, what="both events once the outbox writes")
+    assert events(uplink, "smk-1") == [
+        ("smoke_alarm", "new", "critical"),
+        ("smoke_alarm", "clear", "critical"),
+    ]
+    assert not any("not queued yet" in w for w in node.health().warnings)
