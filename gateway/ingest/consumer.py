@@ -49,9 +49,7 @@ log = logging.getLogger(__name__)
 
 RESUBSCRIBE_S = 60.0  # refused subscriptions are asked for again this often (an ACL may be fixed live)
 RECONNECT_MIN_S = 0.25  # first wait after a lost connection
-_UNREACHABLE = (
-    " unreachable"  # the key of a failed connection among the problems (no topic filter has a space)
-)
+_UNREACHABLE = " unreachable"  # a failed connection's key among the problems: no topic filter has a space
 RECONNECT_MAX_S = 3.0  # back-off cap: an edge node reconnects within 5 s, the gateway must be there first
 
 
