@@ -21,8 +21,10 @@ frames is that of fire, not of a coloured object:
   pixels sit at one of two (on or off), even when two lamps flash in turn;
 - it has **hot parts**: a share of its flame-coloured pixels orange or hotter, not all
   deep red (a red flag in the sun, a tail light, an unlit lantern);
-- and it is not **banded sideways**: glints on rippling water are streaks much wider
-  than tall, flames rise.
+- it is not **banded sideways**: glints on rippling water are streaks much wider
+  than tall, flames rise;
+- and it does not **move as one**: followed from frame to frame, a swaying lantern's
+  glow pattern comes along with it, a flame's brightness does not.
 
 Growth (the region getting bigger over the window) raises the score but is not
 required: a steady fire does not grow.
@@ -62,6 +64,8 @@ _HOT_R = np.floor(np.arange(256) * HOT_G).astype(
     np.uint8
 )  # G > this (a table: no float pass) <=> G > HOT_G R
 HOT_MIN = 0.4  # share of the region's flame pixels over the window: fire clip >= 0.93, a red flag ~0.1
+RIGID_PAIRS = 6  # analysed frame pairs followed for moving as one
+RIGID_MAX = 0.3  # brightness correlation after following the motion: fire clip <= 0.16, lanterns 0.14-0.92
 BANDED_MAX = 2.0  # brightness change down / across: fire clip 0.86-1.05, water glints 3.0-3.4
 
 
@@ -300,7 +304,8 @@ class FireAnalyzer:
           the window, not one frame: a flag's yellow stars can be a third of its sunlit part.
         - **banded sideways**: its brightness changes far more from row to row than from column
           to column: glints on water seen at a low angle are flattened streaks; flames rise
-          in tongues (the fire clip is about even both ways)."""
+          in tongues (the fire clip is about even both ways).
+        - **moves as one** (:meth:`_moves_as_one`): a swaying lantern."""
         # About SAMPLE pixels of the region, on a grid: the shares below need no more, and
         # the cost stays flat however big the region (a fire filling the view).
         k = max(1, int((np.count_nonzero(region) / SAMPLE) ** 0.5))  # a grid of every k-th row and column
@@ -330,7 +335,41 @@ class FireAnalyzer:
         right, below = np.minimum(xs + 1, width - 1), np.minimum(ys + 1, height - 1)
         gx = float(np.abs(grey[ys, right].astype(np.int16) - grey[ys, xs]).mean())
         gy = float(np.abs(grey[below, xs].astype(np.int16) - grey[ys, xs]).mean())
-        return gy > BANDED_MAX * max(gx, 1e-3)
+        if gy > BANDED_MAX * max(gx, 1e-3):
+            return True
+        return self._moves_as_one(x, y, *region.shape[::-1])
+
+    def _moves_as_one(self, x: int, y: int, w: int, h: int) -> bool:
+        """Whether the region's flame-coloured pixels move as one thing: shift the last frames'
+        pixels by the move of their centroid (a margin around the region, so a swing is not
+        cut off) and correlate their brightness with the frame before. A swaying lantern or
+        a moving lit object keeps its pattern (0.14-0.92 on painted lanterns); at 5 fps a
+        flame's pattern is new every frame (fire clip -0.04-0.16)."""
+        width, height = self.size
+        m = 8
+        x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(width, x + w + m), min(height, y + h + m)
+        colours = list(self._colour)[-RIGID_PAIRS - 1 :]
+        greys = list(self._greys)[-len(colours) :]
+        corr = []
+        before = None
+        for c, g in zip(colours, greys, strict=True):
+            mask, grey = c[y0:y1, x0:x1], g[y0:y1, x0:x1]
+            mo = cv2.moments(mask, True)
+            if before is not None and mo["m00"] >= 5 and before[0]["m00"] >= 5:
+                last, last_grey = before
+                dx = mo["m10"] / mo["m00"] - last["m10"] / last["m00"]
+                dy = mo["m01"] / mo["m00"] - last["m01"] / last["m00"]
+                ys, xs = np.nonzero(mask)
+                step = max(1, len(ys) // SAMPLE)
+                ys, xs = ys[::step], xs[::step]
+                px = np.clip(np.rint(xs - dx).astype(np.intp), 0, x1 - x0 - 1)
+                py = np.clip(np.rint(ys - dy).astype(np.intp), 0, y1 - y0 - 1)
+                a, b = last_grey[py, px].astype(np.float32), grey[ys, xs].astype(np.float32)
+                sa, sb = float(a.std()), float(b.std())
+                if sa > 1 and sb > 1:
+                    corr.append(float(((a - a.mean()) * (b - b.mean())).mean()) / (sa * sb))
+            before = (mo, grey)
+        return bool(corr) and float(np.mean(corr)) > RIGID_MAX
 
     def _fast_share(self, region: np.ndarray, x: int, y: int) -> float:
         """Share of the region's brightness variation above a third of the analysis rate
