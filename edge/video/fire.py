@@ -64,7 +64,7 @@ _HOT_R = np.floor(np.arange(256) * HOT_G).astype(
     np.uint8
 )  # G > this (a table: no float pass) <=> G > HOT_G R
 HOT_MIN = 0.4  # share of the region's flame pixels over the window: fire clip >= 0.93, a red flag ~0.1
-RIGID_PAIRS = 6  # analysed frame pairs followed for moving as one
+RIGID_PAIRS = 4  # analysed frame pairs followed for moving as one
 RIGID_MAX = 0.3  # brightness correlation after following the motion: fire clip <= 0.16, lanterns 0.14-0.92
 BANDED_MAX = 2.0  # brightness change down / across: fire clip 0.86-1.05, water glints 3.0-3.4
 
@@ -348,26 +348,30 @@ class FireAnalyzer:
         width, height = self.size
         m = 8
         x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(width, x + w + m), min(height, y + h + m)
+        # every k-th row and column (about 4 x SAMPLE points): centroids and samples need no more
+        k = max(1, int(((x1 - x0) * (y1 - y0) / (4 * SAMPLE)) ** 0.5))
         colours = list(self._colour)[-RIGID_PAIRS - 1 :]
         greys = list(self._greys)[-len(colours) :]
         corr = []
         before = None
         for c, g in zip(colours, greys, strict=True):
-            mask, grey = c[y0:y1, x0:x1], g[y0:y1, x0:x1]
-            mo = cv2.moments(mask, True)
+            grid = c[y0:y1:k, x0:x1:k]
+            mo = cv2.moments(grid, True)
+            grey = g[y0:y1, x0:x1]
             if before is not None and mo["m00"] >= 5 and before[0]["m00"] >= 5:
                 last, last_grey = before
-                dx = mo["m10"] / mo["m00"] - last["m10"] / last["m00"]
-                dy = mo["m01"] / mo["m00"] - last["m01"] / last["m00"]
-                ys, xs = np.nonzero(mask)
-                step = max(1, len(ys) // SAMPLE)
-                ys, xs = ys[::step], xs[::step]
+                dx = k * (mo["m10"] / mo["m00"] - last["m10"] / last["m00"])
+                dy = k * (mo["m01"] / mo["m00"] - last["m01"] / last["m00"])
+                ys, xs = np.nonzero(grid)
+                ys, xs = ys * k, xs * k
                 px = np.clip(np.rint(xs - dx).astype(np.intp), 0, x1 - x0 - 1)
                 py = np.clip(np.rint(ys - dy).astype(np.intp), 0, y1 - y0 - 1)
                 a, b = last_grey[py, px].astype(np.float32), grey[ys, xs].astype(np.float32)
-                sa, sb = float(a.std()), float(b.std())
-                if sa > 1 and sb > 1:
-                    corr.append(float(((a - a.mean()) * (b - b.mean())).mean()) / (sa * sb))
+                a -= a.mean()
+                b -= b.mean()
+                aa, bb = float(a @ a), float(b @ b)
+                if min(aa, bb) > len(a):  # both vary (standard deviation over 1 level)
+                    corr.append(float(a @ b) / (aa * bb) ** 0.5)
             before = (mo, grey)
         return bool(corr) and float(np.mean(corr)) > RIGID_MAX
 
