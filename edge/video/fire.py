@@ -65,7 +65,7 @@ _HOT_R = np.floor(np.arange(256) * HOT_G).astype(
 )  # G > this (a table: no float pass) <=> G > HOT_G R
 HOT_MIN = 0.4  # share of the region's flame pixels over the window: fire clip >= 0.93, a red flag ~0.1
 RIGID_PAIRS = 4  # analysed frame pairs followed for moving as one
-RIGID_MAX = 0.3  # brightness correlation after following the motion: fire clip <= 0.16, lanterns 0.14-0.92
+RIGID_MAX = 0.3  # brightness correlation after following the motion: fire clip <= 0.17, lanterns 0.26-0.87
 BANDED_MAX = 2.0  # brightness change down / across: fire clip 0.86-1.05, water glints 3.0-3.4
 
 
@@ -343,8 +343,8 @@ class FireAnalyzer:
         """Whether the region's flame-coloured pixels move as one thing: shift the last frames'
         pixels by the move of their centroid (a margin around the region, so a swing is not
         cut off) and correlate their brightness with the frame before. A swaying lantern or
-        a moving lit object keeps its pattern (0.14-0.92 on painted lanterns); at 5 fps a
-        flame's pattern is new every frame (fire clip -0.04-0.16)."""
+        a moving lit object keeps its pattern (0.26-0.87 on painted lanterns); at 5 fps a
+        flame's pattern is new every frame (fire clip -0.08-0.17)."""
         width, height = self.size
         m = 8
         x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(width, x + w + m), min(height, y + h + m)
