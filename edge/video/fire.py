@@ -13,7 +13,16 @@ frames is that of fire, not of a coloured object:
 - its **shape keeps changing** from frame to frame;
 - and it is not a **long-static** flame-coloured patch: a place flame-coloured nearly
   all of the last minutes while barely flickering (a red sign, a cone under a street
-  light's flicker) is suppressed.
+  light's flicker) is suppressed;
+- its flicker is **not in step**: a flame's tongues brighten in one place while they
+  darken in another, a lamp (a flashing warning light, a turn signal, a neon tube)
+  brightens and darkens as one;
+- its pixels are **not switched**: a flame's brightness takes many levels, a lamp's
+  pixels sit at one of two (on or off), even when two lamps flash in turn;
+- it has **hot parts**: a share of its flame-coloured pixels orange or hotter, not all
+  deep red (a red flag in the sun, a tail light, a lantern);
+- and it is not **banded sideways**: glints on rippling water are streaks much wider
+  than tall, flames rise.
 
 Growth (the region getting bigger over the window) raises the score but is not
 required: a steady fire does not grow.
@@ -43,6 +52,17 @@ JUMP = 18  # grey levels: more than compression noise or a slow exposure change
 SPECTRUM_WINDOW = 16  # analysed frames of a region's brightness for its flicker spectrum
 STATIC_EVERY = 5  # the long-static memory samples every 5th analysed frame
 STATIC_ALPHA = 1 / 120  # ... averaging over ~120 samples (2 minutes at 5 fps)
+# The last three checks run only on a region that passed all the others (rare: cheap).
+STEP_FRAMES = 8  # analysed frame pairs looked at for flicker in step
+SAMPLE = 256  # pixels of a region looked at (about: every k-th row and column)
+IN_STEP_MAX = 0.35  # fire clip 0.04-0.12, painted lamps 0.83-1, a waiting car's lights 0.46-0.85
+SWITCHED_MAX = 0.75  # share of samples at a pixel's two extremes: fire clip 0.44-0.69, lamps 0.73-0.92
+HOT_G = 0.4  # G > 0.4 R: orange or hotter (the fire clip's flame pixels: G/R 0.45 at the 1st percentile)
+_HOT_R = np.floor(np.arange(256) * HOT_G).astype(
+    np.uint8
+)  # G > this (a table: no float pass) <=> G > HOT_G R
+HOT_MIN = 0.4  # share of the region's flame pixels over the window: fire clip >= 0.93, a red flag ~0.1
+BANDED_MAX = 2.0  # brightness change down / across: fire clip 0.86-1.05, water glints 3.0-3.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +92,20 @@ class FireFrame:
 
 def flame_colour(bgr: np.ndarray, hsv: np.ndarray | None = None) -> np.ndarray:
     """uint8 0/1 mask of flame-coloured pixels (``hsv``: the same image in HSV, if at hand)."""
+    return _flame_and_hot(bgr, hsv)[0]
+
+
+def _flame_and_hot(bgr: np.ndarray, hsv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 0/1 masks: flame-coloured pixels, and those of them orange or hotter (G > HOT_G R)."""
     b, g, r = cv2.split(bgr)
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV) if hsv is None else hsv
     s, v = hsv[..., 1], hsv[..., 2]
     # uint8 throughout: comparisons need no wider type, and r - b saturates at 0 (never > 80 then).
     red_orange = (r > 150) & (r >= g) & (g > b) & (s > 90) & (v > 150) & (cv2.subtract(r, b) > 80)
     core = (r > 230) & (g > 180) & (b < 200) & (r >= g) & (g >= b)  # yellow-white hot core
-    return (red_orange | core).astype(np.uint8)
+    colour = (red_orange | core).astype(np.uint8)
+    hot = cv2.bitwise_and(colour, cv2.compare(g, cv2.LUT(r, _HOT_R), cv2.CMP_GT))  # 1 & 255 = 1: 0/1
+    return colour, hot
 
 
 class FireAnalyzer:
@@ -112,6 +139,8 @@ class FireAnalyzer:
         self._jump_sum = np.zeros((self.size[1], self.size[0]), np.uint8)
         self._last_grey: np.ndarray | None = None
         self._last_colour: np.ndarray | None = None
+        self._hot: deque[np.ndarray] = deque(maxlen=settings.window)  # flame-coloured and orange or hotter
+        self._hot_sum = np.zeros((self.size[1], self.size[0]), np.uint8)
         self._greys: deque[np.ndarray] = deque(maxlen=max(SPECTRUM_WINDOW, settings.window))
         # Long-static memory: how often each pixel was flame-coloured, and flickered so,
         # over the last minutes (exponential averages of samples).
@@ -135,6 +164,8 @@ class FireAnalyzer:
         self._jump_sum[:] = 0
         self._last_grey = None
         self._last_colour = None
+        self._hot.clear()
+        self._hot_sum[:] = 0
         self._greys.clear()
         self._static_colour[:] = 0
         self._static_flicker[:] = 0
@@ -167,13 +198,18 @@ class FireAnalyzer:
 
     # ------------------------------------------------------------------ flames
     def _flame_update(self, small: np.ndarray, hsv: np.ndarray, grey: np.ndarray) -> None:
-        colour = flame_colour(small, hsv)
+        colour, hot = _flame_and_hot(small, hsv)
         if self.keep is not None:
             colour &= self.keep
+            hot &= self.keep
         if len(self._colour) == self._colour.maxlen:
             self._colour_sum -= self._colour[0]
         self._colour.append(colour)
         self._colour_sum += colour
+        if len(self._hot) == self._hot.maxlen:
+            self._hot_sum -= self._hot[0]
+        self._hot.append(hot)
+        self._hot_sum += hot
         self._greys.append(grey)
         self._frames += 1
         held = None
@@ -238,10 +274,63 @@ class FireAnalyzer:
             shape, growth = self._shape_change(region, x, y)
             if fast < s.spectrum_min or shape < s.shape_min:
                 continue
+            if self._not_a_flame(region, x, y):
+                continue
             score = min(1.0, 0.4 + flick * 0.5 + fast * 0.2 + min(shape, 0.3) + (0.1 if growth > 1.2 else 0))
             box = self._to_frame(x, y, w, h)
             out.append(FireRegion("flame", box, share, flick, score, fast, shape, growth))
         return out
+
+    def _not_a_flame(self, region: np.ndarray, x: int, y: int) -> bool:
+        """Evidence that a flickering, flame-coloured, changing region is not a flame (checked
+        only on regions that passed everything else):
+
+        - **in step**: over the last frames the region's big brightness jumps go one way at a
+          time (all up, or all down): one light switching or dimming as a whole (a flashing
+          warning light at any rhythm, a turn signal, a neon tube; a camera's exposure step).
+          Flames brighten here while they darken there: the fire clip's jumps cancel out.
+        - **switched**: the pixels that flicker strongly (by over 2 x JUMP in the window) spend
+          most frames near one of their two extremes (within a fifth of their range): a lamp
+          is on or off, also when two lamps flash in turn (then the region is not in step).
+          A flame's brightness takes all levels between: the fire clip's pixels are near
+          an extreme in under half of the frames, about as often as random levels would be.
+        - **no hot part**: over the window, fewer than HOT_MIN of its flame-coloured pixels
+          are orange or hotter (G > HOT_G R): deep red is a red object or lamp in the sun or
+          the dark (a flag, a lantern, tail lights), burning things show orange-yellow. Over
+          the window, not one frame: a flag's yellow stars can be a third of its sunlit part.
+        - **banded sideways**: its brightness changes far more from row to row than from column
+          to column: glints on water seen at a low angle are flattened streaks; flames rise
+          in tongues (the fire clip is about even both ways)."""
+        # About SAMPLE pixels of the region, on a grid: the shares below need no more, and
+        # the cost stays flat however big the region (a fire filling the view).
+        k = max(1, int((np.count_nonzero(region) / SAMPLE) ** 0.5))  # a grid of every k-th row and column
+        ys, xs = np.nonzero(region[::k, ::k])
+        ys, xs = ys * k + y, xs * k + x
+        width, height = self.size
+        at = ys * width + xs
+        recent = list(self._greys)[-self.settings.window :]
+        stack = np.stack([g.ravel()[at] for g in recent]).astype(np.int16)  # frames x pixels
+        d = np.diff(stack[-STEP_FRAMES - 1 :], axis=0)
+        up, down = np.count_nonzero(d > JUMP, axis=1), np.count_nonzero(d < -JUMP, axis=1)
+        moved = up + down >= 3
+        if moved.any() and float(np.mean(np.abs(up - down)[moved] / (up + down)[moved])) > IN_STEP_MAX:
+            return True
+        lo = stack.min(axis=0)
+        span = stack.max(axis=0) - lo
+        strong = span > 2 * JUMP
+        if np.count_nonzero(strong) >= 3:
+            above, span = stack[:, strong] - lo[strong], span[strong]
+            near = (above <= span // 5) | (above >= span - span // 5)
+            if float(near.mean()) > SWITCHED_MAX:
+                return True
+        coloured = int(self._colour_sum.ravel()[at].sum(dtype=np.int64))
+        if int(self._hot_sum.ravel()[at].sum(dtype=np.int64)) < HOT_MIN * coloured:
+            return True
+        grey = recent[-1]  # differences to the next pixel across and down, at the sampled pixels
+        right, below = np.minimum(xs + 1, width - 1), np.minimum(ys + 1, height - 1)
+        gx = float(np.abs(grey[ys, right].astype(np.int16) - grey[ys, xs]).mean())
+        gy = float(np.abs(grey[below, xs].astype(np.int16) - grey[ys, xs]).mean())
+        return gy > BANDED_MAX * max(gx, 1e-3)
 
     def _fast_share(self, region: np.ndarray, x: int, y: int) -> float:
         """Share of the region's brightness variation above a third of the analysis rate
@@ -251,7 +340,8 @@ class FireAnalyzer:
         if len(greys) < 8:
             return 0.0
         h, w = region.shape
-        series = np.array([float(g[y : y + h, x : x + w][region].mean()) for g in greys], np.float32)
+        inside = region.view(np.uint8)  # cv2.mean under a mask: the boolean-indexed mean, in one C pass
+        series = np.array([cv2.mean(g[y : y + h, x : x + w], mask=inside)[0] for g in greys], np.float32)
         series -= series.mean()
         power = np.abs(np.fft.rfft(series * np.hanning(len(series)))) ** 2
         power[0] = 0.0
@@ -265,14 +355,15 @@ class FireAnalyzer:
         """Mean 1 - IoU of the flame-coloured pixels inside the region between consecutive
         frames, and the growth of their area over the window."""
         h, w = region.shape
-        masks = [c[y : y + h, x : x + w][region] for c in self._colour]
+        inside = region.view(np.uint8)  # the same counts as boolean indexing, without the copies
+        masks = [cv2.bitwise_and(c[y : y + h, x : x + w], inside) for c in self._colour]
         changes = []
         for a, b in itertools.pairwise(masks):
-            union = int(np.count_nonzero(a | b))
+            union = cv2.countNonZero(cv2.bitwise_or(a, b))
             if union:
-                changes.append(1.0 - np.count_nonzero(a & b) / union)
-        first = max(int(np.count_nonzero(masks[0])), 1)
-        growth = int(np.count_nonzero(masks[-1])) / first
+                changes.append(1.0 - cv2.countNonZero(cv2.bitwise_and(a, b)) / union)
+        first = max(cv2.countNonZero(masks[0]), 1)
+        growth = cv2.countNonZero(masks[-1]) / first
         return (float(np.mean(changes)) if changes else 0.0), growth
 
     # ------------------------------------------------------------------ smoke

@@ -15,12 +15,13 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import cv2
 from prometheus_client import start_http_server
 
-from contracts import CameraHealth, DetectorHealth, topics
+from contracts import CameraHealth, DetectorHealth, EvidenceSnapshot, HazardEvent, topics
 from contracts.clock import Clock, SystemClock
 from contracts.site.models import Camera, EdgeNodeConfig
 from edge.emit import Emitter, Priority
@@ -33,6 +34,11 @@ from edge.video.sources import CameraReader, ReaderState
 
 log = logging.getLogger(__name__)
 
+# What a camera keeps while the outbox cannot write (a full or read-only card): its hazard events
+# all (a few an hour), its pictures only up to this many messages in all (the oldest picture goes
+# first; a picture is ~100 kB of memory).
+MAX_UNSENT = 200
+
 
 @dataclass
 class CameraRunner:
@@ -43,6 +49,10 @@ class CameraRunner:
     error: str = ""  # last analysis failure, if the last frame failed
     failures: int = 0
     frames_dropped: int = 0
+    # Events and pictures the outbox refused, oldest first, tried again at every frame (see _send).
+    unsent: deque[tuple[str, HazardEvent | EvidenceSnapshot, Priority]] = field(default_factory=deque)
+    unsent_error: str = ""
+    pictures_dropped: int = 0  # pictures given up while the outbox could not write
 
 
 class VideoService:
@@ -173,6 +183,8 @@ class VideoService:
             out.append(f"video detector not loaded: {self.detector.reason}")
         for r in self.runners.values():
             out += [f"camera {r.camera.id}: {p}" for p in r.pipeline.warnings()]
+            if r.unsent_error:
+                out.append(f"camera {r.camera.id}: {_unsent_line(r)}"[:300])
         return out[:50]
 
     def _camera_health(self, r: CameraRunner) -> CameraHealth:
@@ -191,7 +203,8 @@ class VideoService:
             state = "blocked"
         else:
             state = "streaming"
-        errors = [e for e in (reader.error, r.error, *pipe.problems) if e]
+        unsent = _unsent_line(r) if r.unsent_error else ""
+        errors = [e for e in (unsent, reader.error, r.error, *pipe.problems) if e]
         return CameraHealth(
             camera_id=r.camera.id,
             state=state,  # type: ignore[arg-type]
@@ -248,13 +261,54 @@ class VideoService:
                 next_due = time.monotonic()
 
     def _send(self, r: CameraRunner, outgoing: list[Outgoing]) -> None:
+        """Queue what a frame produced, after whatever the outbox refused before (in order).
+
+        An outbox that cannot write (a full or read-only card) must not lose a fire: what it
+        refuses waits in the camera's runner, is said in the camera's health and the node's
+        warnings, and is tried again at every frame (or idle tick) until it goes. Hazard events
+        are all kept; pictures only up to :data:`MAX_UNSENT` messages, the oldest first dropped."""
         node = self.emitter.node_id
         for o in outgoing:
+            if o.event is not None:
+                r.unsent.append((topics.node_event(node), o.event, Priority.EVENT))
+            if o.evidence is not None:
+                r.unsent.append((topics.node_evidence(node), o.evidence, Priority.EVIDENCE))
+        while len(r.unsent) > MAX_UNSENT and _drop_oldest_picture(r.unsent):
+            r.pictures_dropped += 1
+        extra = {"device_id": r.camera.id}
+        while r.unsent:
+            topic, message, priority = r.unsent[0]
             try:
-                if o.event is not None:
-                    self.emitter.emit(topics.node_event(node), o.event, Priority.EVENT)
-                if o.evidence is not None:
-                    self.emitter.emit(topics.node_evidence(node), o.evidence, Priority.EVIDENCE)
-            except Exception:
-                # The outbox refused (disk full?): say so loudly, keep analysing.
-                log.exception("could not queue a video event", extra={"device_id": r.camera.id})
+                self.emitter.emit(topic, message, priority)
+            except Exception as exc:
+                if not r.unsent_error:  # once per outage, not once a frame
+                    log.exception(
+                        "could not queue %s %s; it waits in the node", message.kind, message.id, extra=extra
+                    )
+                r.unsent_error = f"{type(exc).__name__}: {exc}"[:200]
+                return
+            r.unsent.popleft()
+            if r.unsent_error and not r.unsent:
+                log.warning(
+                    "the outbox writes again: what waited is queued (%d picture(s) given up meanwhile)",
+                    r.pictures_dropped,
+                    extra=extra,
+                )
+                r.unsent_error, r.pictures_dropped = "", 0
+
+
+def _drop_oldest_picture(unsent: deque[tuple[str, HazardEvent | EvidenceSnapshot, Priority]]) -> bool:
+    for i, (_topic, message, _priority) in enumerate(unsent):
+        if isinstance(message, EvidenceSnapshot):
+            del unsent[i]
+            return True
+    return False
+
+
+def _unsent_line(r: CameraRunner) -> str:
+    waiting = list(r.unsent)  # one C call under the GIL: the camera's thread may be changing it
+    events = sum(isinstance(m, HazardEvent) for _t, m, _p in waiting)
+    return (
+        f"{events} event(s) and {len(waiting) - events} picture(s) not queued yet, "
+        f"the outbox cannot write: {r.unsent_error}"
+    )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 RESUBSCRIBE_S = 60.0  # refused subscriptions are asked for again this often (an ACL may be fixed live)
 RECONNECT_MIN_S = 0.25  # first wait after a lost connection
+_UNREACHABLE = " unreachable"  # a failed connection's key among the problems: no topic filter has a space
 RECONNECT_MAX_S = 3.0  # back-off cap: an edge node reconnects within 5 s, the gateway must be there first
 
 
@@ -198,6 +200,8 @@ class MqttLink:
             return [
                 f"MQTT broker refused the connection: {why}"
                 if what == "connection"
+                else why
+                if what == _UNREACHABLE
                 else f"MQTT broker refused the subscription to {what}: {why} (check its ACL for this gateway)"
                 for what, why in sorted(self._problems.items())
             ]
@@ -214,7 +218,23 @@ class MqttLink:
         self.client.reconnect_delay_set(min_delay=wait, max_delay=wait)  # type: ignore[arg-type]
 
     def _on_connect_fail(self, _c: mqtt.Client, _ud: object) -> None:
+        """paho could not open the connection (nothing listens, no route, TLS refused): said once
+        per outage in the log, and in the heartbeat's warnings until a connection is made."""
+        exc = sys.exc_info()[1]  # paho calls this from its ``except OSError``
+        why = f"{type(exc).__name__}: {exc}" if exc is not None else "no answer"
+        where = f"{self.settings.mqtt.host}:{self.settings.mqtt.port}"
+        with self._lock:
+            first = _UNREACHABLE not in self._problems
+            self._problems[_UNREACHABLE] = f"cannot reach the MQTT broker at {where}: {why}"
         self._plan_reconnect()
+        if first:
+            log.warning(
+                "cannot reach the MQTT broker at %s (%s): nothing is received until it answers; "
+                "trying again every %.0f s at most",
+                where,
+                why,
+                RECONNECT_MAX_S,
+            )
 
     def _on_connect(
         self, client: mqtt.Client, _ud: object, flags: mqtt.ConnectFlags, rc: ReasonCode, _props: object
@@ -290,7 +310,7 @@ class MqttLink:
     def retry_refused(self) -> None:
         """Ask again for refused subscriptions, at most every RESUBSCRIBE_S (called from the gateway loop)."""
         with self._lock:
-            refused = [f for f in self._problems if f != "connection"]
+            refused = [f for f in self._problems if f not in ("connection", _UNREACHABLE)]
             waiting = self._pending_mid is not None
         if not refused or waiting or not self.online.is_set():
             return

@@ -160,3 +160,41 @@ def test_reconnect_waits_are_capped_at_a_few_seconds_and_jittered() -> None:
     assert all(0 < w <= RECONNECT_MAX_S <= 5 for run in waits for w in run)
     assert all(run[0] <= 0.25 for run in waits)  # the first try comes quickly
     assert len({round(run[-1], 6) for run in waits}) == 50  # gateways do not knock in step
+
+
+def test_a_broker_it_cannot_reach_is_said_in_the_log_and_the_heartbeat_until_it_can(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gateway started before its broker (or pointed at a wrong port) logged "serving site"
+    and then nothing: paho's failed connection attempts were silent, so an operator saw a
+    gateway that looked up and received nothing. Each outage is said once in the log (what it
+    tried, why it failed), and in the heartbeat's warnings while it lasts; then it connects."""
+    from gridwatch.broker import free_port
+
+    caplog.set_level(logging.INFO, logger="gateway.ingest.consumer")
+    sessions = session_factory(make_engine(sqlite_url))
+    port = free_port()
+    with gateway_on(port, sqlite_url) as gw:
+        where = f"127.0.0.1:{port}"
+
+        def said() -> list[str]:
+            return [
+                r.getMessage()
+                for r in caplog.records
+                if r.levelno >= logging.WARNING
+                and where in r.getMessage()
+                and "cannot reach" in r.getMessage()
+            ]
+
+        wait_until(lambda: said(), what="the failed connection in the log")
+        assert "refused" in said()[0].lower()  # why: nothing listens there
+        assert any(where in p for p in gw.link.problems())
+        wait_until(lambda: len(gw.link.problems()) and gw.link._reconnects >= 4, what="a few more tries")
+        assert len(said()) == 1  # one outage, one line: not one per attempt
+        with Mosquitto(tmp_path / "broker", port=port).start() as _broker:
+            assert gw.link.connected.wait(15), "never connected once the broker was up"
+            assert gw.link.problems() == []
+            wait_until(
+                lambda: (b := beat_of(sessions, gw)) and b.mqtt_connected and not b.warnings,
+                what="a clean heartbeat once connected",
+            )

@@ -275,3 +275,44 @@ def test_python_switch_interval_and_opencv_threads_are_set_while_cameras_run_and
         assert cv2.getNumThreads() == 1
     assert sys.getswitchinterval() == before_interval
     assert cv2.getNumThreads() == before_threads
+
+
+def test_a_fire_the_outbox_cannot_write_yet_waits_in_the_node_and_is_sent_once_it_can(
+    shared_models: Path, tmp_path: Path
+) -> None:
+    """An edge box's card turns read-only or fills while a camera sees fire: the event and its
+    picture used to be logged and dropped. They wait in the node, in order, said in the camera's
+    health and the node's warnings, and are queued as soon as the outbox writes again."""
+    from edge.outbox import Outbox
+    from edge.settings import BrokerSettings
+    from tests.support.video.media import FIRE
+
+    outbox = Outbox("node-test", tmp_path / "outbox.db", BrokerSettings())  # never started: no broker
+    store = outbox.store
+    with store._lock:  # the node's own SQLite outbox, made read-only as a failing card is
+        store._db.execute("PRAGMA query_only=ON")
+    service = VideoService(
+        node({"id": "cam-fire", "source": str(FIRE)}), outbox, settings=settings(shared_models)
+    )
+
+    def waiting() -> str:
+        (health,) = service.health()
+        return health.error if "not queued yet" in health.error else ""
+
+    try:
+        with running(service):
+            wait_until(lambda: "1 event(s)" in waiting(), timeout=30, what="the fire to wait in the node")
+            assert any("cam-fire" in w and "not queued yet" in w for w in service.warnings())
+            assert store.pending(0, 100) == []
+            with store._lock:
+                store._db.execute("PRAGMA query_only=OFF")
+            wait_until(lambda: not waiting(), timeout=10, what="what waited to be queued")
+            queued = [decode(m.topic, m.payload) for m in store.pending(0, 1000)]
+    finally:
+        outbox.stop()
+    fires = [m for m in queued if isinstance(m, HazardEvent) and m.hazard_type is HazardType.FIRE_SMOKE]
+    assert fires and fires[0].state is EventState.NEW
+    pictures = [m for m in queued if isinstance(m, EvidenceSnapshot) and m.event_id == fires[0].id]
+    assert pictures, "the fire's picture went with it"
+    assert queued.index(fires[0]) < queued.index(pictures[0])  # the event before its picture
+    assert not any("not queued yet" in w for w in service.warnings())
