@@ -17,13 +17,13 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from cloud_api.auth import Perm, Refusal, allow, public
 from cloud_api.auth.book import AccessBook
-from cloud_api.auth.errors import error, on_http_error, on_validation_error
+from cloud_api.auth.errors import on_http_error, on_store_error, on_validation_error
 from cloud_api.auth.guard import ACCESS_COOKIE, Guard, GuardedRoute, api_routes, check_routes
 from cloud_api.auth.tokens import AccessTokens, load_keys
 from cloud_api.live import LiveHub
@@ -244,7 +244,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
     app.add_exception_handler(Refusal, on_refusal)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(OperationalError, on_store_error)
+    app.add_exception_handler(DBAPIError, on_store_error)
 
     # The longer prefix first: mounts are matched in order.
     app.mount("/ui/docs-assets", StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
@@ -253,27 +253,6 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
 
     check_routes(app)
     return app
-
-
-STORE_RETRY_S = 5
-
-
-async def on_store_error(request: Request, exc: Exception) -> JSONResponse:
-    """The store cannot be reached or cannot write now (PostgreSQL down, the SQLite file gone or
-    locked past its busy timeout): 503 with Retry-After, in the documented shape, instead of a
-    bare 500; phones and pages try again. The database's own words go to the log only (they name
-    hosts and paths)."""
-    assert isinstance(exc, OperationalError)
-    text = str(exc.orig or exc).strip()
-    log.error(
-        "store unavailable for %s %s: %s",
-        request.method,
-        request.url.path,
-        text.splitlines()[0] if text else "",
-    )
-    return error(
-        503, "the store is unavailable: try again in a few seconds", {"Retry-After": str(STORE_RETRY_S)}
-    )
 
 
 def _docs_router(app: FastAPI) -> APIRouter:

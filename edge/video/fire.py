@@ -20,7 +20,7 @@ frames is that of fire, not of a coloured object:
 - its pixels are **not switched**: a flame's brightness takes many levels, a lamp's
   pixels sit at one of two (on or off), even when two lamps flash in turn;
 - it has **hot parts**: a share of its flame-coloured pixels orange or hotter, not all
-  deep red (a red flag in the sun, a tail light, a lantern);
+  deep red (a red flag in the sun, a tail light, an unlit lantern);
 - and it is not **banded sideways**: glints on rippling water are streaks much wider
   than tall, flames rise.
 
@@ -296,7 +296,7 @@ class FireAnalyzer:
           an extreme in under half of the frames, about as often as random levels would be.
         - **no hot part**: over the window, fewer than HOT_MIN of its flame-coloured pixels
           are orange or hotter (G > HOT_G R): deep red is a red object or lamp in the sun or
-          the dark (a flag, a lantern, tail lights), burning things show orange-yellow. Over
+          the dark (a flag, an unlit lantern, tail lights), burning things show orange-yellow. Over
           the window, not one frame: a flag's yellow stars can be a third of its sunlit part.
         - **banded sideways**: its brightness changes far more from row to row than from column
           to column: glints on water seen at a low angle are flattened streaks; flames rise

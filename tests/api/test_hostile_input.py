@@ -250,7 +250,7 @@ def test_a_store_that_cannot_be_opened_is_a_503_with_a_sentence_not_a_bare_500(
             client.put("/api/v1/workers/w-ma-li/availability", json={"available": False, "by": "op-1"}),
         ):
             assert resp.status_code == 503, resp.text
-            assert "store" in resp.json()["detail"] and int(resp.headers["retry-after"]) > 0
+            assert "try again" in resp.json()["detail"] and int(resp.headers["retry-after"]) > 0
         db.rmdir()
         shutil.move(tmp_path / "away.db", db)
         assert client.get("/api/v1/cases").status_code == 200

@@ -88,3 +88,19 @@ def test_the_fire_clip_still_passes_the_new_checks_in_most_frames() -> None:
     raised, positives, n = play_looped([fire], len(fire) * STEP / 60)
     assert n == 90 and raised == 1
     assert positives >= 65, f"{positives} of 90 fire frames positive"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="swaying lit red lanterns pass the flame test: orange glow inside (hot part), swinging "
+    "(not in step, many levels), and their outline change after aligning the swing (0.07-0.57) "
+    "overlaps the fire clip's (0.37-0.79); docs/video-fire-smoke.md, Limits",
+)
+def test_swaying_red_lanterns_raise_no_fire() -> None:
+    """Three lit red lanterns (红灯笼) swaying under the eaves: a known limit. Strict: when a
+    change keeps them out, this test says so and moves to the list above."""
+    assert looks_flame_coloured("red_lanterns") > 0.2, "the colour test alone flags the lanterns"
+    frames = [street_with("red_lanterns", v) for v in VARIANTS]
+    raised, positives, n = play_looped(frames, MINUTES)
+    assert raised == 0 and positives <= n * 0.005, f"{raised} events, {positives} of {n} frames"

@@ -351,6 +351,38 @@ def jacket_walker(image: np.ndarray, i: int, colour: tuple = JACKET) -> None:
     cv2.ellipse(image, (cx, foot - 78), (7, 4), 0, 180, 360, (30, 30, 30), -1)  # hair
 
 
+def red_lanterns(image: np.ndarray, i: int, night: bool = False) -> None:
+    """Three lit red lanterns (红灯笼) hanging from the building's eaves, swaying in a breeze
+    (0.7 Hz and 1.9 Hz swings, small gusts): red silk glowing orange towards the bulb inside,
+    darker ribs, gold caps and tassels. By day they are dimmer than at night."""
+    t = i / FPS
+    h, w = image.shape[:2]
+    for k, x0 in enumerate((170, 215, 260)):
+        rng = np.random.default_rng(k * 1000 + i)
+        ang = 0.12 * np.sin(2 * np.pi * 0.7 * t + k) + 0.05 * np.sin(2 * np.pi * 1.9 * t + 1 + k)
+        ang += 0.03 * float(rng.standard_normal())
+        cx, cy = int(x0 + 40 * np.sin(ang)), int(10 + 40 * np.cos(ang))
+        cv2.line(image, (x0, 10), (cx, cy - 14), (30, 30, 30), 1)
+        y1, y2, x1, x2 = max(0, cy - 14), min(h, cy + 14), max(0, cx - 17), min(w, cx + 17)
+        yy, xx = np.mgrid[y1:y2, x1:x2].astype(np.float32)
+        r = ((xx - cx) / 16) ** 2 + ((yy - cy) / 13) ** 2
+        body = r <= 1
+        glow = np.clip(1 - r, 0, 1)
+        colour = np.stack([20 + 40 * glow, 30 + 130 * glow**1.5, 150 + 105 * glow**0.5], -1)
+        colour *= 1.0 if night else 0.85
+        ribs = (np.abs(np.sin((xx - cx) / 16 * 3.0 + ang * 3)) < 0.15) & body
+        colour[ribs] *= 0.6
+        roi = image[y1:y2, x1:x2]
+        roi[body] = np.clip(colour[body], 0, 255).astype(np.uint8)
+        cv2.rectangle(image, (cx - 8, cy - 15), (cx + 8, cy - 12), (0, 170, 220), -1)
+        cv2.rectangle(image, (cx - 8, cy + 12), (cx + 8, cy + 15), (0, 170, 220), -1)
+        for d in range(-4, 5, 2):  # tassel
+            tip = (cx + d + int(4 * np.sin(ang * 5 + d)), cy + 32)
+            cv2.line(image, (cx + d, cy + 15), tip, (20, 20, 200), 1)
+        if night:
+            _add_glow(image, cx, cy, (0, 40, 255), 0.5, 14)
+
+
 def paint(frame: np.ndarray, i: int, source: str, night: bool = False) -> np.ndarray:
     """The frame with one false source painted in (see FALSE_SOURCES)."""
     out = frame.copy()
@@ -372,6 +404,8 @@ def paint(frame: np.ndarray, i: int, source: str, night: bool = False) -> np.nda
         neon_sign(out, i, night)
     elif source == "jacket_walker":
         jacket_walker(out, i)
+    elif source == "red_lanterns":
+        red_lanterns(out, i, night)
     else:
         raise ValueError(source)
     return out
@@ -388,6 +422,8 @@ FALSE_SOURCES = {
     "neon_sign": True,
     "jacket_walker": False,
 }
+# Not kept out yet (docs/video-fire-smoke.md, "Limits"): painted for the test that documents it.
+UNSOLVED_SOURCES = {"red_lanterns": True}
 
 
 @functools.cache
@@ -400,7 +436,8 @@ def street_with(source: str, variant: str = "as_shot") -> tuple[np.ndarray, ...]
     out = []
     for i, f in enumerate(clip(PEDESTRIANS, every=2)):
         if variant == "night":
-            image = paint(darkened(f, seed=i), i, source, True) if FALSE_SOURCES[source] else None
+            light = {**FALSE_SOURCES, **UNSOLVED_SOURCES}[source]
+            image = paint(darkened(f, seed=i), i, source, True) if light else None
             image = image if image is not None else darkened(paint(f, i, source), seed=i)
         else:
             image = paint(f, i, source)
