@@ -17,13 +17,13 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from cloud_api.auth import Perm, Refusal, allow, public
 from cloud_api.auth.book import AccessBook
-from cloud_api.auth.errors import on_http_error, on_validation_error
+from cloud_api.auth.errors import on_http_error, on_store_error, on_validation_error
 from cloud_api.auth.guard import ACCESS_COOKIE, Guard, GuardedRoute, api_routes, check_routes
 from cloud_api.auth.tokens import AccessTokens, load_keys
 from cloud_api.live import LiveHub
@@ -244,6 +244,7 @@ def create_app(settings: ApiSettings | None = None, clock: Clock | None = None) 
     app.add_exception_handler(Refusal, on_refusal)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DBAPIError, on_store_error)
 
     # The longer prefix first: mounts are matched in order.
     app.mount("/ui/docs-assets", StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")

@@ -7,6 +7,7 @@ input, which may be huge or not even printable).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.store.errors import is_store_down, is_transient
+
+log = logging.getLogger(__name__)
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gridwatch"'}
 
@@ -77,3 +83,26 @@ async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     # A 409 may carry facts besides its sentence (cloud_api.idempotency.Conflict: how far ...).
     facts = getattr(exc, "facts", {})
     return error(exc.status_code, printable(exc.detail), getattr(exc, "headers", None), **facts)
+
+
+STORE_RETRY_S = 5  # what a 503 for an unavailable store asks the caller to wait (phones retry 5xx)
+
+
+async def on_store_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, unreachable or busy past its timeout: a 503 the caller can act on
+    (the one error body, ``Retry-After``), not a bare 500. Any other database error is a bug and
+    stays a 500 (re-raised to the server's handler, which logs its traceback)."""
+    assert isinstance(exc, DBAPIError)
+    if not (is_store_down(exc) or is_transient(exc) or exc.connection_invalidated):
+        raise exc
+    log.warning(
+        "store unavailable for %s %s: %s",
+        request.method,
+        request.url.path,
+        str(exc.orig).splitlines()[0][:200],
+    )
+    return error(
+        503,
+        "the database cannot be reached or is busy; try again in a few seconds",
+        {"Retry-After": str(STORE_RETRY_S)},
+    )

@@ -26,6 +26,7 @@ from contracts import GeoPoint
 from contracts.envelope import Envelope
 from gateway.broadcasts import queries
 from gateway.broadcasts.models import Broadcast, BroadcastPhoto
+from gateway.cases.service import outside_by
 from gateway.flows.broadcasts import (
     BroadcastRefused,
     Notice,
@@ -332,6 +333,13 @@ def sighting(
         Envelope.model_validate({"id": body.id, "source": worker_id, "seq": 0})
     except ValueError:
         raise HTTPException(422, "id must be a UUID made on the phone") from None
+    far = outside_by(ctx, body.location)
+    if far is not None:  # a stale fix: nobody is sent hundreds of km for a sighting
+        raise HTTPException(
+            422,
+            f"this position is {far / 1000:.0f} km outside every grid of {ctx.site.settings.site.name}: "
+            "check the phone's position (wait for a fresh fix, or pick the place on the map)",
+        )
     once.key = once.key or body.id
     now = ctx.now()
     seen = Seen(body.id, body.location, body.note.strip(), tuple(body.photos))

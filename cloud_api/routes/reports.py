@@ -21,6 +21,7 @@ from cloud_api.idempotency import Conflict, OnceDep
 from cloud_api.params import AwareTime
 from contracts import GeoPoint, HazardCategory, HazardType, Severity, category_of
 from contracts.envelope import Envelope
+from gateway.cases.service import outside_by
 from gateway.flows.worker_photos import PhotoNotTaken
 from gateway.flows.worker_reports import Report, take_report
 
@@ -86,6 +87,13 @@ def report(
         raise HTTPException(422, "id must be a UUID made on the phone") from None
     if worker_id not in ctx.site.workers:
         raise HTTPException(409, f"{worker_id} is not in this site's workers.yaml")
+    far = outside_by(ctx, body.location)
+    if far is not None:  # a stale fix, not a hazard across the border: nobody is sent there
+        raise HTTPException(
+            422,
+            f"this position is {far / 1000:.0f} km outside every grid of {ctx.site.settings.site.name}: "
+            "check the phone's position (wait for a fresh fix, or pick the place on the map)",
+        )
     once.key = once.key or body.id
     now = ctx.now()
     report = Report(

@@ -39,6 +39,7 @@ from contracts.hazards import EventState
 from contracts.site.models import EdgeNodeConfig, GridWatchSource, Sensor
 from edge.emit import Emitter, Priority
 from edge.fusion import FusionHub, SensorSignal
+from edge.outbox.store import OutboxError
 from edge.sensors import metrics
 from edge.sensors.alarm import Change, SensorAlarm
 from edge.sensors.episodes import EpisodeBook, StateStore
@@ -363,7 +364,7 @@ class SensorService:
             topic, event, device_id = self._unsent[0]
             try:
                 self.emitter.emit(topic, event, Priority.EVENT)
-            except Exception as exc:
+            except (OutboxError, OSError) as exc:  # the store cannot write now: wait for it
                 if not self._unsent_error:  # once per outage, not once a second
                     log.exception(
                         "could not queue hazard event %s; it waits in the node and is tried every %g s",
@@ -373,6 +374,8 @@ class SensorService:
                     )
                 self._unsent_error = str(exc)[:200]
                 return
+            except Exception:  # a bug about this one event: it must not hold back the ones after it
+                log.exception("could not queue hazard event %s", event.id, extra={"device_id": device_id})
             self._unsent.pop(0)
             if self._unsent_error:
                 log.warning(

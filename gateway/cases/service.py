@@ -60,6 +60,22 @@ def resolve_place(ctx: GatewayContext, event: HazardEvent, node_id: str | None) 
     return Place(key, node_id, event.device_id, event.zone_id, label, location, grid_id, tuple(warnings))
 
 
+# A position further than this from every grid is not "just across a border" but a wrong fix
+# (a phone's last known position, another city): a person's report from there is refused.
+OUTSIDE_MAX_M = 2000.0
+
+
+def outside_by(ctx: GatewayContext, location: GeoPoint) -> float | None:
+    """How far (m) ``location`` lies outside every grid of the site when that is more than
+    OUTSIDE_MAX_M; None when it is inside a grid or near enough to the nearest one."""
+    if ctx.grids.locate(location) is not None:
+        return None
+    nearest = ctx.grids.nearest(location)
+    if nearest is None or nearest[1] <= OUTSIDE_MAX_M:
+        return None
+    return nearest[1]
+
+
 def grid_of(ctx: GatewayContext, location: GeoPoint, warnings: list[str]) -> str | None:
     """The grid a position lies in; outside every grid, the nearest one (and a warning says so)."""
     grid = ctx.grids.locate(location)

@@ -17,6 +17,7 @@ from gateway.dispatch.models import ACTIVE_TASK_STATUSES, Task, TaskStatus
 from gateway.flows import task_steps
 from gateway.flows.dispatch import dispatch_case, redispatch
 from gateway.flows.task_updates import TaskUpdateRefused
+from gateway.people import queries as people_queries
 from gateway.sla import service as timers
 from gateway.sla.models import Outcome, Phase
 
@@ -87,6 +88,9 @@ def reassign(
         raise TaskUpdateRefused(f"no worker {worker_id!r} in site {ctx.site.settings.site.id!r}")
     if worker_id == task.worker_id:
         raise TaskUpdateRefused(f"task {task.id} is already {worker_id}'s")
+    if worker_id is not None and people_queries.disabled_workers(session, [worker_id]):
+        # dispatch passes them over; a named reassignment would wait out the accept deadline too
+        raise TaskUpdateRefused(f"worker {worker_id!r}'s account is disabled: they cannot sign in to take it")
     actor = f"operator:{operator}"
     task_steps.end_offer(
         session, task, case, TaskStatus.CANCELLED, actor, f"reassigned by {operator}: {note}", now

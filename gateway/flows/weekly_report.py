@@ -184,11 +184,11 @@ def make_due(sessions: sessionmaker[Session], ctx: GatewayContext) -> list[Made]
     made = []
     for edition in ctx.site.analytics.weekly_report.editions:
         key = key_of(edition.area, week)
-        with sessions() as session:
-            if session.scalar(select(Report.id).where(Report.key == key)) is not None:
-                continue
-            drawn = draw_report(session, ctx, edition.area, week, now)
         try:
+            with sessions() as session:
+                if session.scalar(select(Report.id).where(Report.key == key)) is not None:
+                    continue
+                drawn = draw_report(session, ctx, edition.area, week, now)
             with sessions() as session, session.begin():
                 made.append(
                     keep_report(session, ctx, drawn, "schedule", now, scheduled=True, send_to=edition)
@@ -196,4 +196,6 @@ def make_due(sessions: sessionmaker[Session], ctx: GatewayContext) -> list[Made]
             WEEKLY_REPORTS.labels("schedule").inc()  # counted once committed
         except IntegrityError:  # another gateway made it first
             log.info("weekly report %s was made by another gateway", key)
+        except Exception:  # one area's failure must not hold back the others' reports
+            log.exception("weekly report %s failed; the other areas' are made, it is tried again", key)
     return made

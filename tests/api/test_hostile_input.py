@@ -9,6 +9,7 @@ reaches furthest into that route.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -211,3 +212,45 @@ def test_bodies_over_the_cap_are_refused_before_they_are_read(world: World) -> N
         "/api/v1/dead-letters/replay", headers={"Content-Type": "application/json"}, content=big
     )
     assert r.status_code == 401
+
+
+def test_a_store_that_cannot_be_opened_is_a_503_with_a_sentence_not_a_bare_500(
+    tmp_path: Path, store_templates: Any
+) -> None:
+    """The store's volume goes away (unmounted, the file replaced, PostgreSQL down): every route
+    answered a plain-text 'Internal Server Error' (500) — not the documented {"detail": ...}, and
+    nothing told a page or a script to try again. It is a 503 with the reason and Retry-After,
+    and the API answers again as soon as the store is back."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from cloud_api.app import create_app
+    from contracts.clock import ManualClock
+    from contracts.site import load_site
+    from tests.support.harness import OPERATORS, ApiTokens
+    from tests.support.paths import DEMO_SITE
+    from tests.support.people import api_settings
+
+    db = tmp_path / "gridwatch.db"
+    store_templates.sqlite_copy(db)
+    tokens = ApiTokens(OPERATORS, load_site(DEMO_SITE).workers)
+    settings = api_settings(DEMO_SITE, f"sqlite:///{db}", api_tokens=tokens.env())
+    clock = ManualClock(datetime(2026, 11, 18, 2, 0, tzinfo=UTC))
+    with TestClient(create_app(settings, clock=clock), headers=tokens.operator()) as client:
+        assert client.get("/api/v1/cases").status_code == 200
+        app = client.app
+        shutil.move(db, tmp_path / "away.db")
+        db.mkdir()  # what is at the path cannot be opened as a database
+        for sessions in (app.state.sessions, app.state.read_sessions):
+            sessions.kw["bind"].dispose()  # no connection opened before lives on
+        for resp in (
+            client.get("/api/v1/cases"),
+            client.put("/api/v1/workers/w-ma-li/availability", json={"available": False, "by": "op-1"}),
+        ):
+            assert resp.status_code == 503, resp.text
+            assert "try again" in resp.json()["detail"] and int(resp.headers["retry-after"]) > 0
+        db.rmdir()
+        shutil.move(tmp_path / "away.db", db)
+        assert client.get("/api/v1/cases").status_code == 200

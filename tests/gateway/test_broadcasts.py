@@ -80,6 +80,9 @@ def test_a_broadcast_reaches_its_areas_workers_who_read_it_and_answer_with_a_sig
     assert [r["worker_id"] for r in seen_by_sender["receipts"] if r["read_at"]] == ["w-ma-li"]
 
     where = site.areas["g-gongye-02"].centroid
+    stale = {"id": _key(), "location": {"lon": 114.3, "lat": 30.6}, "note": "在菜场门口"}  # a stale fix
+    r = api.post(f"/api/v1/broadcasts/{b['id']}/sightings", json=stale, headers=ma)
+    assert r.status_code == 422 and "outside every grid" in r.json()["detail"], r.text
     sighting = {"id": _key(), "location": {"lon": where.lon, "lat": where.lat}, "note": "在菜场门口"}
     r = api.post(
         f"/api/v1/broadcasts/{b['id']}/sightings",

@@ -173,4 +173,24 @@ def test_a_worker_whose_account_is_disabled_is_passed_over(
         assert person is not None
         people.set_active(s, person, True, "admin-1", harness.clock.now())
     act(harness, second, "decline", note="busy")
-    assert tasks(harness)[-1].worker_id == "w-ma-li"  # back at work: offered again
+    third = tasks(harness)[-1]
+    assert third.worker_id == "w-ma-li"  # back at work: offered again
+    # ... and the centre cannot name a disabled worker either: the task would wait out its deadline
+    other = next(t for t in (first, second) if t.worker_id != "w-ma-li")
+    with harness.sessions.begin() as s:
+        person = s.get(Person, "w-ma-li")
+        assert person is not None
+        people.set_active(s, person, False, "admin-1", harness.clock.now())
+    back = api.post(
+        f"/api/v1/tasks/{third.id}/reassign",
+        json={"operator": "op-1", "worker_id": other.worker_id},
+        headers=op,
+    )
+    assert back.status_code == 200 and back.json()["worker_id"] == other.worker_id
+    named = api.post(
+        f"/api/v1/tasks/{tasks(harness)[-1].id}/reassign",
+        json={"operator": "op-1", "worker_id": "w-ma-li"},
+        headers=op,
+    )
+    assert named.status_code == 409 and "account is disabled" in named.json()["detail"]
+    assert tasks(harness)[-1].worker_id == other.worker_id and tasks(harness)[-1].status == "offered"

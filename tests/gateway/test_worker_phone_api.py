@@ -415,3 +415,36 @@ def test_a_phone_sign_in_lasts_longer_for_a_worker_only(harness: Harness, api: T
     assert refresh_age("w-ma-li", "phone-password-1") == settings.phone_session_ttl_s
     assert refresh_age("op-desk", "desk-password-1") == settings.session_ttl_s
     assert timedelta(seconds=settings.phone_session_ttl_s) > timedelta(seconds=settings.session_ttl_s)
+
+
+def test_a_report_from_a_position_far_outside_the_site_is_refused_not_dispatched(
+    harness: Harness, api: TestClient, ma: dict[str, str]
+) -> None:
+    """A phone that has no fresh fix hands out its last known one — the worker's home town, or
+    0.1° off: a 随手拍 there opened a case 'in the nearest grid' hundreds of km away, offered it
+    to a worker as an urgent trip of 580 km, and its five-minute deadline climbed to the
+    department. A position far outside every grid (more than OUTSIDE_MAX_M) is refused with what
+    to do; one just across a grid's border still goes to the nearest grid, as before."""
+    from gateway.cases.service import OUTSIDE_MAX_M
+
+    site = harness.ctx.site
+    body = {"hazard_type": "gas_leak", "note": "闻到煤气味"}
+    far = {"lon": 114.3, "lat": 30.6}  # Wuhan
+    r = api.post("/api/v1/reports", json={**body, "id": str(uuid.uuid4()), "location": far}, headers=ma)
+    assert r.status_code == 422, r.text
+    assert "outside" in r.json()["detail"] and "position" in r.json()["detail"]
+    assert _count(harness, Case) == 0
+    # just outside the site: east of the easternmost grid by a few hundred metres
+    edge = max(site.grids, key=lambda g: g.geometry.bounds[2])
+    east, lat = edge.geometry.bounds[2], edge.geometry.centroid.y
+    near = GeoPoint(lon=east + 300 / 95_000, lat=lat)
+    assert harness.ctx.grids.locate(near) is None
+    found = harness.ctx.grids.nearest(near)
+    assert found is not None and found[1] < OUTSIDE_MAX_M
+    r = api.post(
+        "/api/v1/reports",
+        json={**body, "id": str(uuid.uuid4()), "location": {"lon": near.lon, "lat": near.lat}},
+        headers=ma,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["grid_id"] == found[0].id
