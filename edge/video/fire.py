@@ -17,8 +17,8 @@ frames is that of fire, not of a coloured object:
 - its flicker is **not in step**: a flame's tongues brighten in one place while they
   darken in another, a lamp (a flashing warning light, a turn signal, a neon tube)
   brightens and darkens as one;
-- its pixels are **not switched**: a flame's brightness takes many levels, a lamp's
-  pixels sit at one of two (on or off), even when two lamps flash in turn;
+- its pixels do **not follow one signal**: a flame's tongues flicker each their own way, a
+  lamp's pixels (or two lamps' flashing in turn) brighten and darken together or in opposition;
 - it has **hot parts**: a share of its flame-coloured pixels orange or hotter, not all
   deep red (a red flag in the sun, a tail light, an unlit lantern);
 - it is not **banded sideways**: glints on rippling water are streaks much wider
@@ -58,7 +58,15 @@ STATIC_ALPHA = 1 / 120  # ... averaging over ~120 samples (2 minutes at 5 fps)
 STEP_FRAMES = 8  # analysed frame pairs looked at for flicker in step
 SAMPLE = 256  # pixels of a region looked at (about: every k-th row and column)
 IN_STEP_MAX = 0.35  # fire clip 0.04-0.12, painted lamps 0.83-1, a waiting car's lights 0.46-0.85
-SWITCHED_MAX = 0.75  # share of samples at a pixel's two extremes: fire clip 0.44-0.69, lamps 0.73-0.92
+# Share of the strongly flickering pixels' variance that one signal explains (their first principal
+# component): fire clip 0.13-0.19 as shot and at night, painted lamps (one, irregular, a pair in turn)
+# 0.98-1.0. (Pixels "near their two extremes" did not work: flames on a dark night background are.)
+ONE_SIGNAL_MAX = 0.6
+# Share of samples near a pixel's two extremes (within a fifth of its range), for pixels whose low
+# level is lit (grey > SWITCHED_FLOOR): glints switching on a sunlit pond; fire clip 0.44-0.69.
+# Pixels with a dark low level are left out: flames on a night background swing from dark to full.
+SWITCHED_MAX = 0.75
+SWITCHED_FLOOR = 60
 HOT_G = 0.4  # G > 0.4 R: orange or hotter (the fire clip's flame pixels: G/R 0.45 at the 1st percentile)
 _HOT_R = np.floor(np.arange(256) * HOT_G).astype(
     np.uint8
@@ -293,11 +301,15 @@ class FireAnalyzer:
           time (all up, or all down): one light switching or dimming as a whole (a flashing
           warning light at any rhythm, a turn signal, a neon tube; a camera's exposure step).
           Flames brighten here while they darken there: the fire clip's jumps cancel out.
-        - **switched**: the pixels that flicker strongly (by over 2 x JUMP in the window) spend
-          most frames near one of their two extremes (within a fifth of their range): a lamp
-          is on or off, also when two lamps flash in turn (then the region is not in step).
-          A flame's brightness takes all levels between: the fire clip's pixels are near
-          an extreme in under half of the frames, about as often as random levels would be.
+        - **one signal**: the pixels that flicker strongly (by over 2 x JUMP in the window) follow
+          one brightness signal, each with its sign and gain (the first principal component of
+          their series explains over ONE_SIGNAL_MAX of the variance): a lamp on and off at any
+          rhythm, also two lamps flashing in turn (then the region is not in step). A flame's
+          tongues are independent: the fire clip's first component explains under a fifth, at
+          night too (bright flames on a dark ground, which a two-level test took for a lamp).
+        - **switched on a lit ground**: strongly flickering pixels whose low level is lit (over
+          SWITCHED_FLOOR) spend most frames near one of their two extremes: glints on a sunlit
+          pond. Flames take all levels between; on a dark ground they are not judged so.
         - **no hot part**: over the window, fewer than HOT_MIN of its flame-coloured pixels
           are orange or hotter (G > HOT_G R): deep red is a red object or lamp in the sun or
           the dark (a flag, an unlit lantern, tail lights), burning things show orange-yellow. Over
@@ -320,11 +332,18 @@ class FireAnalyzer:
         moved = up + down >= 3
         if moved.any() and float(np.mean(np.abs(up - down)[moved] / (up + down)[moved])) > IN_STEP_MAX:
             return True
+        strong = (stack.max(axis=0) - stack.min(axis=0)) > 2 * JUMP
+        if np.count_nonzero(strong) >= 3:
+            series = stack[:, strong].astype(np.float32)
+            series -= series.mean(axis=0)
+            power = np.linalg.svd(series, compute_uv=False) ** 2  # frames x pixels: <= 12 values
+            if float(power[0]) > ONE_SIGNAL_MAX * float(power.sum()):
+                return True
         lo = stack.min(axis=0)
         span = stack.max(axis=0) - lo
-        strong = span > 2 * JUMP
-        if np.count_nonzero(strong) >= 3:
-            above, span = stack[:, strong] - lo[strong], span[strong]
+        lit = strong & (lo > SWITCHED_FLOOR)
+        if np.count_nonzero(lit) >= 3:
+            above, span = stack[:, lit] - lo[lit], span[lit]
             near = (above <= span // 5) | (above >= span - span // 5)
             if float(near.mean()) > SWITCHED_MAX:
                 return True
