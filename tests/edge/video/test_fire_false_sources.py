@@ -16,8 +16,7 @@ import pytest
 from contracts import EventState
 from edge.video.fire import flame_colour
 from edge.video.settings import VideoSettings
-from tests.edge.video.test_trust import STEP, fire_stage
-from tests.support.video.drive import at
+from tests.support.video.drive import STEP, at, fire_stage
 from tests.support.video.media import FIRE, PEDESTRIANS, clip
 from tests.support.video.synthetic import FALSE_SOURCES, street_with
 

@@ -14,13 +14,11 @@ import pytest
 from contracts import EventState, HazardType
 from contracts.clock import ManualClock
 from edge.video.detector.engine import DetectorService
-from edge.video.episodes import Episode
 from edge.video.evaluation import MemoDetector
-from edge.video.fire import FireAnalyzer, flame_colour
+from edge.video.fire import flame_colour
 from edge.video.pipeline import CameraPipeline
-from edge.video.rules import FireRule
 from edge.video.settings import VideoSettings
-from tests.support.video.drive import Run, at, camera, full_zone, play
+from tests.support.video.drive import STEP, Run, at, camera, fire_stage, full_zone, play
 from tests.support.video.media import FIRE, PEDESTRIANS, clip, darkened, photo
 from tests.support.video.synthetic import (
     CUTOUT_AT,
@@ -31,21 +29,10 @@ from tests.support.video.synthetic import (
     with_cutout,
 )
 
-STEP = 0.2  # 5 analysed frames a second, the node's default
-
 
 def noisy(image: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.clip(image + rng.normal(0, 5, image.shape), 0, 255).astype(np.uint8)
-
-
-def fire_stage(settings: VideoSettings, size: tuple[int, int]) -> tuple[FireAnalyzer, FireRule, Episode]:
-    """The camera's fire stage: the same three objects CameraPipeline runs for fire."""
-    return (
-        FireAnalyzer(settings.fire, size, None),
-        FireRule(settings.fire),
-        Episode(HazardType.FIRE_SMOKE, None, settings.fire),
-    )
 
 
 @pytest.mark.slow  # 9,000 analysed frames: about 15 s on an idle core

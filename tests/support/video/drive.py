@@ -12,10 +12,26 @@ import numpy as np
 from contracts import EvidenceSnapshot, HazardEvent, HazardType
 from contracts.clock import ManualClock
 from contracts.site.models import Camera
+from edge.video.episodes import Episode
+from edge.video.fire import FireAnalyzer
 from edge.video.pipeline import CameraPipeline, Outgoing
+from edge.video.rules import FireRule
+from edge.video.settings import VideoSettings
 from edge.video.sources import Frame
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+STEP = 0.2  # 5 analysed frames a second, the node's default
+
+
+def fire_stage(settings: VideoSettings, size: tuple[int, int]) -> tuple[FireAnalyzer, FireRule, Episode]:
+    """The camera's fire stage: the same three objects CameraPipeline runs for fire."""
+    return (
+        FireAnalyzer(settings.fire, size, None),
+        FireRule(settings.fire),
+        Episode(HazardType.FIRE_SMOKE, None, settings.fire),
+    )
 
 
 def at(hour: int, minute: int = 0) -> ManualClock:
