@@ -26,6 +26,7 @@ from contracts.clock import Clock, SystemClock
 from contracts.site.models import Camera, EdgeNodeConfig
 from edge.emit import Emitter, Priority
 from edge.fusion import FusionHub, SensorSignal
+from edge.outbox.store import OutboxError
 from edge.video.detector.engine import DetectorService
 from edge.video.metrics import VIDEO_METRICS
 from edge.video.pipeline import CameraPipeline, Outgoing
@@ -280,13 +281,15 @@ class VideoService:
             topic, message, priority = r.unsent[0]
             try:
                 self.emitter.emit(topic, message, priority)
-            except Exception as exc:
+            except (OutboxError, OSError) as exc:  # the store cannot write now: wait for it
                 if not r.unsent_error:  # once per outage, not once a frame
                     log.exception(
                         "could not queue %s %s; it waits in the node", message.kind, message.id, extra=extra
                     )
                 r.unsent_error = f"{type(exc).__name__}: {exc}"[:200]
                 return
+            except Exception:  # a bug about this one message: it must not hold back the ones after it
+                log.exception("could not queue %s %s", message.kind, message.id, extra=extra)
             r.unsent.popleft()
             if r.unsent_error and not r.unsent:
                 log.warning(
