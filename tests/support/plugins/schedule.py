@@ -19,6 +19,7 @@ import pytest
 
 SECONDS: dict[str, float] = {
     "tests/system/test_delivery.py": 150,
+    "tests/edge/video/test_fire_false_sources.py": 130,  # 10 sources x 3,600 frames (2026-12-02 12:10)
     "tests/api/test_openapi.py": 60,
     "tests/system/test_ingest_robustness.py": 59,
     "tests/web/test_console.py": 35,
