@@ -92,6 +92,16 @@ def events(
     ]
 
 
+def gas_reading(seq: int, value: float) -> SensorReading:
+    """What the GridWatch-speaking gas detector gas-gw-1 publishes: one %LEL reading."""
+    return SensorReading(
+        source="gas-gw-1",
+        seq=seq,
+        device_id="gas-gw-1",
+        measurements=[Measurement(quantity="gas", value=value, unit=Unit.PERCENT_LEL)],
+    )
+
+
 def test_smoke_and_gas_detectors_raise_the_right_alarms_and_clear(
     node: EdgeNode, uplink: DurableSubscriber, z2m
 ) -> None:
@@ -176,13 +186,7 @@ def test_gridwatch_contract_sensor_alarms_on_its_own_readings(
     topic = topics.device_topic("gas-gw-1", topics.Channel.READING)
     try:
         for seq, value in enumerate((5.0, 27.0, 55.0), start=1):
-            reading = SensorReading(
-                source="gas-gw-1",
-                seq=seq,
-                device_id="gas-gw-1",
-                measurements=[Measurement(quantity="gas", value=value, unit=Unit.PERCENT_LEL)],
-            )
-            device.publish(topic, encode(reading), qos=1).wait_for_publish(5)
+            device.publish(topic, encode(gas_reading(seq, value)), qos=1).wait_for_publish(5)
         device.publish(topic, b'{"kind": "sensor_reading"}', qos=1).wait_for_publish(5)
         wait_until(lambda: len(events(uplink, "gas-gw-1")) == 2, what="major then critical")
         assert events(uplink, "gas-gw-1") == [
@@ -214,13 +218,7 @@ def test_a_reading_no_gas_detector_can_give_is_a_fault_not_a_leak(
     def send(value: float) -> None:
         nonlocal seq
         seq += 1
-        reading = SensorReading(
-            source="gas-gw-1",
-            seq=seq,
-            device_id="gas-gw-1",
-            measurements=[Measurement(quantity="gas", value=value, unit=Unit.PERCENT_LEL)],
-        )
-        device.publish(topic, encode(reading), qos=1).wait_for_publish(5)
+        device.publish(topic, encode(gas_reading(seq, value)), qos=1).wait_for_publish(5)
 
     def health() -> str:
         return next(s for s in node.health().sensors if s.device_id == "gas-gw-1").error
